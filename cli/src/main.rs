@@ -1,0 +1,50 @@
+//! `invsync`: the command line of the invsync project.
+//!
+//! Subcommands: `sample` (deterministic player data), `frames` (encode, decode and inspect
+//! protocol frames).
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod frames;
+mod lines;
+mod sample;
+
+#[derive(Parser)]
+#[command(name = "invsync", version, about = "Move player data between game servers and their hosts")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Write a deterministic sample of player data (JSON) to stdout.
+    Sample(sample::SampleArgs),
+    /// Encode, decode and inspect protocol frames (docs/PROTOCOL.md).
+    #[command(subcommand)]
+    Frames(frames::FramesCommand),
+}
+
+/// Exit status for bad input (as clap uses for bad arguments).
+pub const EXIT_BAD_INPUT: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Sample(args) => sample::run(&args),
+        Command::Frames(cmd) => frames::run(cmd),
+    };
+    match result {
+        Ok(code) => code,
+        // A reader that went away (`| head`) is not an error.
+        Err(e) if e.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) => {
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("invsync: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

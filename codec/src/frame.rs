@@ -1,0 +1,409 @@
+//! One frame: parsing and building the line of PROTOCOL.md section 2.
+//!
+//! ```text
+//! IS1 <fcrc> <id> <index>/<count> <method> <plen> <wlen> <mcrc> <data>
+//! ```
+//!
+//! Parsing is strict (canonical numbers, lowercase hex, single spaces) so that two frames are
+//! exact duplicates if and only if they are byte-identical, and it checks in the order that
+//! PROTOCOL.md section 3 fixes, so every implementation names the same error for a frame with one
+//! defect.
+
+use crate::error::{Error, FrameRef};
+use crate::method::Method;
+use crate::text::{self, TextProblem};
+
+/// The magic and version that start every frame of this protocol version.
+pub const MAGIC: &str = "IS1";
+/// The protocol version this crate speaks.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Largest number of decimal digits in `id`, `index` and `count`.
+const MAX_U32_DIGITS: usize = 10;
+/// Largest number of decimal digits in `plen` and `wlen` (2^53 - 1 has 16).
+const MAX_LEN_DIGITS: usize = 16;
+/// Largest `plen`/`wlen` a frame may state (the largest integer a Lua 5.2 double holds exactly).
+pub const MAX_LEN: u64 = (1 << 53) - 1;
+
+/// The message-level fields of a frame's header, shared by all chunks of a message, plus `index`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Header {
+    /// Message id, >= 1.
+    pub id: u32,
+    /// Chunk number, 1 ..= `count`.
+    pub index: u32,
+    /// Number of chunks, >= 1.
+    pub count: u32,
+    /// How the payload was encoded.
+    pub method: Method,
+    /// Payload length after decoding.
+    pub payload_len: u64,
+    /// Length of the whole wire text (all chunks' data).
+    pub wire_len: u64,
+    /// CRC-32 of the whole wire text.
+    pub message_crc: u32,
+}
+
+impl Header {
+    /// Where this frame sits, for error messages.
+    pub fn at(&self) -> FrameRef {
+        FrameRef { id: self.id, index: self.index, count: self.count }
+    }
+
+    /// Appends `<id> <index>/<count> <method> <plen> <wlen> <mcrc> ` (the body before the data).
+    fn write_body_prefix(&self, out: &mut String) {
+        use std::fmt::Write;
+        let _ = write!(
+            out,
+            "{} {}/{} {} {} {} {:08x} ",
+            self.id, self.index, self.count, self.method, self.payload_len, self.wire_len, self.message_crc
+        );
+    }
+
+    /// Length of the complete frame line for `data_len` bytes of data.
+    pub fn frame_len(&self, data_len: usize) -> usize {
+        let mut s = String::with_capacity(64);
+        self.write_body_prefix(&mut s);
+        MAGIC.len() + 1 + 8 + 1 + s.len() + data_len
+    }
+
+    /// Builds the frame line carrying `data`. `data` must already be valid for the method.
+    pub fn build(&self, data: &str) -> String {
+        // Write a placeholder checksum, then the body, then fill the checksum in: one copy of data.
+        let mut frame = String::with_capacity(80 + data.len());
+        frame.push_str(MAGIC);
+        frame.push_str(" 00000000 ");
+        let body_start = frame.len();
+        self.write_body_prefix(&mut frame);
+        frame.push_str(data);
+        let fcrc = format!("{:08x}", crc32fast::hash(&frame.as_bytes()[body_start..]));
+        frame.replace_range(MAGIC.len() + 1..MAGIC.len() + 9, &fcrc);
+        frame
+    }
+}
+
+/// A parsed frame. `data` borrows from the line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Frame<'a> {
+    /// The header's fields.
+    pub header: Header,
+    /// The `fcrc` field.
+    pub frame_crc: u32,
+    /// This chunk's data.
+    pub data: &'a [u8],
+}
+
+/// Reads the fields of a frame line one at a time.
+struct Fields<'a> {
+    line: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Fields<'a> {
+    /// The bytes up to the next `sep` (which is consumed). `None` if there is none.
+    fn until(&mut self, sep: u8) -> Option<&'a [u8]> {
+        let rest = &self.line[self.pos..];
+        let end = rest.iter().position(|&b| b == sep)?;
+        self.pos += end + 1;
+        Some(&rest[..end])
+    }
+
+    fn field(&mut self, name: &'static str, sep: u8) -> Result<&'a [u8], Error> {
+        self.until(sep).ok_or_else(|| Error::MalformedHeader {
+            field: name,
+            reason: if sep == b' ' {
+                "missing (the header ends early)".into()
+            } else {
+                format!("missing `{}` separator", sep as char)
+            },
+        })
+    }
+}
+
+fn malformed(field: &'static str, reason: impl Into<String>) -> Error {
+    Error::MalformedHeader { field, reason: reason.into() }
+}
+
+/// A canonical decimal: no leading zero (except `0` itself when allowed), at most `max_digits`.
+fn parse_decimal(field: &'static str, s: &[u8], max_digits: usize, allow_zero: bool) -> Result<u64, Error> {
+    if s.is_empty() {
+        return Err(malformed(field, "empty"));
+    }
+    if !s.iter().all(u8::is_ascii_digit) {
+        return Err(malformed(field, format!("`{}` is not a decimal number", String::from_utf8_lossy(s))));
+    }
+    if s.len() > 1 && s[0] == b'0' {
+        return Err(malformed(field, format!("`{}` has a leading zero", String::from_utf8_lossy(s))));
+    }
+    if s.len() > max_digits {
+        return Err(malformed(field, format!("{} digits is more than {max_digits}", s.len())));
+    }
+    let v = s.iter().fold(0u64, |v, &d| v * 10 + u64::from(d - b'0'));
+    if v == 0 && !allow_zero {
+        return Err(malformed(field, "must be at least 1"));
+    }
+    Ok(v)
+}
+
+fn parse_u32(field: &'static str, s: &[u8]) -> Result<u32, Error> {
+    let v = parse_decimal(field, s, MAX_U32_DIGITS, false)?;
+    u32::try_from(v).map_err(|_| malformed(field, format!("{v} is over 4294967295")))
+}
+
+fn parse_len(field: &'static str, s: &[u8]) -> Result<u64, Error> {
+    let v = parse_decimal(field, s, MAX_LEN_DIGITS, true)?;
+    if v > MAX_LEN {
+        return Err(malformed(field, format!("{v} is over 2^53-1")));
+    }
+    Ok(v)
+}
+
+fn parse_crc(field: &'static str, s: &[u8]) -> Result<u32, Error> {
+    if s.len() != 8 || !s.iter().all(|&b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        return Err(malformed(
+            field,
+            format!("`{}` is not 8 lowercase hex digits", String::from_utf8_lossy(s)),
+        ));
+    }
+    // Eight hex digits always fit.
+    Ok(s.iter().fold(0u32, |v, &b| {
+        let d = if b.is_ascii_digit() { b - b'0' } else { b - b'a' + 10 };
+        (v << 4) | u32::from(d)
+    }))
+}
+
+impl<'a> Frame<'a> {
+    /// Parses and verifies one frame line (without a stdout marker or line end).
+    ///
+    /// Runs the syntax checks and the `fcrc` check of PROTOCOL.md section 3 in their order.
+    /// Limits and message state are the [`crate::Reassembler`]'s business.
+    pub fn parse(line: &'a [u8]) -> Result<Frame<'a>, Error> {
+        let frame = Self::parse_unverified(line)?;
+        frame.verify()?;
+        Ok(frame)
+    }
+
+    /// Like [`Frame::parse`] but without the `fcrc` check, for receivers that defer it.
+    pub fn parse_unverified(line: &'a [u8]) -> Result<Frame<'a>, Error> {
+        check_magic(line)?;
+        if let Some(offset) = text::find_control_byte(line) {
+            let part = if offset < data_start_hint(line) { "header" } else { "data" };
+            return Err(Error::ForbiddenCharacter { offset, byte: line[offset], part });
+        }
+        let mut f = Fields { line, pos: MAGIC.len() + 1 };
+        let frame_crc = parse_crc("fcrc", f.field("fcrc", b' ')?)?;
+        let id = parse_u32("id", f.field("id", b' ')?)?;
+        // Zero is a well-formed number here, but out of range (checked once `count` is known).
+        let index = parse_decimal("index", f.field("index", b'/')?, MAX_U32_DIGITS, true)?;
+        let index = u32::try_from(index).map_err(|_| malformed("index", format!("{index} is over 4294967295")))?;
+        let count = parse_u32("count", f.field("count", b' ')?)?;
+        let method_name = f.field("method", b' ')?;
+        let plen = parse_len("plen", f.field("plen", b' ')?)?;
+        let wlen = parse_len("wlen", f.field("wlen", b' ')?)?;
+        let message_crc = parse_crc("mcrc", f.field("mcrc", b' ')?)?;
+        let method = match Method::from_wire(method_name) {
+            Some(m) => m,
+            None if !method_name.is_empty()
+                && method_name[0].is_ascii_lowercase()
+                && method_name.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()) =>
+            {
+                return Err(Error::UnknownMethod { method: String::from_utf8_lossy(method_name).into() });
+            }
+            None => {
+                return Err(malformed(
+                    "method",
+                    format!("`{}` is not a method name", String::from_utf8_lossy(method_name)),
+                ));
+            }
+        };
+        if index == 0 || index > count {
+            return Err(Error::IndexOutOfRange { id, index, count });
+        }
+        let data_offset = f.pos;
+        let data = &line[data_offset..];
+        let header = Header { id, index, count, method, payload_len: plen, wire_len: wlen, message_crc };
+        if method == Method::Raw && plen != wlen {
+            return Err(malformed("plen", format!("raw payload length {plen} differs from wire length {wlen}")));
+        }
+        if data.len() as u64 > wlen {
+            return Err(malformed("data", format!("{} bytes of data is more than wlen {wlen}", data.len())));
+        }
+        if data.is_empty() && wlen > 0 {
+            return Err(malformed("data", "empty chunk in a non-empty message"));
+        }
+        check_data(&header, data, data_offset)?;
+        Ok(Frame { header, frame_crc, data })
+    }
+
+    /// Checks `fcrc` against the body.
+    pub fn verify(&self) -> Result<(), Error> {
+        // The body is everything after `IS1 xxxxxxxx `; `data` ends the line.
+        let actual = crc32_body(self);
+        if actual != self.frame_crc {
+            return Err(Error::FrameChecksumMismatch { at: self.header.at(), expected: self.frame_crc, actual });
+        }
+        Ok(())
+    }
+}
+
+fn crc32_body(frame: &Frame<'_>) -> u32 {
+    let mut prefix = String::with_capacity(64);
+    frame.header.write_body_prefix(&mut prefix);
+    let mut h = crc32fast::Hasher::new();
+    h.update(prefix.as_bytes());
+    h.update(frame.data);
+    h.finalize()
+}
+
+/// Where the data would start if the header were well formed: after the 10th space.
+fn data_start_hint(line: &[u8]) -> usize {
+    line.iter()
+        .enumerate()
+        .filter(|(_, b)| **b == b' ')
+        .nth(8)
+        .map_or(line.len(), |(i, _)| i + 1)
+}
+
+fn check_magic(line: &[u8]) -> Result<(), Error> {
+    let shown = || {
+        let head = &line[..line.len().min(12)];
+        format!("starts with `{}`", String::from_utf8_lossy(head).escape_debug())
+    };
+    if !line.starts_with(b"IS") {
+        return Err(Error::NotAFrame { reason: shown() });
+    }
+    let digits = line[2..].iter().take_while(|b| b.is_ascii_digit()).count();
+    if digits == 0 {
+        return Err(Error::NotAFrame { reason: shown() });
+    }
+    let version = &line[2..2 + digits];
+    if version != b"1" {
+        return Err(Error::UnsupportedVersion { version: String::from_utf8_lossy(version).into() });
+    }
+    if line.get(3) != Some(&b' ') {
+        return Err(malformed("magic", "`IS1` must be followed by one space"));
+    }
+    Ok(())
+}
+
+fn check_data(header: &Header, data: &[u8], data_offset: usize) -> Result<(), Error> {
+    if header.method.is_base64() {
+        let last = header.index == header.count;
+        let pad = data.iter().rev().take_while(|&&b| b == b'=').count();
+        let body_len = data.len() - pad;
+        if let Some(i) = data[..body_len].iter().position(|&b| !text::is_base64_char(b)) {
+            return Err(Error::ForbiddenCharacter { offset: data_offset + i, byte: data[i], part: "base64 data" });
+        }
+        if pad > 0 && (!last || pad > 2) {
+            // Padding belongs only at the very end of the wire text.
+            let i = body_len + if last { 2 } else { 0 };
+            return Err(Error::ForbiddenCharacter { offset: data_offset + i, byte: b'=', part: "base64 data" });
+        }
+        if !last && data.len() % 4 != 0 {
+            return Err(Error::MisalignedChunk { at: header.at(), len: data.len() });
+        }
+    } else if let Some((i, problem)) = text::find_non_text(data) {
+        return Err(match problem {
+            TextProblem::InvalidUtf8 => Error::InvalidUtf8 { offset: data_offset + i },
+            TextProblem::Control(b) | TextProblem::C1Control(b) => {
+                Error::ForbiddenCharacter { offset: data_offset + i, byte: b, part: "raw data" }
+            }
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header() -> Header {
+        Header {
+            id: 42,
+            index: 1,
+            count: 2,
+            method: Method::Raw,
+            payload_len: 11,
+            wire_len: 11,
+            message_crc: crc32fast::hash(b"hello world"),
+        }
+    }
+
+    #[test]
+    fn build_then_parse_round_trips() {
+        let h = header();
+        let line = h.build("hello ");
+        assert!(line.starts_with("IS1 "));
+        assert_eq!(line.len(), h.frame_len(6));
+        let f = Frame::parse(line.as_bytes()).unwrap();
+        assert_eq!(f.header, h);
+        assert_eq!(f.data, b"hello ");
+    }
+
+    #[test]
+    fn known_frame_layout() {
+        // The fields in order, separated by single spaces, and the data after the last one.
+        let line = header().build("hello ");
+        let fields: Vec<&str> = line.splitn(9, ' ').collect();
+        assert_eq!(fields[0], "IS1");
+        assert_eq!(fields[1], format!("{:08x}", crc32fast::hash(line[13..].as_bytes())));
+        assert_eq!(&fields[2..], &["42", "1/2", "raw", "11", "11", "0d4a1185", "hello "]);
+    }
+
+    #[test]
+    fn crc_check_covers_header_and_data() {
+        let line = header().build("hello ");
+        for i in 4..line.len() {
+            let mut bad = line.clone().into_bytes();
+            bad[i] = if bad[i] == b'1' { b'2' } else { b'1' };
+            assert!(Frame::parse(&bad).is_err(), "corruption at {i} went unnoticed");
+        }
+    }
+
+    #[test]
+    fn names_the_problem() {
+        let cases: &[(&[u8], &str)] = &[
+            (b"hello", "NotAFrame"),
+            (b"IS", "NotAFrame"),
+            (b"IS2 00000000 1 1/1 raw 0 0 00000000 ", "UnsupportedVersion"),
+            (b"IS12 00000000 1 1/1 raw 0 0 00000000 ", "UnsupportedVersion"),
+            (b"IS1 00000000 01 1/1 raw 0 0 00000000 ", "MalformedHeader"),
+            (b"IS1 0000000A 1 1/1 raw 0 0 00000000 ", "MalformedHeader"),
+            (b"IS1 00000000 1 1/1  raw 0 0 00000000 ", "MalformedHeader"),
+            (b"IS1 00000000 1 0/1 raw 0 0 00000000 ", "IndexOutOfRange"),
+            (b"IS1 00000000 1 2/1 raw 0 0 00000000 ", "IndexOutOfRange"),
+            (b"IS1 00000000 1 1/1 gzip 0 0 00000000 ", "UnknownMethod"),
+            (b"IS1 00000000 1 1/1 RAW 0 0 00000000 ", "MalformedHeader"),
+            (b"IS1 00000000 1 1/1 raw 1 2 00000000 ab", "MalformedHeader"),
+            (b"IS1 00000000 1 1/1 raw 1 1 00000000 ab", "MalformedHeader"),
+            (b"IS1 00000000 1 1/1 raw 1 1 00000000", "MalformedHeader"),
+            (b"IS1 00000000 1 1/1 raw 2 2 00000000 a\x01", "ForbiddenCharacter"),
+            (b"IS1 00000000 1 1/1 raw 2 2 00000000 a\xff", "InvalidUtf8"),
+            (b"IS1 00000000 1 1/1 lz4 2 4 00000000 AA!A", "ForbiddenCharacter"),
+            (b"IS1 00000000 1 1/2 lz4 2 8 00000000 AA==", "ForbiddenCharacter"),
+            (b"IS1 00000000 1 1/2 lz4 2 8 00000000 AAAAAA", "MisalignedChunk"),
+            (b"IS1 00000000 1 1/1 raw 2 2 00000000 ab", "FrameChecksumMismatch"),
+        ];
+        for (line, want) in cases {
+            let got = Frame::parse(line).expect_err(&String::from_utf8_lossy(line));
+            assert_eq!(got.name(), *want, "{} -> {got}", String::from_utf8_lossy(line));
+        }
+    }
+
+    #[test]
+    fn largest_numbers_parse() {
+        let h = Header {
+            id: u32::MAX,
+            index: u32::MAX,
+            count: u32::MAX,
+            method: Method::Zlib,
+            payload_len: MAX_LEN,
+            wire_len: MAX_LEN,
+            message_crc: u32::MAX,
+        };
+        let line = h.build("AAAA");
+        assert_eq!(Frame::parse(line.as_bytes()).unwrap().header, h);
+        let over = line.replacen("4294967295 ", "4294967296 ", 1);
+        assert_eq!(Frame::parse_unverified(over.as_bytes()).unwrap_err().name(), "MalformedHeader");
+    }
+}

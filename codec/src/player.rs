@@ -1,0 +1,207 @@
+//! The player data that the Lua module writes and reads (`docs/PLAYER_DATA.md`).
+//!
+//! This is a typed view of the JSON payload, kept apart from the framing, which carries any bytes.
+//! The game writes it with `helpers.table_to_json`, which cannot tell an empty object from an
+//! empty array, so every list and map here accepts both `[]` and `{}` when empty.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// The format version of [`PlayerData`] this crate reads and writes.
+pub const PLAYER_DATA_FORMAT: u32 = 1;
+
+/// One player's synced data.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PlayerData {
+    /// [`PLAYER_DATA_FORMAT`].
+    pub format: u32,
+    /// The player's name.
+    pub name: String,
+    /// Player colour.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub color: Option<Color>,
+    /// Chat colour.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chat_color: Option<Color>,
+    /// Character bonuses by the game's property name (e.g. `character_inventory_slots_bonus`).
+    #[serde(default, deserialize_with = "map_or_empty_array")]
+    pub bonuses: BTreeMap<String, f64>,
+    /// The inventories.
+    #[serde(default)]
+    pub inventories: Inventories,
+    /// What the player holds in the cursor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<Stack>,
+}
+
+/// An RGBA colour, components 0..=1.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Color {
+    /// Red.
+    pub r: f64,
+    /// Green.
+    pub g: f64,
+    /// Blue.
+    pub b: f64,
+    /// Alpha.
+    #[serde(default = "one")]
+    pub a: f64,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+/// The character's inventories, each a list of the slots that hold something.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Inventories {
+    /// Main inventory.
+    #[serde(default, deserialize_with = "list_or_empty_object")]
+    pub main: Vec<Stack>,
+    /// Guns.
+    #[serde(default, deserialize_with = "list_or_empty_object")]
+    pub guns: Vec<Stack>,
+    /// Ammunition.
+    #[serde(default, deserialize_with = "list_or_empty_object")]
+    pub ammo: Vec<Stack>,
+    /// Armour.
+    #[serde(default, deserialize_with = "list_or_empty_object")]
+    pub armor: Vec<Stack>,
+    /// Logistic trash.
+    #[serde(default, deserialize_with = "list_or_empty_object")]
+    pub trash: Vec<Stack>,
+}
+
+/// One item stack.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Stack {
+    /// 1-based slot in its inventory (absent for the cursor).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slot: Option<u32>,
+    /// Item prototype name.
+    pub name: String,
+    /// Item count, >= 1.
+    pub count: u32,
+    /// Quality prototype name; absent means `normal`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quality: Option<String>,
+    /// Health 0..1; absent means full.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<f64>,
+    /// Durability of the top item (tools, repair packs); absent means full.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub durability: Option<f64>,
+    /// Rounds left in the top magazine; absent means full.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ammo: Option<f64>,
+    /// `export_stack` string of a blueprint, book or planner item.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub export: Option<String>,
+}
+
+impl Stack {
+    /// A plain stack of `count` normal-quality `name` in `slot`.
+    pub fn plain(slot: u32, name: &str, count: u32) -> Self {
+        Stack {
+            slot: Some(slot),
+            name: name.into(),
+            count,
+            quality: None,
+            health: None,
+            durability: None,
+            ammo: None,
+            export: None,
+        }
+    }
+}
+
+impl PlayerData {
+    /// Parses the JSON the game wrote.
+    pub fn from_json(bytes: &[u8]) -> Result<Self, serde_json::Error> {
+        serde_json::from_slice(bytes)
+    }
+
+    /// Writes compact JSON, as the game does.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("player data serializes")
+    }
+
+    /// Every stack, inventory by inventory, then the cursor.
+    pub fn stacks(&self) -> impl Iterator<Item = &Stack> {
+        let i = &self.inventories;
+        i.main.iter().chain(&i.guns).chain(&i.ammo).chain(&i.armor).chain(&i.trash).chain(&self.cursor)
+    }
+}
+
+/// A list, or `{}` standing for an empty one.
+fn list_or_empty_object<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Either<T> {
+        List(Vec<T>),
+        Map(BTreeMap<String, serde_json::Value>),
+    }
+    match Either::<T>::deserialize(d)? {
+        Either::List(v) => Ok(v),
+        Either::Map(m) if m.is_empty() => Ok(Vec::new()),
+        Either::Map(_) => Err(serde::de::Error::custom("expected a list of stacks, found an object")),
+    }
+}
+
+/// A map, or `[]` standing for an empty one.
+fn map_or_empty_array<'de, D>(d: D) -> Result<BTreeMap<String, f64>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Either {
+        Map(BTreeMap<String, f64>),
+        List(Vec<serde_json::Value>),
+    }
+    match Either::deserialize(d)? {
+        Either::Map(m) => Ok(m),
+        Either::List(v) if v.is_empty() => Ok(BTreeMap::new()),
+        Either::List(_) => Err(serde::de::Error::custom("expected an object of bonuses, found a list")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_what_the_game_writes_for_empty_tables() {
+        let json = br#"{"format":1,"name":"bob","bonuses":[],"inventories":{"main":{},"guns":[]}}"#;
+        let p = PlayerData::from_json(json).unwrap();
+        assert!(p.bonuses.is_empty() && p.inventories.main.is_empty());
+        assert_eq!(p.stacks().count(), 0);
+    }
+
+    #[test]
+    fn round_trips() {
+        let mut p = PlayerData {
+            format: PLAYER_DATA_FORMAT,
+            name: "alice".into(),
+            color: Some(Color { r: 1.0, g: 0.5, b: 0.0, a: 1.0 }),
+            chat_color: None,
+            bonuses: BTreeMap::from([("character_inventory_slots_bonus".into(), 10.0)]),
+            inventories: Inventories::default(),
+            cursor: Some(Stack { slot: None, ..Stack::plain(0, "blueprint", 1) }),
+        };
+        p.inventories.main.push(Stack { quality: Some("rare".into()), ..Stack::plain(3, "iron-plate", 100) });
+        let back = PlayerData::from_json(p.to_json().as_bytes()).unwrap();
+        assert_eq!(back, p);
+    }
+
+    #[test]
+    fn rejects_wrong_shapes() {
+        assert!(PlayerData::from_json(br#"{"format":1,"name":"x","inventories":{"main":{"a":1}}}"#).is_err());
+        assert!(PlayerData::from_json(br#"{"format":1}"#).is_err());
+    }
+}

@@ -1,0 +1,114 @@
+//! Which bytes may appear in a frame (PROTOCOL.md section 2.1).
+//!
+//! A frame must survive a stdout line and a Lua long-bracket string untouched, so it holds no
+//! control character at all: no C0 byte, no DEL, and (for `raw` text) no C1 character
+//! U+0080..U+009F, which some terminals still interpret.
+
+/// Why a byte sequence is not frame text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TextProblem {
+    /// A C0 control byte or DEL.
+    Control(u8),
+    /// A C1 control character (U+0080..U+009F); the byte is its second UTF-8 byte.
+    C1Control(u8),
+    /// Not valid UTF-8 (including overlong forms and surrogates).
+    InvalidUtf8,
+}
+
+impl std::fmt::Display for TextProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TextProblem::Control(b) => write!(f, "control character 0x{b:02x}"),
+            TextProblem::C1Control(b) => write!(f, "C1 control character U+00{b:02X}"),
+            TextProblem::InvalidUtf8 => f.write_str("invalid UTF-8"),
+        }
+    }
+}
+
+/// True for C0 controls and DEL, the bytes no part of a frame may contain.
+#[inline]
+pub fn is_control_byte(b: u8) -> bool {
+    b < 0x20 || b == 0x7f
+}
+
+/// The offset of the first C0 control byte or DEL, if any.
+#[inline]
+pub fn find_control_byte(bytes: &[u8]) -> Option<usize> {
+    bytes.iter().position(|&b| is_control_byte(b))
+}
+
+/// The first problem (by offset) that keeps `bytes` from being `raw` frame text.
+pub fn find_non_text(bytes: &[u8]) -> Option<(usize, TextProblem)> {
+    // Fast path: printable ASCII only, the common case for JSON.
+    let first_special = bytes
+        .iter()
+        .position(|&b| is_control_byte(b) || b >= 0x80)?;
+    let rest = &bytes[first_special..];
+    let invalid_at = match std::str::from_utf8(rest) {
+        Ok(_) => None,
+        Err(e) => Some(first_special + e.valid_up_to()),
+    };
+    let valid = &rest[..invalid_at.map_or(rest.len(), |i| i - first_special)];
+    let control_at = find_control_byte(valid).map(|i| (first_special + i, TextProblem::Control(valid[i])));
+    // In valid UTF-8, U+0080..U+009F is exactly the pair C2 80..C2 9F.
+    let c1_at = valid
+        .windows(2)
+        .position(|w| w[0] == 0xc2 && (0x80..=0x9f).contains(&w[1]))
+        .map(|i| (first_special + i, TextProblem::C1Control(valid[i + 1])));
+    [control_at, c1_at, invalid_at.map(|i| (i, TextProblem::InvalidUtf8))]
+        .into_iter()
+        .flatten()
+        .min_by_key(|(offset, _)| *offset)
+}
+
+/// True for the 64 characters of the standard base64 alphabet (not `=`).
+#[inline]
+pub fn is_base64_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'+' || b == b'/'
+}
+
+/// The largest `end <= limit` that does not split a UTF-8 character of `text`.
+pub fn utf8_floor(text: &[u8], limit: usize) -> usize {
+    let mut end = limit.min(text.len());
+    while end > 0 && end < text.len() && (text[end] & 0xc0) == 0x80 {
+        end -= 1;
+    }
+    end
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ascii_json_is_text() {
+        assert_eq!(find_non_text(br#"{"a":[1,2],"b":"x y"}"#), None);
+        assert_eq!(find_non_text(b""), None);
+    }
+
+    #[test]
+    fn reports_first_problem_by_offset() {
+        assert_eq!(find_non_text(b"ab\ncd"), Some((2, TextProblem::Control(b'\n'))));
+        assert_eq!(find_non_text(b"ab\x7f"), Some((2, TextProblem::Control(0x7f))));
+        assert_eq!(find_non_text(b"a\xffb\n"), Some((1, TextProblem::InvalidUtf8)));
+        assert_eq!(find_non_text(b"a\nb\xff"), Some((1, TextProblem::Control(b'\n'))));
+        assert_eq!(find_non_text("x\u{85}".as_bytes()), Some((1, TextProblem::C1Control(0x85))));
+        // Overlong encoding of '/' and a UTF-16 surrogate are invalid UTF-8.
+        assert_eq!(find_non_text(b"\xc0\xaf"), Some((0, TextProblem::InvalidUtf8)));
+        assert_eq!(find_non_text(b"\xed\xa0\x80"), Some((0, TextProblem::InvalidUtf8)));
+        // A truncated multi-byte character at the end.
+        assert_eq!(find_non_text("é".as_bytes()[..1].as_ref()), Some((0, TextProblem::InvalidUtf8)));
+    }
+
+    #[test]
+    fn non_ascii_text_is_text() {
+        assert_eq!(find_non_text("Grüße, 世界 🎮 \u{a0}".as_bytes()), None);
+    }
+
+    #[test]
+    fn utf8_floor_never_splits_a_character() {
+        let s = "aé世🎮".as_bytes(); // 1 + 2 + 3 + 4 bytes
+        let floors: Vec<usize> = (0..=s.len()).map(|i| utf8_floor(s, i)).collect();
+        assert_eq!(floors, vec![0, 1, 1, 3, 3, 3, 6, 6, 6, 6, 10]);
+    }
+}

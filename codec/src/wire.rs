@@ -1,0 +1,138 @@
+//! Turning a payload into a method's wire text and back (PROTOCOL.md section 2.3).
+//!
+//! This layer knows nothing of frames: it maps whole payloads to whole wire texts.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+
+use crate::error::Error;
+use crate::method::Method;
+use crate::text::{self, TextProblem};
+
+/// The default zlib level: bytes into the game are the bottleneck, so spend host CPU on size.
+pub const DEFAULT_ZLIB_LEVEL: u8 = 9;
+
+/// Checks that `payload` can be sent with `raw`.
+pub fn check_raw(payload: &[u8]) -> Result<(), Error> {
+    match text::find_non_text(payload) {
+        None => Ok(()),
+        Some((offset, problem)) => Err(Error::RawUnrepresentable {
+            offset,
+            reason: match problem {
+                TextProblem::InvalidUtf8 => "invalid UTF-8".into(),
+                other => other.to_string(),
+            },
+        }),
+    }
+}
+
+/// The wire text of `payload` under `method`. `zlib_level` is miniz's 0..=10.
+pub fn encode(method: Method, payload: &[u8], zlib_level: u8) -> Result<String, Error> {
+    Ok(match method {
+        Method::Raw => {
+            check_raw(payload)?;
+            // check_raw proved it is UTF-8.
+            String::from_utf8(payload.to_vec()).expect("checked UTF-8")
+        }
+        Method::Lz4 => STANDARD.encode(lz4_flex::block::compress(payload)),
+        Method::Zlib => {
+            STANDARD.encode(miniz_oxide::deflate::compress_to_vec_zlib(payload, zlib_level.min(10)))
+        }
+    })
+}
+
+/// The payload of message `id` from its complete wire text. The result is exactly
+/// `payload_len` bytes or an error; `payload_len` must already be within the receiver's limit,
+/// since it sizes the output buffer.
+pub fn decode(id: u32, method: Method, wire: &[u8], payload_len: u64) -> Result<Vec<u8>, Error> {
+    let expected_len = usize::try_from(payload_len).map_err(|_| Error::MessageTooLarge {
+        id,
+        what: "payload",
+        len: payload_len,
+        max: usize::MAX as u64,
+    })?;
+    let payload = match method {
+        Method::Raw => wire.to_vec(),
+        Method::Lz4 => {
+            let block = decode_base64(id, wire)?;
+            let mut out = vec![0u8; expected_len];
+            let n = lz4_flex::block::decompress_into(&block, &mut out).map_err(|e| {
+                Error::DecompressFailed { id, method, detail: e.to_string() }
+            })?;
+            out.truncate(n);
+            out
+        }
+        Method::Zlib => {
+            let stream = decode_base64(id, wire)?;
+            miniz_oxide::inflate::decompress_to_vec_zlib_with_limit(&stream, expected_len).map_err(
+                |e| Error::DecompressFailed {
+                    id,
+                    method,
+                    detail: match e.status {
+                        miniz_oxide::inflate::TINFLStatus::HasMoreOutput => {
+                            format!("inflates to more than {payload_len} bytes")
+                        }
+                        status => format!("invalid zlib stream ({status:?})"),
+                    },
+                },
+            )?
+        }
+    };
+    if payload.len() as u64 != payload_len {
+        return Err(Error::PayloadLengthMismatch { id, expected: payload_len, actual: payload.len() as u64 });
+    }
+    Ok(payload)
+}
+
+fn decode_base64(id: u32, wire: &[u8]) -> Result<Vec<u8>, Error> {
+    STANDARD.decode(wire).map_err(|e| Error::BadBase64 { id, detail: e.to_string() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_method_round_trips() {
+        let payload = br#"{"name":"alice","items":[["iron-plate",100],["iron-plate",100]]}"#;
+        for m in Method::ALL {
+            let wire = encode(m, payload, DEFAULT_ZLIB_LEVEL).unwrap();
+            assert_eq!(decode(7, m, wire.as_bytes(), payload.len() as u64).unwrap(), payload);
+        }
+    }
+
+    #[test]
+    fn zlib_is_what_python_and_the_game_inflate() {
+        // The wire text is a plain base64 zlib stream with its 2-byte header (0x78 ..).
+        let wire = encode(Method::Zlib, b"hello hello hello", 9).unwrap();
+        let stream = STANDARD.decode(&wire).unwrap();
+        assert_eq!(stream[0], 0x78);
+        assert_eq!((u16::from(stream[0]) << 8 | u16::from(stream[1])) % 31, 0);
+    }
+
+    #[test]
+    fn decoded_length_must_match() {
+        let wire = encode(Method::Lz4, b"abcabcabcabc", 9).unwrap();
+        let short = decode(1, Method::Lz4, wire.as_bytes(), 13).unwrap_err();
+        assert_eq!(short.name(), "PayloadLengthMismatch");
+        let long = decode(1, Method::Lz4, wire.as_bytes(), 11).unwrap_err();
+        assert_eq!(long.name(), "DecompressFailed");
+        let wire = encode(Method::Zlib, b"abcabcabcabc", 9).unwrap();
+        assert_eq!(decode(1, Method::Zlib, wire.as_bytes(), 13).unwrap_err().name(), "PayloadLengthMismatch");
+        assert_eq!(decode(1, Method::Zlib, wire.as_bytes(), 11).unwrap_err().name(), "DecompressFailed");
+    }
+
+    #[test]
+    fn base64_must_be_canonical() {
+        // "AB==" has non-zero trailing bits; "AA=" is missing padding.
+        for bad in ["AB==", "AA=", "A", "AA==AA=="] {
+            assert_eq!(decode(1, Method::Lz4, bad.as_bytes(), 1).unwrap_err().name(), "BadBase64", "{bad}");
+        }
+    }
+
+    #[test]
+    fn raw_refuses_non_text() {
+        assert_eq!(encode(Method::Raw, b"a\nb", 9).unwrap_err().name(), "RawUnrepresentable");
+        assert_eq!(encode(Method::Raw, b"\xff", 9).unwrap_err().name(), "RawUnrepresentable");
+    }
+}

@@ -1,0 +1,51 @@
+//! Host -> game transport of invsync: a Source RCON client made for Factorio, and the delivery
+//! of a message's frames into the game over it (docs/PROTOCOL.md sections 5.2 and 5.3).
+//!
+//! # Why our own RCON implementation
+//!
+//! The RCON crates we looked at serve game servers that follow the Valve convention, and none
+//! fits Factorio's behaviour combined with what this transport needs:
+//! * Factorio answers every command with exactly **one** packet, however long, and ignores the
+//!   empty "sentinel" packet that SRCDS clients send to find the end of a multi-packet reply: a
+//!   client that relies on the sentinel hangs forever; one that splits at 4096 bytes truncates.
+//! * Throughput into the game is bytes per tick *per command in flight*, so the client must
+//!   **pipeline** many commands on one connection and match replies by request id, while the
+//!   game may execute (and answer) them out of order. Existing clients run one command at a
+//!   time or assume in-order replies.
+//! * Untrusted input: the packet length is checked against a limit before anything is buffered.
+//!
+//! So this crate has a sans-I/O core ([`packet`], [`connection`], [`delivery`]: deterministic,
+//! caller-supplied time, tested without sockets) and thin tokio shells ([`client`],
+//! [`deliver`]). Both reply conventions are supported ([`Mode::Factorio`], [`Mode::Srcds`]).
+//!
+//! # Lua source
+//!
+//! Any text that goes into a Lua command passes through [`lua_long_string`], the one escaping
+//! function (proved by a property test that Lua 5.2 reads back the same bytes).
+//!
+//! # Secrets
+//!
+//! The password lives in [`Password`], whose `Debug` is redacted; packets and connections print
+//! sizes, never bodies.
+
+pub mod backoff;
+pub mod client;
+pub mod connection;
+pub mod deliver;
+pub mod delivery;
+pub mod game_commands;
+pub mod game_reply;
+pub mod lua_string;
+pub mod packet;
+pub mod password;
+pub mod request_id;
+
+pub use backoff::{Backoff, BackoffConfig};
+pub use client::{ClientConfig, LinkStatus, RconClient, RconError, Reply, StopReason};
+pub use connection::{CommandError, CommandId, Connection, ConnectionConfig, ConnectionError, Event, Mode};
+pub use deliver::deliver;
+pub use delivery::{Delivery, DeliveryConfig, DeliveryError, DeliveryStats, OutgoingCommand, Purpose, SendToken};
+pub use game_reply::{GameReply, PullReply, parse_pull_reply, parse_reply};
+pub use lua_string::lua_long_string;
+pub use packet::{Packet, PacketDecoder, PacketError};
+pub use password::Password;
