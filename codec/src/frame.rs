@@ -190,6 +190,9 @@ impl<'a> Frame<'a> {
             let part = if offset < data_start_hint(line) { "header" } else { "data" };
             return Err(Error::ForbiddenCharacter { offset, byte: line[offset], part });
         }
+        if line.get(MAGIC.len()) != Some(&b' ') {
+            return Err(malformed("magic", "`IS1` must be followed by one space"));
+        }
         let mut f = Fields { line, pos: MAGIC.len() + 1 };
         let frame_crc = parse_crc("fcrc", f.field("fcrc", b' ')?)?;
         let id = parse_u32("id", f.field("id", b' ')?)?;
@@ -279,9 +282,6 @@ fn check_magic(line: &[u8]) -> Result<(), Error> {
     let version = &line[2..2 + digits];
     if version != b"1" {
         return Err(Error::UnsupportedVersion { version: String::from_utf8_lossy(version).into() });
-    }
-    if line.get(3) != Some(&b' ') {
-        return Err(malformed("magic", "`IS1` must be followed by one space"));
     }
     Ok(())
 }

@@ -87,6 +87,6 @@ where
     }
     let id = last_id.unwrap_or(0);
     let missing = rx.missing(id).unwrap_or_default();
-    let count = rx.progress().first().map_or(0, |p| p.count);
+    let count = rx.progress().iter().find(|p| p.id == id).map_or(0, |p| p.count);
     Err(Error::Incomplete { id, count, missing })
 }

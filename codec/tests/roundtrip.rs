@@ -1,0 +1,172 @@
+//! Property tests: round trips over arbitrary payloads, methods, frame sizes and delivery orders,
+//! and damage (a changed or dropped character) that must always be caught.
+
+use invsync_codec::{
+    Capabilities, EncodeOptions, Encoded, Method, MethodChoice, Outcome, Reassembler, ReassemblerConfig,
+    encode,
+};
+use proptest::prelude::*;
+use proptest::sample::Index;
+
+fn method() -> impl Strategy<Value = Method> {
+    prop_oneof![Just(Method::Raw), Just(Method::Lz4), Just(Method::Zlib)]
+}
+
+fn options(method: Method, max_frame: usize, parallelism: u32) -> EncodeOptions {
+    EncodeOptions {
+        method: MethodChoice::Only(method),
+        receiver: Capabilities::all(max_frame),
+        parallelism,
+        min_chunk_data: 16,
+        ..EncodeOptions::default()
+    }
+}
+
+/// Bytes that `raw` can carry for text-like payloads, arbitrary bytes for the others.
+fn payload_for(method: Method, bytes: Vec<u8>, text: String) -> Vec<u8> {
+    match method {
+        Method::Raw => text.into_bytes(),
+        _ => bytes,
+    }
+}
+
+fn frame_text() -> impl Strategy<Value = String> {
+    // Printable ASCII, a few multi-byte characters, and runs so compression has something to do.
+    proptest::string::string_regex("([ -~]|é|世|🎮|\\]\\]|=){0,600}").unwrap()
+}
+
+/// Delivers `frames` in `order` (indices may repeat) and returns every payload completed.
+fn deliver(frames: &[String], order: &[usize]) -> Result<Vec<Vec<u8>>, invsync_codec::Error> {
+    let mut rx = Reassembler::new(ReassemblerConfig::default());
+    let mut done = Vec::new();
+    for &i in order {
+        if let Outcome::Complete(m) = rx.push(frames[i].as_bytes(), 0)? {
+            done.push(m.payload);
+        }
+    }
+    Ok(done)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, .. ProptestConfig::default() })]
+
+    #[test]
+    fn round_trip_any_method_any_frame_size_any_order(
+        m in method(),
+        bytes in proptest::collection::vec(any::<u8>(), 0..3000),
+        text in frame_text(),
+        max_frame in 64usize..1500,
+        parallelism in 1u32..6,
+        id in 1u32..,
+        shuffle in proptest::collection::vec(any::<Index>(), 0..200),
+    ) {
+        let payload = payload_for(m, bytes, text);
+        let e = encode(id, &payload, &options(m, max_frame, parallelism)).unwrap();
+        prop_assert!(e.frames.iter().all(|f| f.len() <= max_frame));
+        // Every frame once in a random order, plus random duplicates.
+        let n = e.frames.len();
+        let mut order: Vec<usize> = (0..n).collect();
+        for (k, ix) in shuffle.iter().enumerate() {
+            let j = ix.index(n);
+            order.swap(k % n, j);
+            if k % 3 == 0 {
+                order.push(j);
+            }
+        }
+        let done = deliver(&e.frames, &order).unwrap();
+        prop_assert_eq!(done, vec![payload]);
+    }
+
+    #[test]
+    fn interleaved_messages_all_arrive(
+        payloads in proptest::collection::vec(frame_text(), 1..6),
+        m in method(),
+        seed in any::<u64>(),
+    ) {
+        let encoded: Vec<Encoded> = payloads
+            .iter()
+            .enumerate()
+            .map(|(i, p)| encode(i as u32 + 1, p.as_bytes(), &options(m, 100, 1)).unwrap())
+            .collect();
+        let mut all: Vec<String> = encoded.iter().flat_map(|e| e.frames.clone()).collect();
+        // A deterministic shuffle from the seed.
+        let mut s = seed | 1;
+        for i in (1..all.len()).rev() {
+            s ^= s << 13; s ^= s >> 7; s ^= s << 17;
+            all.swap(i, (s % (i as u64 + 1)) as usize);
+        }
+        let order: Vec<usize> = (0..all.len()).collect();
+        let mut done = deliver(&all, &order).unwrap();
+        done.sort();
+        let mut want: Vec<Vec<u8>> = payloads.into_iter().map(String::into_bytes).collect();
+        want.sort();
+        prop_assert_eq!(done, want);
+    }
+
+    #[test]
+    fn a_changed_character_is_always_caught(
+        m in method(),
+        bytes in proptest::collection::vec(any::<u8>(), 1..2000),
+        text in frame_text(),
+        max_frame in 80usize..800,
+        which in any::<Index>(),
+        at in any::<Index>(),
+        to in any::<u8>(),
+    ) {
+        let payload = payload_for(m, bytes, text);
+        prop_assume!(!payload.is_empty());
+        let e = encode(7, &payload, &options(m, max_frame, 1)).unwrap();
+        let mut frames: Vec<Vec<u8>> = e.frames.iter().map(|f| f.clone().into_bytes()).collect();
+        let f = which.index(frames.len());
+        let pos = at.index(frames[f].len());
+        prop_assume!(frames[f][pos] != to);
+        frames[f][pos] = to;
+        assert_damage_caught(&frames, &payload)?;
+    }
+
+    #[test]
+    fn a_dropped_character_is_always_caught(
+        m in method(),
+        text in frame_text(),
+        bytes in proptest::collection::vec(any::<u8>(), 1..2000),
+        max_frame in 80usize..800,
+        which in any::<Index>(),
+        at in any::<Index>(),
+    ) {
+        let payload = payload_for(m, bytes, text);
+        prop_assume!(!payload.is_empty());
+        let e = encode(7, &payload, &options(m, max_frame, 1)).unwrap();
+        let mut frames: Vec<Vec<u8>> = e.frames.iter().map(|f| f.clone().into_bytes()).collect();
+        let f = which.index(frames.len());
+        let pos = at.index(frames[f].len());
+        frames[f].remove(pos);
+        assert_damage_caught(&frames, &payload)?;
+    }
+
+    #[test]
+    fn arbitrary_lines_never_panic(lines in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..200), 1..20)) {
+        let mut rx = Reassembler::new(ReassemblerConfig::default());
+        for l in &lines {
+            let _ = rx.push(l, 0);
+        }
+    }
+}
+
+/// Pushes every frame once: the damaged one must fail, and no payload may be delivered
+/// (the message now misses a chunk), least of all a wrong one.
+fn assert_damage_caught(frames: &[Vec<u8>], payload: &[u8]) -> Result<(), TestCaseError> {
+    let mut rx = Reassembler::new(ReassemblerConfig::default());
+    let mut errors = 0;
+    for f in frames {
+        match rx.push(f, 0) {
+            Ok(Outcome::Complete(m)) => {
+                prop_assert_eq!(&m.payload[..], payload, "a damaged message delivered a wrong payload");
+                return Err(TestCaseError::fail("a damaged message was delivered"));
+            }
+            Ok(_) => {}
+            Err(_) => errors += 1,
+        }
+    }
+    prop_assert_eq!(errors, 1);
+    Ok(())
+}

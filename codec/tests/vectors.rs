@@ -1,0 +1,318 @@
+//! The shared test vectors in `tests/vectors/` (PROTOCOL.md section 6).
+//!
+//! This file is their source of truth: it builds every vector from the reference encoder (good
+//! ones) or by hand (bad ones), then checks that the committed files are exactly that and that the
+//! codec behaves as they say. `INVSYNC_BLESS=1 cargo test -p invsync-codec --test vectors`
+//! rewrites the files after a deliberate change.
+
+use std::path::PathBuf;
+
+use invsync_codec::{
+    Capabilities, EncodeOptions, Method, MethodChoice, Outcome, Reassembler, ReassemblerConfig,
+    encode, sample,
+};
+use serde_json::{Value, json};
+
+fn vectors_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/vectors")
+}
+
+/// The receiver settings every bad vector starts from.
+fn default_receiver() -> Value {
+    json!({
+        "max_frame": 8192,
+        "decode": ["raw", "zlib", "lz4"],
+        "max_message": 16777216,
+        "max_chunks": 65536,
+        "max_messages": 64,
+        "max_buffered": 67108864
+    })
+}
+
+fn config_of(receiver: &Value) -> ReassemblerConfig {
+    let mut r = default_receiver();
+    for (k, v) in receiver.as_object().unwrap() {
+        r[k] = v.clone();
+    }
+    ReassemblerConfig {
+        max_frame: r["max_frame"].as_u64().unwrap() as usize,
+        decode: r["decode"].as_array().unwrap().iter().map(|m| m.as_str().unwrap().parse().unwrap()).collect(),
+        max_message: r["max_message"].as_u64().unwrap(),
+        max_chunks: r["max_chunks"].as_u64().unwrap() as u32,
+        max_messages: r["max_messages"].as_u64().unwrap() as usize,
+        max_buffered: r["max_buffered"].as_u64().unwrap(),
+        max_age_ticks: None,
+        max_age_frames: None,
+        remember_completed: 64,
+    }
+}
+
+/// Deterministic pseudo-random bytes (xorshift), for incompressible payloads.
+fn noise(len: usize, mut seed: u64) -> Vec<u8> {
+    (0..len)
+        .map(|_| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed >> 24) as u8
+        })
+        .collect()
+}
+
+fn good_vectors() -> Vec<Value> {
+    let text = "Grüße aus Köln, 世界, 🎮! ".repeat(12);
+    let mut far_repeat = noise(40_000, 7);
+    far_repeat.extend_from_within(100..1_100); // a match 40000 bytes back
+    let cases: Vec<(&str, Vec<u8>, Vec<Method>, usize, u32)> = vec![
+        ("empty", vec![], Method::ALL.to_vec(), 100, 1),
+        ("hello", b"hello, world".to_vec(), Method::ALL.to_vec(), 100, 2),
+        ("utf8_text_split_between_characters", text.into_bytes(), vec![Method::Raw], 70, 3),
+        ("json_with_brackets", br#"{"a":[[1,2],[3]],"s":"]]=]","t":"[==["}"#.to_vec(), vec![Method::Raw], 100, 4),
+        ("all_byte_values", (0..=255u8).collect(), vec![Method::Lz4, Method::Zlib], 120, 5),
+        ("run_of_one_byte", vec![b'a'; 1000], vec![Method::Lz4, Method::Zlib], 100, 6),
+        ("period_three", b"abc".repeat(700), vec![Method::Lz4, Method::Zlib], 100, 7),
+        ("long_literal_run", noise(3000, 1), vec![Method::Lz4], 500, 8),
+        ("long_match_of_zeros", vec![0u8; 20_000], vec![Method::Lz4, Method::Zlib], 1000, 9),
+        ("match_40000_back", far_repeat, vec![Method::Lz4], 8192, 10),
+        ("sample_small", sample::generate(sample::SampleKind::Small, 1), Method::ALL.to_vec(), 400, 11),
+        ("many_chunks_big_id", b"0123456789".repeat(40), vec![Method::Raw], 60, u32::MAX),
+    ];
+    let mut out = Vec::new();
+    for (name, payload, methods, max_frame, id) in cases {
+        for method in methods {
+            let opts = EncodeOptions {
+                method: MethodChoice::Only(method),
+                receiver: Capabilities::all(max_frame),
+                zlib_level: 9,
+                ..EncodeOptions::default()
+            };
+            let e = encode(id, &payload, &opts).unwrap_or_else(|err| panic!("{name}/{method}: {err}"));
+            out.push(json!({
+                "name": format!("{name}/{method}"),
+                "method": method.as_str(),
+                "max_frame": max_frame,
+                "id": id,
+                "payload_len": payload.len(),
+                "payload_hex": hex::encode(&payload),
+                "frames": e.frames,
+            }));
+        }
+    }
+    out
+}
+
+/// `IS1 <crc of body> <body>`: a frame whose checksum is right whatever the body says.
+fn framed(body: &str) -> String {
+    format!("IS1 {:08x} {body}", crc32fast::hash(body.as_bytes()))
+}
+
+fn framed_bytes(body: &[u8]) -> Vec<u8> {
+    let mut f = format!("IS1 {:08x} ", crc32fast::hash(body)).into_bytes();
+    f.extend_from_slice(body);
+    f
+}
+
+fn crc(s: &[u8]) -> String {
+    format!("{:08x}", crc32fast::hash(s))
+}
+
+fn b64(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// A one-chunk message whose wire text is `wire`, framed with correct checksums.
+fn whole(id: u32, method: &str, plen: usize, wire: &str) -> String {
+    framed(&format!("{id} 1/1 {method} {plen} {} {} {wire}", wire.len(), crc(wire.as_bytes())))
+}
+
+fn bad_vectors() -> Vec<Value> {
+    let good = whole(1, "raw", 5, "hello");
+    let hello_mcrc = crc(b"hello");
+    let two = |id: u32, idx: u32, data: &str, wire: &str| {
+        framed(&format!("{id} {idx}/2 raw {} {} {} {data}", wire.len(), wire.len(), crc(wire.as_bytes())))
+    };
+    let lz4_100 = lz4_flex::block::compress(&[7u8; 100]);
+    let zlib_100 = miniz_oxide::deflate::compress_to_vec_zlib(&[7u8; 100], 9);
+    let mut corrupted = good.clone().into_bytes();
+    let last = corrupted.len() - 1;
+    corrupted[last] = b'x';
+    let raw_frames = encode(
+        20,
+        &b"0123456789".repeat(10),
+        &EncodeOptions { method: MethodChoice::Only(Method::Raw), receiver: Capabilities::all(60), ..Default::default() },
+    )
+    .unwrap()
+    .frames;
+    let v = |name: &str, receiver: Value, frames: Vec<String>, error: &str| {
+        json!({ "name": name, "receiver": receiver, "frames": frames, "error": error })
+    };
+    let none = json!({});
+    vec![
+        v("plain_text", none.clone(), vec!["hello world".into()], "NotAFrame"),
+        v("chat_line_quoting_a_frame", none.clone(), vec![format!("[CHAT] bob: {good}")], "NotAFrame"),
+        v("lowercase_magic", none.clone(), vec![good.replacen("IS1", "is1", 1)], "NotAFrame"),
+        v("other_version", none.clone(), vec![good.replacen("IS1", "IS2", 1)], "UnsupportedVersion"),
+        v("too_long", json!({"max_frame": 40}), vec![whole(1, "raw", 20, "abcdefghijklmnopqrst")], "FrameTooLong"),
+        v("tab_in_header", none.clone(), vec![good.replacen(' ', "\t", 1)], "ForbiddenCharacter"),
+        v("control_in_raw_data", none.clone(), vec![whole(1, "raw", 3, "a\u{1}b")], "ForbiddenCharacter"),
+        v("del_in_raw_data", none.clone(), vec![whole(1, "raw", 3, "a\u{7f}b")], "ForbiddenCharacter"),
+        v("c1_control_in_raw_data", none.clone(), vec![whole(1, "raw", 3, "a\u{85}")], "ForbiddenCharacter"),
+        v("leading_zero_in_id", none.clone(), vec![framed(&format!("01 1/1 raw 5 5 {hello_mcrc} hello"))], "MalformedHeader"),
+        v("uppercase_hex_in_mcrc", none.clone(), vec![framed(&format!("1 1/1 raw 5 5 {} hello", hello_mcrc.to_uppercase()))], "MalformedHeader"),
+        v("uppercase_hex_in_fcrc", none.clone(), vec![format!("IS1 ABCDEF01 {}", &good[13..])], "MalformedHeader"),
+        v("two_spaces", none.clone(), vec![framed(&format!("1  1/1 raw 5 5 {hello_mcrc} hello"))], "MalformedHeader"),
+        v("header_ends_early", none.clone(), vec![framed("1 1/1 raw 5 5")], "MalformedHeader"),
+        v("raw_plen_differs_from_wlen", none.clone(), vec![framed(&format!("1 1/1 raw 6 5 {hello_mcrc} hello"))], "MalformedHeader"),
+        v("data_longer_than_wlen", none.clone(), vec![framed(&format!("1 1/1 raw 4 4 {hello_mcrc} hello"))], "MalformedHeader"),
+        v("empty_chunk_of_a_non_empty_message", none.clone(), vec![framed(&format!("1 1/2 raw 5 5 {hello_mcrc} "))], "MalformedHeader"),
+        v("number_too_big", none.clone(), vec![framed(&format!("4294967296 1/1 raw 5 5 {hello_mcrc} hello"))], "MalformedHeader"),
+        v("index_zero", none.clone(), vec![framed(&format!("1 0/1 raw 5 5 {hello_mcrc} hello"))], "IndexOutOfRange"),
+        v("index_over_count", none.clone(), vec![framed(&format!("1 3/2 raw 5 5 {hello_mcrc} hello"))], "IndexOutOfRange"),
+        v("unknown_method", none.clone(), vec![whole(1, "zstd", 5, "AAAA")], "UnknownMethod"),
+        v("method_not_accepted", json!({"decode": ["raw"]}), vec![whole(1, "zlib", 100, &b64(&zlib_100))], "MethodNotAccepted"),
+        v("bad_base64_character", none.clone(), vec![whole(1, "lz4", 3, "AA!A")], "ForbiddenCharacter"),
+        v("padding_in_first_chunk", none.clone(), vec![framed(&format!("1 1/2 lz4 3 8 {} AA==", crc(b"AA==AAAA")))], "ForbiddenCharacter"),
+        v("misaligned_chunk", none.clone(), vec![framed(&format!("1 1/2 lz4 3 8 {} AAAAAA", crc(b"AAAAAAAA")))], "MisalignedChunk"),
+        v("corrupted_data", none.clone(), vec![String::from_utf8(corrupted).unwrap()], "FrameChecksumMismatch"),
+        v("truncated_frame", none.clone(), vec![raw_frames[0][..raw_frames[0].len() - 3].to_string()], "FrameChecksumMismatch"),
+        v("message_too_large", json!({"max_message": 100}), vec![framed(&format!("1 1/2 zlib 1000 8 {} AAAA", crc(b"AAAAAAAA")))], "MessageTooLarge"),
+        v("too_many_chunks", json!({"max_chunks": 2}), vec![framed(&format!("1 1/3 raw 3 3 {} a", crc(b"abc")))], "TooManyChunks"),
+        v("more_chunks_than_bytes", none.clone(), vec![framed(&format!("1 1/5 raw 3 3 {} a", crc(b"abc")))], "TooManyChunks"),
+        v("conflicting_message_checksum", none.clone(), vec![two(2, 1, "ab", "abcd"), two(2, 2, "cd", "abce")], "ConflictingFrame"),
+        v("conflicting_chunk_data", none.clone(), vec![two(2, 1, "ab", "abcd"), two(2, 1, "xy", "abcd")], "ConflictingFrame"),
+        v("too_many_messages", json!({"max_messages": 1}), vec![two(3, 1, "ab", "abcd"), two(4, 1, "ab", "abcd")], "TooManyMessages"),
+        v("too_many_buffered_bytes", json!({"max_buffered": 6}), vec![two(3, 1, "ab", "abcd"), two(4, 1, "ab", "abcd")], "TooManyMessages"),
+        v(
+            "chunks_longer_than_wlen",
+            none.clone(),
+            vec![
+                framed(&format!("5 1/2 raw 8 8 {} abcdef", crc(b"abcdefgh"))),
+                framed(&format!("5 2/2 raw 8 8 {} ghijkl", crc(b"abcdefgh"))),
+            ],
+            "WireLengthMismatch",
+        ),
+        v(
+            "chunks_shorter_than_wlen",
+            none.clone(),
+            vec![
+                framed(&format!("5 1/2 raw 8 8 {} abc", crc(b"abcdefgh"))),
+                framed(&format!("5 2/2 raw 8 8 {} def", crc(b"abcdefgh"))),
+            ],
+            "WireLengthMismatch",
+        ),
+        v("wrong_message_checksum", none.clone(), vec![two(6, 2, "cd", "abcX"), two(6, 1, "ab", "abcX")], "MessageChecksumMismatch"),
+        v("base64_trailing_bits", none.clone(), vec![whole(7, "lz4", 1, "AB==")], "BadBase64"),
+        v("base64_length", none.clone(), vec![whole(7, "lz4", 1, "AAAAA")], "BadBase64"),
+        v("lz4_truncated_literals", none.clone(), vec![whole(8, "lz4", 10, &b64(&[0xa0, b'x', b'y']))], "DecompressFailed"),
+        v("lz4_offset_zero", none.clone(), vec![whole(8, "lz4", 20, &b64(&[0x14, b'a', 0, 0, 0x50, b'b', b'c', b'd', b'e', b'f']))], "DecompressFailed"),
+        v("lz4_offset_before_start", none.clone(), vec![whole(8, "lz4", 20, &b64(&[0x14, b'a', 9, 0, 0x50, b'b', b'c', b'd', b'e', b'f']))], "DecompressFailed"),
+        v("lz4_longer_than_plen", none.clone(), vec![whole(8, "lz4", 50, &b64(&lz4_100))], "DecompressFailed"),
+        v("lz4_shorter_than_plen", none.clone(), vec![whole(8, "lz4", 150, &b64(&lz4_100))], "PayloadLengthMismatch"),
+        v("zlib_not_a_stream", none.clone(), vec![whole(9, "zlib", 8, &b64(b"not zlib"))], "DecompressFailed"),
+        v("zlib_longer_than_plen", none.clone(), vec![whole(9, "zlib", 50, &b64(&zlib_100))], "DecompressFailed"),
+        v("zlib_shorter_than_plen", none.clone(), vec![whole(9, "zlib", 150, &b64(&zlib_100))], "PayloadLengthMismatch"),
+    ]
+    .into_iter()
+    .chain([json!({
+        "name": "invalid_utf8_in_raw_data",
+        "receiver": none,
+        "frames_hex": [hex::encode(framed_bytes(&[format!("1 1/1 raw 2 2 {} a", crc(b"a\xff")).as_bytes(), b"\xff"].concat()))],
+        "error": "InvalidUtf8",
+    })])
+    .collect()
+}
+
+fn frames_of(v: &Value) -> Vec<Vec<u8>> {
+    if let Some(hex_frames) = v.get("frames_hex") {
+        hex_frames.as_array().unwrap().iter().map(|h| hex::decode(h.as_str().unwrap()).unwrap()).collect()
+    } else {
+        v["frames"].as_array().unwrap().iter().map(|f| f.as_str().unwrap().as_bytes().to_vec()).collect()
+    }
+}
+
+fn document(kind: &str, vectors: Vec<Value>) -> String {
+    let mut doc = json!({
+        "protocol": 1,
+        "description": format!("invsync {kind} test vectors, generated by codec/tests/vectors.rs; see docs/PROTOCOL.md section 6"),
+    });
+    if kind == "bad" {
+        doc["default_receiver"] = default_receiver();
+    }
+    doc["vectors"] = Value::Array(vectors);
+    serde_json::to_string_pretty(&doc).unwrap() + "\n"
+}
+
+fn check_file(name: &str, expected: &str) {
+    let path = vectors_dir().join(name);
+    if std::env::var_os("INVSYNC_BLESS").is_some() {
+        std::fs::create_dir_all(vectors_dir()).unwrap();
+        std::fs::write(&path, expected).unwrap();
+        return;
+    }
+    let actual = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        actual == expected,
+        "{} is not what codec/tests/vectors.rs generates; if the change is deliberate, run \
+         INVSYNC_BLESS=1 cargo test -p invsync-codec --test vectors",
+        path.display()
+    );
+}
+
+#[test]
+fn committed_vectors_are_current() {
+    check_file("good.json", &document("good", good_vectors()));
+    check_file("bad.json", &document("bad", bad_vectors()));
+}
+
+#[test]
+fn good_vectors_decode_in_every_order() {
+    for v in good_vectors() {
+        let frames = frames_of(&v);
+        let payload = hex::decode(v["payload_hex"].as_str().unwrap()).unwrap();
+        let n = frames.len();
+        // Forward, backward, interleaved odd/even, and every frame twice.
+        let orders: Vec<Vec<usize>> = vec![
+            (0..n).collect(),
+            (0..n).rev().collect(),
+            (0..n).filter(|i| i % 2 == 1).chain((0..n).filter(|i| i % 2 == 0)).collect(),
+            (0..n).flat_map(|i| [i, i]).collect(),
+        ];
+        for order in orders {
+            let mut rx = Reassembler::new(config_of(&json!({ "max_frame": v["max_frame"] })));
+            let mut got = Vec::new();
+            for i in order {
+                if let Outcome::Complete(m) = rx.push(&frames[i], 0).unwrap() {
+                    got.push(m.payload);
+                }
+            }
+            assert_eq!(got, vec![payload.clone()], "{}", v["name"]);
+        }
+    }
+}
+
+#[test]
+fn bad_vectors_fail_with_their_error_and_deliver_nothing() {
+    let names: Vec<String> = bad_vectors().iter().map(|v| v["error"].as_str().unwrap().to_string()).collect();
+    // Every receiver-side error of PROTOCOL.md 3.1 that frames alone can cause has a vector.
+    for name in invsync_codec::ERROR_NAMES {
+        let sender_side = ["RawUnrepresentable", "NoAcceptableMethod", "FrameTooSmall"];
+        let needs_time = ["Expired", "Incomplete"];
+        if !sender_side.contains(&name) && !needs_time.contains(&name) {
+            assert!(names.iter().any(|n| n == name), "no bad vector for {name}");
+        }
+    }
+    for v in bad_vectors() {
+        let frames = frames_of(&v);
+        let mut rx = Reassembler::new(config_of(&v["receiver"]));
+        let (last, earlier) = frames.split_last().unwrap();
+        for f in earlier {
+            let out = rx.push(f, 0).unwrap_or_else(|e| panic!("{}: an earlier frame failed: {e}", v["name"]));
+            assert!(!matches!(out, Outcome::Complete(_)), "{}", v["name"]);
+        }
+        let err = rx.push(last, 0).expect_err(v["name"].as_str().unwrap());
+        assert_eq!(err.name(), v["error"].as_str().unwrap(), "{}: {err}", v["name"]);
+        // A failed completion leaves nothing behind; a failed frame leaves the rest as it was.
+        assert!(rx.progress().iter().all(|p| p.have < p.count), "{}", v["name"]);
+    }
+}
