@@ -106,7 +106,11 @@ fn encode(a: &EncodeArgs) -> anyhow::Result<ExitCode> {
     let receiver = Capabilities::from_method_list(&a.caps, a.max_frame)?;
     let limit = receiver.max_message;
     let mut payload = Vec::new();
-    std::io::stdin().lock().take(limit + 1).read_to_end(&mut payload).context("reading stdin")?;
+    std::io::stdin()
+        .lock()
+        .take(limit + 1)
+        .read_to_end(&mut payload)
+        .context("reading stdin")?;
     let opts = EncodeOptions {
         method: a.method,
         receiver,
@@ -118,7 +122,11 @@ fn encode(a: &EncodeArgs) -> anyhow::Result<ExitCode> {
     let message = match invsync_codec::encode(a.id, &payload, &opts) {
         Ok(m) => m,
         Err(e) => {
-            eprintln!("invsync frames encode: {} ({}): {e}", e.name(), payload_desc(payload.len()));
+            eprintln!(
+                "invsync frames encode: {} ({}): {e}",
+                e.name(),
+                payload_desc(payload.len())
+            );
             return Ok(ExitCode::from(EXIT_BAD_INPUT));
         }
     };
@@ -171,7 +179,13 @@ fn decode(a: &DecodeArgs) -> anyhow::Result<ExitCode> {
             Line::Text(t) if t.is_empty() => continue,
             Line::Text(t) => t,
             Line::TooLong(len) => {
-                report(line_no, &Error::FrameTooLong { len, max: config.max_frame });
+                report(
+                    line_no,
+                    &Error::FrameTooLong {
+                        len,
+                        max: config.max_frame,
+                    },
+                );
                 bad += 1;
                 continue;
             }
@@ -182,7 +196,8 @@ fn decode(a: &DecodeArgs) -> anyhow::Result<ExitCode> {
                 match &a.out {
                     Some(dir) => {
                         let path = dir.join(format!("{}.payload", m.id));
-                        std::fs::write(&path, &m.payload).with_context(|| format!("writing {}", path.display()))?;
+                        std::fs::write(&path, &m.payload)
+                            .with_context(|| format!("writing {}", path.display()))?;
                     }
                     None => {
                         stdout.write_all(&m.payload)?;
@@ -199,7 +214,11 @@ fn decode(a: &DecodeArgs) -> anyhow::Result<ExitCode> {
     }
     for p in rx.progress() {
         let missing = rx.missing(p.id).unwrap_or_default();
-        let e = Error::Incomplete { id: p.id, count: p.count, missing };
+        let e = Error::Incomplete {
+            id: p.id,
+            count: p.count,
+            missing,
+        };
         eprintln!("invsync: end of input: {}: {e}", e.name());
         bad += 1;
     }
@@ -207,7 +226,11 @@ fn decode(a: &DecodeArgs) -> anyhow::Result<ExitCode> {
         eprintln!("invsync: no frames on stdin");
         return Ok(ExitCode::from(EXIT_BAD_INPUT));
     }
-    Ok(if bad > 0 { ExitCode::from(EXIT_BAD_INPUT) } else { ExitCode::SUCCESS })
+    Ok(if bad > 0 {
+        ExitCode::from(EXIT_BAD_INPUT)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn inspect(a: &InspectArgs) -> anyhow::Result<ExitCode> {
@@ -215,7 +238,11 @@ fn inspect(a: &InspectArgs) -> anyhow::Result<ExitCode> {
     let mut rx = Reassembler::new(config.clone());
     let mut out = std::io::stdout().lock();
     let mut bad = 0usize;
-    writeln!(out, "{:>5}  {:>10}  {:>11}  {:<4}  {:>9}  {:>9}  {:>7}  verdict", "line", "message", "chunk", "meth", "plen", "wlen", "data")?;
+    writeln!(
+        out,
+        "{:>5}  {:>10}  {:>11}  {:<4}  {:>9}  {:>9}  {:>7}  verdict",
+        "line", "message", "chunk", "meth", "plen", "wlen", "data"
+    )?;
     let stdin = std::io::stdin().lock();
     for (i, line) in BoundedLines::new(stdin, config.max_frame + 1).enumerate() {
         let line_no = i + 1;
@@ -224,7 +251,11 @@ fn inspect(a: &InspectArgs) -> anyhow::Result<ExitCode> {
             Line::Text(t) => t,
             Line::TooLong(len) => {
                 bad += 1;
-                writeln!(out, "{line_no:>5}  {:>10}  {:>11}  {:<4}  {:>9}  {:>9}  {len:>7}  FrameTooLong", "-", "-", "-", "-", "-")?;
+                writeln!(
+                    out,
+                    "{line_no:>5}  {:>10}  {:>11}  {:<4}  {:>9}  {:>9}  {len:>7}  FrameTooLong",
+                    "-", "-", "-", "-", "-"
+                )?;
                 continue;
             }
         };
@@ -242,12 +273,22 @@ fn inspect(a: &InspectArgs) -> anyhow::Result<ExitCode> {
                     f.data.len()
                 )
             }
-            Err(_) => format!("{:>10}  {:>11}  {:<4}  {:>9}  {:>9}  {:>7}", "-", "-", "-", "-", "-", frame.len()),
+            Err(_) => format!(
+                "{:>10}  {:>11}  {:<4}  {:>9}  {:>9}  {:>7}",
+                "-",
+                "-",
+                "-",
+                "-",
+                "-",
+                frame.len()
+            ),
         };
         let verdict = match rx.push(frame, 0) {
             Ok(Outcome::Stored { have, count, .. }) => format!("ok ({have}/{count} held)"),
             Ok(Outcome::Duplicate { .. }) => "duplicate".to_string(),
-            Ok(Outcome::Complete(m)) => format!("ok, message {} complete: {} bytes", m.id, m.payload.len()),
+            Ok(Outcome::Complete(m)) => {
+                format!("ok, message {} complete: {} bytes", m.id, m.payload.len())
+            }
             Err(e) => {
                 bad += 1;
                 format!("{}: {e}", e.name())
@@ -257,8 +298,16 @@ fn inspect(a: &InspectArgs) -> anyhow::Result<ExitCode> {
     }
     for p in rx.progress() {
         let missing = rx.missing(p.id).unwrap_or_default();
-        writeln!(out, "message {} incomplete: {}/{} chunks, missing {:?}", p.id, p.have, p.count, missing)?;
+        writeln!(
+            out,
+            "message {} incomplete: {}/{} chunks, missing {:?}",
+            p.id, p.have, p.count, missing
+        )?;
         bad += 1;
     }
-    Ok(if bad > 0 { ExitCode::from(EXIT_BAD_INPUT) } else { ExitCode::SUCCESS })
+    Ok(if bad > 0 {
+        ExitCode::from(EXIT_BAD_INPUT)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

@@ -61,7 +61,11 @@ impl<R: BufRead> Iterator for BoundedLines<R> {
             line.pop();
             len -= 1;
         }
-        Some(Ok(if len > self.max { Line::TooLong(len) } else { Line::Text(line) }))
+        Some(Ok(if len > self.max {
+            Line::TooLong(len)
+        } else {
+            Line::Text(line)
+        }))
     }
 }
 
@@ -80,7 +84,15 @@ mod tests {
 
     #[test]
     fn splits_bounds_and_strips_crlf() {
-        assert_eq!(read(b"ab\r\ncd\n\nef", 5), vec![Ok("ab".into()), Ok("cd".into()), Ok("".into()), Ok("ef".into())]);
+        assert_eq!(
+            read(b"ab\r\ncd\n\nef", 5),
+            vec![
+                Ok("ab".into()),
+                Ok("cd".into()),
+                Ok("".into()),
+                Ok("ef".into())
+            ]
+        );
         assert_eq!(read(b"0123456789\nok\n", 5), vec![Err(10), Ok("ok".into())]);
         assert_eq!(read(b"12345\r\n", 5), vec![Ok("12345".into())]);
         assert_eq!(read(b"", 5), Vec::<Result<String, usize>>::new());

@@ -12,7 +12,11 @@ mod lines;
 mod sample;
 
 #[derive(Parser)]
-#[command(name = "invsync", version, about = "Move player data between game servers and their hosts")]
+#[command(
+    name = "invsync",
+    version,
+    about = "Move player data between game servers and their hosts"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -39,7 +43,10 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         // A reader that went away (`| head`) is not an error.
-        Err(e) if e.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) => {
+        Err(e)
+            if e.downcast_ref::<std::io::Error>()
+                .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) =>
+        {
             ExitCode::SUCCESS
         }
         Err(e) => {

@@ -62,7 +62,10 @@ impl Capabilities {
 
     /// What a sender must assume before the receiver has declared anything.
     pub fn assumed() -> Self {
-        Capabilities { decode: vec![Method::Raw], ..Capabilities::all(ASSUMED_MAX_FRAME) }
+        Capabilities {
+            decode: vec![Method::Raw],
+            ..Capabilities::all(ASSUMED_MAX_FRAME)
+        }
     }
 
     /// Whether the receiver decodes `method`.
@@ -79,7 +82,10 @@ impl Capabilities {
     pub fn from_json(text: &str) -> Result<Self, CapsError> {
         let w: Wire = serde_json::from_str(text).map_err(|e| CapsError(e.to_string()))?;
         if w.protocol != PROTOCOL_VERSION {
-            return Err(CapsError(format!("protocol {} (this side speaks {PROTOCOL_VERSION})", w.protocol)));
+            return Err(CapsError(format!(
+                "protocol {} (this side speaks {PROTOCOL_VERSION})",
+                w.protocol
+            )));
         }
         let mut decode = Vec::new();
         for name in &w.decode {
@@ -100,7 +106,10 @@ impl Capabilities {
             max_chunks: w.max_chunks.unwrap_or(DEFAULT_MAX_CHUNKS),
         };
         if caps.max_frame < 64 {
-            return Err(CapsError(format!("max_frame {} leaves no room for a header", caps.max_frame)));
+            return Err(CapsError(format!(
+                "max_frame {} leaves no room for a header",
+                caps.max_frame
+            )));
         }
         Ok(caps)
     }
@@ -117,7 +126,10 @@ impl Capabilities {
         if decode.is_empty() {
             return Err(CapsError("the method list is empty".into()));
         }
-        Ok(Capabilities { decode, ..Capabilities::all(max_frame) })
+        Ok(Capabilities {
+            decode,
+            ..Capabilities::all(max_frame)
+        })
     }
 }
 
@@ -129,7 +141,8 @@ mod tests {
     fn round_trips_and_ignores_the_unknown() {
         let caps = Capabilities::all(8192);
         assert_eq!(Capabilities::from_json(&caps.to_json()).unwrap(), caps);
-        let future = r#"{"protocol":1,"decode":["zstd","zlib","raw"],"max_frame":5000,"color":"red"}"#;
+        let future =
+            r#"{"protocol":1,"decode":["zstd","zlib","raw"],"max_frame":5000,"color":"red"}"#;
         let parsed = Capabilities::from_json(future).unwrap();
         assert_eq!(parsed.decode, vec![Method::Zlib, Method::Raw]);
         assert_eq!(parsed.max_frame, 5000);

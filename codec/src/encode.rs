@@ -74,17 +74,28 @@ impl Encoded {
 /// error) when the payload is not frame text.
 pub fn encode(id: u32, payload: &[u8], opts: &EncodeOptions) -> Result<Encoded, Error> {
     if id == 0 {
-        return Err(Error::MalformedHeader { field: "id", reason: "message ids start at 1".into() });
+        return Err(Error::MalformedHeader {
+            field: "id",
+            reason: "message ids start at 1".into(),
+        });
     }
     let limit = opts.receiver.max_message;
     if payload.len() as u64 > limit {
-        return Err(Error::MessageTooLarge { id, what: "payload", len: payload.len() as u64, max: limit });
+        return Err(Error::MessageTooLarge {
+            id,
+            what: "payload",
+            len: payload.len() as u64,
+            max: limit,
+        });
     }
     match opts.method {
         MethodChoice::Only(m) => {
             if !opts.receiver.accepts(m) {
                 return Err(Error::NoAcceptableMethod {
-                    detail: format!("asked for {m}, the receiver decodes {}", list(&opts.receiver.decode)),
+                    detail: format!(
+                        "asked for {m}, the receiver decodes {}",
+                        list(&opts.receiver.decode)
+                    ),
                 });
             }
             encode_with(id, payload, m, opts)
@@ -97,7 +108,10 @@ pub fn encode(id: u32, payload: &[u8], opts: &EncodeOptions) -> Result<Encoded, 
                 match attempt {
                     Ok(e) => {
                         let size = e.wire_size(opts.per_frame_overhead);
-                        if best.as_ref().is_none_or(|b| size < b.wire_size(opts.per_frame_overhead)) {
+                        if best
+                            .as_ref()
+                            .is_none_or(|b| size < b.wire_size(opts.per_frame_overhead))
+                        {
                             best = Some(e);
                         }
                     }
@@ -119,11 +133,20 @@ pub fn encode(id: u32, payload: &[u8], opts: &EncodeOptions) -> Result<Encoded, 
 }
 
 fn list(methods: &[Method]) -> String {
-    methods.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(",")
+    methods
+        .iter()
+        .map(|m| m.as_str())
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// Encodes with one method.
-pub fn encode_with(id: u32, payload: &[u8], method: Method, opts: &EncodeOptions) -> Result<Encoded, Error> {
+pub fn encode_with(
+    id: u32,
+    payload: &[u8],
+    method: Method,
+    opts: &EncodeOptions,
+) -> Result<Encoded, Error> {
     let wire_text = wire::encode(method, payload, opts.zlib_level)?;
     frame_wire_text(id, method, payload.len() as u64, &wire_text, opts)
 }
@@ -140,10 +163,23 @@ pub fn frame_wire_text(
     let wire_len = wire.len() as u64;
     let caps = &opts.receiver;
     if wire_len > caps.max_message {
-        return Err(Error::MessageTooLarge { id, what: "wire", len: wire_len, max: caps.max_message });
+        return Err(Error::MessageTooLarge {
+            id,
+            what: "wire",
+            len: wire_len,
+            max: caps.max_message,
+        });
     }
     let message_crc = crc32fast::hash(wire);
-    let template = Header { id, index: 1, count: 1, method, payload_len, wire_len, message_crc };
+    let template = Header {
+        id,
+        index: 1,
+        count: 1,
+        method,
+        payload_len,
+        wire_len,
+        message_crc,
+    };
     let ends = split(wire, &template, opts)?;
     let count = u32::try_from(ends.len()).map_err(|_| Error::TooManyChunks {
         id,
@@ -151,22 +187,42 @@ pub fn frame_wire_text(
         max: u64::from(caps.max_chunks),
     })?;
     if count > caps.max_chunks {
-        return Err(Error::TooManyChunks { id, count: u64::from(count), max: u64::from(caps.max_chunks) });
+        return Err(Error::TooManyChunks {
+            id,
+            count: u64::from(count),
+            max: u64::from(caps.max_chunks),
+        });
     }
     let mut frames = Vec::with_capacity(ends.len());
     let mut start = 0;
     for (i, &end) in ends.iter().enumerate() {
-        let header = Header { index: i as u32 + 1, count, ..template };
+        let header = Header {
+            index: i as u32 + 1,
+            count,
+            ..template
+        };
         frames.push(header.build(&wire_text[start..end]));
         start = end;
     }
-    Ok(Encoded { id, method, payload_len, wire_len, message_crc, frames })
+    Ok(Encoded {
+        id,
+        method,
+        payload_len,
+        wire_len,
+        message_crc,
+        frames,
+    })
 }
 
 /// Room for data in a frame of a message cut into `count` chunks (headers grow with `count`).
 fn room(template: &Header, count: u32, max_frame: usize) -> usize {
     // `index <= count`, so a header with index = count is the longest.
-    let header_len = Header { index: count, count, ..*template }.frame_len(0);
+    let header_len = Header {
+        index: count,
+        count,
+        ..*template
+    }
+    .frame_len(0);
     max_frame.saturating_sub(header_len)
 }
 
@@ -178,14 +234,27 @@ fn split(wire: &[u8], template: &Header, opts: &EncodeOptions) -> Result<Vec<usi
     let unit = 4;
     let too_small = |count: u32| Error::FrameTooSmall {
         max_frame,
-        needed: Header { index: count, count, ..*template }.frame_len(unit),
+        needed: Header {
+            index: count,
+            count,
+            ..*template
+        }
+        .frame_len(unit),
     };
     if n == 0 {
-        return if template.frame_len(0) > max_frame { Err(too_small(1)) } else { Ok(vec![0]) };
+        return if template.frame_len(0) > max_frame {
+            Err(too_small(1))
+        } else {
+            Ok(vec![0])
+        };
     }
     let aligned_room = |count: u32| {
         let r = room(template, count, max_frame);
-        if template.method.is_base64() { r / 4 * 4 } else { r }
+        if template.method.is_base64() {
+            r / 4 * 4
+        } else {
+            r
+        }
     };
     // Fewest chunks that fit; the header widens as the count gains digits, so iterate.
     let mut count: u32 = 1;
@@ -261,7 +330,10 @@ mod tests {
     use crate::frame::Frame;
 
     fn opts(max_frame: usize) -> EncodeOptions {
-        EncodeOptions { receiver: Capabilities::all(max_frame), ..EncodeOptions::default() }
+        EncodeOptions {
+            receiver: Capabilities::all(max_frame),
+            ..EncodeOptions::default()
+        }
     }
 
     #[test]
@@ -269,14 +341,20 @@ mod tests {
         let payload: Vec<u8> = (0..20_000u32).map(|i| b'a' + (i * 7 % 26) as u8).collect();
         for method in Method::ALL {
             for max_frame in [80, 81, 100, 333, 1000, 8192] {
-                let o = EncodeOptions { method: MethodChoice::Only(method), ..opts(max_frame) };
+                let o = EncodeOptions {
+                    method: MethodChoice::Only(method),
+                    ..opts(max_frame)
+                };
                 let e = encode(9, &payload, &o).unwrap();
                 let lens: Vec<usize> = e
                     .frames
                     .iter()
                     .map(|f| Frame::parse(f.as_bytes()).unwrap().data.len())
                     .collect();
-                assert!(e.frames.iter().all(|f| f.len() <= max_frame), "{method} {max_frame}");
+                assert!(
+                    e.frames.iter().all(|f| f.len() <= max_frame),
+                    "{method} {max_frame}"
+                );
                 let (min, max) = (lens.iter().min().unwrap(), lens.iter().max().unwrap());
                 assert!(max - min <= 4, "{method} {max_frame}: unbalanced {lens:?}");
                 assert_eq!(lens.iter().sum::<usize>() as u64, e.wire_len);
@@ -287,7 +365,10 @@ mod tests {
     #[test]
     fn raw_chunks_never_split_a_character() {
         let payload = "é世🎮a".repeat(300);
-        let o = EncodeOptions { method: MethodChoice::Only(Method::Raw), ..opts(90) };
+        let o = EncodeOptions {
+            method: MethodChoice::Only(Method::Raw),
+            ..opts(90)
+        };
         let e = encode(3, payload.as_bytes(), &o).unwrap();
         let mut joined = Vec::new();
         for f in &e.frames {
@@ -302,9 +383,21 @@ mod tests {
     fn parallelism_rounds_the_count_up() {
         let payload = vec![b'x'; 10_000];
         let raw = MethodChoice::Only(Method::Raw);
-        let one = encode(1, &payload, &EncodeOptions { method: raw, ..opts(4000) }).unwrap();
+        let one = encode(
+            1,
+            &payload,
+            &EncodeOptions {
+                method: raw,
+                ..opts(4000)
+            },
+        )
+        .unwrap();
         assert_eq!(one.frames.len(), 3);
-        let five = EncodeOptions { method: raw, parallelism: 5, ..opts(4000) };
+        let five = EncodeOptions {
+            method: raw,
+            parallelism: 5,
+            ..opts(4000)
+        };
         assert_eq!(encode(1, &payload, &five).unwrap().frames.len(), 5);
         // Not below min_chunk_data per chunk: 1000 bytes make at most 3 chunks of 256+.
         let small = encode(1, &payload[..1000], &five).unwrap();
@@ -317,31 +410,58 @@ mod tests {
         let e = encode(1, &repetitive, &EncodeOptions::default()).unwrap();
         assert_eq!(e.method, Method::Zlib);
         let binary: Vec<u8> = (0..=255).collect();
-        let o = EncodeOptions { receiver: Capabilities::from_method_list("raw,lz4", 8192).unwrap(), ..opts(8192) };
+        let o = EncodeOptions {
+            receiver: Capabilities::from_method_list("raw,lz4", 8192).unwrap(),
+            ..opts(8192)
+        };
         assert_eq!(encode(1, &binary, &o).unwrap().method, Method::Lz4);
-        let raw_only = EncodeOptions { receiver: Capabilities::from_method_list("raw", 8192).unwrap(), ..opts(8192) };
-        assert_eq!(encode(1, &binary, &raw_only).unwrap_err().name(), "NoAcceptableMethod");
+        let raw_only = EncodeOptions {
+            receiver: Capabilities::from_method_list("raw", 8192).unwrap(),
+            ..opts(8192)
+        };
+        assert_eq!(
+            encode(1, &binary, &raw_only).unwrap_err().name(),
+            "NoAcceptableMethod"
+        );
         // Short text: raw beats base64 of anything.
-        assert_eq!(encode(1, b"hi", &EncodeOptions::default()).unwrap().method, Method::Raw);
+        assert_eq!(
+            encode(1, b"hi", &EncodeOptions::default()).unwrap().method,
+            Method::Raw
+        );
     }
 
     #[test]
     fn limits_are_enforced_by_the_sender() {
         let mut o = opts(100);
         o.receiver.max_message = 10;
-        assert_eq!(encode(1, &[b'a'; 11], &o).unwrap_err().name(), "MessageTooLarge");
+        assert_eq!(
+            encode(1, &[b'a'; 11], &o).unwrap_err().name(),
+            "MessageTooLarge"
+        );
         let mut o = opts(100);
         o.receiver.max_chunks = 2;
         o.method = MethodChoice::Only(Method::Raw);
-        assert_eq!(encode(1, &[b'a'; 1000], &o).unwrap_err().name(), "TooManyChunks");
-        assert_eq!(encode(1, b"abc", &opts(30)).unwrap_err().name(), "FrameTooSmall");
-        assert_eq!(encode(0, b"abc", &opts(400)).unwrap_err().name(), "MalformedHeader");
+        assert_eq!(
+            encode(1, &[b'a'; 1000], &o).unwrap_err().name(),
+            "TooManyChunks"
+        );
+        assert_eq!(
+            encode(1, b"abc", &opts(30)).unwrap_err().name(),
+            "FrameTooSmall"
+        );
+        assert_eq!(
+            encode(0, b"abc", &opts(400)).unwrap_err().name(),
+            "MalformedHeader"
+        );
     }
 
     #[test]
     fn empty_payload_is_one_empty_chunk() {
         for m in Method::ALL {
-            let o = EncodeOptions { method: MethodChoice::Only(m), ..opts(100) };
+            let o = EncodeOptions {
+                method: MethodChoice::Only(m),
+                ..opts(100)
+            };
             let e = encode(5, b"", &o).unwrap();
             assert_eq!(e.frames.len(), 1, "{m}");
             assert!(Frame::parse(e.frames[0].as_bytes()).is_ok());

@@ -94,7 +94,9 @@ pub enum Error {
         method: Method,
     },
     /// `fcrc` does not match the frame's body.
-    #[error("{at}: frame checksum is {actual:08x}, header says {expected:08x} (corrupted or truncated)")]
+    #[error(
+        "{at}: frame checksum is {actual:08x}, header says {expected:08x} (corrupted or truncated)"
+    )]
     FrameChecksumMismatch {
         /// The frame, as its (unverified) header claims.
         at: FrameRef,
@@ -234,7 +236,9 @@ pub enum Error {
         detail: String,
     },
     /// `max_frame` leaves no room for data after the header.
-    #[error("max_frame {max_frame} is too small: a frame of this message needs at least {needed} bytes")]
+    #[error(
+        "max_frame {max_frame} is too small: a frame of this message needs at least {needed} bytes"
+    )]
     FrameTooSmall {
         /// The limit asked for.
         max_frame: usize,

@@ -47,7 +47,11 @@ pub struct Header {
 impl Header {
     /// Where this frame sits, for error messages.
     pub fn at(&self) -> FrameRef {
-        FrameRef { id: self.id, index: self.index, count: self.count }
+        FrameRef {
+            id: self.id,
+            index: self.index,
+            count: self.count,
+        }
     }
 
     /// Appends `<id> <index>/<count> <method> <plen> <wlen> <mcrc> ` (the body before the data).
@@ -56,7 +60,13 @@ impl Header {
         let _ = write!(
             out,
             "{} {}/{} {} {} {} {:08x} ",
-            self.id, self.index, self.count, self.method, self.payload_len, self.wire_len, self.message_crc
+            self.id,
+            self.index,
+            self.count,
+            self.method,
+            self.payload_len,
+            self.wire_len,
+            self.message_crc
         );
     }
 
@@ -91,6 +101,8 @@ pub struct Frame<'a> {
     pub frame_crc: u32,
     /// This chunk's data.
     pub data: &'a [u8],
+    /// What `fcrc` covers: everything after `IS1 <fcrc> `.
+    body: &'a [u8],
 }
 
 /// Reads the fields of a frame line one at a time.
@@ -121,22 +133,39 @@ impl<'a> Fields<'a> {
 }
 
 fn malformed(field: &'static str, reason: impl Into<String>) -> Error {
-    Error::MalformedHeader { field, reason: reason.into() }
+    Error::MalformedHeader {
+        field,
+        reason: reason.into(),
+    }
 }
 
 /// A canonical decimal: no leading zero (except `0` itself when allowed), at most `max_digits`.
-fn parse_decimal(field: &'static str, s: &[u8], max_digits: usize, allow_zero: bool) -> Result<u64, Error> {
+fn parse_decimal(
+    field: &'static str,
+    s: &[u8],
+    max_digits: usize,
+    allow_zero: bool,
+) -> Result<u64, Error> {
     if s.is_empty() {
         return Err(malformed(field, "empty"));
     }
     if !s.iter().all(u8::is_ascii_digit) {
-        return Err(malformed(field, format!("`{}` is not a decimal number", String::from_utf8_lossy(s))));
+        return Err(malformed(
+            field,
+            format!("`{}` is not a decimal number", String::from_utf8_lossy(s)),
+        ));
     }
     if s.len() > 1 && s[0] == b'0' {
-        return Err(malformed(field, format!("`{}` has a leading zero", String::from_utf8_lossy(s))));
+        return Err(malformed(
+            field,
+            format!("`{}` has a leading zero", String::from_utf8_lossy(s)),
+        ));
     }
     if s.len() > max_digits {
-        return Err(malformed(field, format!("{} digits is more than {max_digits}", s.len())));
+        return Err(malformed(
+            field,
+            format!("{} digits is more than {max_digits}", s.len()),
+        ));
     }
     let v = s.iter().fold(0u64, |v, &d| v * 10 + u64::from(d - b'0'));
     if v == 0 && !allow_zero {
@@ -159,15 +188,26 @@ fn parse_len(field: &'static str, s: &[u8]) -> Result<u64, Error> {
 }
 
 fn parse_crc(field: &'static str, s: &[u8]) -> Result<u32, Error> {
-    if s.len() != 8 || !s.iter().all(|&b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+    if s.len() != 8
+        || !s
+            .iter()
+            .all(|&b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
         return Err(malformed(
             field,
-            format!("`{}` is not 8 lowercase hex digits", String::from_utf8_lossy(s)),
+            format!(
+                "`{}` is not 8 lowercase hex digits",
+                String::from_utf8_lossy(s)
+            ),
         ));
     }
     // Eight hex digits always fit.
     Ok(s.iter().fold(0u32, |v, &b| {
-        let d = if b.is_ascii_digit() { b - b'0' } else { b - b'a' + 10 };
+        let d = if b.is_ascii_digit() {
+            b - b'0'
+        } else {
+            b - b'a' + 10
+        };
         (v << 4) | u32::from(d)
     }))
 }
@@ -187,18 +227,30 @@ impl<'a> Frame<'a> {
     pub fn parse_unverified(line: &'a [u8]) -> Result<Frame<'a>, Error> {
         check_magic(line)?;
         if let Some(offset) = text::find_control_byte(line) {
-            let part = if offset < data_start_hint(line) { "header" } else { "data" };
-            return Err(Error::ForbiddenCharacter { offset, byte: line[offset], part });
+            let part = if offset < data_start_hint(line) {
+                "header"
+            } else {
+                "data"
+            };
+            return Err(Error::ForbiddenCharacter {
+                offset,
+                byte: line[offset],
+                part,
+            });
         }
         if line.get(MAGIC.len()) != Some(&b' ') {
             return Err(malformed("magic", "`IS1` must be followed by one space"));
         }
-        let mut f = Fields { line, pos: MAGIC.len() + 1 };
+        let mut f = Fields {
+            line,
+            pos: MAGIC.len() + 1,
+        };
         let frame_crc = parse_crc("fcrc", f.field("fcrc", b' ')?)?;
         let id = parse_u32("id", f.field("id", b' ')?)?;
         // Zero is a well-formed number here, but out of range (checked once `count` is known).
         let index = parse_decimal("index", f.field("index", b'/')?, MAX_U32_DIGITS, true)?;
-        let index = u32::try_from(index).map_err(|_| malformed("index", format!("{index} is over 4294967295")))?;
+        let index = u32::try_from(index)
+            .map_err(|_| malformed("index", format!("{index} is over 4294967295")))?;
         let count = parse_u32("count", f.field("count", b' ')?)?;
         let method_name = f.field("method", b' ')?;
         let plen = parse_len("plen", f.field("plen", b' ')?)?;
@@ -208,14 +260,21 @@ impl<'a> Frame<'a> {
             Some(m) => m,
             None if !method_name.is_empty()
                 && method_name[0].is_ascii_lowercase()
-                && method_name.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()) =>
+                && method_name
+                    .iter()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()) =>
             {
-                return Err(Error::UnknownMethod { method: String::from_utf8_lossy(method_name).into() });
+                return Err(Error::UnknownMethod {
+                    method: String::from_utf8_lossy(method_name).into(),
+                });
             }
             None => {
                 return Err(malformed(
                     "method",
-                    format!("`{}` is not a method name", String::from_utf8_lossy(method_name)),
+                    format!(
+                        "`{}` is not a method name",
+                        String::from_utf8_lossy(method_name)
+                    ),
                 ));
             }
         };
@@ -224,38 +283,51 @@ impl<'a> Frame<'a> {
         }
         let data_offset = f.pos;
         let data = &line[data_offset..];
-        let header = Header { id, index, count, method, payload_len: plen, wire_len: wlen, message_crc };
+        let header = Header {
+            id,
+            index,
+            count,
+            method,
+            payload_len: plen,
+            wire_len: wlen,
+            message_crc,
+        };
         if method == Method::Raw && plen != wlen {
-            return Err(malformed("plen", format!("raw payload length {plen} differs from wire length {wlen}")));
+            return Err(malformed(
+                "plen",
+                format!("raw payload length {plen} differs from wire length {wlen}"),
+            ));
         }
         if data.len() as u64 > wlen {
-            return Err(malformed("data", format!("{} bytes of data is more than wlen {wlen}", data.len())));
+            return Err(malformed(
+                "data",
+                format!("{} bytes of data is more than wlen {wlen}", data.len()),
+            ));
         }
         if data.is_empty() && wlen > 0 {
             return Err(malformed("data", "empty chunk in a non-empty message"));
         }
         check_data(&header, data, data_offset)?;
-        Ok(Frame { header, frame_crc, data })
+        Ok(Frame {
+            header,
+            frame_crc,
+            data,
+            body: &line[MAGIC.len() + 10..],
+        })
     }
 
     /// Checks `fcrc` against the body.
     pub fn verify(&self) -> Result<(), Error> {
-        // The body is everything after `IS1 xxxxxxxx `; `data` ends the line.
-        let actual = crc32_body(self);
+        let actual = crc32fast::hash(self.body);
         if actual != self.frame_crc {
-            return Err(Error::FrameChecksumMismatch { at: self.header.at(), expected: self.frame_crc, actual });
+            return Err(Error::FrameChecksumMismatch {
+                at: self.header.at(),
+                expected: self.frame_crc,
+                actual,
+            });
         }
         Ok(())
     }
-}
-
-fn crc32_body(frame: &Frame<'_>) -> u32 {
-    let mut prefix = String::with_capacity(64);
-    frame.header.write_body_prefix(&mut prefix);
-    let mut h = crc32fast::Hasher::new();
-    h.update(prefix.as_bytes());
-    h.update(frame.data);
-    h.finalize()
 }
 
 /// Where the data would start if the header were well formed: after the 10th space.
@@ -270,7 +342,10 @@ fn data_start_hint(line: &[u8]) -> usize {
 fn check_magic(line: &[u8]) -> Result<(), Error> {
     let shown = || {
         let head = &line[..line.len().min(12)];
-        format!("starts with `{}`", String::from_utf8_lossy(head).escape_debug())
+        format!(
+            "starts with `{}`",
+            String::from_utf8_lossy(head).escape_debug()
+        )
     };
     if !line.starts_with(b"IS") {
         return Err(Error::NotAFrame { reason: shown() });
@@ -281,7 +356,9 @@ fn check_magic(line: &[u8]) -> Result<(), Error> {
     }
     let version = &line[2..2 + digits];
     if version != b"1" {
-        return Err(Error::UnsupportedVersion { version: String::from_utf8_lossy(version).into() });
+        return Err(Error::UnsupportedVersion {
+            version: String::from_utf8_lossy(version).into(),
+        });
     }
     Ok(())
 }
@@ -291,23 +368,38 @@ fn check_data(header: &Header, data: &[u8], data_offset: usize) -> Result<(), Er
         let last = header.index == header.count;
         let pad = data.iter().rev().take_while(|&&b| b == b'=').count();
         let body_len = data.len() - pad;
-        if let Some(i) = data[..body_len].iter().position(|&b| !text::is_base64_char(b)) {
-            return Err(Error::ForbiddenCharacter { offset: data_offset + i, byte: data[i], part: "base64 data" });
+        if let Some(i) = text::first_where(&data[..body_len], |b| !text::is_base64_char(b)) {
+            return Err(Error::ForbiddenCharacter {
+                offset: data_offset + i,
+                byte: data[i],
+                part: "base64 data",
+            });
         }
         if pad > 0 && (!last || pad > 2) {
             // Padding belongs only at the very end of the wire text.
             let i = body_len + if last { 2 } else { 0 };
-            return Err(Error::ForbiddenCharacter { offset: data_offset + i, byte: b'=', part: "base64 data" });
+            return Err(Error::ForbiddenCharacter {
+                offset: data_offset + i,
+                byte: b'=',
+                part: "base64 data",
+            });
         }
         if !last && data.len() % 4 != 0 {
-            return Err(Error::MisalignedChunk { at: header.at(), len: data.len() });
+            return Err(Error::MisalignedChunk {
+                at: header.at(),
+                len: data.len(),
+            });
         }
     } else if let Some((i, problem)) = text::find_non_text(data) {
         return Err(match problem {
-            TextProblem::InvalidUtf8 => Error::InvalidUtf8 { offset: data_offset + i },
-            TextProblem::Control(b) | TextProblem::C1Control(b) => {
-                Error::ForbiddenCharacter { offset: data_offset + i, byte: b, part: "raw data" }
-            }
+            TextProblem::InvalidUtf8 => Error::InvalidUtf8 {
+                offset: data_offset + i,
+            },
+            TextProblem::Control(b) | TextProblem::C1Control(b) => Error::ForbiddenCharacter {
+                offset: data_offset + i,
+                byte: b,
+                part: "raw data",
+            },
         });
     }
     Ok(())
@@ -346,8 +438,14 @@ mod tests {
         let line = header().build("hello ");
         let fields: Vec<&str> = line.splitn(9, ' ').collect();
         assert_eq!(fields[0], "IS1");
-        assert_eq!(fields[1], format!("{:08x}", crc32fast::hash(line[13..].as_bytes())));
-        assert_eq!(&fields[2..], &["42", "1/2", "raw", "11", "11", "0d4a1185", "hello "]);
+        assert_eq!(
+            fields[1],
+            format!("{:08x}", crc32fast::hash(&line.as_bytes()[13..]))
+        );
+        assert_eq!(
+            &fields[2..],
+            &["42", "1/2", "raw", "11", "11", "0d4a1185", "hello "]
+        );
     }
 
     #[test]
@@ -356,7 +454,10 @@ mod tests {
         for i in 4..line.len() {
             let mut bad = line.clone().into_bytes();
             bad[i] = if bad[i] == b'1' { b'2' } else { b'1' };
-            assert!(Frame::parse(&bad).is_err(), "corruption at {i} went unnoticed");
+            assert!(
+                Frame::parse(&bad).is_err(),
+                "corruption at {i} went unnoticed"
+            );
         }
     }
 
@@ -365,8 +466,14 @@ mod tests {
         let cases: &[(&[u8], &str)] = &[
             (b"hello", "NotAFrame"),
             (b"IS", "NotAFrame"),
-            (b"IS2 00000000 1 1/1 raw 0 0 00000000 ", "UnsupportedVersion"),
-            (b"IS12 00000000 1 1/1 raw 0 0 00000000 ", "UnsupportedVersion"),
+            (
+                b"IS2 00000000 1 1/1 raw 0 0 00000000 ",
+                "UnsupportedVersion",
+            ),
+            (
+                b"IS12 00000000 1 1/1 raw 0 0 00000000 ",
+                "UnsupportedVersion",
+            ),
             (b"IS1 00000000 01 1/1 raw 0 0 00000000 ", "MalformedHeader"),
             (b"IS1 0000000A 1 1/1 raw 0 0 00000000 ", "MalformedHeader"),
             (b"IS1 00000000 1 1/1  raw 0 0 00000000 ", "MalformedHeader"),
@@ -377,16 +484,36 @@ mod tests {
             (b"IS1 00000000 1 1/1 raw 1 2 00000000 ab", "MalformedHeader"),
             (b"IS1 00000000 1 1/1 raw 1 1 00000000 ab", "MalformedHeader"),
             (b"IS1 00000000 1 1/1 raw 1 1 00000000", "MalformedHeader"),
-            (b"IS1 00000000 1 1/1 raw 2 2 00000000 a\x01", "ForbiddenCharacter"),
+            (
+                b"IS1 00000000 1 1/1 raw 2 2 00000000 a\x01",
+                "ForbiddenCharacter",
+            ),
             (b"IS1 00000000 1 1/1 raw 2 2 00000000 a\xff", "InvalidUtf8"),
-            (b"IS1 00000000 1 1/1 lz4 2 4 00000000 AA!A", "ForbiddenCharacter"),
-            (b"IS1 00000000 1 1/2 lz4 2 8 00000000 AA==", "ForbiddenCharacter"),
-            (b"IS1 00000000 1 1/2 lz4 2 8 00000000 AAAAAA", "MisalignedChunk"),
-            (b"IS1 00000000 1 1/1 raw 2 2 00000000 ab", "FrameChecksumMismatch"),
+            (
+                b"IS1 00000000 1 1/1 lz4 2 4 00000000 AA!A",
+                "ForbiddenCharacter",
+            ),
+            (
+                b"IS1 00000000 1 1/2 lz4 2 8 00000000 AA==",
+                "ForbiddenCharacter",
+            ),
+            (
+                b"IS1 00000000 1 1/2 lz4 2 8 00000000 AAAAAA",
+                "MisalignedChunk",
+            ),
+            (
+                b"IS1 00000000 1 1/1 raw 2 2 00000000 ab",
+                "FrameChecksumMismatch",
+            ),
         ];
         for (line, want) in cases {
             let got = Frame::parse(line).expect_err(&String::from_utf8_lossy(line));
-            assert_eq!(got.name(), *want, "{} -> {got}", String::from_utf8_lossy(line));
+            assert_eq!(
+                got.name(),
+                *want,
+                "{} -> {got}",
+                String::from_utf8_lossy(line)
+            );
         }
     }
 
@@ -404,6 +531,9 @@ mod tests {
         let line = h.build("AAAA");
         assert_eq!(Frame::parse(line.as_bytes()).unwrap().header, h);
         let over = line.replacen("4294967295 ", "4294967296 ", 1);
-        assert_eq!(Frame::parse_unverified(over.as_bytes()).unwrap_err().name(), "MalformedHeader");
+        assert_eq!(
+            Frame::parse_unverified(over.as_bytes()).unwrap_err().name(),
+            "MalformedHeader"
+        );
     }
 }

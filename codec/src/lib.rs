@@ -77,7 +77,11 @@ where
     I: IntoIterator<Item = F>,
     F: AsRef<[u8]>,
 {
-    let mut rx = Reassembler::new(ReassemblerConfig { max_age_ticks: None, max_age_frames: None, ..config });
+    let mut rx = Reassembler::new(ReassemblerConfig {
+        max_age_ticks: None,
+        max_age_frames: None,
+        ..config
+    });
     let mut last_id = None;
     for f in frames {
         match rx.push(f.as_ref(), 0)? {
@@ -87,6 +91,10 @@ where
     }
     let id = last_id.unwrap_or(0);
     let missing = rx.missing(id).unwrap_or_default();
-    let count = rx.progress().iter().find(|p| p.id == id).map_or(0, |p| p.count);
+    let count = rx
+        .progress()
+        .iter()
+        .find(|p| p.id == id)
+        .map_or(0, |p| p.count);
     Err(Error::Incomplete { id, count, missing })
 }

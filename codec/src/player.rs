@@ -130,7 +130,13 @@ impl PlayerData {
     /// Every stack, inventory by inventory, then the cursor.
     pub fn stacks(&self) -> impl Iterator<Item = &Stack> {
         let i = &self.inventories;
-        i.main.iter().chain(&i.guns).chain(&i.ammo).chain(&i.armor).chain(&i.trash).chain(&self.cursor)
+        i.main
+            .iter()
+            .chain(&i.guns)
+            .chain(&i.ammo)
+            .chain(&i.armor)
+            .chain(&i.trash)
+            .chain(&self.cursor)
     }
 }
 
@@ -149,7 +155,9 @@ where
     match Either::<T>::deserialize(d)? {
         Either::List(v) => Ok(v),
         Either::Map(m) if m.is_empty() => Ok(Vec::new()),
-        Either::Map(_) => Err(serde::de::Error::custom("expected a list of stacks, found an object")),
+        Either::Map(_) => Err(serde::de::Error::custom(
+            "expected a list of stacks, found an object",
+        )),
     }
 }
 
@@ -167,7 +175,9 @@ where
     match Either::deserialize(d)? {
         Either::Map(m) => Ok(m),
         Either::List(v) if v.is_empty() => Ok(BTreeMap::new()),
-        Either::List(_) => Err(serde::de::Error::custom("expected an object of bonuses, found a list")),
+        Either::List(_) => Err(serde::de::Error::custom(
+            "expected an object of bonuses, found a list",
+        )),
     }
 }
 
@@ -188,20 +198,34 @@ mod tests {
         let mut p = PlayerData {
             format: PLAYER_DATA_FORMAT,
             name: "alice".into(),
-            color: Some(Color { r: 1.0, g: 0.5, b: 0.0, a: 1.0 }),
+            color: Some(Color {
+                r: 1.0,
+                g: 0.5,
+                b: 0.0,
+                a: 1.0,
+            }),
             chat_color: None,
             bonuses: BTreeMap::from([("character_inventory_slots_bonus".into(), 10.0)]),
             inventories: Inventories::default(),
-            cursor: Some(Stack { slot: None, ..Stack::plain(0, "blueprint", 1) }),
+            cursor: Some(Stack {
+                slot: None,
+                ..Stack::plain(0, "blueprint", 1)
+            }),
         };
-        p.inventories.main.push(Stack { quality: Some("rare".into()), ..Stack::plain(3, "iron-plate", 100) });
+        p.inventories.main.push(Stack {
+            quality: Some("rare".into()),
+            ..Stack::plain(3, "iron-plate", 100)
+        });
         let back = PlayerData::from_json(p.to_json().as_bytes()).unwrap();
         assert_eq!(back, p);
     }
 
     #[test]
     fn rejects_wrong_shapes() {
-        assert!(PlayerData::from_json(br#"{"format":1,"name":"x","inventories":{"main":{"a":1}}}"#).is_err());
+        assert!(
+            PlayerData::from_json(br#"{"format":1,"name":"x","inventories":{"main":{"a":1}}}"#)
+                .is_err()
+        );
         assert!(PlayerData::from_json(br#"{"format":1}"#).is_err());
     }
 }

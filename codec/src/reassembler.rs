@@ -10,9 +10,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use crate::caps::{
-    Capabilities, DEFAULT_MAX_CHUNKS, DEFAULT_MAX_FRAME_PULL, DEFAULT_MAX_MESSAGE,
-};
+use crate::caps::{Capabilities, DEFAULT_MAX_CHUNKS, DEFAULT_MAX_FRAME_PULL, DEFAULT_MAX_MESSAGE};
 use crate::error::Error;
 use crate::frame::{Frame, Header};
 use crate::method::Method;
@@ -176,7 +174,10 @@ impl Reassembler {
         let expired = self.expire(now);
         self.expired.extend(expired);
         if line.len() > self.config.max_frame {
-            return Err(Error::FrameTooLong { len: line.len(), max: self.config.max_frame });
+            return Err(Error::FrameTooLong {
+                len: line.len(),
+                max: self.config.max_frame,
+            });
         }
         let frame = Frame::parse(line)?;
         self.check_policy(&frame.header)?;
@@ -186,18 +187,34 @@ impl Reassembler {
     fn check_policy(&self, h: &Header) -> Result<(), Error> {
         let c = &self.config;
         if !c.decode.contains(&h.method) {
-            return Err(Error::MethodNotAccepted { at: h.at(), method: h.method });
+            return Err(Error::MethodNotAccepted {
+                at: h.at(),
+                method: h.method,
+            });
         }
         for (what, len) in [("payload", h.payload_len), ("wire", h.wire_len)] {
             if len > c.max_message {
-                return Err(Error::MessageTooLarge { id: h.id, what, len, max: c.max_message });
+                return Err(Error::MessageTooLarge {
+                    id: h.id,
+                    what,
+                    len,
+                    max: c.max_message,
+                });
             }
         }
         if h.count > c.max_chunks {
-            return Err(Error::TooManyChunks { id: h.id, count: h.count.into(), max: c.max_chunks.into() });
+            return Err(Error::TooManyChunks {
+                id: h.id,
+                count: h.count.into(),
+                max: c.max_chunks.into(),
+            });
         }
         if u64::from(h.count) > h.wire_len.max(1) {
-            return Err(Error::TooManyChunks { id: h.id, count: h.count.into(), max: h.wire_len.max(1) });
+            return Err(Error::TooManyChunks {
+                id: h.id,
+                count: h.count.into(),
+                max: h.wire_len.max(1),
+            });
         }
         Ok(())
     }
@@ -205,30 +222,50 @@ impl Reassembler {
     fn accept(&mut self, frame: Frame<'_>, now: u64) -> Result<Outcome, Error> {
         let h = frame.header;
         if self.completed.contains(&(h.id, h.message_crc)) {
-            return Ok(Outcome::Duplicate { id: h.id, index: h.index });
+            return Ok(Outcome::Duplicate {
+                id: h.id,
+                index: h.index,
+            });
         }
         if h.count == 1 {
             // Never held: decode at once (the in-progress limits do not apply).
             if let Some(p) = self.partial.get(&h.id) {
-                return Err(Error::ConflictingFrame { at: h.at(), field: differing_field(&p.header, &h) });
+                return Err(Error::ConflictingFrame {
+                    at: h.at(),
+                    field: differing_field(&p.header, &h),
+                });
             }
-            return self.finish(h, vec![frame.data.into()]).map(Outcome::Complete);
+            return self.finish(h, &[frame.data]).map(Outcome::Complete);
         }
-        let (frames_pushed, max_messages, max_buffered) =
-            (self.frames_pushed, self.config.max_messages, self.config.max_buffered);
+        let (frames_pushed, max_messages, max_buffered) = (
+            self.frames_pushed,
+            self.config.max_messages,
+            self.config.max_buffered,
+        );
         let partial = match self.partial.get_mut(&h.id) {
             Some(p) => {
                 if !same_message(&p.header, &h) {
-                    return Err(Error::ConflictingFrame { at: h.at(), field: differing_field(&p.header, &h) });
+                    return Err(Error::ConflictingFrame {
+                        at: h.at(),
+                        field: differing_field(&p.header, &h),
+                    });
                 }
                 p
             }
             None => {
                 if self.partial.len() >= max_messages {
-                    return Err(Error::TooManyMessages { id: h.id, limit: "max_messages", max: max_messages as u64 });
+                    return Err(Error::TooManyMessages {
+                        id: h.id,
+                        limit: "max_messages",
+                        max: max_messages as u64,
+                    });
                 }
                 if self.reserved + h.wire_len > max_buffered {
-                    return Err(Error::TooManyMessages { id: h.id, limit: "max_buffered", max: max_buffered });
+                    return Err(Error::TooManyMessages {
+                        id: h.id,
+                        limit: "max_buffered",
+                        max: max_buffered,
+                    });
                 }
                 self.reserved += h.wire_len;
                 self.partial.entry(h.id).or_insert(Partial {
@@ -242,14 +279,24 @@ impl Reassembler {
         };
         if let Some(held) = partial.chunks.get(&h.index) {
             return if **held == *frame.data {
-                Ok(Outcome::Duplicate { id: h.id, index: h.index })
+                Ok(Outcome::Duplicate {
+                    id: h.id,
+                    index: h.index,
+                })
             } else {
-                Err(Error::ConflictingFrame { at: h.at(), field: "data" })
+                Err(Error::ConflictingFrame {
+                    at: h.at(),
+                    field: "data",
+                })
             };
         }
         let received = partial.received_bytes + frame.data.len() as u64;
         if received > h.wire_len {
-            return Err(Error::WireLengthMismatch { id: h.id, expected: h.wire_len, actual: received });
+            return Err(Error::WireLengthMismatch {
+                id: h.id,
+                expected: h.wire_len,
+                actual: received,
+            });
         }
         partial.received_bytes = received;
         partial.chunks.insert(h.index, frame.data.into());
@@ -257,39 +304,58 @@ impl Reassembler {
         partial.last_progress_frame = frames_pushed;
         let have = partial.chunks.len() as u32;
         if have < h.count {
-            return Ok(Outcome::Stored { id: h.id, index: h.index, have, count: h.count });
+            return Ok(Outcome::Stored {
+                id: h.id,
+                index: h.index,
+                have,
+                count: h.count,
+            });
         }
         let done = self.partial.remove(&h.id).expect("message in progress");
         self.reserved -= h.wire_len;
-        self.finish(h, done.chunks.into_values().collect()).map(Outcome::Complete)
+        let chunks: Vec<&[u8]> = done.chunks.values().map(|c| &c[..]).collect();
+        self.finish(h, &chunks).map(Outcome::Complete)
     }
 
     /// Verifies and decodes a complete set of chunks (in index order).
-    fn finish(&mut self, h: Header, chunks: Vec<Box<[u8]>>) -> Result<Message, Error> {
+    fn finish(&mut self, h: Header, chunks: &[&[u8]]) -> Result<Message, Error> {
         let total: u64 = chunks.iter().map(|c| c.len() as u64).sum();
         if total != h.wire_len {
-            return Err(Error::WireLengthMismatch { id: h.id, expected: h.wire_len, actual: total });
+            return Err(Error::WireLengthMismatch {
+                id: h.id,
+                expected: h.wire_len,
+                actual: total,
+            });
         }
-        let mut wire_text = Vec::with_capacity(total as usize);
-        for c in &chunks {
-            wire_text.extend_from_slice(c);
+        let mut crc = crc32fast::Hasher::new();
+        for c in chunks {
+            crc.update(c);
         }
-        drop(chunks);
-        let actual = crc32fast::hash(&wire_text);
+        let actual = crc.finalize();
         if actual != h.message_crc {
-            return Err(Error::MessageChecksumMismatch { id: h.id, expected: h.message_crc, actual });
+            return Err(Error::MessageChecksumMismatch {
+                id: h.id,
+                expected: h.message_crc,
+                actual,
+            });
         }
-        let payload = if h.method == Method::Raw {
-            // Every chunk was checked to be text; the whole is text too.
-            wire_text
-        } else {
-            wire::decode(h.id, h.method, &wire_text, h.payload_len)?
+        let payload = match chunks {
+            // Every chunk was checked to be text, so the whole is text too.
+            _ if h.method == Method::Raw => chunks.concat(),
+            [one] => wire::decode(h.id, h.method, one, h.payload_len)?,
+            _ => wire::decode_chunks(h.id, h.method, chunks, h.payload_len)?,
         };
         if self.completed.len() >= self.config.remember_completed.max(64) {
             self.completed.pop_front();
         }
         self.completed.push_back((h.id, h.message_crc));
-        Ok(Message { id: h.id, method: h.method, count: h.count, wire_len: h.wire_len, payload })
+        Ok(Message {
+            id: h.id,
+            method: h.method,
+            count: h.count,
+            wire_len: h.wire_len,
+            payload,
+        })
     }
 
     /// Drops the messages that made no progress for the configured age, returning an
@@ -302,7 +368,8 @@ impl Reassembler {
             .iter()
             .filter(|(_, p)| {
                 ticks.is_some_and(|t| now.saturating_sub(p.last_progress_tick) >= t)
-                    || frames.is_some_and(|f| frames_pushed.saturating_sub(p.last_progress_frame) >= f)
+                    || frames
+                        .is_some_and(|f| frames_pushed.saturating_sub(p.last_progress_frame) >= f)
             })
             .map(|(id, _)| *id)
             .collect();
@@ -312,7 +379,11 @@ impl Reassembler {
                 let missing = self.missing(id).unwrap_or_default();
                 let p = self.partial.remove(&id).expect("stale message");
                 self.reserved -= p.header.wire_len;
-                Error::Expired { id, count: p.header.count, missing }
+                Error::Expired {
+                    id,
+                    count: p.header.count,
+                    missing,
+                }
             })
             .collect()
     }
@@ -325,7 +396,11 @@ impl Reassembler {
     /// The chunk numbers message `id` still misses, or `None` if it is not in progress.
     pub fn missing(&self, id: u32) -> Option<Vec<u32>> {
         let p = self.partial.get(&id)?;
-        Some((1..=p.header.count).filter(|i| !p.chunks.contains_key(i)).collect())
+        Some(
+            (1..=p.header.count)
+                .filter(|i| !p.chunks.contains_key(i))
+                .collect(),
+        )
     }
 
     /// Every message in progress, by id.
@@ -368,7 +443,7 @@ impl Reassembler {
 }
 
 fn same_message(a: &Header, b: &Header) -> bool {
-    differing_field(a, b) == ""
+    differing_field(a, b).is_empty()
 }
 
 /// The first message-level field in which two headers of the same id differ ("" if none).

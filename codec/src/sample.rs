@@ -35,7 +35,12 @@ pub enum SampleKind {
 
 impl SampleKind {
     /// Every kind, smallest first.
-    pub const ALL: [SampleKind; 4] = [SampleKind::Small, SampleKind::Rep, SampleKind::Bp, SampleKind::Huge];
+    pub const ALL: [SampleKind; 4] = [
+        SampleKind::Small,
+        SampleKind::Rep,
+        SampleKind::Bp,
+        SampleKind::Huge,
+    ];
 
     /// The kind's name on the command line.
     pub fn as_str(self) -> &'static str {
@@ -152,7 +157,9 @@ const ITEMS: &[(&str, u32)] = &[
     ("cliff-explosives", 20),
 ];
 const QUALITIES: &[&str] = &["uncommon", "rare", "epic", "legendary"];
-const NAMES: &[&str] = &["alice", "bob", "carol", "dmitri", "eve", "fjord", "grace", "hiro", "ines", "jun"];
+const NAMES: &[&str] = &[
+    "alice", "bob", "carol", "dmitri", "eve", "fjord", "grace", "hiro", "ines", "jun",
+];
 
 /// The sample's JSON bytes.
 pub fn generate(kind: SampleKind, seed: u64) -> Vec<u8> {
@@ -179,10 +186,19 @@ pub fn player(kind: SampleKind, seed: u64) -> PlayerData {
             fill_blueprints(&mut rng, &mut p, 1_050_000);
         }
     }
-    let slots = p.inventories.main.iter().filter_map(|s| s.slot).max().unwrap_or(0);
+    let slots = p
+        .inventories
+        .main
+        .iter()
+        .filter_map(|s| s.slot)
+        .max()
+        .unwrap_or(0);
     if slots > 80 {
         // A character holds 80 slots; modded research adds the rest.
-        p.bonuses.insert("character_inventory_slots_bonus".into(), f64::from(slots - 80));
+        p.bonuses.insert(
+            "character_inventory_slots_bonus".into(),
+            f64::from(slots - 80),
+        );
     }
     p
 }
@@ -190,19 +206,43 @@ pub fn player(kind: SampleKind, seed: u64) -> PlayerData {
 fn base_player(rng: &mut Rng) -> PlayerData {
     let name = format!("{}{}", rng.pick(NAMES), rng.below(100));
     let channel = |rng: &mut Rng| (rng.below(1000) as f64) / 1000.0;
-    let color = Color { r: channel(rng), g: channel(rng), b: channel(rng), a: 1.0 };
+    let color = Color {
+        r: channel(rng),
+        g: channel(rng),
+        b: channel(rng),
+        a: 1.0,
+    };
     let mut bonuses = BTreeMap::new();
-    bonuses.insert("character_mining_speed_modifier".into(), 0.5 * rng.below(5) as f64);
-    bonuses.insert("character_crafting_speed_modifier".into(), 0.25 * rng.below(4) as f64);
+    bonuses.insert(
+        "character_mining_speed_modifier".into(),
+        0.5 * rng.below(5) as f64,
+    );
+    bonuses.insert(
+        "character_crafting_speed_modifier".into(),
+        0.25 * rng.below(4) as f64,
+    );
     bonuses.insert("character_running_speed_modifier".into(), 0.0);
-    bonuses.insert("character_trash_slot_count_bonus".into(), 10.0 * rng.below(4) as f64);
+    bonuses.insert(
+        "character_trash_slot_count_bonus".into(),
+        10.0 * rng.below(4) as f64,
+    );
     let mut inventories = Inventories::default();
     inventories.guns.push(Stack::plain(1, "submachine-gun", 1));
     inventories.guns.push(Stack::plain(2, "rocket-launcher", 1));
-    inventories.ammo.push(Stack { ammo: Some(7.0), ..Stack::plain(1, "piercing-rounds-magazine", 183) });
+    inventories.ammo.push(Stack {
+        ammo: Some(7.0),
+        ..Stack::plain(1, "piercing-rounds-magazine", 183)
+    });
     inventories.ammo.push(Stack::plain(2, "rocket", 200));
-    let armor = if rng.chance(50) { "power-armor-mk2" } else { "modular-armor" };
-    inventories.armor.push(Stack { health: Some(0.85), ..Stack::plain(1, armor, 1) });
+    let armor = if rng.chance(50) {
+        "power-armor-mk2"
+    } else {
+        "modular-armor"
+    };
+    inventories.armor.push(Stack {
+        health: Some(0.85),
+        ..Stack::plain(1, armor, 1)
+    });
     inventories.trash.push(Stack::plain(1, "wood", 37));
     PlayerData {
         format: PLAYER_DATA_FORMAT,
@@ -211,23 +251,43 @@ fn base_player(rng: &mut Rng) -> PlayerData {
         chat_color: Some(color),
         bonuses,
         inventories,
-        cursor: Some(Stack { slot: None, ..Stack::plain(0, "transport-belt", 42) }),
+        cursor: Some(Stack {
+            slot: None,
+            ..Stack::plain(0, "transport-belt", 42)
+        }),
     }
 }
 
 /// Adds sorted runs of ordinary stacks to the main inventory until the JSON reaches `target` bytes.
 fn fill_ordinary(rng: &mut Rng, p: &mut PlayerData, target: usize, _runs: u32) {
     let mut size = p.to_json().len();
-    let mut slot = p.inventories.main.iter().filter_map(|s| s.slot).max().unwrap_or(0);
+    let mut slot = p
+        .inventories
+        .main
+        .iter()
+        .filter_map(|s| s.slot)
+        .max()
+        .unwrap_or(0);
     while size < target {
         // Players keep an item together: a run of full stacks, then a partial one.
         let (name, stack_size) = *rng.pick(ITEMS);
         let run = 1 + rng.below(if target > 10_000 { 40 } else { 3 }) as u32;
-        let quality = if rng.chance(10) { Some(rng.pick(QUALITIES).to_string()) } else { None };
+        let quality = if rng.chance(10) {
+            Some(rng.pick(QUALITIES).to_string())
+        } else {
+            None
+        };
         for i in 0..run {
             slot += 1;
-            let count = if i + 1 == run { 1 + rng.below(u64::from(stack_size)) as u32 } else { stack_size };
-            let mut s = Stack { quality: quality.clone(), ..Stack::plain(slot, name, count) };
+            let count = if i + 1 == run {
+                1 + rng.below(u64::from(stack_size)) as u32
+            } else {
+                stack_size
+            };
+            let mut s = Stack {
+                quality: quality.clone(),
+                ..Stack::plain(slot, name, count)
+            };
             if name == "repair-pack" && i + 1 == run {
                 s.durability = Some(0.25 * (1 + rng.below(3)) as f64);
             }
@@ -246,7 +306,13 @@ fn fill_ordinary(rng: &mut Rng, p: &mut PlayerData, target: usize, _runs: u32) {
 /// Adds blueprints, books and planners (export strings) until the JSON reaches `target` bytes.
 fn fill_blueprints(rng: &mut Rng, p: &mut PlayerData, target: usize) {
     let mut size = p.to_json().len();
-    let mut slot = p.inventories.main.iter().filter_map(|s| s.slot).max().unwrap_or(0);
+    let mut slot = p
+        .inventories
+        .main
+        .iter()
+        .filter_map(|s| s.slot)
+        .max()
+        .unwrap_or(0);
     while size < target {
         slot += 1;
         let roll = rng.below(10);
@@ -258,7 +324,10 @@ fn fill_blueprints(rng: &mut Rng, p: &mut PlayerData, target: usize) {
         } else {
             ("deconstruction-planner", export(&planner(rng)))
         };
-        let s = Stack { export: Some(exported), ..Stack::plain(slot, item, 1) };
+        let s = Stack {
+            export: Some(exported),
+            ..Stack::plain(slot, item, 1)
+        };
         size += serde_json::to_string(&s).map_or(0, |j| j.len() + 1);
         p.inventories.main.push(s);
     }
@@ -274,8 +343,9 @@ fn export(v: &Value) -> String {
 const VERSION: u64 = 562_949_954_994_181; // 2.0.x as the game encodes it
 
 fn book(rng: &mut Rng, n: usize) -> Value {
-    let blueprints: Vec<Value> =
-        (0..n).map(|i| json!({ "index": i, "blueprint": blueprint(rng) })).collect();
+    let blueprints: Vec<Value> = (0..n)
+        .map(|i| json!({ "index": i, "blueprint": blueprint(rng) }))
+        .collect();
     json!({ "blueprint_book": {
         "blueprints": blueprints,
         "item": "blueprint-book",
@@ -287,7 +357,9 @@ fn book(rng: &mut Rng, n: usize) -> Value {
 
 fn planner(rng: &mut Rng) -> Value {
     let n = 1 + rng.below(8);
-    let filters: Vec<Value> = (0..n).map(|i| json!({ "index": i + 1, "name": rng.pick(ITEMS).0 })).collect();
+    let filters: Vec<Value> = (0..n)
+        .map(|i| json!({ "index": i + 1, "name": rng.pick(ITEMS).0 }))
+        .collect();
     json!({ "deconstruction_planner": {
         "settings": { "entity_filters": filters, "trees_and_rocks_only": rng.chance(20) },
         "item": "deconstruction-planner",
@@ -300,14 +372,34 @@ fn planner(rng: &mut Rng) -> Value {
 /// designs have: missing pieces, varied recipes and modules, occasional tiles.
 fn blueprint(rng: &mut Rng) -> Value {
     const MACHINES: &[(&str, &[&str])] = &[
-        ("assembling-machine-3", &["electronic-circuit", "iron-gear-wheel", "advanced-circuit", "processing-unit"]),
+        (
+            "assembling-machine-3",
+            &[
+                "electronic-circuit",
+                "iron-gear-wheel",
+                "advanced-circuit",
+                "processing-unit",
+            ],
+        ),
         ("electric-furnace", &[]),
         ("chemical-plant", &["plastic-bar", "sulfur", "battery"]),
-        ("assembling-machine-2", &["copper-cable", "transport-belt", "inserter"]),
+        (
+            "assembling-machine-2",
+            &["copper-cable", "transport-belt", "inserter"],
+        ),
     ];
     let (machine, recipes) = *rng.pick(MACHINES);
-    let belt = *rng.pick(&["transport-belt", "fast-transport-belt", "express-transport-belt"]);
-    let inserter = *rng.pick(&["inserter", "fast-inserter", "bulk-inserter", "long-handed-inserter"]);
+    let belt = *rng.pick(&[
+        "transport-belt",
+        "fast-transport-belt",
+        "express-transport-belt",
+    ]);
+    let inserter = *rng.pick(&[
+        "inserter",
+        "fast-inserter",
+        "bulk-inserter",
+        "long-handed-inserter",
+    ]);
     let (rows, cols) = (1 + rng.below(12), 1 + rng.below(8));
     let mut entities = Vec::new();
     let mut push = |name: &str, x: f64, y: f64, extra: Value| {
@@ -328,14 +420,23 @@ fn blueprint(rng: &mut Rng) -> Value {
                 m.insert("recipe".into(), json!(rng.pick(recipes)));
             }
             if rng.chance(40) {
-                let module = *rng.pick(&["speed-module-2", "productivity-module-3", "efficiency-module"]);
+                let module = *rng.pick(&[
+                    "speed-module-2",
+                    "productivity-module-3",
+                    "efficiency-module",
+                ]);
                 m.insert("items".into(), json!([{ "id": { "name": module }, "items": { "in_inventory": [{ "inventory": 4, "stack": 0 }] } }]));
             }
             push(machine, x0 + 1.5, y0 + 1.5, Value::Object(m));
             push(inserter, x0 + 3.5, y0 + 0.5, json!({ "direction": 12 }));
             push(inserter, x0 + 3.5, y0 + 2.5, json!({ "direction": 4 }));
             for dy in 0..4 {
-                push(belt, x0 + 4.5, y0 + dy as f64 + 0.5, json!({ "direction": 8 }));
+                push(
+                    belt,
+                    x0 + 4.5,
+                    y0 + dy as f64 + 0.5,
+                    json!({ "direction": 8 }),
+                );
             }
             if c % 2 == 0 {
                 push("medium-electric-pole", x0 + 5.5, y0 + 1.5, json!({}));
@@ -375,10 +476,26 @@ mod tests {
     #[test]
     fn sizes_match_their_kind() {
         let len = |k| generate(k, 1).len();
-        assert!((1_500..=3_000).contains(&len(SampleKind::Small)), "small {}", len(SampleKind::Small));
-        assert!((190_000..=215_000).contains(&len(SampleKind::Rep)), "rep {}", len(SampleKind::Rep));
-        assert!((190_000..=260_000).contains(&len(SampleKind::Bp)), "bp {}", len(SampleKind::Bp));
-        assert!(len(SampleKind::Huge) >= 1_000_000, "huge {}", len(SampleKind::Huge));
+        assert!(
+            (1_500..=3_000).contains(&len(SampleKind::Small)),
+            "small {}",
+            len(SampleKind::Small)
+        );
+        assert!(
+            (190_000..=215_000).contains(&len(SampleKind::Rep)),
+            "rep {}",
+            len(SampleKind::Rep)
+        );
+        assert!(
+            (190_000..=260_000).contains(&len(SampleKind::Bp)),
+            "bp {}",
+            len(SampleKind::Bp)
+        );
+        assert!(
+            len(SampleKind::Huge) >= 1_000_000,
+            "huge {}",
+            len(SampleKind::Huge)
+        );
     }
 
     #[test]
@@ -389,10 +506,17 @@ mod tests {
             for s in p.stacks() {
                 if let Some(e) = &s.export {
                     assert!(e.starts_with('0'));
-                    let z = base64::engine::general_purpose::STANDARD.decode(&e[1..]).unwrap();
+                    let z = base64::engine::general_purpose::STANDARD
+                        .decode(&e[1..])
+                        .unwrap();
                     let json = miniz_oxide::inflate::decompress_to_vec_zlib(&z).unwrap();
                     let v: Value = serde_json::from_slice(&json).unwrap();
-                    assert!(v.get("blueprint").or(v.get("blueprint_book")).or(v.get("deconstruction_planner")).is_some());
+                    assert!(
+                        v.get("blueprint")
+                            .or(v.get("blueprint_book"))
+                            .or(v.get("deconstruction_planner"))
+                            .is_some()
+                    );
                 }
             }
         }

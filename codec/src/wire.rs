@@ -35,9 +35,10 @@ pub fn encode(method: Method, payload: &[u8], zlib_level: u8) -> Result<String, 
             String::from_utf8(payload.to_vec()).expect("checked UTF-8")
         }
         Method::Lz4 => STANDARD.encode(lz4_flex::block::compress(payload)),
-        Method::Zlib => {
-            STANDARD.encode(miniz_oxide::deflate::compress_to_vec_zlib(payload, zlib_level.min(10)))
-        }
+        Method::Zlib => STANDARD.encode(miniz_oxide::deflate::compress_to_vec_zlib(
+            payload,
+            zlib_level.min(10),
+        )),
     })
 }
 
@@ -45,6 +46,14 @@ pub fn encode(method: Method, payload: &[u8], zlib_level: u8) -> Result<String, 
 /// `payload_len` bytes or an error; `payload_len` must already be within the receiver's limit,
 /// since it sizes the output buffer.
 pub fn decode(id: u32, method: Method, wire: &[u8], payload_len: u64) -> Result<Vec<u8>, Error> {
+    match method {
+        Method::Raw => check_len(id, wire.to_vec(), payload_len),
+        _ => decode_bytes(id, method, &decode_base64(id, wire)?, payload_len),
+    }
+}
+
+/// Decompresses the bytes a base64 wire text decoded to.
+fn decode_bytes(id: u32, method: Method, block: &[u8], payload_len: u64) -> Result<Vec<u8>, Error> {
     let expected_len = usize::try_from(payload_len).map_err(|_| Error::MessageTooLarge {
         id,
         what: "payload",
@@ -52,19 +61,21 @@ pub fn decode(id: u32, method: Method, wire: &[u8], payload_len: u64) -> Result<
         max: usize::MAX as u64,
     })?;
     let payload = match method {
-        Method::Raw => wire.to_vec(),
+        Method::Raw => block.to_vec(),
         Method::Lz4 => {
-            let block = decode_base64(id, wire)?;
             let mut out = vec![0u8; expected_len];
-            let n = lz4_flex::block::decompress_into(&block, &mut out).map_err(|e| {
-                Error::DecompressFailed { id, method, detail: e.to_string() }
+            let n = lz4_flex::block::decompress_into(block, &mut out).map_err(|e| {
+                Error::DecompressFailed {
+                    id,
+                    method,
+                    detail: e.to_string(),
+                }
             })?;
             out.truncate(n);
             out
         }
         Method::Zlib => {
-            let stream = decode_base64(id, wire)?;
-            miniz_oxide::inflate::decompress_to_vec_zlib_with_limit(&stream, expected_len).map_err(
+            miniz_oxide::inflate::decompress_to_vec_zlib_with_limit(block, expected_len).map_err(
                 |e| Error::DecompressFailed {
                     id,
                     method,
@@ -78,14 +89,57 @@ pub fn decode(id: u32, method: Method, wire: &[u8], payload_len: u64) -> Result<
             )?
         }
     };
+    check_len(id, payload, payload_len)
+}
+
+fn check_len(id: u32, payload: Vec<u8>, payload_len: u64) -> Result<Vec<u8>, Error> {
     if payload.len() as u64 != payload_len {
-        return Err(Error::PayloadLengthMismatch { id, expected: payload_len, actual: payload.len() as u64 });
+        return Err(Error::PayloadLengthMismatch {
+            id,
+            expected: payload_len,
+            actual: payload.len() as u64,
+        });
     }
     Ok(payload)
 }
 
+/// Like [`decode`] for a wire text given as its chunks, which for the base64 methods are 4-aligned
+/// (PROTOCOL.md 2.3): each is base64-decoded on its own, so the wire text is never copied whole.
+pub fn decode_chunks(
+    id: u32,
+    method: Method,
+    chunks: &[&[u8]],
+    payload_len: u64,
+) -> Result<Vec<u8>, Error> {
+    if !method.is_base64() || chunks.iter().rev().skip(1).any(|c| c.len() % 4 != 0) {
+        return decode(id, method, &chunks.concat(), payload_len);
+    }
+    let total: usize = chunks.iter().map(|c| c.len()).sum();
+    let mut bytes = vec![0u8; total / 4 * 3 + 3];
+    let mut n = 0;
+    for (i, c) in chunks.iter().enumerate() {
+        if i + 1 < chunks.len() && c.contains(&b'=') {
+            return Err(Error::BadBase64 {
+                id,
+                detail: "padding before the end".into(),
+            });
+        }
+        n += STANDARD
+            .decode_slice(c, &mut bytes[n..])
+            .map_err(|e| Error::BadBase64 {
+                id,
+                detail: e.to_string(),
+            })?;
+    }
+    bytes.truncate(n);
+    decode_bytes(id, method, &bytes, payload_len)
+}
+
 fn decode_base64(id: u32, wire: &[u8]) -> Result<Vec<u8>, Error> {
-    STANDARD.decode(wire).map_err(|e| Error::BadBase64 { id, detail: e.to_string() })
+    STANDARD.decode(wire).map_err(|e| Error::BadBase64 {
+        id,
+        detail: e.to_string(),
+    })
 }
 
 #[cfg(test)]
@@ -97,7 +151,10 @@ mod tests {
         let payload = br#"{"name":"alice","items":[["iron-plate",100],["iron-plate",100]]}"#;
         for m in Method::ALL {
             let wire = encode(m, payload, DEFAULT_ZLIB_LEVEL).unwrap();
-            assert_eq!(decode(7, m, wire.as_bytes(), payload.len() as u64).unwrap(), payload);
+            assert_eq!(
+                decode(7, m, wire.as_bytes(), payload.len() as u64).unwrap(),
+                payload
+            );
         }
     }
 
@@ -118,21 +175,43 @@ mod tests {
         let long = decode(1, Method::Lz4, wire.as_bytes(), 11).unwrap_err();
         assert_eq!(long.name(), "DecompressFailed");
         let wire = encode(Method::Zlib, b"abcabcabcabc", 9).unwrap();
-        assert_eq!(decode(1, Method::Zlib, wire.as_bytes(), 13).unwrap_err().name(), "PayloadLengthMismatch");
-        assert_eq!(decode(1, Method::Zlib, wire.as_bytes(), 11).unwrap_err().name(), "DecompressFailed");
+        assert_eq!(
+            decode(1, Method::Zlib, wire.as_bytes(), 13)
+                .unwrap_err()
+                .name(),
+            "PayloadLengthMismatch"
+        );
+        assert_eq!(
+            decode(1, Method::Zlib, wire.as_bytes(), 11)
+                .unwrap_err()
+                .name(),
+            "DecompressFailed"
+        );
     }
 
     #[test]
     fn base64_must_be_canonical() {
         // "AB==" has non-zero trailing bits; "AA=" is missing padding.
         for bad in ["AB==", "AA=", "A", "AA==AA=="] {
-            assert_eq!(decode(1, Method::Lz4, bad.as_bytes(), 1).unwrap_err().name(), "BadBase64", "{bad}");
+            assert_eq!(
+                decode(1, Method::Lz4, bad.as_bytes(), 1)
+                    .unwrap_err()
+                    .name(),
+                "BadBase64",
+                "{bad}"
+            );
         }
     }
 
     #[test]
     fn raw_refuses_non_text() {
-        assert_eq!(encode(Method::Raw, b"a\nb", 9).unwrap_err().name(), "RawUnrepresentable");
-        assert_eq!(encode(Method::Raw, b"\xff", 9).unwrap_err().name(), "RawUnrepresentable");
+        assert_eq!(
+            encode(Method::Raw, b"a\nb", 9).unwrap_err().name(),
+            "RawUnrepresentable"
+        );
+        assert_eq!(
+            encode(Method::Raw, b"\xff", 9).unwrap_err().name(),
+            "RawUnrepresentable"
+        );
     }
 }

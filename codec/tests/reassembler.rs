@@ -1,8 +1,8 @@
 //! The reassembler's bookkeeping: missing chunks, ages, limits, late duplicates, reuse of ids.
 
 use invsync_codec::{
-    Capabilities, EncodeOptions, Error, Method, MethodChoice, Outcome, Reassembler, ReassemblerConfig,
-    decode_message, encode,
+    Capabilities, EncodeOptions, Error, Method, MethodChoice, Outcome, Reassembler,
+    ReassemblerConfig, decode_message, encode,
 };
 
 fn frames(id: u32, payload: &[u8], max_frame: usize) -> Vec<String> {
@@ -15,7 +15,11 @@ fn frames(id: u32, payload: &[u8], max_frame: usize) -> Vec<String> {
 }
 
 fn config() -> ReassemblerConfig {
-    ReassemblerConfig { max_age_ticks: None, max_age_frames: None, ..ReassemblerConfig::default() }
+    ReassemblerConfig {
+        max_age_ticks: None,
+        max_age_frames: None,
+        ..ReassemblerConfig::default()
+    }
 }
 
 #[test]
@@ -39,7 +43,10 @@ fn reports_missing_chunks_and_progress() {
 #[test]
 fn expires_by_ticks_without_progress() {
     let f = frames(1, &[b'x'; 300], 100);
-    let mut rx = Reassembler::new(ReassemblerConfig { max_age_ticks: Some(600), ..config() });
+    let mut rx = Reassembler::new(ReassemblerConfig {
+        max_age_ticks: Some(600),
+        ..config()
+    });
     rx.push(f[0].as_bytes(), 1000).unwrap();
     rx.push(f[1].as_bytes(), 1500).unwrap(); // progress resets the age
     assert!(rx.expire(2099).is_empty());
@@ -60,13 +67,19 @@ fn expires_by_ticks_without_progress() {
 fn expires_by_frames_during_push() {
     let stuck = frames(1, &[b'x'; 300], 100);
     let other = frames(2, &[b'y'; 2000], 100);
-    let mut rx = Reassembler::new(ReassemblerConfig { max_age_frames: Some(5), ..config() });
+    let mut rx = Reassembler::new(ReassemblerConfig {
+        max_age_frames: Some(5),
+        ..config()
+    });
     rx.push(stuck[0].as_bytes(), 0).unwrap();
     for f in &other[..5] {
         rx.push(f.as_bytes(), 0).unwrap();
     }
     let expired = rx.take_expired();
-    assert_eq!(expired.iter().map(Error::message_id).collect::<Vec<_>>(), vec![Some(1)]);
+    assert_eq!(
+        expired.iter().map(Error::message_id).collect::<Vec<_>>(),
+        vec![Some(1)]
+    );
     assert!(rx.take_expired().is_empty());
     assert_eq!(rx.missing(1), None);
     assert!(rx.missing(2).is_some());
@@ -76,11 +89,21 @@ fn expires_by_frames_during_push() {
 fn expired_space_is_given_back_to_new_messages() {
     let first = frames(1, &[b'x'; 300], 100);
     let second = frames(2, &[b'y'; 300], 100);
-    let mut rx = Reassembler::new(ReassemblerConfig { max_messages: 1, max_age_ticks: Some(10), ..config() });
+    let mut rx = Reassembler::new(ReassemblerConfig {
+        max_messages: 1,
+        max_age_ticks: Some(10),
+        ..config()
+    });
     rx.push(first[0].as_bytes(), 0).unwrap();
-    assert_eq!(rx.push(second[0].as_bytes(), 5).unwrap_err().name(), "TooManyMessages");
+    assert_eq!(
+        rx.push(second[0].as_bytes(), 5).unwrap_err().name(),
+        "TooManyMessages"
+    );
     // At tick 10 the first is stale and dropped before the second is admitted.
-    assert!(matches!(rx.push(second[0].as_bytes(), 10).unwrap(), Outcome::Stored { id: 2, .. }));
+    assert!(matches!(
+        rx.push(second[0].as_bytes(), 10).unwrap(),
+        Outcome::Stored { id: 2, .. }
+    ));
     assert_eq!(rx.take_expired().len(), 1);
 }
 
@@ -96,9 +119,15 @@ fn late_duplicates_after_completion_are_ignored_but_a_new_message_may_reuse_the_
     }
     assert_eq!(completed, 1);
     for x in &f {
-        assert!(matches!(rx.push(x.as_bytes(), 0).unwrap(), Outcome::Duplicate { id: 9, .. }));
+        assert!(matches!(
+            rx.push(x.as_bytes(), 0).unwrap(),
+            Outcome::Duplicate { id: 9, .. }
+        ));
     }
-    assert!(rx.progress().is_empty(), "a late duplicate must not start a new message");
+    assert!(
+        rx.progress().is_empty(),
+        "a late duplicate must not start a new message"
+    );
     // The sender restarted and reused id 9 for other content: a different mcrc, a new message.
     let g = frames(9, b"second message, other body", 50);
     let mut got = None;
@@ -132,11 +161,23 @@ fn a_conflict_keeps_the_message_in_progress() {
 fn buffered_bytes_are_reserved_up_front() {
     let big = frames(1, &[b'x'; 1000], 200);
     let small = frames(2, &[b'y'; 300], 200);
-    let mut rx = Reassembler::new(ReassemblerConfig { max_buffered: 1200, ..config() });
+    let mut rx = Reassembler::new(ReassemblerConfig {
+        max_buffered: 1200,
+        ..config()
+    });
     rx.push(big[0].as_bytes(), 0).unwrap();
     assert_eq!(rx.buffered_bytes(), 1000);
     let err = rx.push(small[0].as_bytes(), 0).unwrap_err();
-    assert!(matches!(err, Error::TooManyMessages { limit: "max_buffered", .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            Error::TooManyMessages {
+                limit: "max_buffered",
+                ..
+            }
+        ),
+        "{err}"
+    );
     assert!(rx.forget(1));
     assert_eq!(rx.buffered_bytes(), 0);
     rx.push(small[0].as_bytes(), 0).unwrap();
@@ -148,14 +189,24 @@ fn buffered_bytes_are_reserved_up_front() {
 fn single_chunk_messages_bypass_the_in_progress_limits() {
     let multi = frames(1, &[b'x'; 300], 100);
     let single = frames(2, b"small", 100);
-    let mut rx = Reassembler::new(ReassemblerConfig { max_messages: 1, max_buffered: 300, ..config() });
+    let mut rx = Reassembler::new(ReassemblerConfig {
+        max_messages: 1,
+        max_buffered: 300,
+        ..config()
+    });
     rx.push(multi[0].as_bytes(), 0).unwrap();
-    assert!(matches!(rx.push(single[0].as_bytes(), 0).unwrap(), Outcome::Complete(_)));
+    assert!(matches!(
+        rx.push(single[0].as_bytes(), 0).unwrap(),
+        Outcome::Complete(_)
+    ));
 }
 
 #[test]
 fn frame_too_long_is_refused_before_parsing() {
-    let mut rx = Reassembler::new(ReassemblerConfig { max_frame: 50, ..config() });
+    let mut rx = Reassembler::new(ReassemblerConfig {
+        max_frame: 50,
+        ..config()
+    });
     let err = rx.push(&[b'x'; 51], 0).unwrap_err();
     assert_eq!(err, Error::FrameTooLong { len: 51, max: 50 });
 }
@@ -166,9 +217,17 @@ fn decode_message_reports_what_is_missing() {
     let m = decode_message(f.iter().rev(), ReassemblerConfig::default()).unwrap();
     assert_eq!(m.payload, vec![b'z'; 300]);
     let err = decode_message(&f[1..], ReassemblerConfig::default()).unwrap_err();
-    assert!(matches!(&err, Error::Incomplete { id: 5, missing, .. } if missing == &vec![1]), "{err}");
+    assert!(
+        matches!(&err, Error::Incomplete { id: 5, missing, .. } if missing == &vec![1]),
+        "{err}"
+    );
     let none: [&[u8]; 0] = [];
-    assert_eq!(decode_message(none, ReassemblerConfig::default()).unwrap_err().name(), "Incomplete");
+    assert_eq!(
+        decode_message(none, ReassemblerConfig::default())
+            .unwrap_err()
+            .name(),
+        "Incomplete"
+    );
 }
 
 #[test]

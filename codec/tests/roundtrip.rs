@@ -2,8 +2,8 @@
 //! and damage (a changed or dropped character) that must always be caught.
 
 use invsync_codec::{
-    Capabilities, EncodeOptions, Encoded, Method, MethodChoice, Outcome, Reassembler, ReassemblerConfig,
-    encode,
+    Capabilities, EncodeOptions, Encoded, Method, MethodChoice, Outcome, Reassembler,
+    ReassemblerConfig, encode,
 };
 use proptest::prelude::*;
 use proptest::sample::Index;
@@ -160,7 +160,11 @@ fn assert_damage_caught(frames: &[Vec<u8>], payload: &[u8]) -> Result<(), TestCa
     for f in frames {
         match rx.push(f, 0) {
             Ok(Outcome::Complete(m)) => {
-                prop_assert_eq!(&m.payload[..], payload, "a damaged message delivered a wrong payload");
+                prop_assert_eq!(
+                    &m.payload[..],
+                    payload,
+                    "a damaged message delivered a wrong payload"
+                );
                 return Err(TestCaseError::fail("a damaged message was delivered"));
             }
             Ok(_) => {}

@@ -36,7 +36,12 @@ fn config_of(receiver: &Value) -> ReassemblerConfig {
     }
     ReassemblerConfig {
         max_frame: r["max_frame"].as_u64().unwrap() as usize,
-        decode: r["decode"].as_array().unwrap().iter().map(|m| m.as_str().unwrap().parse().unwrap()).collect(),
+        decode: r["decode"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m.as_str().unwrap().parse().unwrap())
+            .collect(),
         max_message: r["max_message"].as_u64().unwrap(),
         max_chunks: r["max_chunks"].as_u64().unwrap() as u32,
         max_messages: r["max_messages"].as_u64().unwrap() as usize,
@@ -63,19 +68,81 @@ fn good_vectors() -> Vec<Value> {
     let text = "Grüße aus Köln, 世界, 🎮! ".repeat(12);
     let mut far_repeat = noise(40_000, 7);
     far_repeat.extend_from_within(100..1_100); // a match 40000 bytes back
-    let cases: Vec<(&str, Vec<u8>, Vec<Method>, usize, u32)> = vec![
+    // (name, payload, methods, max_frame, id)
+    type Case = (&'static str, Vec<u8>, Vec<Method>, usize, u32);
+    let cases: Vec<Case> = vec![
         ("empty", vec![], Method::ALL.to_vec(), 100, 1),
-        ("hello", b"hello, world".to_vec(), Method::ALL.to_vec(), 100, 2),
-        ("utf8_text_split_between_characters", text.into_bytes(), vec![Method::Raw], 70, 3),
-        ("json_with_brackets", br#"{"a":[[1,2],[3]],"s":"]]=]","t":"[==["}"#.to_vec(), vec![Method::Raw], 100, 4),
-        ("all_byte_values", (0..=255u8).collect(), vec![Method::Lz4, Method::Zlib], 120, 5),
-        ("run_of_one_byte", vec![b'a'; 1000], vec![Method::Lz4, Method::Zlib], 100, 6),
-        ("period_three", b"abc".repeat(700), vec![Method::Lz4, Method::Zlib], 100, 7),
-        ("long_literal_run", noise(3000, 1), vec![Method::Lz4], 500, 8),
-        ("long_match_of_zeros", vec![0u8; 20_000], vec![Method::Lz4, Method::Zlib], 1000, 9),
+        (
+            "hello",
+            b"hello, world".to_vec(),
+            Method::ALL.to_vec(),
+            100,
+            2,
+        ),
+        (
+            "utf8_text_split_between_characters",
+            text.into_bytes(),
+            vec![Method::Raw],
+            70,
+            3,
+        ),
+        (
+            "json_with_brackets",
+            br#"{"a":[[1,2],[3]],"s":"]]=]","t":"[==["}"#.to_vec(),
+            vec![Method::Raw],
+            100,
+            4,
+        ),
+        (
+            "all_byte_values",
+            (0..=255u8).collect(),
+            vec![Method::Lz4, Method::Zlib],
+            120,
+            5,
+        ),
+        (
+            "run_of_one_byte",
+            vec![b'a'; 1000],
+            vec![Method::Lz4, Method::Zlib],
+            100,
+            6,
+        ),
+        (
+            "period_three",
+            b"abc".repeat(700),
+            vec![Method::Lz4, Method::Zlib],
+            100,
+            7,
+        ),
+        (
+            "long_literal_run",
+            noise(3000, 1),
+            vec![Method::Lz4],
+            500,
+            8,
+        ),
+        (
+            "long_match_of_zeros",
+            vec![0u8; 20_000],
+            vec![Method::Lz4, Method::Zlib],
+            1000,
+            9,
+        ),
         ("match_40000_back", far_repeat, vec![Method::Lz4], 8192, 10),
-        ("sample_small", sample::generate(sample::SampleKind::Small, 1), Method::ALL.to_vec(), 400, 11),
-        ("many_chunks_big_id", b"0123456789".repeat(40), vec![Method::Raw], 60, u32::MAX),
+        (
+            "sample_small",
+            sample::generate(sample::SampleKind::Small, 1),
+            Method::ALL.to_vec(),
+            400,
+            11,
+        ),
+        (
+            "many_chunks_big_id",
+            b"0123456789".repeat(40),
+            vec![Method::Raw],
+            60,
+            u32::MAX,
+        ),
     ];
     let mut out = Vec::new();
     for (name, payload, methods, max_frame, id) in cases {
@@ -86,7 +153,8 @@ fn good_vectors() -> Vec<Value> {
                 zlib_level: 9,
                 ..EncodeOptions::default()
             };
-            let e = encode(id, &payload, &opts).unwrap_or_else(|err| panic!("{name}/{method}: {err}"));
+            let e =
+                encode(id, &payload, &opts).unwrap_or_else(|err| panic!("{name}/{method}: {err}"));
             out.push(json!({
                 "name": format!("{name}/{method}"),
                 "method": method.as_str(),
@@ -123,14 +191,23 @@ fn b64(bytes: &[u8]) -> String {
 
 /// A one-chunk message whose wire text is `wire`, framed with correct checksums.
 fn whole(id: u32, method: &str, plen: usize, wire: &str) -> String {
-    framed(&format!("{id} 1/1 {method} {plen} {} {} {wire}", wire.len(), crc(wire.as_bytes())))
+    framed(&format!(
+        "{id} 1/1 {method} {plen} {} {} {wire}",
+        wire.len(),
+        crc(wire.as_bytes())
+    ))
 }
 
 fn bad_vectors() -> Vec<Value> {
     let good = whole(1, "raw", 5, "hello");
     let hello_mcrc = crc(b"hello");
     let two = |id: u32, idx: u32, data: &str, wire: &str| {
-        framed(&format!("{id} {idx}/2 raw {} {} {} {data}", wire.len(), wire.len(), crc(wire.as_bytes())))
+        framed(&format!(
+            "{id} {idx}/2 raw {} {} {} {data}",
+            wire.len(),
+            wire.len(),
+            crc(wire.as_bytes())
+        ))
     };
     let lz4_100 = lz4_flex::block::compress(&[7u8; 100]);
     let zlib_100 = miniz_oxide::deflate::compress_to_vec_zlib(&[7u8; 100], 9);
@@ -140,13 +217,15 @@ fn bad_vectors() -> Vec<Value> {
     let raw_frames = encode(
         20,
         &b"0123456789".repeat(10),
-        &EncodeOptions { method: MethodChoice::Only(Method::Raw), receiver: Capabilities::all(60), ..Default::default() },
+        &EncodeOptions {
+            method: MethodChoice::Only(Method::Raw),
+            receiver: Capabilities::all(60),
+            ..Default::default()
+        },
     )
     .unwrap()
     .frames;
-    let v = |name: &str, receiver: Value, frames: Vec<String>, error: &str| {
-        json!({ "name": name, "receiver": receiver, "frames": frames, "error": error })
-    };
+    let v = |name: &str, receiver: Value, frames: Vec<String>, error: &str| json!({ "name": name, "receiver": receiver, "frames": frames, "error": error });
     let none = json!({});
     vec![
         v("plain_text", none.clone(), vec!["hello world".into()], "NotAFrame"),
@@ -225,9 +304,19 @@ fn bad_vectors() -> Vec<Value> {
 
 fn frames_of(v: &Value) -> Vec<Vec<u8>> {
     if let Some(hex_frames) = v.get("frames_hex") {
-        hex_frames.as_array().unwrap().iter().map(|h| hex::decode(h.as_str().unwrap()).unwrap()).collect()
+        hex_frames
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| hex::decode(h.as_str().unwrap()).unwrap())
+            .collect()
     } else {
-        v["frames"].as_array().unwrap().iter().map(|f| f.as_str().unwrap().as_bytes().to_vec()).collect()
+        v["frames"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f.as_str().unwrap().as_bytes().to_vec())
+            .collect()
     }
 }
 
@@ -275,7 +364,10 @@ fn good_vectors_decode_in_every_order() {
         let orders: Vec<Vec<usize>> = vec![
             (0..n).collect(),
             (0..n).rev().collect(),
-            (0..n).filter(|i| i % 2 == 1).chain((0..n).filter(|i| i % 2 == 0)).collect(),
+            (0..n)
+                .filter(|i| i % 2 == 1)
+                .chain((0..n).filter(|i| i % 2 == 0))
+                .collect(),
             (0..n).flat_map(|i| [i, i]).collect(),
         ];
         for order in orders {
@@ -293,7 +385,10 @@ fn good_vectors_decode_in_every_order() {
 
 #[test]
 fn bad_vectors_fail_with_their_error_and_deliver_nothing() {
-    let names: Vec<String> = bad_vectors().iter().map(|v| v["error"].as_str().unwrap().to_string()).collect();
+    let names: Vec<String> = bad_vectors()
+        .iter()
+        .map(|v| v["error"].as_str().unwrap().to_string())
+        .collect();
     // Every receiver-side error of PROTOCOL.md 3.1 that frames alone can cause has a vector.
     for name in invsync_codec::ERROR_NAMES {
         let sender_side = ["RawUnrepresentable", "NoAcceptableMethod", "FrameTooSmall"];
@@ -307,12 +402,23 @@ fn bad_vectors_fail_with_their_error_and_deliver_nothing() {
         let mut rx = Reassembler::new(config_of(&v["receiver"]));
         let (last, earlier) = frames.split_last().unwrap();
         for f in earlier {
-            let out = rx.push(f, 0).unwrap_or_else(|e| panic!("{}: an earlier frame failed: {e}", v["name"]));
+            let out = rx
+                .push(f, 0)
+                .unwrap_or_else(|e| panic!("{}: an earlier frame failed: {e}", v["name"]));
             assert!(!matches!(out, Outcome::Complete(_)), "{}", v["name"]);
         }
         let err = rx.push(last, 0).expect_err(v["name"].as_str().unwrap());
-        assert_eq!(err.name(), v["error"].as_str().unwrap(), "{}: {err}", v["name"]);
+        assert_eq!(
+            err.name(),
+            v["error"].as_str().unwrap(),
+            "{}: {err}",
+            v["name"]
+        );
         // A failed completion leaves nothing behind; a failed frame leaves the rest as it was.
-        assert!(rx.progress().iter().all(|p| p.have < p.count), "{}", v["name"]);
+        assert!(
+            rx.progress().iter().all(|p| p.have < p.count),
+            "{}",
+            v["name"]
+        );
     }
 }

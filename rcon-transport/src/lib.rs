@@ -3,20 +3,25 @@
 //!
 //! # Why our own RCON implementation
 //!
-//! The RCON crates we looked at serve game servers that follow the Valve convention, and none
-//! fits Factorio's behaviour combined with what this transport needs:
-//! * Factorio answers every command with exactly **one** packet, however long, and ignores the
-//!   empty "sentinel" packet that SRCDS clients send to find the end of a multi-packet reply: a
-//!   client that relies on the sentinel hangs forever; one that splits at 4096 bytes truncates.
-//! * Throughput into the game is bytes per tick *per command in flight*, so the client must
-//!   **pipeline** many commands on one connection and match replies by request id, while the
-//!   game may execute (and answer) them out of order. Existing clients run one command at a
-//!   time or assume in-order replies.
-//! * Untrusted input: the packet length is checked against a limit before anything is buffered.
+//! Factorio answers every command with exactly **one** packet, however long, and ignores the
+//! empty "sentinel" packet that SRCDS clients send to find the end of a multi-packet reply (a
+//! client that relies on the sentinel hangs forever; one that splits at 4096 bytes truncates).
+//! Throughput into the game is bytes per tick *per command in flight*, so the client must also
+//! **pipeline** many commands on one connection and match replies by request id, while the game
+//! may run (and answer) them out of order. No crate does both: `rcon` (with
+//! `enable_factorio_quirks`) and `factorio-rcon` handle the single-packet replies, but both run
+//! one command at a time through `&mut self` and wait for its reply; the SRCDS-style clients rely
+//! on the sentinel. Hence this crate.
 //!
-//! So this crate has a sans-I/O core ([`packet`], [`connection`], [`delivery`]: deterministic,
-//! caller-supplied time, tested without sockets) and thin tokio shells ([`client`],
-//! [`deliver`]). Both reply conventions are supported ([`Mode::Factorio`], [`Mode::Srcds`]).
+//! # Layout
+//!
+//! A sans-I/O core, deterministic with caller-supplied time and tested without sockets:
+//! [`packet`] (framing; the length field is checked against a limit before anything is
+//! buffered), [`connection`] (auth, pipelining, timeouts, both reply conventions:
+//! [`Mode::Factorio`] and [`Mode::Srcds`]) and [`delivery`] (a message's frames into the game,
+//! with [`game_commands`] and [`game_reply`] for the game module's remote interface). Thin tokio
+//! shells drive them: [`client`] (one task per connection, reconnect with [`backoff`]) and
+//! [`deliver()`].
 //!
 //! # Lua source
 //!
@@ -42,9 +47,13 @@ pub mod request_id;
 
 pub use backoff::{Backoff, BackoffConfig};
 pub use client::{ClientConfig, LinkStatus, RconClient, RconError, Reply, StopReason};
-pub use connection::{CommandError, CommandId, Connection, ConnectionConfig, ConnectionError, Event, Mode};
+pub use connection::{
+    CommandError, CommandId, Connection, ConnectionConfig, ConnectionError, Event, Mode,
+};
 pub use deliver::deliver;
-pub use delivery::{Delivery, DeliveryConfig, DeliveryError, DeliveryStats, OutgoingCommand, Purpose, SendToken};
+pub use delivery::{
+    Delivery, DeliveryConfig, DeliveryError, DeliveryStats, OutgoingCommand, Purpose, SendToken,
+};
 pub use game_reply::{GameReply, PullReply, parse_pull_reply, parse_reply};
 pub use lua_string::lua_long_string;
 pub use packet::{Packet, PacketDecoder, PacketError};

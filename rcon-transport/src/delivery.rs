@@ -1,0 +1,779 @@
+//! Delivering one message's frames into the game, as a sans-I/O state machine.
+//!
+//! Each frame goes in its own `recv` command (see [`crate::game_commands`]); up to
+//! [`DeliveryConfig::in_flight`] commands are outstanding at once, because the game streams
+//! every command in parallel at about 100 bytes per tick, so the number in flight multiplies the
+//! rate. Replies are matched to commands by the caller (the RCON client matches request ids), so
+//! the game may execute commands in any order.
+//!
+//! A command whose reply never comes (timeout, lost connection) has an unknown outcome: the
+//! frame may or may not be stored. Such chunks are not resent blindly. Once everything else has
+//! been sent and answered, one `status` query asks the game which chunks it still misses, and
+//! only those are resent. After a reconnect the same happens, so a transfer resumes where it
+//! was instead of starting over. A rejected frame is retried only for errors that a resend can
+//! cure (a frame damaged on the way, a busy receiver); other rejections end the delivery.
+//!
+//! Usage: loop { send every [`Delivery::poll_command`]; feed each outcome to
+//! [`Delivery::on_reply`] or [`Delivery::on_lost`]; stop at [`Delivery::outcome`] }.
+//! [`Delivery::poll_timeout`] says when to poll again while the game asked us to wait.
+
+use std::collections::{BTreeSet, HashMap};
+use std::time::{Duration, Instant};
+
+use thiserror::Error;
+
+use crate::game_commands::{recv_command, status_command};
+use crate::game_reply::{GameReply, parse_reply};
+
+/// Settings of a delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryConfig {
+    /// Commands outstanding at once. Default 16: throughput into the game is about
+    /// `in_flight x 100` bytes per tick, and each command costs about 40 bytes of wrapper, so
+    /// more streams beat bigger frames; the benchmark (`invsync bench --in-flight K`) measures it.
+    pub in_flight: usize,
+    /// Resends of one chunk after rejections a resend can cure. Default 3.
+    pub max_chunk_retries: u32,
+    /// Wait after the game reports `TooManyMessages` (it is busy). Default 1 s.
+    pub busy_retry_delay: Duration,
+    /// Status rounds (after lost replies) in a row that recover no chunk before giving up.
+    /// Default 10.
+    pub max_rounds_without_progress: u32,
+    /// Replies in a row that are not protocol lines before giving up. Default 3. (The first
+    /// `/sc` on a fresh save is answered with a warning instead of running: one is expected.)
+    pub max_unrecognized_replies: u32,
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        DeliveryConfig {
+            in_flight: 16,
+            max_chunk_retries: 3,
+            busy_retry_delay: Duration::from_secs(1),
+            max_rounds_without_progress: 10,
+            max_unrecognized_replies: 3,
+        }
+    }
+}
+
+/// Identifies one command handed out by [`Delivery::poll_command`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SendToken(pub u64);
+
+/// What a command is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// Delivers chunk `index` (1-based, as on the wire).
+    Chunk { index: u32 },
+    /// Asks which chunks are missing.
+    Status,
+}
+
+/// A command to send over RCON.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutgoingCommand {
+    /// Pass it back with the outcome.
+    pub token: SendToken,
+    /// What the command does.
+    pub purpose: Purpose,
+    /// The RCON command text.
+    pub text: String,
+}
+
+/// Counters of one delivery.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeliveryStats {
+    /// Commands handed out (chunks and status queries).
+    pub commands: u64,
+    /// Chunk commands beyond the first for each chunk.
+    pub chunks_resent: u64,
+    /// Status queries handed out.
+    pub status_queries: u64,
+    /// Commands whose reply never came.
+    pub lost: u64,
+    /// Replies that were not protocol lines.
+    pub unrecognized: u64,
+    /// Bytes of command text handed out.
+    pub command_bytes: u64,
+}
+
+/// Why a delivery ended without the game holding the message.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum DeliveryError {
+    /// The frames given do not form message `message` (header mismatch).
+    #[error(
+        "frame {position} of message {message} is not chunk {position}/{count} of it: {reason}"
+    )]
+    InvalidFrames {
+        message: u32,
+        position: usize,
+        count: usize,
+        reason: String,
+    },
+    /// The game rejected the message, or a chunk more often than retries allow.
+    #[error("the game rejected message {message}{}: {name} {detail}", chunk.map(|c| format!(" (chunk {c})")).unwrap_or_default())]
+    Rejected {
+        message: u32,
+        chunk: Option<u32>,
+        name: String,
+        detail: String,
+    },
+    /// Replies that are not protocol lines, too many in a row.
+    #[error(
+        "message {message}: the game answered a {command} command with {text:?}, which is not an \
+         invsync reply (is the invsync module loaded in the game?)"
+    )]
+    UnexpectedReply {
+        message: u32,
+        command: &'static str,
+        text: String,
+    },
+    /// A protocol reply about another message or with another chunk count.
+    #[error(
+        "message {message}: the game's reply {text:?} does not match this message ({count} chunks)"
+    )]
+    MismatchedReply {
+        message: u32,
+        count: u32,
+        text: String,
+    },
+    /// Lost replies and status rounds that recover nothing.
+    #[error(
+        "message {message}: gave up after {rounds} status rounds in a row without progress \
+         ({missing} chunks still unconfirmed; commands time out or the connection keeps failing)"
+    )]
+    NoProgress {
+        message: u32,
+        rounds: u32,
+        missing: usize,
+    },
+    /// The RCON client stopped (wrong password on reconnect, reconnects exhausted).
+    #[error("message {message}: the RCON client stopped: {reason}")]
+    TransportStopped { message: u32, reason: String },
+    /// A command could not be sent at all (for example longer than the client allows).
+    #[error("message {message}: a command cannot be sent: {reason}")]
+    Unsendable { message: u32, reason: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Chunk {
+    Pending,
+    InFlight,
+    Stored,
+    /// Sent, outcome unknown.
+    Uncertain,
+}
+
+/// How a rejection is handled.
+enum Remedy {
+    /// The frame was damaged on the way: resend it.
+    Resend,
+    /// The receiver is full for now: wait and resend.
+    Wait,
+    /// Resending cannot help.
+    Fatal,
+}
+
+fn remedy(name: &str) -> Remedy {
+    match name {
+        // Damage in transit changes characters or cuts the frame; the next copy may arrive intact.
+        "FrameChecksumMismatch" | "ForbiddenCharacter" | "InvalidUtf8" | "NotAFrame" => {
+            Remedy::Resend
+        }
+        "TooManyMessages" => Remedy::Wait,
+        _ => Remedy::Fatal,
+    }
+}
+
+/// One message on its way into the game.
+#[derive(Debug)]
+pub struct Delivery {
+    message: u32,
+    frames: Vec<String>,
+    chunks: Vec<Chunk>,
+    sends: Vec<u32>,
+    retries: Vec<u32>,
+    pending: BTreeSet<u32>,
+    uncertain: usize,
+    stored: usize,
+    in_flight: HashMap<SendToken, Purpose>,
+    next_token: u64,
+    not_before: Option<Instant>,
+    rounds_without_progress: u32,
+    stored_at_last_round: usize,
+    unrecognized_in_row: u32,
+    config: DeliveryConfig,
+    stats: DeliveryStats,
+    outcome: Option<Result<(), DeliveryError>>,
+}
+
+impl Delivery {
+    /// A delivery of `frames`, which must be chunks `1/n ..= n/n` of message `message` in order
+    /// (as the codec's encoder produces them).
+    pub fn new(
+        message: u32,
+        frames: Vec<String>,
+        config: DeliveryConfig,
+    ) -> Result<Self, DeliveryError> {
+        let count = frames.len();
+        if count == 0 || count > u32::MAX as usize {
+            return Err(DeliveryError::InvalidFrames {
+                message,
+                position: 0,
+                count,
+                reason: "a message has 1 ..= 4294967295 chunks".into(),
+            });
+        }
+        for (position, frame) in frames.iter().enumerate() {
+            check_frame_header(frame, message, position + 1, count).map_err(|reason| {
+                DeliveryError::InvalidFrames {
+                    message,
+                    position: position + 1,
+                    count,
+                    reason,
+                }
+            })?;
+        }
+        Ok(Delivery {
+            message,
+            chunks: vec![Chunk::Pending; count],
+            sends: vec![0; count],
+            retries: vec![0; count],
+            pending: (1..=count as u32).collect(),
+            uncertain: 0,
+            stored: 0,
+            in_flight: HashMap::new(),
+            next_token: 0,
+            not_before: None,
+            rounds_without_progress: 0,
+            stored_at_last_round: 0,
+            unrecognized_in_row: 0,
+            config,
+            stats: DeliveryStats::default(),
+            outcome: None,
+            frames,
+        })
+    }
+
+    /// The message id.
+    pub fn message(&self) -> u32 {
+        self.message
+    }
+
+    /// Number of chunks.
+    pub fn count(&self) -> u32 {
+        self.frames.len() as u32
+    }
+
+    /// Chunks the game has confirmed.
+    pub fn confirmed(&self) -> usize {
+        self.stored
+    }
+
+    /// Commands handed out and not yet answered.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.len()
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> &DeliveryStats {
+        &self.stats
+    }
+
+    /// `Some(Ok(()))` once the game holds the whole message, `Some(Err(_))` if it never will.
+    pub fn outcome(&self) -> Option<&Result<(), DeliveryError>> {
+        self.outcome.as_ref()
+    }
+
+    /// When to call [`Delivery::poll_command`] again while waiting on a busy game.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.outcome.is_some() {
+            None
+        } else {
+            self.not_before
+        }
+    }
+
+    /// The next command to send, if the window and the state allow one now.
+    pub fn poll_command(&mut self, now: Instant) -> Option<OutgoingCommand> {
+        if self.outcome.is_some() || self.in_flight.len() >= self.config.in_flight.max(1) {
+            return None;
+        }
+        if let Some(not_before) = self.not_before {
+            if now < not_before {
+                return None;
+            }
+            self.not_before = None;
+        }
+        if let Some(index) = self.pending.pop_first() {
+            let slot = index as usize - 1;
+            self.chunks[slot] = Chunk::InFlight;
+            if self.sends[slot] > 0 {
+                self.stats.chunks_resent += 1;
+            }
+            self.sends[slot] += 1;
+            let text = recv_command(&self.frames[slot]);
+            return Some(self.hand_out(Purpose::Chunk { index }, text));
+        }
+        if self.uncertain > 0 && self.in_flight.is_empty() {
+            if self.stored == self.stored_at_last_round {
+                self.rounds_without_progress += 1;
+            } else {
+                self.rounds_without_progress = 0;
+            }
+            self.stored_at_last_round = self.stored;
+            if self.rounds_without_progress > self.config.max_rounds_without_progress {
+                self.fail(DeliveryError::NoProgress {
+                    message: self.message,
+                    rounds: self.rounds_without_progress - 1,
+                    missing: self.frames.len() - self.stored,
+                });
+                return None;
+            }
+            self.stats.status_queries += 1;
+            let text = status_command(self.message);
+            return Some(self.hand_out(Purpose::Status, text));
+        }
+        None
+    }
+
+    /// The reply body to command `token`.
+    pub fn on_reply(&mut self, token: SendToken, body: &[u8], now: Instant) {
+        let Some(purpose) = self.in_flight.remove(&token) else {
+            return;
+        };
+        if self.outcome.is_some() {
+            return;
+        }
+        let reply = parse_reply(body, self.frames.len());
+        if let GameReply::Unrecognized { text } = &reply {
+            self.stats.unrecognized += 1;
+            self.unrecognized_in_row += 1;
+            if self.unrecognized_in_row > self.config.max_unrecognized_replies {
+                let command = match purpose {
+                    Purpose::Chunk { .. } => "recv",
+                    Purpose::Status => "status",
+                };
+                self.fail(DeliveryError::UnexpectedReply {
+                    message: self.message,
+                    command,
+                    text: text.clone(),
+                });
+                return;
+            }
+            // Outcome unknown (e.g. the game asked to repeat the command): ask later.
+            if let Purpose::Chunk { index } = purpose {
+                self.set(index, Chunk::Uncertain);
+            }
+            return;
+        }
+        self.unrecognized_in_row = 0;
+        match purpose {
+            Purpose::Chunk { index } => self.on_chunk_reply(index, reply, now),
+            Purpose::Status => self.on_status_reply(reply),
+        }
+    }
+
+    /// Command `token` will get no reply (timed out, or the connection ended first): its
+    /// outcome is unknown.
+    pub fn on_lost(&mut self, token: SendToken) {
+        let Some(purpose) = self.in_flight.remove(&token) else {
+            return;
+        };
+        self.stats.lost += 1;
+        if let Purpose::Chunk { index } = purpose
+            && self.outcome.is_none()
+        {
+            self.set(index, Chunk::Uncertain);
+        }
+    }
+
+    /// Command `token` could not be sent at all; nothing can be delivered then.
+    pub fn on_unsendable(&mut self, token: SendToken, reason: String) {
+        if self.in_flight.remove(&token).is_some() {
+            self.fail(DeliveryError::Unsendable {
+                message: self.message,
+                reason,
+            });
+        }
+    }
+
+    fn hand_out(&mut self, purpose: Purpose, text: String) -> OutgoingCommand {
+        let token = SendToken(self.next_token);
+        self.next_token += 1;
+        self.in_flight.insert(token, purpose);
+        self.stats.commands += 1;
+        self.stats.command_bytes += text.len() as u64;
+        OutgoingCommand {
+            token,
+            purpose,
+            text,
+        }
+    }
+
+    fn on_chunk_reply(&mut self, index: u32, reply: GameReply, now: Instant) {
+        let message = self.message;
+        let count = self.frames.len() as u32;
+        match reply {
+            GameReply::Stored { id, have, count: c } if id == message && c == count => {
+                self.set(index, Chunk::Stored);
+                if have == count {
+                    self.complete();
+                }
+            }
+            GameReply::Done { id } if id == message => self.complete(),
+            GameReply::Rejected { id, name, detail } if id.is_none() || id == Some(message) => {
+                match remedy(&name) {
+                    Remedy::Resend
+                        if self.retries[index as usize - 1] < self.config.max_chunk_retries =>
+                    {
+                        self.retries[index as usize - 1] += 1;
+                        self.set(index, Chunk::Pending);
+                    }
+                    Remedy::Wait => {
+                        self.set(index, Chunk::Pending);
+                        self.not_before = Some(now + self.config.busy_retry_delay);
+                    }
+                    _ => self.fail(DeliveryError::Rejected {
+                        message,
+                        chunk: Some(index),
+                        name,
+                        detail,
+                    }),
+                }
+            }
+            other => self.mismatched(other),
+        }
+    }
+
+    fn on_status_reply(&mut self, reply: GameReply) {
+        let message = self.message;
+        let count = self.frames.len() as u32;
+        match reply {
+            GameReply::Missing { id, indices } if id == message => {
+                if indices.iter().any(|&i| i == 0 || i > count) {
+                    return self.mismatched(GameReply::Missing { id, indices });
+                }
+                let missing: BTreeSet<u32> = indices.into_iter().collect();
+                for index in 1..=count {
+                    let state = self.chunks[index as usize - 1];
+                    if missing.contains(&index) {
+                        // Stored chunks can be missing too: the game lost them (restart).
+                        if matches!(state, Chunk::Stored | Chunk::Uncertain) {
+                            self.set(index, Chunk::Pending);
+                        }
+                    } else if state == Chunk::Uncertain {
+                        self.set(index, Chunk::Stored);
+                    }
+                }
+                if missing.is_empty() {
+                    self.complete();
+                }
+            }
+            GameReply::Done { id } if id == message => self.complete(),
+            GameReply::Unknown { id } if id == message => {
+                // The game holds nothing of it (never got a chunk, or dropped the message).
+                for index in 1..=count {
+                    if self.chunks[index as usize - 1] != Chunk::InFlight {
+                        self.set(index, Chunk::Pending);
+                    }
+                }
+            }
+            GameReply::Rejected { id, name, detail } if id.is_none() || id == Some(message) => self
+                .fail(DeliveryError::Rejected {
+                    message,
+                    chunk: None,
+                    name,
+                    detail,
+                }),
+            other => self.mismatched(other),
+        }
+    }
+
+    fn mismatched(&mut self, reply: GameReply) {
+        self.fail(DeliveryError::MismatchedReply {
+            message: self.message,
+            count: self.frames.len() as u32,
+            text: format!("{reply:?}"),
+        });
+    }
+
+    fn set(&mut self, index: u32, new: Chunk) {
+        let slot = index as usize - 1;
+        let old = self.chunks[slot];
+        if old == new {
+            return;
+        }
+        match old {
+            Chunk::Pending => {
+                self.pending.remove(&index);
+            }
+            Chunk::Stored => self.stored -= 1,
+            Chunk::Uncertain => self.uncertain -= 1,
+            Chunk::InFlight => {}
+        }
+        match new {
+            Chunk::Pending => {
+                self.pending.insert(index);
+            }
+            Chunk::Stored => self.stored += 1,
+            Chunk::Uncertain => self.uncertain += 1,
+            Chunk::InFlight => {}
+        }
+        self.chunks[slot] = new;
+    }
+
+    fn complete(&mut self) {
+        if self.outcome.is_none() {
+            self.outcome = Some(Ok(()));
+        }
+    }
+
+    fn fail(&mut self, error: DeliveryError) {
+        if self.outcome.is_none() {
+            self.outcome = Some(Err(error));
+        }
+    }
+}
+
+/// Checks the `id index/count` part of a frame header (`IS1 <fcrc> <id> <index>/<count> ...`).
+fn check_frame_header(frame: &str, message: u32, index: usize, count: usize) -> Result<(), String> {
+    let mut fields = frame.splitn(5, ' ');
+    let magic = fields.next().unwrap_or_default();
+    let _fcrc = fields.next();
+    let id = fields.next().unwrap_or_default();
+    let position = fields.next().unwrap_or_default();
+    if !magic.starts_with("IS") {
+        return Err("it does not start with the frame magic".into());
+    }
+    if id != message.to_string() {
+        return Err(format!("its message id is {id:?}"));
+    }
+    if position != format!("{index}/{count}") {
+        return Err(format!("its chunk field is {position:?}"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frames(message: u32, count: usize) -> Vec<String> {
+        (1..=count)
+            .map(|i| format!("IS1 00000000 {message} {i}/{count} raw 1 1 00000000 x"))
+            .collect()
+    }
+
+    fn drain(delivery: &mut Delivery, now: Instant) -> Vec<OutgoingCommand> {
+        std::iter::from_fn(|| delivery.poll_command(now)).collect()
+    }
+
+    #[test]
+    fn keeps_the_window_full_and_completes_on_done() {
+        let now = Instant::now();
+        let config = DeliveryConfig {
+            in_flight: 2,
+            ..DeliveryConfig::default()
+        };
+        let mut d = Delivery::new(9, frames(9, 3), config).unwrap();
+        let first = drain(&mut d, now);
+        assert_eq!(first.len(), 2);
+        assert_eq!(first[0].purpose, Purpose::Chunk { index: 1 });
+        assert!(
+            first[0]
+                .text
+                .starts_with("/sc remote.call(\"invsync\",\"recv\",[[IS1 ")
+        );
+        // Out of order: the second command answers first.
+        d.on_reply(first[1].token, b"ok 9 1/3\n", now);
+        let third = drain(&mut d, now);
+        assert_eq!(third.len(), 1);
+        assert_eq!(third[0].purpose, Purpose::Chunk { index: 3 });
+        d.on_reply(third[0].token, b"ok 9 2/3\n", now);
+        assert!(d.outcome().is_none());
+        d.on_reply(first[0].token, b"done 9\n", now);
+        assert_eq!(d.outcome(), Some(&Ok(())));
+        assert_eq!(d.stats().commands, 3);
+        assert!(d.poll_command(now).is_none());
+    }
+
+    #[test]
+    fn a_lost_reply_is_settled_by_status_and_only_missing_chunks_are_resent() {
+        let now = Instant::now();
+        let mut d = Delivery::new(4, frames(4, 4), DeliveryConfig::default()).unwrap();
+        let sent = drain(&mut d, now);
+        assert_eq!(sent.len(), 4);
+        d.on_reply(sent[0].token, b"ok 4 1/4\n", now);
+        d.on_lost(sent[1].token);
+        d.on_lost(sent[2].token);
+        d.on_reply(sent[3].token, b"ok 4 2/4\n", now);
+        let status = drain(&mut d, now);
+        assert_eq!(status.len(), 1);
+        assert_eq!(status[0].purpose, Purpose::Status);
+        assert_eq!(status[0].text, "/sc remote.call(\"invsync\",\"status\",4)");
+        // Chunk 2 arrived (its reply was lost), chunk 3 did not.
+        d.on_reply(status[0].token, b"missing 4 3\n", now);
+        let resend = drain(&mut d, now);
+        assert_eq!(
+            resend.iter().map(|c| c.purpose).collect::<Vec<_>>(),
+            [Purpose::Chunk { index: 3 }]
+        );
+        d.on_reply(resend[0].token, b"done 4\n", now);
+        assert_eq!(d.outcome(), Some(&Ok(())));
+        assert_eq!(d.stats().chunks_resent, 1);
+    }
+
+    #[test]
+    fn a_status_query_waits_for_outstanding_chunks() {
+        let now = Instant::now();
+        let config = DeliveryConfig {
+            in_flight: 3,
+            ..DeliveryConfig::default()
+        };
+        let mut d = Delivery::new(1, frames(1, 2), config).unwrap();
+        let sent = drain(&mut d, now);
+        d.on_lost(sent[0].token);
+        assert!(
+            d.poll_command(now).is_none(),
+            "chunk 2 is still outstanding"
+        );
+        d.on_reply(sent[1].token, b"ok 1 1/2\n", now);
+        assert_eq!(d.poll_command(now).unwrap().purpose, Purpose::Status);
+    }
+
+    #[test]
+    fn unknown_resends_everything_and_damaged_frames_are_retried() {
+        let now = Instant::now();
+        let config = DeliveryConfig {
+            max_chunk_retries: 1,
+            ..DeliveryConfig::default()
+        };
+        let mut d = Delivery::new(2, frames(2, 2), config).unwrap();
+        let sent = drain(&mut d, now);
+        d.on_lost(sent[0].token);
+        d.on_lost(sent[1].token);
+        let status = drain(&mut d, now);
+        d.on_reply(status[0].token, b"unknown 2\n", now);
+        let again = drain(&mut d, now);
+        assert_eq!(again.len(), 2);
+        d.on_reply(
+            again[0].token,
+            b"err 2 FrameChecksumMismatch damaged\n",
+            now,
+        );
+        let retry = drain(&mut d, now);
+        assert_eq!(retry[0].purpose, Purpose::Chunk { index: 1 });
+        d.on_reply(
+            retry[0].token,
+            b"err 2 FrameChecksumMismatch damaged again\n",
+            now,
+        );
+        assert!(matches!(
+            d.outcome(),
+            Some(Err(DeliveryError::Rejected { chunk: Some(1), name, .. })) if name == "FrameChecksumMismatch"
+        ));
+    }
+
+    #[test]
+    fn a_busy_game_is_given_time() {
+        let now = Instant::now();
+        let mut d = Delivery::new(3, frames(3, 1), DeliveryConfig::default()).unwrap();
+        let sent = drain(&mut d, now);
+        d.on_reply(
+            sent[0].token,
+            b"err 3 TooManyMessages 64 in progress\n",
+            now,
+        );
+        assert!(d.poll_command(now).is_none());
+        let later = d.poll_timeout().unwrap();
+        assert_eq!(later, now + Duration::from_secs(1));
+        assert!(d.poll_command(later).is_some());
+    }
+
+    #[test]
+    fn fatal_rejections_and_foreign_replies_end_the_delivery() {
+        let now = Instant::now();
+        let mut d = Delivery::new(5, frames(5, 2), DeliveryConfig::default()).unwrap();
+        let sent = drain(&mut d, now);
+        d.on_reply(
+            sent[0].token,
+            b"err 5 MessageChecksumMismatch mcrc differs\n",
+            now,
+        );
+        let err = d.outcome().unwrap().clone().unwrap_err();
+        assert!(err.to_string().contains("MessageChecksumMismatch"), "{err}");
+
+        let mut d = Delivery::new(5, frames(5, 2), DeliveryConfig::default()).unwrap();
+        let sent = drain(&mut d, now);
+        d.on_reply(sent[0].token, b"ok 6 1/2\n", now);
+        assert!(matches!(
+            d.outcome(),
+            Some(Err(DeliveryError::MismatchedReply { .. }))
+        ));
+    }
+
+    #[test]
+    fn replies_that_are_not_protocol_lines_are_tolerated_a_few_times() {
+        let now = Instant::now();
+        let config = DeliveryConfig {
+            in_flight: 1,
+            max_unrecognized_replies: 1,
+            ..DeliveryConfig::default()
+        };
+        let mut d = Delivery::new(8, frames(8, 1), config).unwrap();
+        let warning = b"Using Lua console commands will disable achievements, please repeat the command to proceed.";
+        let first = drain(&mut d, now);
+        d.on_reply(first[0].token, warning, now);
+        let status = drain(&mut d, now);
+        assert_eq!(status[0].purpose, Purpose::Status);
+        d.on_reply(status[0].token, b"Unknown interface: invsync", now);
+        assert!(matches!(
+            d.outcome(),
+            Some(Err(DeliveryError::UnexpectedReply {
+                command: "status",
+                ..
+            }))
+        ));
+    }
+
+    #[test]
+    fn gives_up_when_nothing_gets_through() {
+        let now = Instant::now();
+        let config = DeliveryConfig {
+            max_rounds_without_progress: 2,
+            ..DeliveryConfig::default()
+        };
+        let mut d = Delivery::new(1, frames(1, 1), config).unwrap();
+        let mut rounds = 0;
+        loop {
+            let sent = drain(&mut d, now);
+            if sent.is_empty() {
+                break;
+            }
+            for command in sent {
+                d.on_lost(command.token);
+            }
+            rounds += 1;
+            assert!(rounds < 10);
+        }
+        assert_eq!(rounds, 3, "one chunk command, then two status rounds");
+        assert!(matches!(
+            d.outcome(),
+            Some(Err(DeliveryError::NoProgress { rounds: 2, .. }))
+        ));
+    }
+
+    #[test]
+    fn frames_of_another_message_are_refused() {
+        let err = Delivery::new(1, frames(2, 2), DeliveryConfig::default()).unwrap_err();
+        assert!(
+            matches!(err, DeliveryError::InvalidFrames { position: 1, .. }),
+            "{err}"
+        );
+        let mut wrong_order = frames(1, 2);
+        wrong_order.swap(0, 1);
+        assert!(Delivery::new(1, wrong_order, DeliveryConfig::default()).is_err());
+        assert!(Delivery::new(1, Vec::new(), DeliveryConfig::default()).is_err());
+    }
+}
