@@ -1,0 +1,187 @@
+//! The `invsync` binary as a user runs it: pipes, exit statuses and error lines.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+fn invsync(args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_invsync"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run invsync");
+    let mut input = child.stdin.take().unwrap();
+    let data = stdin.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = input.write_all(&data);
+    });
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    out
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn sample_encode_decode_round_trips_every_kind_and_method() {
+    for kind in ["small", "bp"] {
+        let sample = invsync(&["sample", "--kind", kind, "--seed", "4"], b"");
+        assert!(sample.status.success());
+        assert!(sample.stdout.len() > 1000);
+        for method in ["auto", "raw", "lz4", "zlib"] {
+            let frames = invsync(
+                &["frames", "encode", "--method", method, "--max-frame", "700"],
+                &sample.stdout,
+            );
+            assert!(
+                frames.status.success(),
+                "{kind}/{method}: {}",
+                stderr(&frames)
+            );
+            // Reverse the frames: order must not matter.
+            let mut lines: Vec<&[u8]> = frames
+                .stdout
+                .split(|&b| b == b'\n')
+                .filter(|l| !l.is_empty())
+                .collect();
+            lines.reverse();
+            let reversed = lines.join(&b'\n');
+            let decoded = invsync(&["frames", "decode"], &reversed);
+            assert!(
+                decoded.status.success(),
+                "{kind}/{method}: {}",
+                stderr(&decoded)
+            );
+            assert_eq!(decoded.stdout, sample.stdout, "{kind}/{method}");
+        }
+    }
+}
+
+#[test]
+fn bad_lines_are_reported_with_their_line_number_and_good_messages_survive() {
+    let a = invsync(&["frames", "encode", "--id", "7", "--max-frame", "200"], b"payload seven, long enough to take several frames of 200 bytes each ..................................................................................................");
+    let b = invsync(
+        &["frames", "encode", "--id", "8", "--max-frame", "200"],
+        b"payload eight",
+    );
+    let mut input = Vec::new();
+    input.extend_from_slice(b"[CHAT] bob: not a frame\n");
+    input.extend_from_slice(&a.stdout);
+    let mut corrupted = b.stdout.clone();
+    let n = corrupted.len() - 2;
+    corrupted[n] ^= 1;
+    input.extend_from_slice(&corrupted);
+    let dir = tempfile::tempdir().unwrap();
+    let out = invsync(
+        &["frames", "decode", "--out", dir.path().to_str().unwrap()],
+        &input,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 2, "{err}");
+    assert!(lines[0].starts_with("invsync: line 1: NotAFrame"), "{err}");
+    assert!(
+        lines[1].contains("FrameChecksumMismatch") && lines[1].contains("message 8"),
+        "{err}"
+    );
+    let seven = std::fs::read(dir.path().join("7.payload")).unwrap();
+    assert!(seven.starts_with(b"payload seven"));
+    assert!(!dir.path().join("8.payload").exists());
+}
+
+#[test]
+fn an_incomplete_message_is_an_error_at_the_end() {
+    let frames = invsync(
+        &["frames", "encode", "--max-frame", "100", "--method", "raw"],
+        &[b'x'; 500],
+    );
+    let first_only: Vec<u8> = frames
+        .stdout
+        .split(|&b| b == b'\n')
+        .next()
+        .unwrap()
+        .to_vec();
+    let out = invsync(&["frames", "decode"], &first_only);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("Incomplete"), "{}", stderr(&out));
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn stdout_marker_and_crlf_are_accepted() {
+    let frames = invsync(&["frames", "encode"], b"{\"a\":1}");
+    let line = format!(
+        "\x0c{}\r\n",
+        String::from_utf8(frames.stdout).unwrap().trim_end()
+    );
+    let out = invsync(&["frames", "decode"], line.as_bytes());
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(out.stdout, b"{\"a\":1}");
+}
+
+#[test]
+fn encode_refuses_what_it_cannot_do_with_status_2() {
+    let out = invsync(
+        &["frames", "encode", "--method", "raw"],
+        b"line one\nline two",
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("RawUnrepresentable"),
+        "{}",
+        stderr(&out)
+    );
+    let out = invsync(&["frames", "encode", "--max-frame", "20"], b"abc");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("FrameTooSmall"), "{}", stderr(&out));
+    let out = invsync(
+        &["frames", "encode", "--method", "lz4", "--caps", "raw,zlib"],
+        b"abc",
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("NoAcceptableMethod"),
+        "{}",
+        stderr(&out)
+    );
+    let out = invsync(&["frames", "encode", "--method", "gzip"], b"abc");
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn inspect_tables_every_line_with_a_verdict() {
+    let frames = invsync(
+        &[
+            "frames",
+            "encode",
+            "--max-frame",
+            "100",
+            "--method",
+            "raw",
+            "--id",
+            "3",
+        ],
+        &[b'y'; 200],
+    );
+    let mut input = frames.stdout.clone();
+    input.extend_from_slice(b"garbage\n");
+    let out = invsync(&["frames", "inspect"], &input);
+    assert_eq!(out.status.code(), Some(2));
+    let table = String::from_utf8(out.stdout).unwrap();
+    assert!(table.lines().next().unwrap().contains("verdict"));
+    assert!(table.contains("message 3 complete: 200 bytes"), "{table}");
+    assert!(table.contains("NotAFrame"), "{table}");
+}
+
+#[test]
+fn long_lines_are_refused_without_being_held() {
+    let mut input = vec![b'I'; 300_000];
+    input.push(b'\n');
+    let out = invsync(&["frames", "decode"], &input);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("FrameTooLong"), "{}", stderr(&out));
+}

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Installs what the test suites need beyond Rust, gcc, Python 3, Node 20 and npm. Idempotent.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Python peers: Source RCON servers and clients, second implementations of the codec pieces.
+python3 -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt
