@@ -1,7 +1,7 @@
 //! `invsync`: the command line of the invsync project.
 //!
 //! Subcommands: `sample` (deterministic player data), `frames` (encode, decode and inspect
-//! protocol frames).
+//! protocol frames), `emulator` (a headless game-server stand-in, docs/EMULATOR.md).
 
 use std::process::ExitCode;
 
@@ -29,6 +29,8 @@ enum Command {
     /// Encode, decode and inspect protocol frames (docs/PROTOCOL.md).
     #[command(subcommand)]
     Frames(frames::FramesCommand),
+    /// Run a game-server emulator: Factorio-like RCON and stdout, a Lua 5.2 scenario (docs/EMULATOR.md).
+    Emulator(invsync_emulator::EmulatorArgs),
 }
 
 /// Exit status for bad input (as clap uses for bad arguments).
@@ -39,6 +41,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Sample(args) => sample::run(&args),
         Command::Frames(cmd) => frames::run(cmd),
+        Command::Emulator(args) => invsync_emulator::run(args).map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,

@@ -1,1 +1,41 @@
-//! placeholder
+//! A headless game-server stand-in: Factorio-like RCON, stdout and a Lua 5.2 scenario runtime.
+//!
+//! The core is sans-I/O: [`Game`] is a deterministic state machine (time is the tick counter) that
+//! owns the Lua states, the world model and the command stream model, and returns stdout lines and
+//! RCON replies per tick. The tokio shell in [`server`] is a thin layer that reads RCON packets,
+//! feeds them to the game, paces ticks and writes stdout. See `docs/EMULATOR.md` for what is
+//! modelled and the sources of its numbers.
+
+pub mod api;
+pub mod args;
+pub mod context;
+pub mod driver;
+pub mod error;
+pub mod game;
+pub mod game_strings;
+pub mod instance;
+pub mod inventory;
+pub mod items;
+pub mod lockstep;
+pub mod logfmt;
+pub mod lua_json;
+pub mod rcon_codec;
+pub mod sandbox;
+pub mod server;
+pub mod snapshot;
+pub mod stats;
+pub mod stream;
+pub mod world;
+
+pub use args::EmulatorArgs;
+pub use context::{Line, ScenarioFiles};
+pub use error::EmulatorError;
+pub use game::{Game, GameConfig, TickReport};
+pub use instance::{Action, SaveState};
+pub use lockstep::DesyncReport;
+pub use server::{run, serve};
+pub use stats::StatsSnapshot;
+pub use stream::{CommandHandle, StreamSettings};
+
+/// The game version the emulator imitates (reported by `/version` and `script.active_mods`).
+pub const GAME_VERSION: &str = "2.0.28";

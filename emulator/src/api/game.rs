@@ -1,0 +1,153 @@
+//! `game` (LuaGameScript) and `game.players`.
+
+use mlua::{Lua, MetaMethod, MultiValue, UserData, UserDataMethods, Value};
+
+use super::inventory::InvRef;
+use super::player::{PlayerRef, print_to};
+use super::refs::InvId;
+use super::{as_uint, key_str, method, no_key};
+use crate::context::shared;
+use crate::inventory::{Inventory, InventoryKind};
+use crate::sandbox::rt;
+
+/// The `game` object.
+#[derive(Debug, Clone, Copy)]
+pub struct GameRef;
+
+/// `game.players` (a LuaCustomTable indexed by player index or name).
+#[derive(Debug, Clone, Copy)]
+pub struct PlayersTable {
+    /// Only connected players (`game.connected_players` is an array instead; kept for symmetry).
+    pub connected_only: bool,
+}
+
+/// Resolve a player by index or name.
+pub fn find_player(lua: &Lua, key: &Value) -> mlua::Result<Option<u32>> {
+    let sh = shared(lua);
+    let w = sh.world.borrow();
+    Ok(match key {
+        Value::Integer(i) => w.player(*i as u32).map(|p| p.index),
+        Value::Number(n) if n.fract() == 0.0 && *n >= 1.0 => w.player(*n as u32).map(|p| p.index),
+        Value::Number(_) => None,
+        Value::String(s) => w.player_by_name(&s.to_string_lossy()).map(|p| p.index),
+        other => {
+            return Err(rt(format!(
+                "expected a player index or name, got {}",
+                other.type_name()
+            )));
+        }
+    })
+}
+
+impl UserData for PlayersTable {
+    fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
+        m.add_meta_method(MetaMethod::Index, |lua, _, key: Value| {
+            Ok(match find_player(lua, &key)? {
+                Some(i) => Value::UserData(lua.create_userdata(PlayerRef(i))?),
+                None => Value::Nil,
+            })
+        });
+        m.add_meta_method(MetaMethod::Len, |lua, _, ()| {
+            Ok(shared(lua).world.borrow().players.len() as f64)
+        });
+        // Lua 5.2 honours __pairs: iterate in index order.
+        m.add_meta_method(MetaMethod::Pairs, |lua, _, ()| {
+            let next = lua.create_function(|lua, (_t, k): (Value, Value)| {
+                let i = match k {
+                    Value::Nil => 1,
+                    Value::Integer(i) => i as u32 + 1,
+                    Value::Number(n) => n as u32 + 1,
+                    _ => return Ok(MultiValue::new()),
+                };
+                if shared(lua).world.borrow().player(i).is_none() {
+                    return Ok(MultiValue::from_iter([Value::Nil]));
+                }
+                Ok(MultiValue::from_iter([
+                    Value::Number(f64::from(i)),
+                    Value::UserData(lua.create_userdata(PlayerRef(i))?),
+                ]))
+            })?;
+            Ok((next, Value::Nil, Value::Nil))
+        });
+    }
+}
+
+impl UserData for GameRef {
+    fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
+        m.add_meta_method(MetaMethod::Index, |lua, _, key: Value| {
+            let k = key_str("LuaGameScript", &key)?;
+            let sh = shared(lua);
+            Ok(match k.as_str() {
+                "tick" | "ticks_played" => Value::Number(sh.world.borrow().tick as f64),
+                "tick_paused" => Value::Boolean(false),
+                "speed" => Value::Number(1.0),
+                "object_name" => Value::String(lua.create_string("LuaGameScript")?),
+                "player" => Value::Nil,
+                "players" => Value::UserData(lua.create_userdata(PlayersTable {
+                    connected_only: false,
+                })?),
+                "connected_players" => {
+                    let t = lua.create_table()?;
+                    let w = sh.world.borrow();
+                    for (i, p) in w.players.iter().filter(|p| p.connected).enumerate() {
+                        t.raw_set(i + 1, PlayerRef(p.index))?;
+                    }
+                    Value::Table(t)
+                }
+                "get_player" => method(lua, |lua, a| {
+                    let key = a.iter().next().cloned().unwrap_or(Value::Nil);
+                    Ok(MultiValue::from_iter([match find_player(lua, &key)? {
+                        Some(i) => Value::UserData(lua.create_userdata(PlayerRef(i))?),
+                        None => Value::Nil,
+                    }]))
+                })?,
+                "is_multiplayer" => method(lua, |_, _| {
+                    Ok(MultiValue::from_iter([Value::Boolean(true)]))
+                })?,
+                "print" => method(lua, |lua, a| {
+                    let msg = a.iter().next().cloned().unwrap_or(Value::Nil);
+                    let players: Vec<u32> = shared(lua)
+                        .world
+                        .borrow()
+                        .players
+                        .iter()
+                        .filter(|p| p.connected)
+                        .map(|p| p.index)
+                        .collect();
+                    for p in players {
+                        print_to(lua, p, &msg)?;
+                    }
+                    Ok(MultiValue::new())
+                })?,
+                "create_inventory" => method(lua, |lua, a| {
+                    let size = as_uint(
+                        &a.iter().next().cloned().unwrap_or(Value::Nil),
+                        "game.create_inventory size",
+                    )?;
+                    if size > 65535 {
+                        return Err(rt(format!(
+                            "game.create_inventory: size {size} is over 65535"
+                        )));
+                    }
+                    let sh = shared(lua);
+                    let mut w = sh.world.borrow_mut();
+                    let id = w.next_script_inventory;
+                    w.next_script_inventory += 1;
+                    w.script_inventories
+                        .insert(id, Inventory::new(InventoryKind::Script, size as usize));
+                    drop(w);
+                    Ok(MultiValue::from_iter([Value::UserData(
+                        lua.create_userdata(InvRef(InvId::Script { id }))?,
+                    )]))
+                })?,
+                _ => return Err(no_key("LuaGameScript", &key)),
+            })
+        });
+        m.add_meta_method(
+            MetaMethod::NewIndex,
+            |_, _, (key, _v): (Value, Value)| -> mlua::Result<()> {
+                Err(no_key("LuaGameScript", &key))
+            },
+        );
+    }
+}

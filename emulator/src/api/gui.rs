@@ -1,0 +1,336 @@
+//! `LuaGuiElement`: frame, label, progressbar, button, flow and empty-widget.
+
+use mlua::{AnyUserData, Lua, MetaMethod, MultiValue, Table, UserData, UserDataMethods, Value};
+
+use super::player::{GuiHolder, PlayerRef};
+use super::{as_bool, as_number, as_string, invalid, key_str, method, no_key};
+use crate::context::shared;
+use crate::lua_json::{lua_to_serde, serde_to_lua};
+use crate::sandbox::rt;
+use crate::world::GUI_TYPES;
+
+/// `LuaGuiElement` handle, by element index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GuiRef(pub u32);
+
+fn localised(v: &Value, what: &str) -> mlua::Result<serde_json::Value> {
+    match v {
+        Value::Nil => Ok(serde_json::Value::String(String::new())),
+        Value::String(s) => Ok(serde_json::Value::String(s.to_string_lossy())),
+        Value::Integer(_) | Value::Number(_) | Value::Boolean(_) | Value::Table(_) => {
+            lua_to_serde(v).map_err(|e| rt(format!("{what}: not a valid LocalisedString: {e}")))
+        }
+        other => Err(rt(format!(
+            "{what}: expected a LocalisedString, got {}",
+            other.type_name()
+        ))),
+    }
+}
+
+fn add(lua: &Lua, parent: u32, spec: Table) -> mlua::Result<Value> {
+    let kind = as_string(&spec.raw_get::<Value>("type")?, "LuaGuiElement.add type")?;
+    if !GUI_TYPES.contains(&kind.as_str()) {
+        return Err(rt(format!(
+            "LuaGuiElement.add: unknown or unmodelled element type '{kind}' (the emulator has {})",
+            GUI_TYPES.join(", ")
+        )));
+    }
+    let name = match spec.raw_get::<Value>("name")? {
+        Value::Nil => String::new(),
+        v => as_string(&v, "LuaGuiElement.add name")?,
+    };
+    let caption = localised(
+        &spec.raw_get::<Value>("caption")?,
+        "LuaGuiElement.add caption",
+    )?;
+    let tooltip = localised(
+        &spec.raw_get::<Value>("tooltip")?,
+        "LuaGuiElement.add tooltip",
+    )?;
+    let value = match spec.raw_get::<Value>("value")? {
+        Value::Nil => 0.0,
+        v => {
+            let n = as_number(&v, "LuaGuiElement.add value")?;
+            if kind != "progressbar" {
+                return Err(rt(format!(
+                    "LuaGuiElement.add: 'value' is only valid for progressbar, not {kind}"
+                )));
+            }
+            if !(0.0..=1.0).contains(&n) {
+                return Err(rt(format!(
+                    "LuaGuiElement.add: progressbar value {n} is outside [0, 1]"
+                )));
+            }
+            n
+        }
+    };
+    let visible = match spec.raw_get::<Value>("visible")? {
+        Value::Nil => true,
+        v => as_bool(&v, "LuaGuiElement.add visible")?,
+    };
+    let enabled = match spec.raw_get::<Value>("enabled")? {
+        Value::Nil => true,
+        v => as_bool(&v, "LuaGuiElement.add enabled")?,
+    };
+    let direction = match spec.raw_get::<Value>("direction")? {
+        Value::Nil => "horizontal".to_string(),
+        v => {
+            let d = as_string(&v, "LuaGuiElement.add direction")?;
+            if d != "horizontal" && d != "vertical" {
+                return Err(rt(format!(
+                    "LuaGuiElement.add: direction must be horizontal or vertical, got {d}"
+                )));
+            }
+            d
+        }
+    };
+    let style = match spec.raw_get::<Value>("style")? {
+        Value::Nil => String::new(),
+        v => as_string(&v, "LuaGuiElement.add style")?,
+    };
+    let tags = match spec.raw_get::<Value>("tags")? {
+        Value::Nil => serde_json::Value::Object(Default::default()),
+        v @ Value::Table(_) => {
+            lua_to_serde(&v).map_err(|e| rt(format!("LuaGuiElement.add tags: {e}")))?
+        }
+        other => {
+            return Err(rt(format!(
+                "LuaGuiElement.add tags: expected a table, got {}",
+                other.type_name()
+            )));
+        }
+    };
+    let sh = shared(lua);
+    let mut w = sh.world.borrow_mut();
+    let Some(p) = w.gui.get(&parent) else {
+        return Err(invalid("LuaGuiElement"));
+    };
+    let player = p.player;
+    if !name.is_empty()
+        && p.children
+            .iter()
+            .any(|c| w.gui.get(c).is_some_and(|e| e.name == name))
+    {
+        return Err(rt(format!(
+            "Gui element with name {name} already present in the parent element."
+        )));
+    }
+    let id = w.alloc_gui(player, Some(parent), &kind, &name);
+    let e = w.gui.get_mut(&id).expect("just allocated");
+    e.caption = caption;
+    e.tooltip = tooltip;
+    e.value = value;
+    e.visible = visible;
+    e.enabled = enabled;
+    e.direction = direction;
+    e.style = style;
+    e.tags = tags;
+    drop(w);
+    Ok(Value::UserData(lua.create_userdata(GuiRef(id))?))
+}
+
+impl GuiRef {
+    fn index(&self, lua: &Lua, key: Value) -> mlua::Result<Value> {
+        let id = self.0;
+        let k = key_str("LuaGuiElement", &key)?;
+        let sh = shared(lua);
+        let e = {
+            let w = sh.world.borrow();
+            match w.gui.get(&id) {
+                Some(e) => e.clone(),
+                None if k == "valid" => return Ok(Value::Boolean(false)),
+                None => return Err(invalid("LuaGuiElement")),
+            }
+        };
+        let s = |v: &str| lua.create_string(v).map(Value::String);
+        Ok(match k.as_str() {
+            "valid" => Value::Boolean(true),
+            "object_name" => s("LuaGuiElement")?,
+            "index" => Value::Number(f64::from(id)),
+            "name" => s(&e.name)?,
+            "type" => s(&e.kind)?,
+            "caption" => serde_to_lua(lua, &e.caption)?,
+            "tooltip" => serde_to_lua(lua, &e.tooltip)?,
+            "value" => {
+                if e.kind != "progressbar" {
+                    return Err(rt(format!(
+                        "LuaGuiElement.value: not available for {}",
+                        e.kind
+                    )));
+                }
+                Value::Number(e.value)
+            }
+            "visible" => Value::Boolean(e.visible),
+            "enabled" => Value::Boolean(e.enabled),
+            "direction" => s(&e.direction)?,
+            "style" => s(&e.style)?,
+            "auto_center" => Value::Boolean(e.auto_center),
+            "tags" => serde_to_lua(lua, &e.tags)?,
+            "player_index" => Value::Number(f64::from(e.player)),
+            "gui" => Value::UserData(lua.create_userdata(GuiHolder(e.player))?),
+            "parent" => match e.parent {
+                Some(p) => Value::UserData(lua.create_userdata(GuiRef(p))?),
+                None => Value::Nil,
+            },
+            "children" => {
+                let t = lua.create_table()?;
+                for (i, c) in e.children.iter().enumerate() {
+                    t.raw_set(i + 1, GuiRef(*c))?;
+                }
+                Value::Table(t)
+            }
+            "children_names" => {
+                let w = sh.world.borrow();
+                let t = lua.create_table()?;
+                for (i, c) in e.children.iter().enumerate() {
+                    t.raw_set(
+                        i + 1,
+                        w.gui.get(c).map(|c| c.name.clone()).unwrap_or_default(),
+                    )?;
+                }
+                Value::Table(t)
+            }
+            "add" => method(lua, move |lua, a| {
+                let Some(Value::Table(spec)) = a.iter().next().cloned() else {
+                    return Err(rt(
+                        "LuaGuiElement.add: expected a table {type=..., name=...}",
+                    ));
+                };
+                Ok(MultiValue::from_iter([add(lua, id, spec)?]))
+            })?,
+            "destroy" => method(lua, move |lua, _| {
+                let sh = shared(lua);
+                let mut w = sh.world.borrow_mut();
+                match w.gui.get(&id) {
+                    None => return Err(invalid("LuaGuiElement")),
+                    Some(e) if e.parent.is_none() => {
+                        return Err(rt(
+                            "LuaGuiElement.destroy: root elements can't be destroyed",
+                        ));
+                    }
+                    _ => {}
+                }
+                w.destroy_gui(id);
+                Ok(MultiValue::new())
+            })?,
+            "clear" => method(lua, move |lua, _| {
+                let sh = shared(lua);
+                let mut w = sh.world.borrow_mut();
+                let children = w
+                    .gui
+                    .get(&id)
+                    .ok_or_else(|| invalid("LuaGuiElement"))?
+                    .children
+                    .clone();
+                for c in children {
+                    w.destroy_gui(c);
+                }
+                Ok(MultiValue::new())
+            })?,
+            "force_auto_center" => method(lua, move |lua, _| {
+                let sh = shared(lua);
+                let mut w = sh.world.borrow_mut();
+                w.gui
+                    .get_mut(&id)
+                    .ok_or_else(|| invalid("LuaGuiElement"))?
+                    .auto_center = true;
+                Ok(MultiValue::new())
+            })?,
+            "bring_to_front" | "focus" => method(lua, move |lua, _| {
+                let sh = shared(lua);
+                if !sh.world.borrow().gui.contains_key(&id) {
+                    return Err(invalid("LuaGuiElement"));
+                }
+                Ok(MultiValue::new())
+            })?,
+            _ => {
+                // Like the game: a child can be reached by its name; a missing one is nil.
+                let w = sh.world.borrow();
+                match e
+                    .children
+                    .iter()
+                    .find(|c| w.gui.get(c).is_some_and(|c| c.name == k))
+                {
+                    Some(c) => Value::UserData(lua.create_userdata(GuiRef(*c))?),
+                    None => Value::Nil,
+                }
+            }
+        })
+    }
+
+    fn newindex(&self, lua: &Lua, key: Value, v: Value) -> mlua::Result<()> {
+        let k = key_str("LuaGuiElement", &key)?;
+        let caption = matches!(k.as_str(), "caption" | "tooltip")
+            .then(|| localised(&v, &format!("LuaGuiElement.{k}")))
+            .transpose()?;
+        let tags = if k == "tags" {
+            Some(lua_to_serde(&v).map_err(|e| rt(format!("LuaGuiElement.tags: {e}")))?)
+        } else {
+            None
+        };
+        let sh = shared(lua);
+        let mut w = sh.world.borrow_mut();
+        let e = w
+            .gui
+            .get_mut(&self.0)
+            .ok_or_else(|| invalid("LuaGuiElement"))?;
+        match k.as_str() {
+            "caption" => e.caption = caption.expect("computed above"),
+            "tooltip" => e.tooltip = caption.expect("computed above"),
+            "tags" => e.tags = tags.expect("computed above"),
+            "value" => {
+                if e.kind != "progressbar" {
+                    return Err(rt(format!(
+                        "LuaGuiElement.value: not available for {}",
+                        e.kind
+                    )));
+                }
+                let n = as_number(&v, "LuaGuiElement.value")?;
+                if !(0.0..=1.0).contains(&n) {
+                    return Err(rt(format!(
+                        "LuaGuiElement.value: progressbar value {n} is outside [0, 1]"
+                    )));
+                }
+                e.value = n;
+            }
+            "visible" => e.visible = as_bool(&v, "LuaGuiElement.visible")?,
+            "enabled" => e.enabled = as_bool(&v, "LuaGuiElement.enabled")?,
+            "auto_center" => e.auto_center = as_bool(&v, "LuaGuiElement.auto_center")?,
+            "style" => e.style = as_string(&v, "LuaGuiElement.style")?,
+            "name" => e.name = as_string(&v, "LuaGuiElement.name")?,
+            _ => return Err(no_key("LuaGuiElement", &key)),
+        }
+        Ok(())
+    }
+}
+
+impl UserData for GuiRef {
+    fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
+        m.add_meta_method(MetaMethod::Index, |lua, this, key: Value| {
+            this.index(lua, key)
+        });
+        m.add_meta_method(
+            MetaMethod::NewIndex,
+            |lua, this, (key, v): (Value, Value)| this.newindex(lua, key, v),
+        );
+        m.add_meta_method(MetaMethod::Eq, |_, this, other: AnyUserData| {
+            Ok(other
+                .borrow::<GuiRef>()
+                .map(|o| *o == *this)
+                .unwrap_or(false))
+        });
+        m.add_meta_method(MetaMethod::ToString, |_, this, ()| {
+            Ok(format!("LuaGuiElement: {}", this.0))
+        });
+    }
+}
+
+/// The player owning an element (for click events).
+pub fn owner(lua: &Lua, id: u32) -> Option<PlayerRef> {
+    shared(lua)
+        .world
+        .borrow()
+        .gui
+        .get(&id)
+        .map(|e| PlayerRef(e.player))
+}

@@ -1,0 +1,847 @@
+//! `LuaInventory` and `LuaItemStack`.
+
+use mlua::{AnyUserData, Lua, MetaMethod, MultiValue, Table, UserData, UserDataMethods, Value};
+
+use super::helpers::{ItemProtoRef, QualityProtoRef};
+use super::refs::{InvId, StackId};
+use super::{as_number, as_string, as_uint, invalid, key_str, method, no_key};
+use crate::context::shared;
+use crate::game_strings;
+use crate::inventory::{ItemStack, StackSpec};
+use crate::items::Prototypes;
+use crate::sandbox::rt;
+use crate::world::World;
+
+/// `LuaInventory` handle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InvRef(pub InvId);
+
+/// `LuaItemStack` handle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StackRef(pub StackId);
+
+fn quality_name(protos: &Prototypes, v: &Value) -> mlua::Result<String> {
+    let name = match v {
+        Value::Nil => return Ok("normal".into()),
+        Value::UserData(ud) => match ud.borrow::<QualityProtoRef>() {
+            Ok(q) => q.0.clone(),
+            Err(_) => {
+                return Err(rt(
+                    "quality: expected a quality name or LuaQualityPrototype",
+                ));
+            }
+        },
+        other => as_string(other, "quality")?,
+    };
+    if protos.quality(&name).is_none() {
+        return Err(rt(format!("Unknown quality name: {name}")));
+    }
+    Ok(name)
+}
+
+fn known_item(protos: &Prototypes, name: &str) -> mlua::Result<()> {
+    if protos.item(name).is_none() {
+        return Err(rt(format!("Unknown item name: {name}")));
+    }
+    Ok(())
+}
+
+/// Parse an `ItemStackIdentification` (string = a full stack, table = `ItemStackDefinition`,
+/// or a `LuaItemStack`).
+pub fn parse_spec(lua: &Lua, v: &Value) -> mlua::Result<StackSpec> {
+    let sh = shared(lua);
+    let protos = &sh.statics.protos;
+    match v {
+        Value::String(s) => {
+            let name = s.to_string_lossy();
+            known_item(protos, &name)?;
+            let proto = protos.item(&name).expect("checked by known_item");
+            Ok(StackSpec {
+                count: proto.stack_size,
+                quality: "normal".into(),
+                health: 1.0,
+                durability: proto.durability,
+                ammo: proto.magazine_size,
+                data: None,
+                name,
+            })
+        }
+        Value::Table(t) => {
+            let name = as_string(
+                &t.raw_get::<Value>("name")?,
+                "item stack definition field 'name'",
+            )?;
+            known_item(protos, &name)?;
+            let proto = protos.item(&name).expect("checked by known_item");
+            let count = match t.raw_get::<Value>("count")? {
+                Value::Nil => 1,
+                c => as_uint(&c, "item stack definition field 'count'")?,
+            };
+            let quality = quality_name(protos, &t.raw_get::<Value>("quality")?)?;
+            let health = match t.raw_get::<Value>("health")? {
+                Value::Nil => 1.0,
+                h => {
+                    let h = as_number(&h, "item stack definition field 'health'")?;
+                    if !(0.0..=1.0).contains(&h) {
+                        return Err(rt(format!(
+                            "item stack definition: health {h} is outside [0, 1]"
+                        )));
+                    }
+                    h
+                }
+            };
+            let durability = match (t.raw_get::<Value>("durability")?, proto.durability) {
+                (Value::Nil, d) => d,
+                (d, Some(max)) => {
+                    let d = as_number(&d, "item stack definition field 'durability'")?;
+                    if !(d > 0.0 && d <= max) {
+                        return Err(rt(format!(
+                            "item stack definition: durability {d} is outside (0, {max}]"
+                        )));
+                    }
+                    Some(d)
+                }
+                (_, None) => {
+                    return Err(rt(format!(
+                        "item stack definition: {name} has no durability"
+                    )));
+                }
+            };
+            let ammo = match (t.raw_get::<Value>("ammo")?, proto.magazine_size) {
+                (Value::Nil, a) => a,
+                (a, Some(max)) => {
+                    let a = as_uint(&a, "item stack definition field 'ammo'")?;
+                    if a == 0 || a > max {
+                        return Err(rt(format!(
+                            "item stack definition: ammo {a} is outside [1, {max}]"
+                        )));
+                    }
+                    Some(a)
+                }
+                (_, None) => return Err(rt(format!("item stack definition: {name} is not ammo"))),
+            };
+            Ok(StackSpec {
+                name,
+                count,
+                quality,
+                health,
+                durability,
+                ammo,
+                data: None,
+            })
+        }
+        Value::UserData(ud) => {
+            let Ok(r) = ud.borrow::<StackRef>() else {
+                return Err(rt(
+                    "expected an item name, an item stack definition or a LuaItemStack",
+                ));
+            };
+            let w = sh.world.borrow();
+            let Some(Some(s)) = r.0.get(&w) else {
+                return Err(rt("the given LuaItemStack is empty"));
+            };
+            Ok(StackSpec {
+                name: s.name.clone(),
+                count: s.count,
+                quality: s.quality.clone(),
+                health: s.health,
+                durability: s.durability,
+                ammo: s.ammo,
+                data: s.data.clone(),
+            })
+        }
+        other => Err(rt(format!(
+            "expected an item name, an item stack definition or a LuaItemStack, got {}",
+            other.type_name()
+        ))),
+    }
+}
+
+/// Parse an `ItemWithQualityID` filter for counting: (name, quality).
+fn parse_filter(lua: &Lua, v: &Value) -> mlua::Result<(String, String)> {
+    let sh = shared(lua);
+    match v {
+        Value::String(s) => {
+            let name = s.to_string_lossy();
+            known_item(&sh.statics.protos, &name)?;
+            Ok((name, "normal".into()))
+        }
+        Value::Table(t) => {
+            let name = as_string(&t.raw_get::<Value>("name")?, "item field 'name'")?;
+            known_item(&sh.statics.protos, &name)?;
+            Ok((
+                name,
+                quality_name(&sh.statics.protos, &t.raw_get::<Value>("quality")?)?,
+            ))
+        }
+        other => Err(rt(format!(
+            "expected an item name or {{name=, quality=}}, got {}",
+            other.type_name()
+        ))),
+    }
+}
+
+fn first(args: &MultiValue) -> Value {
+    args.iter().next().cloned().unwrap_or(Value::Nil)
+}
+
+fn one<T: mlua::IntoLua>(lua: &Lua, v: T) -> mlua::Result<MultiValue> {
+    Ok(MultiValue::from_iter([v.into_lua(lua)?]))
+}
+
+fn with_inv<R>(
+    lua: &Lua,
+    id: InvId,
+    f: impl FnOnce(&mut World, &Prototypes) -> mlua::Result<R>,
+) -> mlua::Result<R> {
+    let sh = shared(lua);
+    let mut w = sh.world.borrow_mut();
+    if id.get(&w).is_none() {
+        return Err(invalid("LuaInventory"));
+    }
+    f(&mut w, &sh.statics.protos)
+}
+
+/// Insert into several inventories in order (LuaControl.insert).
+pub fn insert_into(lua: &Lua, invs: &[InvId], spec: &StackSpec) -> mlua::Result<u32> {
+    let sh = shared(lua);
+    let mut w = sh.world.borrow_mut();
+    let mut left = spec.clone();
+    for id in invs {
+        if left.count == 0 {
+            break;
+        }
+        if let Some(inv) = id.get_mut(&mut w) {
+            left.count -= inv.insert(&sh.statics.protos, &left);
+        }
+    }
+    Ok(spec.count - left.count)
+}
+
+/// Remove from several inventories in order (LuaControl.remove_item).
+pub fn remove_from(lua: &Lua, invs: &[InvId], spec: &StackSpec) -> mlua::Result<u32> {
+    let sh = shared(lua);
+    let mut w = sh.world.borrow_mut();
+    let mut removed = 0;
+    for id in invs {
+        if let Some(inv) = id.get_mut(&mut w) {
+            removed += inv.remove(&spec.name, &spec.quality, spec.count - removed);
+        }
+    }
+    Ok(removed)
+}
+
+/// Count in several inventories (LuaControl.get_item_count).
+pub fn count_in(lua: &Lua, invs: &[InvId], filter: &Value) -> mlua::Result<f64> {
+    let f = if filter.is_nil() {
+        None
+    } else {
+        Some(parse_filter(lua, filter)?)
+    };
+    let sh = shared(lua);
+    let w = sh.world.borrow();
+    let mut n = 0u64;
+    for id in invs {
+        if let Some(inv) = id.get(&w) {
+            n += match &f {
+                Some((name, q)) => inv.count(Some(name), Some(q)),
+                None => inv.count(None, None),
+            };
+        }
+    }
+    Ok(n as f64)
+}
+
+/// The control methods shared by `LuaPlayer` and `LuaEntity` (character).
+pub fn control_method(lua: &Lua, key: &str, invs: Vec<InvId>) -> mlua::Result<Option<Value>> {
+    Ok(Some(match key {
+        "insert" => method(lua, move |lua, a| {
+            let spec = parse_spec(lua, &first(&a))?;
+            one(lua, insert_into(lua, &invs, &spec)?)
+        })?,
+        "remove_item" => method(lua, move |lua, a| {
+            let spec = parse_spec(lua, &first(&a))?;
+            one(lua, remove_from(lua, &invs, &spec)?)
+        })?,
+        "get_item_count" => method(lua, move |lua, a| {
+            one(lua, count_in(lua, &invs, &first(&a))?)
+        })?,
+        "can_insert" => method(lua, move |lua, a| {
+            let spec = parse_spec(lua, &first(&a))?;
+            let sh = shared(lua);
+            let w = sh.world.borrow();
+            let ok = invs.iter().filter_map(|id| id.get(&w)).any(|inv| {
+                inv.insertable_count(
+                    &sh.statics.protos,
+                    &StackSpec {
+                        count: 1,
+                        ..spec.clone()
+                    },
+                ) > 0
+            });
+            one(lua, ok)
+        })?,
+        "clear_items_inside" => method(lua, move |lua, _| {
+            let sh = shared(lua);
+            let mut w = sh.world.borrow_mut();
+            for id in &invs {
+                if let Some(inv) = id.get_mut(&mut w) {
+                    inv.clear();
+                }
+            }
+            Ok(MultiValue::new())
+        })?,
+        _ => return Ok(None),
+    }))
+}
+
+fn contents_table(lua: &Lua, contents: Vec<(String, u64, String)>) -> mlua::Result<Table> {
+    let t = lua.create_table_with_capacity(contents.len(), 0)?;
+    for (i, (name, count, quality)) in contents.into_iter().enumerate() {
+        let e = lua.create_table()?;
+        e.raw_set("name", name)?;
+        e.raw_set("count", count as f64)?;
+        e.raw_set("quality", quality)?;
+        t.raw_set(i + 1, e)?;
+    }
+    Ok(t)
+}
+
+fn slot_index(v: &Value, len: usize) -> mlua::Result<Option<usize>> {
+    let n = match v {
+        Value::Integer(i) => *i as f64,
+        Value::Number(n) => *n,
+        _ => return Ok(None),
+    };
+    if n.fract() != 0.0 || n < 1.0 || n > len as f64 {
+        return Err(rt(format!(
+            "Index out of range: {n} (the inventory has {len} slots)"
+        )));
+    }
+    Ok(Some(n as usize - 1))
+}
+
+impl InvRef {
+    fn index(&self, lua: &Lua, key: Value) -> mlua::Result<Value> {
+        let id = self.0;
+        let sh = shared(lua);
+        {
+            let w = sh.world.borrow();
+            let Some(inv) = id.get(&w) else {
+                if matches!(&key, Value::String(s) if s.to_string_lossy() == "valid") {
+                    return Ok(Value::Boolean(false));
+                }
+                return Err(invalid("LuaInventory"));
+            };
+            if let Some(slot) = slot_index(&key, inv.slots.len())? {
+                return lua
+                    .create_userdata(StackRef(StackId::Slot { inv: id, slot }))
+                    .map(Value::UserData);
+            }
+        }
+        let k = key_str("LuaInventory", &key)?;
+        Ok(match k.as_str() {
+            "valid" => Value::Boolean(true),
+            "object_name" => Value::String(lua.create_string("LuaInventory")?),
+            "index" => match id {
+                InvId::Character { kind, .. } => Value::Number(f64::from(kind.define())),
+                InvId::God { .. } => Value::Number(2.0),
+                InvId::Script { .. } => Value::Nil,
+            },
+            "player_owner" => match id {
+                InvId::God { player } => lua
+                    .create_userdata(super::player::PlayerRef(player))
+                    .map(Value::UserData)?,
+                InvId::Character { unit, .. } => match sh
+                    .world
+                    .borrow()
+                    .characters
+                    .get(&unit)
+                    .and_then(|c| c.player)
+                {
+                    Some(p) => lua
+                        .create_userdata(super::player::PlayerRef(p))
+                        .map(Value::UserData)?,
+                    None => Value::Nil,
+                },
+                InvId::Script { .. } => Value::Nil,
+            },
+            "entity_owner" => match id {
+                InvId::Character { unit, .. } => lua
+                    .create_userdata(super::entity::EntityRef(unit))
+                    .map(Value::UserData)?,
+                _ => Value::Nil,
+            },
+            "insert" => method(lua, move |lua, a| {
+                let spec = parse_spec(lua, &first(&a))?;
+                with_inv(lua, id, |w, p| {
+                    one(lua, id.get_mut(w).map_or(0, |inv| inv.insert(p, &spec)))
+                })
+            })?,
+            "remove" => method(lua, move |lua, a| {
+                let spec = parse_spec(lua, &first(&a))?;
+                with_inv(lua, id, |w, _| {
+                    one(
+                        lua,
+                        id.get_mut(w)
+                            .map_or(0, |inv| inv.remove(&spec.name, &spec.quality, spec.count)),
+                    )
+                })
+            })?,
+            "clear" => method(lua, move |lua, _| {
+                with_inv(lua, id, |w, _| {
+                    if let Some(inv) = id.get_mut(w) {
+                        inv.clear();
+                    }
+                    Ok(MultiValue::new())
+                })
+            })?,
+            "get_contents" => method(lua, move |lua, _| {
+                let contents = with_inv(lua, id, |w, p| {
+                    Ok(id.get(w).map(|inv| inv.contents(p)).unwrap_or_default())
+                })?;
+                one(lua, contents_table(lua, contents)?)
+            })?,
+            "get_item_count" => method(lua, move |lua, a| {
+                one(lua, count_in(lua, &[id], &first(&a))?)
+            })?,
+            "is_empty" => method(lua, move |lua, _| {
+                with_inv(lua, id, |w, _| {
+                    one(lua, id.get(w).is_none_or(|i| i.is_empty()))
+                })
+            })?,
+            "is_full" => method(lua, move |lua, _| {
+                with_inv(lua, id, |w, _| {
+                    one(lua, id.get(w).is_some_and(|i| i.empty_slots() == 0))
+                })
+            })?,
+            "count_empty_stacks" => method(lua, move |lua, _| {
+                with_inv(lua, id, |w, _| {
+                    one(lua, id.get(w).map_or(0, |i| i.empty_slots()) as f64)
+                })
+            })?,
+            "can_insert" => method(lua, move |lua, a| {
+                let spec = parse_spec(lua, &first(&a))?;
+                with_inv(lua, id, |w, p| {
+                    one(
+                        lua,
+                        id.get(w).is_some_and(|i| {
+                            i.insertable_count(
+                                p,
+                                &StackSpec {
+                                    count: 1,
+                                    ..spec.clone()
+                                },
+                            ) > 0
+                        }),
+                    )
+                })
+            })?,
+            "get_insertable_count" => method(lua, move |lua, a| {
+                let spec = parse_spec(lua, &first(&a))?;
+                with_inv(lua, id, |w, p| {
+                    one(
+                        lua,
+                        id.get(w).map_or(0, |i| i.insertable_count(p, &spec)) as f64,
+                    )
+                })
+            })?,
+            "find_item_stack" => method(lua, move |lua, a| {
+                let (name, quality) = parse_filter(lua, &first(&a))?;
+                let found = with_inv(lua, id, |w, _| {
+                    Ok(id.get(w).and_then(|i| {
+                        i.slots.iter().position(|s| {
+                            s.as_ref()
+                                .is_some_and(|s| s.name == name && s.quality == quality)
+                        })
+                    }))
+                })?;
+                match found {
+                    Some(slot) => Ok(MultiValue::from_iter([
+                        Value::UserData(
+                            lua.create_userdata(StackRef(StackId::Slot { inv: id, slot }))?,
+                        ),
+                        Value::Number(slot as f64 + 1.0),
+                    ])),
+                    None => Ok(MultiValue::new()),
+                }
+            })?,
+            "destroy" => method(lua, move |lua, _| {
+                let InvId::Script { id: sid } = id else {
+                    return Err(rt(
+                        "LuaInventory.destroy: only inventories from game.create_inventory can be destroyed",
+                    ));
+                };
+                shared(lua)
+                    .world
+                    .borrow_mut()
+                    .script_inventories
+                    .remove(&sid);
+                Ok(MultiValue::new())
+            })?,
+            _ => return Err(no_key("LuaInventory", &key)),
+        })
+    }
+}
+
+impl UserData for InvRef {
+    fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
+        m.add_meta_method(MetaMethod::Index, |lua, this, key: Value| {
+            this.index(lua, key)
+        });
+        m.add_meta_method(
+            MetaMethod::NewIndex,
+            |_, _, (key, _v): (Value, Value)| -> mlua::Result<()> {
+                Err(no_key("LuaInventory", &key))
+            },
+        );
+        m.add_meta_method(MetaMethod::Len, |lua, this, ()| {
+            let sh = shared(lua);
+            let w = sh.world.borrow();
+            this.0
+                .get(&w)
+                .map(|i| i.slots.len() as f64)
+                .ok_or_else(|| invalid("LuaInventory"))
+        });
+        m.add_meta_method(MetaMethod::Eq, |_, this, other: AnyUserData| {
+            Ok(other
+                .borrow::<InvRef>()
+                .map(|o| *o == *this)
+                .unwrap_or(false))
+        });
+        m.add_meta_method(MetaMethod::ToString, |_, _, ()| Ok("LuaInventory"));
+    }
+}
+
+fn read_stack<R>(
+    lua: &Lua,
+    id: StackId,
+    f: impl FnOnce(&ItemStack, &Prototypes) -> mlua::Result<R>,
+) -> mlua::Result<R> {
+    let sh = shared(lua);
+    let w = sh.world.borrow();
+    match id.get(&w) {
+        None => Err(invalid("LuaItemStack")),
+        Some(None) => Err(rt(
+            "LuaItemStack API call when LuaItemStack was invalid for read.",
+        )),
+        Some(Some(s)) => f(s, &sh.statics.protos),
+    }
+}
+
+fn write_stack<R>(
+    lua: &Lua,
+    id: StackId,
+    f: impl FnOnce(&mut Option<ItemStack>, &Prototypes) -> mlua::Result<R>,
+) -> mlua::Result<R> {
+    let sh = shared(lua);
+    let mut w = sh.world.borrow_mut();
+    match id.get_mut(&mut w) {
+        None => Err(invalid("LuaItemStack")),
+        Some(slot) => f(slot, &sh.statics.protos),
+    }
+}
+
+/// Whether the stack `s` may go into the slot `id`.
+fn slot_accepts(protos: &Prototypes, id: StackId, s: &ItemStack) -> bool {
+    let Some(proto) = protos.item(&s.name) else {
+        return false;
+    };
+    let limit = if s.data.is_some() {
+        1
+    } else {
+        proto.stack_size
+    };
+    let kind_ok = match id.inventory_kind() {
+        Some(crate::inventory::InventoryKind::CharacterGuns) => proto.kind == "gun",
+        Some(crate::inventory::InventoryKind::CharacterAmmo) => proto.kind == "ammo",
+        Some(crate::inventory::InventoryKind::CharacterArmor) => proto.kind == "armor",
+        _ => true,
+    };
+    kind_ok && s.count >= 1 && s.count <= limit
+}
+
+fn exportable<'a>(protos: &'a Prototypes, s: &ItemStack) -> Option<&'a crate::items::ItemProto> {
+    protos.item(&s.name).filter(|p| p.is_exportable())
+}
+
+impl StackRef {
+    fn index(&self, lua: &Lua, key: Value) -> mlua::Result<Value> {
+        let id = self.0;
+        let k = key_str("LuaItemStack", &key)?;
+        let sh = shared(lua);
+        let exists = id.exists(&sh.world.borrow());
+        match k.as_str() {
+            "valid" => return Ok(Value::Boolean(exists)),
+            "object_name" => return Ok(Value::String(lua.create_string("LuaItemStack")?)),
+            _ if !exists => return Err(invalid("LuaItemStack")),
+            "valid_for_read" => {
+                return Ok(Value::Boolean(matches!(
+                    id.get(&sh.world.borrow()),
+                    Some(Some(_))
+                )));
+            }
+            _ => {}
+        }
+        Ok(match k.as_str() {
+            "name" => {
+                Value::String(lua.create_string(read_stack(lua, id, |s, _| Ok(s.name.clone()))?)?)
+            }
+            "count" => Value::Number(f64::from(read_stack(lua, id, |s, _| Ok(s.count))?)),
+            "quality" => Value::UserData(lua.create_userdata(QualityProtoRef(read_stack(
+                lua,
+                id,
+                |s, _| Ok(s.quality.clone()),
+            )?))?),
+            "health" => Value::Number(read_stack(lua, id, |s, _| Ok(s.health))?),
+            "durability" => read_stack(lua, id, |s, _| {
+                s.durability
+                    .map(Value::Number)
+                    .ok_or_else(|| rt(format!("Item {} is not a tool.", s.name)))
+            })?,
+            "ammo" => read_stack(lua, id, |s, _| {
+                s.ammo
+                    .map(|a| Value::Number(f64::from(a)))
+                    .ok_or_else(|| rt(format!("Item {} is not ammo.", s.name)))
+            })?,
+            "type" => Value::String(lua.create_string(read_stack(lua, id, |s, p| {
+                Ok(p.item(&s.name).map_or("item", |p| p.kind))
+            })?)?),
+            "prototype" => Value::UserData(lua.create_userdata(ItemProtoRef(read_stack(
+                lua,
+                id,
+                |s, _| Ok(s.name.clone()),
+            )?))?),
+            "is_blueprint" | "is_blueprint_book" | "is_deconstruction_item" | "is_upgrade_item" => {
+                let want = match k.as_str() {
+                    "is_blueprint" => "blueprint",
+                    "is_blueprint_book" => "blueprint-book",
+                    "is_deconstruction_item" => "deconstruction-item",
+                    _ => "upgrade-item",
+                };
+                Value::Boolean(read_stack(lua, id, |s, p| {
+                    Ok(p.item(&s.name).is_some_and(|p| p.kind == want))
+                })?)
+            }
+            "label" => read_stack(lua, id, |s, p| {
+                if exportable(p, s).is_none() {
+                    return Err(rt(format!("Item {} can not have a label.", s.name)));
+                }
+                Ok(s.data
+                    .as_ref()
+                    .and_then(|d| d.get("label"))
+                    .and_then(|l| l.as_str())
+                    .map(str::to_string))
+            })?
+            .map(|l| lua.create_string(l).map(Value::String))
+            .transpose()?
+            .unwrap_or(Value::Nil),
+            "clear" => method(lua, move |lua, _| {
+                write_stack(lua, id, |slot, _| {
+                    *slot = None;
+                    Ok(MultiValue::new())
+                })
+            })?,
+            "set_stack" | "can_set_stack" => {
+                let only_check = k == "can_set_stack";
+                method(lua, move |lua, a| {
+                    let arg = first(&a);
+                    let new = if arg.is_nil() {
+                        None
+                    } else {
+                        let spec = parse_spec(lua, &arg)?;
+                        Some(spec.to_stack(spec.count))
+                    };
+                    write_stack(lua, id, |slot, p| {
+                        let ok = match &new {
+                            None => true,
+                            Some(s) => slot_accepts(p, id, s),
+                        };
+                        if ok && !only_check {
+                            *slot = new;
+                        }
+                        one(lua, ok)
+                    })
+                })?
+            }
+            "swap_stack" => method(lua, move |lua, a| {
+                let Value::UserData(ud) = first(&a) else {
+                    return Err(rt("swap_stack: expected a LuaItemStack"));
+                };
+                let other = ud
+                    .borrow::<StackRef>()
+                    .map_err(|_| rt("swap_stack: expected a LuaItemStack"))?
+                    .0;
+                let sh = shared(lua);
+                let mut w = sh.world.borrow_mut();
+                let a_stack = id.get(&w).ok_or_else(|| invalid("LuaItemStack"))?.clone();
+                let b_stack = other
+                    .get(&w)
+                    .ok_or_else(|| invalid("LuaItemStack"))?
+                    .clone();
+                let fits = |target: StackId, s: &Option<ItemStack>| {
+                    s.as_ref()
+                        .is_none_or(|s| slot_accepts(&sh.statics.protos, target, s))
+                };
+                if !(fits(id, &b_stack) && fits(other, &a_stack)) {
+                    return one(lua, false);
+                }
+                *id.get_mut(&mut w).expect("checked above") = b_stack;
+                *other.get_mut(&mut w).expect("checked above") = a_stack;
+                one(lua, true)
+            })?,
+            "is_blueprint_setup" => method(lua, move |lua, _| {
+                let setup = read_stack(lua, id, |s, p| {
+                    if p.item(&s.name).is_none_or(|p| p.kind != "blueprint") {
+                        return Err(rt(format!("Item {} is not a blueprint.", s.name)));
+                    }
+                    Ok(s.data
+                        .as_ref()
+                        .and_then(|d| d.get("entities"))
+                        .and_then(|e| e.as_array())
+                        .is_some_and(|e| !e.is_empty()))
+                })?;
+                one(lua, setup)
+            })?,
+            "export_stack" => method(lua, move |lua, _| {
+                let text = read_stack(lua, id, |s, p| {
+                    let proto = exportable(p, s)
+                        .ok_or_else(|| rt(format!("Item {} can not be exported.", s.name)))?;
+                    game_strings::export_exchange_string(&s.name, proto.kind, s.data.as_ref())
+                        .ok_or_else(|| rt(format!("Item {} can not be exported.", s.name)))
+                })?;
+                one(lua, text)
+            })?,
+            "import_stack" => method(lua, move |lua, a| {
+                let Value::String(text) = first(&a) else {
+                    return Err(rt("import_stack: expected a string"));
+                };
+                let bytes = text.as_bytes().to_vec();
+                write_stack(lua, id, |slot, p| {
+                    // The game's codes: 0 success, -1 success with errors, 1 failure.
+                    let code = match game_strings::import_exchange_string(p, &bytes) {
+                        Ok(imp) => {
+                            let code = if imp.with_errors { -1 } else { 0 };
+                            let mut s = ItemStack::new(p, &imp.item, 1, "normal");
+                            s.data = Some(imp.data);
+                            *slot = Some(s);
+                            code
+                        }
+                        Err(_) => 1,
+                    };
+                    one(lua, code)
+                })
+            })?,
+            _ => return Err(no_key("LuaItemStack", &key)),
+        })
+    }
+
+    fn newindex(&self, lua: &Lua, key: Value, v: Value) -> mlua::Result<()> {
+        let id = self.0;
+        let k = key_str("LuaItemStack", &key)?;
+        write_stack(lua, id, |slot, p| {
+            let Some(s) = slot.as_mut() else {
+                return Err(rt(
+                    "LuaItemStack API call when LuaItemStack was invalid for read.",
+                ));
+            };
+            match k.as_str() {
+                "count" => {
+                    let n = as_uint(&v, "LuaItemStack.count")?;
+                    let limit = if s.data.is_some() {
+                        1
+                    } else {
+                        p.item(&s.name).map_or(1, |p| p.stack_size)
+                    };
+                    if n > limit {
+                        return Err(rt(format!(
+                            "LuaItemStack.count: {n} is more than the stack size {limit} of {}",
+                            s.name
+                        )));
+                    }
+                    if n == 0 {
+                        *slot = None;
+                    } else {
+                        s.count = n;
+                    }
+                }
+                "health" => {
+                    let h = as_number(&v, "LuaItemStack.health")?;
+                    if !(0.0..=1.0).contains(&h) {
+                        return Err(rt(format!("LuaItemStack.health: {h} is outside [0, 1]")));
+                    }
+                    s.health = h;
+                }
+                "durability" => {
+                    let max = p
+                        .item(&s.name)
+                        .and_then(|p| p.durability)
+                        .ok_or_else(|| rt(format!("Item {} is not a tool.", s.name)))?;
+                    let d = as_number(&v, "LuaItemStack.durability")?;
+                    if !(d > 0.0 && d <= max) {
+                        return Err(rt(format!(
+                            "LuaItemStack.durability: {d} is outside (0, {max}]"
+                        )));
+                    }
+                    s.durability = Some(d);
+                }
+                "ammo" => {
+                    let max = p
+                        .item(&s.name)
+                        .and_then(|p| p.magazine_size)
+                        .ok_or_else(|| rt(format!("Item {} is not ammo.", s.name)))?;
+                    let a = as_uint(&v, "LuaItemStack.ammo")?;
+                    if a == 0 || a > max {
+                        return Err(rt(format!("LuaItemStack.ammo: {a} is outside [1, {max}]")));
+                    }
+                    s.ammo = Some(a);
+                }
+                "label" => {
+                    if exportable(p, s).is_none() {
+                        return Err(rt(format!("Item {} can not have a label.", s.name)));
+                    }
+                    let data = s
+                        .data
+                        .get_or_insert_with(|| serde_json::Value::Object(Default::default()));
+                    if let serde_json::Value::Object(m) = data {
+                        match &v {
+                            Value::Nil => {
+                                m.remove("label");
+                            }
+                            other => {
+                                m.insert(
+                                    "label".into(),
+                                    serde_json::Value::String(as_string(
+                                        other,
+                                        "LuaItemStack.label",
+                                    )?),
+                                );
+                            }
+                        }
+                    }
+                }
+                _ => return Err(no_key("LuaItemStack", &key)),
+            }
+            Ok(())
+        })
+    }
+}
+
+impl UserData for StackRef {
+    fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
+        m.add_meta_method(MetaMethod::Index, |lua, this, key: Value| {
+            this.index(lua, key)
+        });
+        m.add_meta_method(
+            MetaMethod::NewIndex,
+            |lua, this, (key, v): (Value, Value)| this.newindex(lua, key, v),
+        );
+        m.add_meta_method(MetaMethod::Eq, |_, this, other: AnyUserData| {
+            Ok(other
+                .borrow::<StackRef>()
+                .map(|o| *o == *this)
+                .unwrap_or(false))
+        });
+        m.add_meta_method(MetaMethod::ToString, |_, _, ()| Ok("LuaItemStack"));
+    }
+}

@@ -1,0 +1,131 @@
+//! The Factorio API surface offered to scenarios.
+//!
+//! Objects (`LuaPlayer`, `LuaInventory`, ...) are small userdata handles naming a thing in the
+//! [`crate::world::World`]; every access looks the thing up, so a handle to something destroyed
+//! reports itself invalid like the game's. Methods are called with a dot (`inv.insert{...}`), as
+//! in the game. Unknown keys raise "<Class> doesn't contain key <key>." like the game.
+
+pub mod defines;
+pub mod entity;
+pub mod game;
+pub mod gui;
+pub mod helpers;
+pub mod inventory;
+pub mod player;
+pub mod refs;
+pub mod script;
+
+use mlua::{Function, Lua, MultiValue, Value};
+
+use crate::sandbox::rt;
+
+/// Install all API globals into a fresh state.
+pub fn install(lua: &Lua) -> mlua::Result<()> {
+    let g = lua.globals();
+    g.raw_set("defines", defines::create(lua)?)?;
+    g.raw_set("script", script::create_script(lua)?)?;
+    g.raw_set("remote", script::create_remote(lua)?)?;
+    g.raw_set("commands", script::create_commands(lua)?)?;
+    g.raw_set("rcon", script::create_rcon(lua)?)?;
+    g.raw_set("helpers", helpers::create_helpers(lua)?)?;
+    g.raw_set("prototypes", helpers::create_prototypes(lua)?)?;
+    g.raw_set("storage", lua.create_table()?)?;
+    // `game` is set when the main chunk has run (the game does not offer it earlier).
+    Ok(())
+}
+
+/// "<Class> doesn't contain key <key>."
+pub fn no_key(class: &str, key: &Value) -> mlua::Error {
+    let k = match key {
+        Value::String(s) => s.to_string_lossy(),
+        Value::Integer(i) => i.to_string(),
+        Value::Number(n) => n.to_string(),
+        other => format!("<{}>", other.type_name()),
+    };
+    rt(format!("{class} doesn't contain key {k}."))
+}
+
+/// "<Class> API call when <Class> was invalid."
+pub fn invalid(class: &str) -> mlua::Error {
+    rt(format!("{class} API call when {class} was invalid."))
+}
+
+/// A key as a string, or the no-such-key error.
+pub fn key_str(class: &str, key: &Value) -> mlua::Result<String> {
+    match key {
+        Value::String(s) => Ok(s.to_string_lossy()),
+        other => Err(no_key(class, other)),
+    }
+}
+
+/// Wrap a closure as a Lua function value (an API method bound to its object).
+pub fn method<F>(lua: &Lua, f: F) -> mlua::Result<Value>
+where
+    F: Fn(&Lua, MultiValue) -> mlua::Result<MultiValue> + 'static,
+{
+    Ok(Value::Function(lua.create_function(f)?))
+}
+
+/// Build a function value from a typed closure.
+pub fn func<A, R, F>(lua: &Lua, f: F) -> mlua::Result<Value>
+where
+    A: mlua::FromLuaMulti,
+    R: mlua::IntoLuaMulti,
+    F: Fn(&Lua, A) -> mlua::Result<R> + 'static,
+{
+    let f: Function = lua.create_function(f)?;
+    Ok(Value::Function(f))
+}
+
+/// Read a number argument.
+pub fn as_number(v: &Value, what: &str) -> mlua::Result<f64> {
+    match v {
+        Value::Integer(i) => Ok(*i as f64),
+        Value::Number(n) => Ok(*n),
+        other => Err(rt(format!(
+            "{what}: expected a number, got {}",
+            other.type_name()
+        ))),
+    }
+}
+
+/// Read a whole non-negative number argument.
+pub fn as_uint(v: &Value, what: &str) -> mlua::Result<u32> {
+    let n = as_number(v, what)?;
+    if n < 0.0 || n.fract() != 0.0 || n > f64::from(u32::MAX) {
+        return Err(rt(format!("{what}: expected a whole number >= 0, got {n}")));
+    }
+    Ok(n as u32)
+}
+
+/// Read a boolean argument.
+pub fn as_bool(v: &Value, what: &str) -> mlua::Result<bool> {
+    match v {
+        Value::Boolean(b) => Ok(*b),
+        other => Err(rt(format!(
+            "{what}: expected a boolean, got {}",
+            other.type_name()
+        ))),
+    }
+}
+
+/// Read a string argument.
+pub fn as_string(v: &Value, what: &str) -> mlua::Result<String> {
+    match v {
+        Value::String(s) => Ok(s.to_string_lossy()),
+        Value::Integer(i) => Ok(i.to_string()),
+        Value::Number(n) => Ok(n.to_string()),
+        other => Err(rt(format!(
+            "{what}: expected a string, got {}",
+            other.type_name()
+        ))),
+    }
+}
+
+/// A `{x=, y=}` table.
+pub fn position_table(lua: &Lua, p: crate::world::Position) -> mlua::Result<Value> {
+    let t = lua.create_table()?;
+    t.raw_set("x", p.x)?;
+    t.raw_set("y", p.y)?;
+    Ok(Value::Table(t))
+}

@@ -1,0 +1,446 @@
+//! `LuaPlayer`, `LuaGui` and a minimal `LuaSurface`.
+
+use mlua::{AnyUserData, Lua, MetaMethod, MultiValue, Table, UserData, UserDataMethods, Value};
+
+use super::entity::{EntityRef, character_invs, get_bonus, set_bonus};
+use super::gui::GuiRef;
+use super::inventory::{InvRef, StackRef, control_method};
+use super::refs::{InvId, StackId};
+use super::{
+    as_bool, as_number, as_string, as_uint, invalid, key_str, method, no_key, position_table,
+};
+use crate::context::shared;
+use crate::inventory::InventoryKind;
+use crate::sandbox::{rt, to_display};
+use crate::world::{Bonuses, Color, Controller, GUI_ROOTS, Position, World};
+
+/// `LuaPlayer` handle, by player index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlayerRef(pub u32);
+
+/// `LuaGui` handle of a player.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GuiHolder(pub u32);
+
+/// `LuaSurface` handle (only `nauvis`, index 1, exists).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SurfaceRef(pub u32);
+
+fn color_table(lua: &Lua, c: Color) -> mlua::Result<Value> {
+    let t = lua.create_table()?;
+    t.raw_set("r", c.r)?;
+    t.raw_set("g", c.g)?;
+    t.raw_set("b", c.b)?;
+    t.raw_set("a", c.a)?;
+    Ok(Value::Table(t))
+}
+
+fn parse_color(v: &Value) -> mlua::Result<Color> {
+    let Value::Table(t) = v else {
+        return Err(rt(
+            "color: expected a table {r=, g=, b=, a=} or {r, g, b, a}",
+        ));
+    };
+    let get = |named: &str, pos: usize, default: f64| -> mlua::Result<f64> {
+        let v: Value = t.raw_get(named)?;
+        let v = if v.is_nil() { t.raw_get(pos)? } else { v };
+        if v.is_nil() {
+            Ok(default)
+        } else {
+            as_number(&v, &format!("color.{named}"))
+        }
+    };
+    let (r, g, b, a) = (
+        get("r", 1, 0.0)?,
+        get("g", 2, 0.0)?,
+        get("b", 3, 0.0)?,
+        get("a", 4, 1.0)?,
+    );
+    // Like the game: components above 1 are on the 0-255 scale.
+    let scale = if r > 1.0 || g > 1.0 || b > 1.0 || a > 1.0 {
+        255.0
+    } else {
+        1.0
+    };
+    Ok(Color {
+        r: r / scale,
+        g: g / scale,
+        b: b / scale,
+        a: a / scale,
+    })
+}
+
+/// Send a message to one player's console.
+pub fn print_to(lua: &Lua, player: u32, msg: &Value) -> mlua::Result<()> {
+    let text = to_display(lua, msg)?;
+    shared(lua)
+        .out
+        .borrow_mut()
+        .player_messages
+        .push((player, text));
+    Ok(())
+}
+
+fn no_character(key: &str) -> mlua::Error {
+    rt(format!(
+        "LuaPlayer::{key}: the player doesn't have a character."
+    ))
+}
+
+/// Inventories `LuaControl.insert` uses for a player.
+fn player_invs(w: &World, index: u32) -> Vec<InvId> {
+    match w.player(index) {
+        Some(p) => match (p.controller, p.character) {
+            (Controller::Character, Some(unit)) => character_invs(unit),
+            (Controller::God, _) => vec![InvId::God { player: index }],
+            _ => Vec::new(),
+        },
+        None => Vec::new(),
+    }
+}
+
+fn set_controller(lua: &Lua, index: u32, spec: Table) -> mlua::Result<()> {
+    let kind = as_uint(&spec.raw_get::<Value>("type")?, "set_controller type")?;
+    let controller = Controller::from_define(kind)
+        .ok_or_else(|| rt(format!("set_controller: unknown controller type {kind}")))?;
+    let character = match spec.raw_get::<Value>("character")? {
+        Value::Nil => None,
+        Value::UserData(ud) => Some(
+            ud.borrow::<EntityRef>()
+                .map_err(|_| rt("set_controller: 'character' must be a character LuaEntity"))?
+                .0,
+        ),
+        other => {
+            return Err(rt(format!(
+                "set_controller: 'character' must be a LuaEntity, got {}",
+                other.type_name()
+            )));
+        }
+    };
+    let sh = shared(lua);
+    let mut w = sh.world.borrow_mut();
+    match controller {
+        Controller::Spectator | Controller::God | Controller::Ghost => {
+            w.detach_character(index);
+            if let Some(p) = w.player_mut(index) {
+                p.controller = controller;
+            }
+            Ok(())
+        }
+        Controller::Character => {
+            let unit = character.ok_or_else(|| {
+                rt("set_controller: 'character' must be given for defines.controllers.character")
+            })?;
+            let owner = w
+                .characters
+                .get(&unit)
+                .ok_or_else(|| invalid("LuaEntity"))?
+                .player;
+            if owner.is_some_and(|o| o != index) {
+                return Err(rt(
+                    "set_controller: the character is controlled by another player",
+                ));
+            }
+            w.detach_character(index);
+            if let Some(c) = w.characters.get_mut(&unit) {
+                c.player = Some(index);
+            }
+            if let Some(p) = w.player_mut(index) {
+                p.character = Some(unit);
+                p.controller = Controller::Character;
+            }
+            Ok(())
+        }
+        other => Err(rt(format!(
+            "set_controller: the emulator does not model the {other:?} controller"
+        ))),
+    }
+}
+
+impl PlayerRef {
+    fn index(&self, lua: &Lua, key: Value) -> mlua::Result<Value> {
+        let index = self.0;
+        let k = key_str("LuaPlayer", &key)?;
+        let sh = shared(lua);
+        let p = {
+            let w = sh.world.borrow();
+            match w.player(index) {
+                Some(p) => p.clone(),
+                None if k == "valid" => return Ok(Value::Boolean(false)),
+                None => return Err(invalid("LuaPlayer")),
+            }
+        };
+        if Bonuses::NAMES.contains(&k.as_str()) {
+            let unit = p.character.ok_or_else(|| no_character(&k))?;
+            return Ok(get_bonus(&sh.world.borrow(), unit, &k)
+                .map(Value::Number)
+                .unwrap_or(Value::Nil));
+        }
+        let invs = player_invs(&sh.world.borrow(), index);
+        if let Some(m) = control_method(lua, &k, invs)? {
+            return Ok(m);
+        }
+        let s = |v: &str| lua.create_string(v).map(Value::String);
+        Ok(match k.as_str() {
+            "valid" => Value::Boolean(true),
+            "object_name" => s("LuaPlayer")?,
+            "index" => Value::Number(f64::from(index)),
+            "name" => s(&p.name)?,
+            "connected" => Value::Boolean(p.connected),
+            "admin" => Value::Boolean(p.admin),
+            "tag" => s(&p.tag)?,
+            "controller_type" => Value::Number(f64::from(p.controller.define())),
+            "character" => match p.character {
+                Some(u) => Value::UserData(lua.create_userdata(EntityRef(u))?),
+                None => Value::Nil,
+            },
+            "position" => position_table(lua, p.position)?,
+            "surface" => Value::UserData(lua.create_userdata(SurfaceRef(1))?),
+            "surface_index" => Value::Number(1.0),
+            "color" => color_table(lua, p.color)?,
+            "chat_color" => color_table(lua, p.chat_color)?,
+            "online_time" => Value::Number(p.online_ticks as f64),
+            "last_online" => Value::Number(p.last_online as f64),
+            "gui" => Value::UserData(lua.create_userdata(GuiHolder(index))?),
+            "cursor_stack" => match p.controller {
+                Controller::Spectator | Controller::Ghost => Value::Nil,
+                _ => Value::UserData(
+                    lua.create_userdata(StackRef(StackId::Cursor { player: index }))?,
+                ),
+            },
+            "print" => method(lua, move |lua, a| {
+                print_to(lua, index, &a.iter().next().cloned().unwrap_or(Value::Nil))?;
+                Ok(MultiValue::new())
+            })?,
+            "get_inventory" => method(lua, move |lua, a| {
+                let n = as_uint(
+                    &a.iter().next().cloned().unwrap_or(Value::Nil),
+                    "get_inventory index",
+                )?;
+                let sh = shared(lua);
+                let w = sh.world.borrow();
+                let p = w.player(index).ok_or_else(|| invalid("LuaPlayer"))?;
+                let id = match (n, p.controller, p.character) {
+                    (2, Controller::God, _) => Some(InvId::God { player: index }),
+                    (n, _, Some(unit)) => InventoryKind::character_from_define(n)
+                        .map(|kind| InvId::Character { unit, kind }),
+                    _ => None,
+                };
+                drop(w);
+                match id {
+                    Some(id) => Ok(MultiValue::from_iter([Value::UserData(
+                        lua.create_userdata(InvRef(id))?,
+                    )])),
+                    None => Ok(MultiValue::from_iter([Value::Nil])),
+                }
+            })?,
+            "get_main_inventory" => method(lua, move |lua, _| {
+                let sh = shared(lua);
+                let w = sh.world.borrow();
+                let p = w.player(index).ok_or_else(|| invalid("LuaPlayer"))?;
+                let id = match (p.controller, p.character) {
+                    (Controller::God, _) => Some(InvId::God { player: index }),
+                    (Controller::Character, Some(unit)) => Some(InvId::Character {
+                        unit,
+                        kind: InventoryKind::CharacterMain,
+                    }),
+                    _ => None,
+                };
+                drop(w);
+                match id {
+                    Some(id) => Ok(MultiValue::from_iter([Value::UserData(
+                        lua.create_userdata(InvRef(id))?,
+                    )])),
+                    None => Ok(MultiValue::from_iter([Value::Nil])),
+                }
+            })?,
+            "set_controller" => method(lua, move |lua, a| {
+                let Some(Value::Table(spec)) = a.iter().next().cloned() else {
+                    return Err(rt(
+                        "set_controller: expected a table {type=defines.controllers..., character=?}",
+                    ));
+                };
+                set_controller(lua, index, spec)?;
+                Ok(MultiValue::new())
+            })?,
+            "create_character" => method(lua, move |lua, a| {
+                if let Some(v) = a.iter().next()
+                    && !v.is_nil()
+                    && as_string(v, "create_character")? != "character"
+                {
+                    return Err(rt(
+                        "create_character: the emulator only has the 'character' prototype",
+                    ));
+                }
+                let sh = shared(lua);
+                let mut w = sh.world.borrow_mut();
+                let has = w
+                    .player(index)
+                    .ok_or_else(|| invalid("LuaPlayer"))?
+                    .character
+                    .is_some();
+                if has {
+                    return Ok(MultiValue::from_iter([Value::Boolean(false)]));
+                }
+                w.create_character_for(index);
+                Ok(MultiValue::from_iter([Value::Boolean(true)]))
+            })?,
+            "clear_cursor" => method(lua, move |lua, _| {
+                let sh = shared(lua);
+                let mut w = sh.world.borrow_mut();
+                let p = w.player_mut(index).ok_or_else(|| invalid("LuaPlayer"))?;
+                p.cursor = None;
+                Ok(MultiValue::from_iter([Value::Boolean(true)]))
+            })?,
+            "is_cursor_empty" => method(lua, move |lua, _| {
+                let sh = shared(lua);
+                let w = sh.world.borrow();
+                let p = w.player(index).ok_or_else(|| invalid("LuaPlayer"))?;
+                Ok(MultiValue::from_iter([Value::Boolean(p.cursor.is_none())]))
+            })?,
+            "teleport" => method(lua, move |lua, a| {
+                let Some(Value::Table(t)) = a.iter().next().cloned() else {
+                    return Err(rt("teleport: expected a position {x=, y=}"));
+                };
+                let x: Value = t.raw_get("x")?;
+                let x = if x.is_nil() { t.raw_get(1)? } else { x };
+                let y: Value = t.raw_get("y")?;
+                let y = if y.is_nil() { t.raw_get(2)? } else { y };
+                let pos = Position {
+                    x: as_number(&x, "position.x")?,
+                    y: as_number(&y, "position.y")?,
+                };
+                let sh = shared(lua);
+                let mut w = sh.world.borrow_mut();
+                let p = w.player_mut(index).ok_or_else(|| invalid("LuaPlayer"))?;
+                p.position = pos;
+                if let Some(unit) = p.character
+                    && let Some(c) = w.characters.get_mut(&unit)
+                {
+                    c.position = pos;
+                }
+                Ok(MultiValue::from_iter([Value::Boolean(true)]))
+            })?,
+            _ => return Err(no_key("LuaPlayer", &key)),
+        })
+    }
+
+    fn newindex(&self, lua: &Lua, key: Value, v: Value) -> mlua::Result<()> {
+        let index = self.0;
+        let k = key_str("LuaPlayer", &key)?;
+        if k == "character" {
+            return match &v {
+                Value::Nil => {
+                    let sh = shared(lua);
+                    let mut w = sh.world.borrow_mut();
+                    w.detach_character(index);
+                    if let Some(p) = w.player_mut(index) {
+                        p.controller = Controller::Ghost;
+                    }
+                    Ok(())
+                }
+                other => {
+                    let spec = lua.create_table()?;
+                    spec.raw_set("type", Controller::Character.define())?;
+                    spec.raw_set("character", other.clone())?;
+                    set_controller(lua, index, spec)
+                }
+            };
+        }
+        let sh = shared(lua);
+        let mut w = sh.world.borrow_mut();
+        let p = w.player(index).ok_or_else(|| invalid("LuaPlayer"))?;
+        if Bonuses::NAMES.contains(&k.as_str()) {
+            let unit = p.character.ok_or_else(|| no_character(&k))?;
+            return set_bonus(&mut w, unit, &k, &v);
+        }
+        let p = w.player_mut(index).expect("checked above");
+        match k.as_str() {
+            "color" => p.color = parse_color(&v)?,
+            "chat_color" => p.chat_color = parse_color(&v)?,
+            "admin" => p.admin = as_bool(&v, "LuaPlayer.admin")?,
+            "tag" => p.tag = as_string(&v, "LuaPlayer.tag")?,
+            _ => return Err(no_key("LuaPlayer", &key)),
+        }
+        Ok(())
+    }
+}
+
+impl UserData for PlayerRef {
+    fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
+        m.add_meta_method(MetaMethod::Index, |lua, this, key: Value| {
+            this.index(lua, key)
+        });
+        m.add_meta_method(
+            MetaMethod::NewIndex,
+            |lua, this, (key, v): (Value, Value)| this.newindex(lua, key, v),
+        );
+        m.add_meta_method(MetaMethod::Eq, |_, this, other: AnyUserData| {
+            Ok(other
+                .borrow::<PlayerRef>()
+                .map(|o| *o == *this)
+                .unwrap_or(false))
+        });
+        m.add_meta_method(MetaMethod::ToString, |_, this, ()| {
+            Ok(format!("LuaPlayer: {}", this.0))
+        });
+    }
+}
+
+impl UserData for GuiHolder {
+    fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
+        m.add_meta_method(MetaMethod::Index, |lua, this, key: Value| {
+            let k = key_str("LuaGui", &key)?;
+            let sh = shared(lua);
+            let w = sh.world.borrow();
+            let Some(p) = w.player(this.0) else {
+                return if k == "valid" {
+                    Ok(Value::Boolean(false))
+                } else {
+                    Err(invalid("LuaGui"))
+                };
+            };
+            if GUI_ROOTS.contains(&k.as_str()) {
+                let id = p
+                    .gui_roots
+                    .get(&k)
+                    .copied()
+                    .ok_or_else(|| invalid("LuaGui"))?;
+                return Ok(Value::UserData(lua.create_userdata(GuiRef(id))?));
+            }
+            Ok(match k.as_str() {
+                "valid" => Value::Boolean(true),
+                "object_name" => Value::String(lua.create_string("LuaGui")?),
+                "player" => Value::UserData(lua.create_userdata(PlayerRef(this.0))?),
+                _ => return Err(no_key("LuaGui", &key)),
+            })
+        });
+        m.add_meta_method(MetaMethod::Eq, |_, this, other: AnyUserData| {
+            Ok(other
+                .borrow::<GuiHolder>()
+                .map(|o| *o == *this)
+                .unwrap_or(false))
+        });
+    }
+}
+
+impl UserData for SurfaceRef {
+    fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
+        m.add_meta_method(MetaMethod::Index, |lua, this, key: Value| {
+            let k = key_str("LuaSurface", &key)?;
+            Ok(match k.as_str() {
+                "valid" => Value::Boolean(true),
+                "object_name" => Value::String(lua.create_string("LuaSurface")?),
+                "name" => Value::String(lua.create_string("nauvis")?),
+                "index" => Value::Number(f64::from(this.0)),
+                _ => return Err(no_key("LuaSurface", &key)),
+            })
+        });
+        m.add_meta_method(MetaMethod::Eq, |_, this, other: AnyUserData| {
+            Ok(other
+                .borrow::<SurfaceRef>()
+                .map(|o| *o == *this)
+                .unwrap_or(false))
+        });
+    }
+}

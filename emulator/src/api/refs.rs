@@ -1,0 +1,102 @@
+//! Handles to world objects, and their save form.
+
+use serde::{Deserialize, Serialize};
+
+use crate::inventory::{Inventory, InventoryKind, ItemStack};
+use crate::world::World;
+
+/// Which inventory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InvId {
+    Character { unit: u32, kind: InventoryKind },
+    God { player: u32 },
+    Script { id: u32 },
+}
+
+/// Which item stack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StackId {
+    /// `slot` is 0-based.
+    Slot {
+        inv: InvId,
+        slot: usize,
+    },
+    Cursor {
+        player: u32,
+    },
+}
+
+/// Any object a Lua value can refer to (the save form of API userdata found in `storage`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ObjRef {
+    Player(u32),
+    Entity(u32),
+    Inventory(InvId),
+    ItemStack(StackId),
+    Gui(u32),
+    GuiHolder(u32),
+    ItemProto(String),
+    QualityProto(String),
+    Surface(u32),
+}
+
+impl InvId {
+    pub fn get<'a>(&self, w: &'a World) -> Option<&'a Inventory> {
+        match *self {
+            InvId::Character { unit, kind } => {
+                w.characters.get(&unit).and_then(|c| c.inventory(kind))
+            }
+            InvId::God { player } => w.player(player).map(|p| &p.god_main),
+            InvId::Script { id } => w.script_inventories.get(&id),
+        }
+    }
+
+    pub fn get_mut<'a>(&self, w: &'a mut World) -> Option<&'a mut Inventory> {
+        match *self {
+            InvId::Character { unit, kind } => w
+                .characters
+                .get_mut(&unit)
+                .and_then(|c| c.inventory_mut(kind)),
+            InvId::God { player } => w.player_mut(player).map(|p| &mut p.god_main),
+            InvId::Script { id } => w.script_inventories.get_mut(&id),
+        }
+    }
+}
+
+impl StackId {
+    /// Whether the slot exists.
+    pub fn exists(&self, w: &World) -> bool {
+        match *self {
+            StackId::Slot { inv, slot } => inv.get(w).is_some_and(|i| slot < i.slots.len()),
+            StackId::Cursor { player } => w.player(player).is_some(),
+        }
+    }
+
+    pub fn get<'a>(&self, w: &'a World) -> Option<&'a Option<ItemStack>> {
+        match *self {
+            StackId::Slot { inv, slot } => inv.get(w).and_then(|i| i.slots.get(slot)),
+            StackId::Cursor { player } => w.player(player).map(|p| &p.cursor),
+        }
+    }
+
+    pub fn get_mut<'a>(&self, w: &'a mut World) -> Option<&'a mut Option<ItemStack>> {
+        match *self {
+            StackId::Slot { inv, slot } => inv.get_mut(w).and_then(|i| i.slots.get_mut(slot)),
+            StackId::Cursor { player } => w.player_mut(player).map(|p| &mut p.cursor),
+        }
+    }
+
+    /// The inventory kind the slot belongs to (the cursor accepts everything).
+    pub fn inventory_kind(&self) -> Option<InventoryKind> {
+        match *self {
+            StackId::Slot {
+                inv: InvId::Character { kind, .. },
+                ..
+            } => Some(kind),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,400 @@
+//! The deterministic game: the sans-I/O core the shell drives.
+//!
+//! Time is only the tick counter. Inputs are RCON commands ([`Game::submit`], streamed by the
+//! [`StreamModel`]) and driver actions ([`Game::act`]); [`Game::step`] runs one tick and returns
+//! what it printed and which commands it answered. Lockstep peers and heavy mode are checked
+//! inside `step`.
+
+use std::collections::VecDeque;
+use std::rc::Rc;
+
+use crate::context::{Line, ScenarioFiles, Statics};
+use crate::error::{EmulatorError, Result};
+use crate::instance::{Action, Instance, SaveState, TickInput};
+use crate::lockstep::{DesyncReport, differences};
+use crate::stats::{Stats, StatsSnapshot};
+use crate::stream::{CommandHandle, StreamModel, StreamSettings};
+use crate::world::World;
+
+/// Name of the emulator's own RCON command (an extension, not a game command).
+pub const STATS_COMMAND: &str = "/emulator-stats";
+
+/// How many ticks of input a desync report shows.
+pub const REPORT_INPUT_TICKS: usize = 4;
+
+/// Settings of a game.
+#[derive(Debug, Clone)]
+pub struct GameConfig {
+    pub scenario: ScenarioFiles,
+    /// Seed of `math.random`.
+    pub seed: u64,
+    pub stream: StreamSettings,
+    pub achievements_warning: bool,
+    /// Client peers run in lockstep with the server (0 = none).
+    pub lockstep_peers: usize,
+    /// Save and reload after every tick and compare.
+    pub heavy: bool,
+    /// Autosave every this many ticks.
+    pub autosave_interval: Option<u64>,
+    /// Measure Lua time and count instructions on the server peer.
+    pub measure: bool,
+}
+
+impl Default for GameConfig {
+    fn default() -> Self {
+        GameConfig {
+            scenario: ScenarioFiles::default(),
+            seed: 0,
+            stream: StreamSettings::default(),
+            achievements_warning: false,
+            lockstep_peers: 0,
+            heavy: false,
+            autosave_interval: None,
+            measure: true,
+        }
+    }
+}
+
+/// What one tick produced.
+#[derive(Debug, Default)]
+pub struct TickReport {
+    /// The tick that ran.
+    pub tick: u64,
+    pub lines: Vec<Line>,
+    /// Replies to commands that executed in this tick.
+    pub replies: Vec<(CommandHandle, String)>,
+    /// Messages shown to players.
+    pub player_messages: Vec<(u32, String)>,
+    /// An autosave was taken after this tick.
+    pub autosaved: bool,
+}
+
+/// The emulated server.
+pub struct Game {
+    statics: Rc<Statics>,
+    config: GameConfig,
+    server: Instance,
+    peers: Vec<Instance>,
+    stream: StreamModel,
+    pending: Vec<Action>,
+    stats: Stats,
+    last_autosave: Option<SaveState>,
+    crashed: bool,
+    history: VecDeque<TickInput>,
+    carry: Vec<Line>,
+    carry_messages: Vec<(u32, String)>,
+}
+
+impl std::fmt::Debug for Game {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Game")
+            .field("tick", &self.tick())
+            .field("crashed", &self.crashed)
+            .finish()
+    }
+}
+
+impl Game {
+    fn statics(config: &GameConfig) -> Rc<Statics> {
+        Rc::new(Statics {
+            protos: Default::default(),
+            scenario: config.scenario.clone(),
+            achievements_warning: config.achievements_warning,
+        })
+    }
+
+    /// Start a new game (runs `on_init` on every peer).
+    pub fn new(config: GameConfig) -> Result<Game> {
+        let statics = Self::statics(&config);
+        let server = Instance::new_game(statics.clone(), config.seed, config.measure)?;
+        let peers = (0..config.lockstep_peers)
+            .map(|_| Instance::new_game(statics.clone(), config.seed, false))
+            .collect::<Result<Vec<_>>>()?;
+        Self::assemble(statics, config, server, peers)
+    }
+
+    /// Continue from a save (runs `on_load` on every peer). Players in the save are offline.
+    pub fn from_save(config: GameConfig, mut save: SaveState) -> Result<Game> {
+        if save.format != crate::instance::SAVE_FORMAT {
+            return Err(EmulatorError::Save {
+                path: "<save>".into(),
+                message: format!("unknown format {:?}", save.format),
+            });
+        }
+        for p in save.world.players.iter_mut() {
+            p.connected = false;
+        }
+        let statics = Self::statics(&config);
+        let server = Instance::load(statics.clone(), &save, config.measure)?;
+        let peers = (0..config.lockstep_peers)
+            .map(|_| Instance::load(statics.clone(), &save, false))
+            .collect::<Result<Vec<_>>>()?;
+        let mut g = Self::assemble(statics, config, server, peers)?;
+        g.last_autosave = Some(save);
+        Ok(g)
+    }
+
+    fn assemble(
+        statics: Rc<Statics>,
+        config: GameConfig,
+        server: Instance,
+        peers: Vec<Instance>,
+    ) -> Result<Game> {
+        let out = server.take_outputs();
+        for p in &peers {
+            p.take_outputs();
+        }
+        let mut g = Game {
+            statics,
+            stream: StreamModel::new(config.stream.clone()),
+            config,
+            server,
+            peers,
+            pending: Vec::new(),
+            stats: Stats::default(),
+            last_autosave: None,
+            crashed: false,
+            history: VecDeque::new(),
+            carry: out.lines,
+            carry_messages: out.player_messages,
+        };
+        g.check_peers(&TickInput::default(), "start")?;
+        Ok(g)
+    }
+
+    /// The next tick to run (`game.tick` as the next command will see it).
+    pub fn tick(&self) -> u64 {
+        self.server.world().tick
+    }
+
+    pub fn config(&self) -> &GameConfig {
+        &self.config
+    }
+
+    /// The server's world.
+    pub fn world(&self) -> std::cell::Ref<'_, World> {
+        self.server.world()
+    }
+
+    /// The server's Lua state (tests).
+    pub fn server_lua(&self) -> &mlua::Lua {
+        self.server.lua()
+    }
+
+    pub fn is_crashed(&self) -> bool {
+        self.crashed
+    }
+
+    /// Commands in flight in the stream model.
+    pub fn commands_in_flight(&self) -> usize {
+        self.stream.in_flight()
+    }
+
+    /// A console command arrived. Returns `Some(reply)` for emulator extension commands, which
+    /// are answered at once and are not game input.
+    pub fn submit(&mut self, handle: CommandHandle, text: String) -> Option<String> {
+        if let Some(arg) = text.strip_prefix(STATS_COMMAND)
+            && (arg.is_empty() || arg.starts_with(' '))
+        {
+            let reply = match arg.trim() {
+                "" => serde_json::to_string(&self.stats()).unwrap_or_default(),
+                "reset" => {
+                    self.stats.reset(self.stream.bytes_streamed());
+                    "{\"reset\":true}".to_string()
+                }
+                other => format!(
+                    "Unknown {STATS_COMMAND} argument {other:?} (use no argument or 'reset')"
+                ),
+            };
+            return Some(reply);
+        }
+        if !self.crashed {
+            self.stream.enqueue(handle, text);
+        }
+        None
+    }
+
+    /// Queue a driver action for the next tick.
+    pub fn act(&mut self, action: Action) {
+        self.pending.push(action);
+    }
+
+    pub fn stats(&self) -> StatsSnapshot {
+        self.stats
+            .snapshot(self.tick(), self.stream.bytes_streamed())
+    }
+
+    pub fn reset_stats(&mut self) {
+        self.stats.reset(self.stream.bytes_streamed());
+    }
+
+    /// Save the server's state.
+    pub fn save(&self) -> Result<SaveState> {
+        self.server.save()
+    }
+
+    /// The last autosave (or the save the game was loaded from).
+    pub fn last_autosave(&self) -> Option<&SaveState> {
+        self.last_autosave.as_ref()
+    }
+
+    /// Crash without saving: everything in flight is lost. Returns the commands that will never
+    /// be answered.
+    pub fn crash(&mut self) -> Vec<CommandHandle> {
+        self.crashed = true;
+        self.pending.clear();
+        self.stream.clear()
+    }
+
+    /// Change the autosave interval (`None` = off).
+    pub fn set_autosave_interval(&mut self, every: Option<u64>) {
+        self.config.autosave_interval = every;
+    }
+
+    /// Restart from the last autosave (a fresh game if there was none).
+    pub fn restart(&mut self) -> Result<()> {
+        let config = self.config.clone();
+        let fresh = match self.last_autosave.clone() {
+            Some(save) => Game::from_save(config, save)?,
+            None => Game::new(config)?,
+        };
+        *self = fresh;
+        self.carry.push(Line::Log(
+            "Info Emulator: restarted from the last autosave".into(),
+        ));
+        Ok(())
+    }
+
+    fn check_peers(&mut self, input: &TickInput, when: &str) -> Result<()> {
+        if self.peers.is_empty() {
+            return Ok(());
+        }
+        let (sh, wh, snap) = self.server.checksum()?;
+        for (i, p) in self.peers.iter().enumerate() {
+            let (ph, pwh, psnap) = p.checksum()?;
+            if (ph, pwh) != (sh, wh) {
+                let diffs = differences((&snap, &self.server.world()), (&psnap, &p.world()));
+                let mut inputs: Vec<TickInput> = self.history.iter().cloned().collect();
+                if when != "start" {
+                    inputs.push(input.clone());
+                }
+                return Err(EmulatorError::Desync(Box::new(DesyncReport {
+                    tick: input.tick,
+                    mode: format!("lockstep peer {} ({when})", i + 1),
+                    inputs,
+                    differences: diffs,
+                })));
+            }
+        }
+        Ok(())
+    }
+
+    /// Run one tick.
+    pub fn step(&mut self) -> Result<TickReport> {
+        if self.crashed {
+            return Err(EmulatorError::Crashed);
+        }
+        let tick = self.tick();
+        let peers = self.server.world().connected_count() as u32;
+        let commands = self.stream.step(tick, peers);
+        let input = TickInput {
+            tick,
+            actions: std::mem::take(&mut self.pending),
+            commands,
+        };
+        // Heavy mode: a copy reloaded from the state before this tick must end it identically.
+        let shadow = if self.config.heavy {
+            Some(Instance::load(
+                self.statics.clone(),
+                &self.server.save()?,
+                false,
+            )?)
+        } else {
+            None
+        };
+        let effects = self.server.apply_tick(&input)?;
+        for p in &self.peers {
+            p.apply_tick(&input)?;
+            p.take_outputs();
+        }
+        if let Some(shadow) = shadow {
+            shadow.apply_tick(&input)?;
+            let (sh, wh, snap) = self.server.checksum()?;
+            let (h, w, ssnap) = shadow.checksum()?;
+            if (sh, wh) != (h, w) {
+                let mut inputs: Vec<TickInput> = self.history.iter().cloned().collect();
+                inputs.push(input.clone());
+                return Err(EmulatorError::Desync(Box::new(DesyncReport {
+                    tick,
+                    mode: "heavy mode (save and reload before the tick)".into(),
+                    inputs,
+                    differences: differences(
+                        (&snap, &self.server.world()),
+                        (&ssnap, &shadow.world()),
+                    ),
+                })));
+            }
+        }
+        self.check_peers(&input, "after tick")?;
+        self.stats
+            .record_tick(effects.lua_time, effects.instructions, input.commands.len());
+        let out = self.server.take_outputs();
+        let mut lines = std::mem::take(&mut self.carry);
+        lines.extend(out.lines);
+        let mut player_messages = std::mem::take(&mut self.carry_messages);
+        player_messages.extend(out.player_messages);
+        self.history.push_back(input);
+        while self.history.len() >= REPORT_INPUT_TICKS {
+            self.history.pop_front();
+        }
+        let mut autosaved = false;
+        if let Some(n) = self.config.autosave_interval
+            && n > 0
+            && (tick + 1) % n == 0
+        {
+            lines.push(Line::Log(
+                "Info AppManager.cpp: Saving to _autosave1 (blocking).".into(),
+            ));
+            self.last_autosave = Some(self.server.save()?);
+            lines.push(Line::Log(
+                "Info AppManagerStates.cpp: Saving finished".into(),
+            ));
+            autosaved = true;
+        }
+        Ok(TickReport {
+            tick,
+            lines,
+            replies: effects.replies,
+            player_messages,
+            autosaved,
+        })
+    }
+
+    /// Submit a command and run ticks until it is answered (tests and the driver); `max_ticks` bounds the wait.
+    pub fn run_command(&mut self, text: &str, max_ticks: u64) -> Result<(String, TickReport)> {
+        let handle = CommandHandle {
+            conn: 0,
+            id: i32::MAX,
+        };
+        if let Some(r) = self.submit(handle, text.to_string()) {
+            return Ok((r, TickReport::default()));
+        }
+        let mut all = TickReport::default();
+        for _ in 0..max_ticks {
+            let mut r = self.step()?;
+            all.tick = r.tick;
+            all.lines.append(&mut r.lines);
+            all.player_messages.append(&mut r.player_messages);
+            if let Some(i) = r.replies.iter().position(|(h, _)| *h == handle) {
+                let reply = r.replies.swap_remove(i).1;
+                all.replies.append(&mut r.replies);
+                return Ok((reply, all));
+            }
+            all.replies.append(&mut r.replies);
+        }
+        Err(EmulatorError::Driver {
+            action: text.chars().take(60).collect(),
+            message: format!("no reply within {max_ticks} ticks"),
+        })
+    }
+}

@@ -1,0 +1,607 @@
+//! One peer of the game: a Lua state running the scenario plus its world.
+
+use std::cell::Cell;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use mlua::chunk::ChunkMode;
+use mlua::{Function, Lua, Table, Value};
+use serde::{Deserialize, Serialize};
+
+use crate::api::defines::{DISCONNECT_REASONS, event_id, event_name};
+use crate::api::game::GameRef;
+use crate::api::gui::GuiRef;
+use crate::api::refs::InvId;
+use crate::context::{Line, Outputs, Phase, Shared, Statics};
+use crate::error::{EmulatorError, Result};
+use crate::inventory::{InventoryKind, StackSpec};
+use crate::sandbox::{error_message, new_state, reg};
+use crate::snapshot::{self, Snapshot};
+use crate::stream::{CommandHandle, ReadyCommand};
+use crate::world::{Controller, World};
+
+/// Text of the refusal of the first console Lua command on a fresh save (configurable
+/// `--achievements-warning`; wording from public reports of the game's reply, unconfirmed).
+pub const ACHIEVEMENTS_WARNING: &str =
+    "Lua console commands will disable achievements. Please repeat the command to proceed.";
+
+/// A driver action: something players do.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Action {
+    Join {
+        name: String,
+    },
+    Leave {
+        name: String,
+        reason: String,
+    },
+    Chat {
+        name: String,
+        text: String,
+    },
+    Give {
+        name: String,
+        item: String,
+        count: u32,
+        quality: String,
+    },
+    Take {
+        name: String,
+        item: String,
+        count: u32,
+        quality: String,
+    },
+    Click {
+        name: String,
+        element: String,
+    },
+}
+
+/// Everything that goes into one tick, identical for every peer.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct TickInput {
+    pub tick: u64,
+    pub actions: Vec<Action>,
+    pub commands: Vec<ReadyCommand>,
+}
+
+/// What one tick produced on one peer.
+#[derive(Debug, Default)]
+pub struct TickEffects {
+    pub replies: Vec<(CommandHandle, String)>,
+    pub lua_time: Duration,
+    pub instructions: u64,
+}
+
+/// The save form of a game.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SaveState {
+    /// Format marker.
+    pub format: String,
+    pub world: World,
+    pub storage: Snapshot,
+    pub next_custom_event: u32,
+}
+
+/// Save-file format marker.
+pub const SAVE_FORMAT: &str = "invsync-emulator-save-1";
+
+/// A Lua state plus world.
+pub struct Instance {
+    lua: Lua,
+    shared: Rc<Shared>,
+    measure: bool,
+    lua_time: Cell<Duration>,
+}
+
+impl std::fmt::Debug for Instance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Instance")
+            .field("tick", &self.shared.world.borrow().tick)
+            .finish()
+    }
+}
+
+fn script_err(context: &str, tick: u64, e: &mlua::Error) -> EmulatorError {
+    EmulatorError::Script {
+        context: context.to_string(),
+        tick,
+        message: error_message(e),
+    }
+}
+
+impl Instance {
+    fn create(statics: Rc<Statics>, world: World, measure: bool) -> Result<Instance> {
+        let shared = Shared::new(statics, world);
+        let lua = new_state(shared.clone(), measure)?;
+        let inst = Instance {
+            lua,
+            shared,
+            measure,
+            lua_time: Cell::new(Duration::ZERO),
+        };
+        inst.run_main_chunk()?;
+        Ok(inst)
+    }
+
+    /// Start a new game: main chunk, then `on_init`.
+    pub fn new_game(statics: Rc<Statics>, seed: u64, measure: bool) -> Result<Instance> {
+        let inst = Self::create(statics, World::new(seed), measure)?;
+        inst.enter_running()?;
+        inst.call_hook("on_init")?;
+        Ok(inst)
+    }
+
+    /// Load a save into a fresh Lua state: main chunk, restore `storage`, then `on_load`.
+    pub fn load(statics: Rc<Statics>, save: &SaveState, measure: bool) -> Result<Instance> {
+        let inst = Self::create(statics, save.world.clone(), measure)?;
+        inst.shared.next_custom_event.set(save.next_custom_event);
+        let storage =
+            snapshot::restore(&inst.lua, &save.storage).map_err(|e| EmulatorError::Save {
+                path: "<save>".into(),
+                message: error_message(&e),
+            })?;
+        inst.lua.globals().raw_set("storage", storage)?;
+        inst.shared.phase.set(Phase::OnLoad);
+        inst.call_hook("on_load")?;
+        let after = inst.storage_snapshot()?;
+        if after != save.storage {
+            return Err(EmulatorError::Script {
+                context: "on_load".into(),
+                tick: save.world.tick,
+                message: "on_load changed storage; the game forbids this (on_load may only rebuild locals and metatables)".into(),
+            });
+        }
+        inst.enter_running()?;
+        Ok(inst)
+    }
+
+    fn enter_running(&self) -> Result<()> {
+        self.lua.globals().raw_set("game", GameRef)?;
+        self.shared.phase.set(Phase::Running);
+        Ok(())
+    }
+
+    fn run_main_chunk(&self) -> Result<()> {
+        self.shared.phase.set(Phase::MainChunk);
+        let Some(src) = self
+            .shared
+            .statics
+            .scenario
+            .files
+            .get("control.lua")
+            .cloned()
+        else {
+            return Ok(());
+        };
+        let loaded: Table = self.lua.named_registry_value(reg::LOADED)?;
+        let result = self.timed(|| {
+            self.lua
+                .load(src)
+                .set_name("@__level__/control.lua")
+                .set_mode(ChunkMode::Text)
+                .exec()
+        });
+        result.map_err(|e| EmulatorError::MainChunk {
+            file: "control.lua".into(),
+            message: error_message(&e),
+        })?;
+        loaded.raw_set("control.lua", true)?;
+        Ok(())
+    }
+
+    fn timed<R>(&self, f: impl FnOnce() -> R) -> R {
+        if !self.measure {
+            return f();
+        }
+        let t = Instant::now();
+        let r = f();
+        self.lua_time.set(self.lua_time.get() + t.elapsed());
+        r
+    }
+
+    fn call_hook(&self, name: &str) -> Result<()> {
+        let hooks: Table = self.lua.named_registry_value(reg::HOOKS)?;
+        if let Value::Function(f) = hooks.raw_get::<Value>(name)? {
+            let tick = self.shared.world.borrow().tick;
+            self.timed(|| f.call::<()>(()))
+                .map_err(|e| script_err(name, tick, &e))?;
+        }
+        Ok(())
+    }
+
+    /// The world (read).
+    pub fn world(&self) -> std::cell::Ref<'_, World> {
+        self.shared.world.borrow()
+    }
+
+    /// The Lua state (tests inspect it).
+    pub fn lua(&self) -> &Lua {
+        &self.lua
+    }
+
+    /// Take everything printed since the last call.
+    pub fn take_outputs(&self) -> Outputs {
+        std::mem::take(&mut *self.shared.out.borrow_mut())
+    }
+
+    pub fn storage_snapshot(&self) -> Result<Snapshot> {
+        let storage: Value = self.lua.globals().raw_get("storage")?;
+        let Value::Table(t) = storage else {
+            return Err(EmulatorError::Unsaveable(format!(
+                "the global 'storage' is a {}, not a table",
+                storage.type_name()
+            )));
+        };
+        snapshot::take(&t).map_err(EmulatorError::Unsaveable)
+    }
+
+    /// Save this instance.
+    pub fn save(&self) -> Result<SaveState> {
+        Ok(SaveState {
+            format: SAVE_FORMAT.into(),
+            world: self.shared.world.borrow().clone(),
+            storage: self.storage_snapshot()?,
+            next_custom_event: self.shared.next_custom_event.get(),
+        })
+    }
+
+    /// (storage hash, world hash, snapshot) for lockstep comparison.
+    pub fn checksum(&self) -> Result<(u64, u64, Snapshot)> {
+        let snap = self.storage_snapshot()?;
+        let world_hash = snapshot::hash_of(&*self.shared.world.borrow());
+        Ok((snapshot::hash_of(&snap), world_hash, snap))
+    }
+
+    fn raise(&self, id: u32, fill: impl FnOnce(&Lua, &Table) -> mlua::Result<()>) -> Result<()> {
+        let events: Table = self.lua.named_registry_value(reg::EVENTS)?;
+        let Value::Function(f) = events.raw_get::<Value>(id)? else {
+            return Ok(());
+        };
+        let tick = self.shared.world.borrow().tick;
+        let ev = self.lua.create_table()?;
+        ev.raw_set("name", id)?;
+        ev.raw_set("tick", tick as f64)?;
+        fill(&self.lua, &ev)?;
+        let name = event_name(id).unwrap_or("custom event");
+        self.timed(|| f.call::<()>(ev))
+            .map_err(|e| script_err(name, tick, &e))
+    }
+
+    fn warn(&self, text: String) {
+        self.shared
+            .line(Line::Log(format!("Warning Emulator: {text}")));
+    }
+
+    fn player_index(&self, name: &str) -> Option<u32> {
+        self.shared
+            .world
+            .borrow()
+            .player_by_name(name)
+            .map(|p| p.index)
+    }
+
+    fn apply_action(&self, action: &Action) -> Result<()> {
+        match action {
+            Action::Join { name } => {
+                let existing = self
+                    .shared
+                    .world
+                    .borrow()
+                    .player_by_name(name)
+                    .map(|p| (p.index, p.connected));
+                let (index, created) = match existing {
+                    Some((_, true)) => {
+                        self.warn(format!("join: player {name} is already connected"));
+                        return Ok(());
+                    }
+                    Some((i, false)) => (i, false),
+                    None => {
+                        let mut w = self.shared.world.borrow_mut();
+                        let i = w.create_player(name);
+                        w.create_character_for(i);
+                        (i, true)
+                    }
+                };
+                {
+                    let mut w = self.shared.world.borrow_mut();
+                    let p = w.player_mut(index).expect("player exists");
+                    p.connected = true;
+                }
+                self.shared
+                    .line(Line::Dated(format!("[JOIN] {name} joined the game")));
+                if created {
+                    self.raise(event_id("on_player_created"), |_, ev| {
+                        ev.raw_set("player_index", index)
+                    })?;
+                }
+                self.raise(event_id("on_player_joined_game"), |_, ev| {
+                    ev.raw_set("player_index", index)
+                })?;
+            }
+            Action::Leave { name, reason } => {
+                let Some(index) = self
+                    .player_index(name)
+                    .filter(|i| self.world().player(*i).is_some_and(|p| p.connected))
+                else {
+                    self.warn(format!("leave: player {name} is not connected"));
+                    return Ok(());
+                };
+                let reason_id = DISCONNECT_REASONS
+                    .iter()
+                    .find(|(n, _)| n == reason)
+                    .map_or(0, |(_, v)| *v);
+                self.raise(event_id("on_pre_player_left_game"), |_, ev| {
+                    ev.raw_set("player_index", index)?;
+                    ev.raw_set("reason", reason_id)
+                })?;
+                {
+                    let mut w = self.shared.world.borrow_mut();
+                    let tick = w.tick;
+                    let p = w.player_mut(index).expect("player exists");
+                    p.connected = false;
+                    p.last_online = tick;
+                }
+                self.shared
+                    .line(Line::Dated(format!("[LEAVE] {name} left the game")));
+                self.raise(event_id("on_player_left_game"), |_, ev| {
+                    ev.raw_set("player_index", index)?;
+                    ev.raw_set("reason", reason_id)
+                })?;
+            }
+            Action::Chat { name, text } => {
+                let Some(index) = self.player_index(name) else {
+                    self.warn(format!("chat: no player named {name}"));
+                    return Ok(());
+                };
+                self.shared
+                    .line(Line::Dated(format!("[CHAT] {name}: {text}")));
+                self.raise(event_id("on_console_chat"), |lua, ev| {
+                    ev.raw_set("player_index", index)?;
+                    ev.raw_set("message", lua.create_string(text)?)
+                })?;
+            }
+            Action::Give {
+                name,
+                item,
+                count,
+                quality,
+            }
+            | Action::Take {
+                name,
+                item,
+                count,
+                quality,
+            } => {
+                let give = matches!(action, Action::Give { .. });
+                let Some(index) = self.player_index(name) else {
+                    self.warn(format!("give/take: no player named {name}"));
+                    return Ok(());
+                };
+                let protos = &self.shared.statics.protos;
+                if protos.item(item).is_none() || protos.quality(quality).is_none() {
+                    self.warn(format!(
+                        "give/take: unknown item {item} or quality {quality}"
+                    ));
+                    return Ok(());
+                }
+                let changed = {
+                    let mut w = self.shared.world.borrow_mut();
+                    let p = w.player(index).expect("player exists");
+                    let inv = match (p.controller, p.character) {
+                        (Controller::Character, Some(unit)) => Some(InvId::Character {
+                            unit,
+                            kind: InventoryKind::CharacterMain,
+                        }),
+                        (Controller::God, _) => Some(InvId::God { player: index }),
+                        _ => None,
+                    };
+                    match inv.and_then(|id| id.get_mut(&mut w)) {
+                        None => {
+                            drop(w);
+                            self.warn(format!(
+                                "give/take: player {name} has no main inventory now"
+                            ));
+                            0
+                        }
+                        Some(inv) if give => {
+                            let mut spec = StackSpec {
+                                name: item.clone(),
+                                count: *count,
+                                quality: quality.clone(),
+                                health: 1.0,
+                                durability: None,
+                                ammo: None,
+                                data: None,
+                            };
+                            let proto = protos.item(item).expect("checked above");
+                            spec.durability = proto.durability;
+                            spec.ammo = proto.magazine_size;
+                            inv.insert(protos, &spec)
+                        }
+                        Some(inv) => inv.remove(item, quality, *count),
+                    }
+                };
+                if changed > 0 {
+                    self.raise(event_id("on_player_main_inventory_changed"), |_, ev| {
+                        ev.raw_set("player_index", index)
+                    })?;
+                }
+            }
+            Action::Click { name, element } => {
+                let Some(index) = self.player_index(name) else {
+                    self.warn(format!("click: no player named {name}"));
+                    return Ok(());
+                };
+                let found = {
+                    let w = self.shared.world.borrow();
+                    w.gui
+                        .values()
+                        .find(|e| e.player == index && e.name == *element && e.visible && e.enabled)
+                        .map(|e| e.index)
+                };
+                let Some(id) = found else {
+                    self.warn(format!(
+                        "click: player {name} has no visible, enabled element named {element}"
+                    ));
+                    return Ok(());
+                };
+                self.raise(event_id("on_gui_click"), |lua, ev| {
+                    ev.raw_set("player_index", index)?;
+                    ev.raw_set("element", lua.create_userdata(GuiRef(id))?)?;
+                    ev.raw_set("button", 2)?;
+                    ev.raw_set("alt", false)?;
+                    ev.raw_set("control", false)?;
+                    ev.raw_set("shift", false)?;
+                    Ok(())
+                })?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Run a console command the way the game's server console does; returns the RCON reply.
+    fn run_command(&self, text: &str) -> Result<String> {
+        let tick = self.shared.world.borrow().tick;
+        let Some(rest) = text.strip_prefix('/') else {
+            // Plain text is chat from the server.
+            if !text.is_empty() {
+                self.shared
+                    .line(Line::Dated(format!("[CHAT] <server>: {text}")));
+                self.raise(event_id("on_console_chat"), |lua, ev| {
+                    ev.raw_set("message", lua.create_string(text)?)
+                })?;
+            }
+            return Ok(String::new());
+        };
+        let (name, param) = match rest.find(char::is_whitespace) {
+            Some(i) => (&rest[..i], &rest[i + 1..]),
+            None => (rest, ""),
+        };
+        match name {
+            "c" | "command" | "sc" | "silent-command" => {
+                if self.shared.statics.achievements_warning
+                    && !self.shared.world.borrow().achievements_disabled
+                {
+                    self.shared.world.borrow_mut().achievements_disabled = true;
+                    return Ok(ACHIEVEMENTS_WARNING.to_string());
+                }
+                if matches!(name, "c" | "command") {
+                    self.shared.line(Line::Dated(format!(
+                        "[COMMAND] <server> (command): {param}"
+                    )));
+                }
+                *self.shared.rcon.borrow_mut() = Some(String::new());
+                let result = self.timed(|| {
+                    self.lua
+                        .load(param.as_bytes())
+                        .set_name("=(command)")
+                        .set_mode(ChunkMode::Text)
+                        .exec()
+                });
+                let mut reply = self.shared.rcon.borrow_mut().take().unwrap_or_default();
+                if let Err(e) = result {
+                    reply.push_str(&format!(
+                        "Cannot execute command. Error: {}",
+                        error_message(&e)
+                    ));
+                }
+                Ok(reply)
+            }
+            "help" | "h" => {
+                let cmds: Table = self.lua.named_registry_value(reg::COMMANDS)?;
+                let mut names: Vec<String> = crate::api::script::BUILTIN_COMMANDS
+                    .iter()
+                    .map(|s| format!("/{s}"))
+                    .collect();
+                for pair in cmds.pairs::<String, Value>() {
+                    names.push(format!("/{}", pair?.0));
+                }
+                names.sort();
+                Ok(format!("Available commands:\n{}\n", names.join("\n")))
+            }
+            "players" | "p" => {
+                let w = self.shared.world.borrow();
+                let mut out = format!("Players ({}):\n", w.players.len());
+                for p in &w.players {
+                    out.push_str(&format!(
+                        "  {}{}\n",
+                        p.name,
+                        if p.connected { " (online)" } else { "" }
+                    ));
+                }
+                Ok(out)
+            }
+            "version" => Ok(format!("{}\n", crate::GAME_VERSION)),
+            "time" => Ok(format!("{} ticks\n", tick)),
+            "seed" => Ok(format!("{}\n", self.shared.world.borrow().rng)),
+            _ => {
+                let cmds: Table = self.lua.named_registry_value(reg::COMMANDS)?;
+                let Value::Table(entry) = cmds.raw_get::<Value>(name)? else {
+                    return Ok(format!("Unknown command \"{name}\"."));
+                };
+                let f: Function = entry.raw_get("fn")?;
+                let ev = self.lua.create_table()?;
+                ev.raw_set("name", name)?;
+                ev.raw_set("tick", tick as f64)?;
+                if !param.is_empty() {
+                    ev.raw_set("parameter", param)?;
+                }
+                *self.shared.rcon.borrow_mut() = Some(String::new());
+                let result = self.timed(|| f.call::<()>(ev));
+                let mut reply = self.shared.rcon.borrow_mut().take().unwrap_or_default();
+                if let Err(e) = result {
+                    reply.push_str(&format!(
+                        "Cannot execute command. Error: {}",
+                        error_message(&e)
+                    ));
+                }
+                Ok(reply)
+            }
+        }
+    }
+
+    /// Run one tick.
+    pub fn apply_tick(&self, input: &TickInput) -> Result<TickEffects> {
+        self.lua_time.set(Duration::ZERO);
+        let instr_before = self.shared.instructions.get();
+        {
+            let mut w = self.shared.world.borrow_mut();
+            w.tick = input.tick;
+            for p in w.players.iter_mut().filter(|p| p.connected) {
+                p.online_ticks += 1;
+            }
+        }
+        for a in &input.actions {
+            self.apply_action(a)?;
+        }
+        let mut replies = Vec::with_capacity(input.commands.len());
+        for c in &input.commands {
+            replies.push((c.handle, self.run_command(&c.text)?));
+        }
+        self.raise(event_id("on_tick"), |_, _| Ok(()))?;
+        let nth: Table = self.lua.named_registry_value(reg::NTH)?;
+        let mut due: Vec<(u32, Function)> = Vec::new();
+        for pair in nth.pairs::<u32, Function>() {
+            let (n, f) = pair?;
+            if input.tick % u64::from(n) == 0 {
+                due.push((n, f));
+            }
+        }
+        due.sort_by_key(|(n, _)| *n);
+        for (n, f) in due {
+            let ev = self.lua.create_table()?;
+            ev.raw_set("tick", input.tick as f64)?;
+            ev.raw_set("nth_tick", n)?;
+            self.timed(|| f.call::<()>(ev))
+                .map_err(|e| script_err(&format!("on_nth_tick({n})"), input.tick, &e))?;
+        }
+        self.shared.world.borrow_mut().tick = input.tick + 1;
+        Ok(TickEffects {
+            replies,
+            lua_time: self.lua_time.get(),
+            instructions: self.shared.instructions.get() - instr_before,
+        })
+    }
+}

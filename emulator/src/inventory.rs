@@ -1,0 +1,350 @@
+//! Inventories and item stacks: pure Rust rules, no Lua.
+//!
+//! Stacking follows the game in spirit: items merge into an existing stack when name, quality,
+//! health, durability and ammo are equal and they carry no exported data (blueprints never stack);
+//! then empty slots are filled in slot order. Removal takes from the first matching slots.
+
+use serde::{Deserialize, Serialize};
+
+use crate::items::Prototypes;
+
+/// One non-empty item stack.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ItemStack {
+    pub name: String,
+    pub count: u32,
+    pub quality: String,
+    /// Health of the top item, in `[0, 1]`.
+    pub health: f64,
+    /// Remaining durability of the top item, for tools.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub durability: Option<f64>,
+    /// Remaining rounds of the top magazine, for ammo.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ammo: Option<u32>,
+    /// Contents of blueprints, books and planners (the JSON object under the item's top key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<serde_json::Value>,
+}
+
+impl ItemStack {
+    /// A fresh stack of `count` items with full health, durability and ammo.
+    pub fn new(protos: &Prototypes, name: &str, count: u32, quality: &str) -> ItemStack {
+        let proto = protos.item(name);
+        ItemStack {
+            name: name.to_string(),
+            count,
+            quality: quality.to_string(),
+            health: 1.0,
+            durability: proto.and_then(|p| p.durability),
+            ammo: proto.and_then(|p| p.magazine_size),
+            data: None,
+        }
+    }
+
+    fn merges_with(&self, other: &ItemStack) -> bool {
+        self.name == other.name
+            && self.quality == other.quality
+            && self.health == other.health
+            && self.durability == other.durability
+            && self.ammo == other.ammo
+            && self.data.is_none()
+            && other.data.is_none()
+    }
+}
+
+/// Which inventory of its owner an inventory is (the `defines.inventory` value it answers to).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InventoryKind {
+    CharacterMain,
+    CharacterGuns,
+    CharacterAmmo,
+    CharacterArmor,
+    CharacterTrash,
+    GodMain,
+    Script,
+}
+
+impl InventoryKind {
+    /// The `defines.inventory` number the Lua side sees.
+    pub fn define(self) -> u32 {
+        match self {
+            InventoryKind::CharacterMain => 1,
+            InventoryKind::CharacterGuns => 3,
+            InventoryKind::CharacterAmmo => 4,
+            InventoryKind::CharacterArmor => 5,
+            InventoryKind::CharacterTrash => 8,
+            InventoryKind::GodMain => 2,
+            InventoryKind::Script => 0,
+        }
+    }
+
+    /// Inverse of [`InventoryKind::define`] for the inventories a character has.
+    pub fn character_from_define(v: u32) -> Option<InventoryKind> {
+        [
+            InventoryKind::CharacterMain,
+            InventoryKind::CharacterGuns,
+            InventoryKind::CharacterAmmo,
+            InventoryKind::CharacterArmor,
+            InventoryKind::CharacterTrash,
+        ]
+        .into_iter()
+        .find(|k| k.define() == v)
+    }
+
+    /// Item types a slot of this inventory accepts (None = all).
+    fn accepts(self, kind: &str) -> bool {
+        match self {
+            InventoryKind::CharacterGuns => kind == "gun",
+            InventoryKind::CharacterAmmo => kind == "ammo",
+            InventoryKind::CharacterArmor => kind == "armor",
+            _ => true,
+        }
+    }
+}
+
+/// A fixed-size list of slots.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Inventory {
+    pub kind: InventoryKind,
+    pub slots: Vec<Option<ItemStack>>,
+}
+
+/// What to insert or remove: the parsed form of an `ItemStackIdentification`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StackSpec {
+    pub name: String,
+    pub count: u32,
+    pub quality: String,
+    pub health: f64,
+    pub durability: Option<f64>,
+    pub ammo: Option<u32>,
+    pub data: Option<serde_json::Value>,
+}
+
+impl StackSpec {
+    pub fn to_stack(&self, count: u32) -> ItemStack {
+        ItemStack {
+            name: self.name.clone(),
+            count,
+            quality: self.quality.clone(),
+            health: self.health,
+            durability: self.durability,
+            ammo: self.ammo,
+            data: self.data.clone(),
+        }
+    }
+}
+
+impl Inventory {
+    pub fn new(kind: InventoryKind, size: usize) -> Inventory {
+        Inventory {
+            kind,
+            slots: vec![None; size],
+        }
+    }
+
+    /// Change the size; occupied slots past the new end are kept (the game would spill them).
+    pub fn resize(&mut self, size: usize) {
+        let last_used = self
+            .slots
+            .iter()
+            .rposition(|s| s.is_some())
+            .map_or(0, |i| i + 1);
+        self.slots.resize(size.max(last_used), None);
+    }
+
+    fn stack_limit(protos: &Prototypes, spec: &ItemStack) -> u32 {
+        if spec.data.is_some() {
+            return 1;
+        }
+        protos.item(&spec.name).map_or(1, |p| p.stack_size)
+    }
+
+    /// Whether a slot of this inventory may hold the item at all.
+    pub fn accepts(&self, protos: &Prototypes, name: &str) -> bool {
+        protos.item(name).is_some_and(|p| self.kind.accepts(p.kind))
+    }
+
+    /// How many of `spec` would fit.
+    pub fn insertable_count(&self, protos: &Prototypes, spec: &StackSpec) -> u32 {
+        if !self.accepts(protos, &spec.name) {
+            return 0;
+        }
+        let probe = spec.to_stack(0);
+        let limit = Self::stack_limit(protos, &probe);
+        let mut room: u64 = 0;
+        for slot in &self.slots {
+            room += match slot {
+                Some(s) if s.merges_with(&probe) => u64::from(limit.saturating_sub(s.count)),
+                Some(_) => 0,
+                None => u64::from(limit),
+            };
+        }
+        room.min(u64::from(spec.count)) as u32
+    }
+
+    /// Insert as many as fit; returns the number inserted.
+    pub fn insert(&mut self, protos: &Prototypes, spec: &StackSpec) -> u32 {
+        if !self.accepts(protos, &spec.name) {
+            return 0;
+        }
+        let probe = spec.to_stack(0);
+        let limit = Self::stack_limit(protos, &probe);
+        let mut left = spec.count;
+        for s in self.slots.iter_mut().flatten() {
+            if left == 0 {
+                break;
+            }
+            if s.merges_with(&probe) && s.count < limit {
+                let n = left.min(limit - s.count);
+                s.count += n;
+                left -= n;
+            }
+        }
+        for slot in self.slots.iter_mut() {
+            if left == 0 {
+                break;
+            }
+            if slot.is_none() {
+                let n = left.min(limit);
+                *slot = Some(spec.to_stack(n));
+                left -= n;
+            }
+        }
+        spec.count - left
+    }
+
+    /// Remove up to `count` items of `name` and `quality`; returns the number removed.
+    pub fn remove(&mut self, name: &str, quality: &str, count: u32) -> u32 {
+        let mut left = count;
+        for slot in self.slots.iter_mut() {
+            if left == 0 {
+                break;
+            }
+            if let Some(s) = slot
+                && s.name == name
+                && s.quality == quality
+            {
+                let n = left.min(s.count);
+                s.count -= n;
+                left -= n;
+                if s.count == 0 {
+                    *slot = None;
+                }
+            }
+        }
+        count - left
+    }
+
+    /// Count items; `None` filters match everything.
+    pub fn count(&self, name: Option<&str>, quality: Option<&str>) -> u64 {
+        self.slots
+            .iter()
+            .flatten()
+            .filter(|s| name.is_none_or(|n| s.name == n) && quality.is_none_or(|q| s.quality == q))
+            .map(|s| u64::from(s.count))
+            .sum()
+    }
+
+    /// `get_contents()` of Factorio 2.0: one entry per (name, quality), sorted by name then quality level.
+    pub fn contents(&self, protos: &Prototypes) -> Vec<(String, u64, String)> {
+        let mut totals: std::collections::BTreeMap<(String, u32, String), u64> = Default::default();
+        for s in self.slots.iter().flatten() {
+            *totals
+                .entry((
+                    s.name.clone(),
+                    protos.quality_level(&s.quality),
+                    s.quality.clone(),
+                ))
+                .or_default() += u64::from(s.count);
+        }
+        totals
+            .into_iter()
+            .map(|((name, _, quality), count)| (name, count, quality))
+            .collect()
+    }
+
+    pub fn clear(&mut self) {
+        self.slots.iter_mut().for_each(|s| *s = None);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.slots.iter().all(|s| s.is_none())
+    }
+
+    pub fn empty_slots(&self) -> usize {
+        self.slots.iter().filter(|s| s.is_none()).count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(name: &str, count: u32) -> StackSpec {
+        StackSpec {
+            name: name.into(),
+            count,
+            quality: "normal".into(),
+            health: 1.0,
+            durability: None,
+            ammo: None,
+            data: None,
+        }
+    }
+
+    #[test]
+    fn insert_fills_existing_stacks_then_empty_slots() {
+        let p = Prototypes::default();
+        let mut inv = Inventory::new(InventoryKind::CharacterMain, 3);
+        assert_eq!(inv.insert(&p, &spec("iron-plate", 150)), 150);
+        assert_eq!(inv.slots[0].as_ref().unwrap().count, 100);
+        assert_eq!(inv.slots[1].as_ref().unwrap().count, 50);
+        assert_eq!(inv.insert(&p, &spec("iron-plate", 200)), 150);
+        assert_eq!(inv.count(Some("iron-plate"), None), 300);
+        assert_eq!(inv.insert(&p, &spec("coal", 1)), 0);
+    }
+
+    #[test]
+    fn qualities_do_not_merge_and_contents_are_sorted() {
+        let p = Prototypes::default();
+        let mut inv = Inventory::new(InventoryKind::CharacterMain, 5);
+        let mut rare = spec("iron-plate", 5);
+        rare.quality = "rare".into();
+        inv.insert(&p, &rare);
+        inv.insert(&p, &spec("iron-plate", 7));
+        inv.insert(&p, &spec("coal", 2));
+        assert_eq!(
+            inv.contents(&p),
+            vec![
+                ("coal".to_string(), 2, "normal".to_string()),
+                ("iron-plate".to_string(), 7, "normal".to_string()),
+                ("iron-plate".to_string(), 5, "rare".to_string()),
+            ]
+        );
+        assert_eq!(inv.remove("iron-plate", "rare", 10), 5);
+        assert_eq!(inv.count(Some("iron-plate"), Some("rare")), 0);
+    }
+
+    #[test]
+    fn special_inventories_refuse_wrong_types() {
+        let p = Prototypes::default();
+        let mut guns = Inventory::new(InventoryKind::CharacterGuns, 3);
+        assert_eq!(guns.insert(&p, &spec("iron-plate", 1)), 0);
+        assert_eq!(guns.insert(&p, &spec("pistol", 1)), 1);
+        assert_eq!(guns.insertable_count(&p, &spec("unknown-item", 1)), 0);
+    }
+
+    #[test]
+    fn resize_never_drops_items() {
+        let p = Prototypes::default();
+        let mut inv = Inventory::new(InventoryKind::CharacterMain, 4);
+        inv.slots[3] = Some(ItemStack::new(&p, "coal", 1, "normal"));
+        inv.resize(2);
+        assert_eq!(inv.slots.len(), 4);
+        inv.resize(10);
+        assert_eq!(inv.slots.len(), 10);
+    }
+}

@@ -1,0 +1,248 @@
+//! Item and quality prototypes known to the emulated game.
+//!
+//! A fixed subset of Factorio 2.0's base game items (names, types, stack sizes, tool durability and
+//! magazine sizes as listed on the game's wiki / in `data/base` prototypes). Items not listed here are
+//! "unknown to the game", like items of a removed mod: inserting them fails as in the game.
+
+use std::collections::BTreeMap;
+
+/// One item prototype.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ItemProto {
+    pub name: &'static str,
+    /// The prototype type as the game names it (`item`, `ammo`, `tool`, `blueprint`...).
+    pub kind: &'static str,
+    pub stack_size: u32,
+    /// Durability per item for `tool` and `repair-tool` items.
+    pub durability: Option<f64>,
+    /// Rounds per magazine for `ammo` items.
+    pub magazine_size: Option<u32>,
+}
+
+impl ItemProto {
+    /// True for the items whose contents travel through `export_stack` / `import_stack`.
+    pub fn is_exportable(&self) -> bool {
+        matches!(
+            self.kind,
+            "blueprint" | "blueprint-book" | "deconstruction-item" | "upgrade-item"
+        )
+    }
+}
+
+/// One quality prototype (Factorio 2.0).
+#[derive(Debug, Clone, PartialEq)]
+pub struct QualityProto {
+    pub name: &'static str,
+    pub level: u32,
+}
+
+/// The five base-game qualities.
+pub const QUALITIES: [QualityProto; 5] = [
+    QualityProto {
+        name: "normal",
+        level: 0,
+    },
+    QualityProto {
+        name: "uncommon",
+        level: 1,
+    },
+    QualityProto {
+        name: "rare",
+        level: 2,
+    },
+    QualityProto {
+        name: "epic",
+        level: 3,
+    },
+    QualityProto {
+        name: "legendary",
+        level: 5,
+    },
+];
+
+const fn item(name: &'static str, kind: &'static str, stack_size: u32) -> ItemProto {
+    ItemProto {
+        name,
+        kind,
+        stack_size,
+        durability: None,
+        magazine_size: None,
+    }
+}
+
+const fn tool(
+    name: &'static str,
+    kind: &'static str,
+    stack_size: u32,
+    durability: f64,
+) -> ItemProto {
+    ItemProto {
+        name,
+        kind,
+        stack_size,
+        durability: Some(durability),
+        magazine_size: None,
+    }
+}
+
+const fn ammo(name: &'static str, stack_size: u32, magazine: u32) -> ItemProto {
+    ItemProto {
+        name,
+        kind: "ammo",
+        stack_size,
+        durability: None,
+        magazine_size: Some(magazine),
+    }
+}
+
+/// The item prototypes of the emulated game.
+pub const ITEMS: &[ItemProto] = &[
+    item("wood", "item", 100),
+    item("coal", "item", 50),
+    item("stone", "item", 50),
+    item("iron-ore", "item", 50),
+    item("copper-ore", "item", 50),
+    item("uranium-ore", "item", 50),
+    item("iron-plate", "item", 100),
+    item("copper-plate", "item", 100),
+    item("steel-plate", "item", 100),
+    item("plastic-bar", "item", 100),
+    item("stone-brick", "item", 100),
+    item("iron-gear-wheel", "item", 100),
+    item("iron-stick", "item", 100),
+    item("copper-cable", "item", 200),
+    item("electronic-circuit", "item", 200),
+    item("advanced-circuit", "item", 200),
+    item("processing-unit", "item", 100),
+    item("engine-unit", "item", 50),
+    item("electric-engine-unit", "item", 50),
+    item("battery", "item", 200),
+    item("sulfur", "item", 50),
+    item("explosives", "item", 50),
+    item("low-density-structure", "item", 50),
+    item("rocket-fuel", "item", 20),
+    item("solid-fuel", "item", 50),
+    item("uranium-235", "item", 100),
+    item("uranium-238", "item", 100),
+    item("pipe", "item", 100),
+    item("pipe-to-ground", "item", 50),
+    item("transport-belt", "item", 100),
+    item("fast-transport-belt", "item", 100),
+    item("express-transport-belt", "item", 100),
+    item("underground-belt", "item", 50),
+    item("splitter", "item", 50),
+    item("burner-inserter", "item", 50),
+    item("inserter", "item", 50),
+    item("long-handed-inserter", "item", 50),
+    item("fast-inserter", "item", 50),
+    item("bulk-inserter", "item", 50),
+    item("wooden-chest", "item", 50),
+    item("iron-chest", "item", 50),
+    item("steel-chest", "item", 50),
+    item("stone-furnace", "item", 50),
+    item("steel-furnace", "item", 50),
+    item("electric-furnace", "item", 50),
+    item("burner-mining-drill", "item", 50),
+    item("electric-mining-drill", "item", 50),
+    item("assembling-machine-1", "item", 50),
+    item("assembling-machine-2", "item", 50),
+    item("assembling-machine-3", "item", 50),
+    item("small-electric-pole", "item", 50),
+    item("medium-electric-pole", "item", 50),
+    item("big-electric-pole", "item", 50),
+    item("substation", "item", 50),
+    item("boiler", "item", 50),
+    item("steam-engine", "item", 10),
+    item("offshore-pump", "item", 20),
+    item("solar-panel", "item", 50),
+    item("accumulator", "item", 50),
+    item("lab", "item", 10),
+    item("radar", "item", 50),
+    item("stone-wall", "item", 100),
+    item("gate", "item", 50),
+    item("gun-turret", "item", 50),
+    item("roboport", "item", 10),
+    item("logistic-robot", "item", 50),
+    item("construction-robot", "item", 50),
+    item("concrete", "item", 100),
+    item("landfill", "item", 100),
+    item("rail", "rail-planner", 100),
+    item("locomotive", "item-with-entity-data", 5),
+    item("cargo-wagon", "item-with-entity-data", 5),
+    item("car", "item-with-entity-data", 1),
+    item("tank", "item-with-entity-data", 1),
+    item("speed-module", "module", 50),
+    item("efficiency-module", "module", 50),
+    item("productivity-module", "module", 50),
+    item("pistol", "gun", 5),
+    item("submachine-gun", "gun", 5),
+    item("shotgun", "gun", 5),
+    item("rocket-launcher", "gun", 5),
+    item("flamethrower", "gun", 5),
+    ammo("firearm-magazine", 200, 10),
+    ammo("piercing-rounds-magazine", 200, 10),
+    ammo("uranium-rounds-magazine", 200, 10),
+    ammo("shotgun-shell", 200, 10),
+    ammo("rocket", 200, 1),
+    ammo("flamethrower-ammo", 100, 100),
+    item("light-armor", "armor", 1),
+    item("heavy-armor", "armor", 1),
+    item("modular-armor", "armor", 1),
+    item("power-armor", "armor", 1),
+    item("power-armor-mk2", "armor", 1),
+    item("solar-panel-equipment", "item", 20),
+    item("battery-equipment", "item", 20),
+    item("exoskeleton-equipment", "item", 20),
+    item("personal-roboport-equipment", "item", 20),
+    item("energy-shield-equipment", "item", 20),
+    item("night-vision-equipment", "item", 20),
+    tool("automation-science-pack", "tool", 200, 1.0),
+    tool("logistic-science-pack", "tool", 200, 1.0),
+    tool("military-science-pack", "tool", 200, 1.0),
+    tool("chemical-science-pack", "tool", 200, 1.0),
+    tool("production-science-pack", "tool", 200, 1.0),
+    tool("utility-science-pack", "tool", 200, 1.0),
+    tool("space-science-pack", "tool", 2000, 1.0),
+    tool("repair-pack", "repair-tool", 100, 300.0),
+    item("grenade", "capsule", 100),
+    item("raw-fish", "capsule", 100),
+    item("poison-capsule", "capsule", 100),
+    item("defender-capsule", "capsule", 100),
+    item("blueprint", "blueprint", 1),
+    item("blueprint-book", "blueprint-book", 1),
+    item("deconstruction-planner", "deconstruction-item", 1),
+    item("upgrade-planner", "upgrade-item", 1),
+];
+
+/// Lookup tables over [`ITEMS`] and [`QUALITIES`].
+#[derive(Debug)]
+pub struct Prototypes {
+    items: BTreeMap<&'static str, ItemProto>,
+}
+
+impl Default for Prototypes {
+    fn default() -> Self {
+        Prototypes {
+            items: ITEMS.iter().map(|p| (p.name, p.clone())).collect(),
+        }
+    }
+}
+
+impl Prototypes {
+    pub fn item(&self, name: &str) -> Option<&ItemProto> {
+        self.items.get(name)
+    }
+
+    pub fn items(&self) -> impl Iterator<Item = &ItemProto> {
+        self.items.values()
+    }
+
+    pub fn quality(&self, name: &str) -> Option<&'static QualityProto> {
+        QUALITIES.iter().find(|q| q.name == name)
+    }
+
+    /// Level used to sort contents by quality.
+    pub fn quality_level(&self, name: &str) -> u32 {
+        self.quality(name).map(|q| q.level).unwrap_or(u32::MAX)
+    }
+}

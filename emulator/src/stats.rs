@@ -1,0 +1,112 @@
+//! Per-tick accounting of the scenario's Lua work (an emulator extension for benchmarks).
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+/// At most this many per-tick samples are kept for the percentile (older ones are dropped).
+pub const MAX_SAMPLES: usize = 1 << 22;
+
+/// Running statistics.
+#[derive(Debug, Clone, Default)]
+pub struct Stats {
+    ticks: u64,
+    lua_ms: Vec<f64>,
+    max_ms: f64,
+    total_ms: f64,
+    instructions: u64,
+    max_instructions: u64,
+    commands: u64,
+    bytes_base: u64,
+}
+
+/// What `/emulator-stats` returns.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StatsSnapshot {
+    /// Ticks run since the last reset.
+    pub ticks: u64,
+    /// The game's current tick.
+    pub game_tick: u64,
+    /// Largest Lua wall time of one tick (server peer only), in ms.
+    pub max_tick_lua_ms: f64,
+    /// 99th percentile of the per-tick Lua wall time, in ms.
+    pub p99_tick_lua_ms: f64,
+    /// Sum of the Lua wall time, in ms.
+    pub total_lua_ms: f64,
+    /// VM instructions executed (counted in steps of 1000 by a hook).
+    pub instructions: u64,
+    /// Largest instruction count of one tick.
+    pub max_tick_instructions: u64,
+    /// Command bytes the stream model delivered into the game.
+    pub bytes_streamed: u64,
+    /// Console commands executed.
+    pub commands_executed: u64,
+}
+
+impl Stats {
+    pub fn record_tick(&mut self, lua: Duration, instructions: u64, commands: usize) {
+        let ms = lua.as_secs_f64() * 1000.0;
+        self.ticks += 1;
+        if self.lua_ms.len() >= MAX_SAMPLES {
+            self.lua_ms.remove(0);
+        }
+        self.lua_ms.push(ms);
+        self.max_ms = self.max_ms.max(ms);
+        self.total_ms += ms;
+        self.instructions += instructions;
+        self.max_instructions = self.max_instructions.max(instructions);
+        self.commands += commands as u64;
+    }
+
+    /// Forget everything; `bytes_now` becomes the new zero of the byte counter.
+    pub fn reset(&mut self, bytes_now: u64) {
+        *self = Stats {
+            bytes_base: bytes_now,
+            ..Stats::default()
+        };
+    }
+
+    pub fn snapshot(&self, game_tick: u64, bytes_now: u64) -> StatsSnapshot {
+        let mut sorted = self.lua_ms.clone();
+        sorted.sort_by(|a, b| a.total_cmp(b));
+        let p99 = if sorted.is_empty() {
+            0.0
+        } else {
+            let idx = ((sorted.len() as f64) * 0.99).ceil() as usize;
+            sorted[idx.clamp(1, sorted.len()) - 1]
+        };
+        StatsSnapshot {
+            ticks: self.ticks,
+            game_tick,
+            max_tick_lua_ms: self.max_ms,
+            p99_tick_lua_ms: p99,
+            total_lua_ms: self.total_ms,
+            instructions: self.instructions,
+            max_tick_instructions: self.max_instructions,
+            bytes_streamed: bytes_now - self.bytes_base,
+            commands_executed: self.commands,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentile_and_reset() {
+        let mut s = Stats::default();
+        for i in 1..=100 {
+            s.record_tick(Duration::from_millis(i), 1000, 1);
+        }
+        let snap = s.snapshot(7, 500);
+        assert_eq!(snap.ticks, 100);
+        assert!((snap.max_tick_lua_ms - 100.0).abs() < 1e-9);
+        assert!((snap.p99_tick_lua_ms - 99.0).abs() < 1e-9);
+        assert_eq!(snap.instructions, 100_000);
+        assert_eq!(snap.bytes_streamed, 500);
+        s.reset(500);
+        let snap = s.snapshot(7, 600);
+        assert_eq!((snap.ticks, snap.bytes_streamed), (0, 100));
+    }
+}

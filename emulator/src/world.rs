@@ -1,0 +1,452 @@
+//! The game world outside Lua: players, characters, inventories, GUI and the random generator.
+//!
+//! Everything here is saved, checksummed in lockstep mode and compared in heavy mode, so all maps
+//! are ordered (`BTreeMap`) and the whole struct serialises deterministically.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::inventory::{Inventory, InventoryKind, ItemStack};
+
+/// Base size of a character's main inventory (Factorio 2.0 character prototype).
+pub const CHARACTER_MAIN_SLOTS: usize = 80;
+/// Gun and ammo slots of a character.
+pub const CHARACTER_GUN_SLOTS: usize = 3;
+/// Armor slot.
+pub const CHARACTER_ARMOR_SLOTS: usize = 1;
+/// Trash slots; in the game they come with research, the emulator gives them from the start.
+pub const CHARACTER_TRASH_SLOTS: usize = 10;
+/// Main inventory of the god controller.
+pub const GOD_MAIN_SLOTS: usize = 80;
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+pub struct Position {
+    pub x: f64,
+    pub y: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Color {
+    pub r: f64,
+    pub g: f64,
+    pub b: f64,
+    pub a: f64,
+}
+
+impl Default for Color {
+    fn default() -> Self {
+        // The game's default player colour (orange).
+        Color {
+            r: 0.869,
+            g: 0.5,
+            b: 0.13,
+            a: 0.5,
+        }
+    }
+}
+
+/// `defines.controllers`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Controller {
+    Ghost,
+    Character,
+    God,
+    Editor,
+    Cutscene,
+    Spectator,
+    Remote,
+}
+
+impl Controller {
+    pub const ALL: [(Controller, &'static str, u32); 7] = [
+        (Controller::Ghost, "ghost", 0),
+        (Controller::Character, "character", 1),
+        (Controller::God, "god", 2),
+        (Controller::Editor, "editor", 3),
+        (Controller::Cutscene, "cutscene", 4),
+        (Controller::Spectator, "spectator", 5),
+        (Controller::Remote, "remote", 6),
+    ];
+
+    pub fn define(self) -> u32 {
+        Self::ALL.iter().find(|c| c.0 == self).map_or(0, |c| c.2)
+    }
+
+    pub fn from_define(v: u32) -> Option<Controller> {
+        Self::ALL.iter().find(|c| c.2 == v).map(|c| c.0)
+    }
+}
+
+/// Character bonuses and modifiers (`LuaControl` fields of the game).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Bonuses {
+    pub character_crafting_speed_modifier: f64,
+    pub character_mining_speed_modifier: f64,
+    pub character_running_speed_modifier: f64,
+    pub character_build_distance_bonus: f64,
+    pub character_item_drop_distance_bonus: f64,
+    pub character_reach_distance_bonus: f64,
+    pub character_resource_reach_distance_bonus: f64,
+    pub character_item_pickup_distance_bonus: f64,
+    pub character_loot_pickup_distance_bonus: f64,
+    pub character_inventory_slots_bonus: f64,
+    pub character_trash_slot_count_bonus: f64,
+    pub character_maximum_following_robot_count_bonus: f64,
+    pub character_health_bonus: f64,
+}
+
+impl Bonuses {
+    /// Names of the bonus fields, as the Lua API spells them.
+    pub const NAMES: [&'static str; 13] = [
+        "character_crafting_speed_modifier",
+        "character_mining_speed_modifier",
+        "character_running_speed_modifier",
+        "character_build_distance_bonus",
+        "character_item_drop_distance_bonus",
+        "character_reach_distance_bonus",
+        "character_resource_reach_distance_bonus",
+        "character_item_pickup_distance_bonus",
+        "character_loot_pickup_distance_bonus",
+        "character_inventory_slots_bonus",
+        "character_trash_slot_count_bonus",
+        "character_maximum_following_robot_count_bonus",
+        "character_health_bonus",
+    ];
+
+    /// Whether the field only takes whole non-negative numbers.
+    pub fn is_integer(name: &str) -> bool {
+        name.ends_with("_bonus") && !name.contains("modifier")
+    }
+
+    pub fn get(&self, name: &str) -> Option<f64> {
+        Some(match name {
+            "character_crafting_speed_modifier" => self.character_crafting_speed_modifier,
+            "character_mining_speed_modifier" => self.character_mining_speed_modifier,
+            "character_running_speed_modifier" => self.character_running_speed_modifier,
+            "character_build_distance_bonus" => self.character_build_distance_bonus,
+            "character_item_drop_distance_bonus" => self.character_item_drop_distance_bonus,
+            "character_reach_distance_bonus" => self.character_reach_distance_bonus,
+            "character_resource_reach_distance_bonus" => {
+                self.character_resource_reach_distance_bonus
+            }
+            "character_item_pickup_distance_bonus" => self.character_item_pickup_distance_bonus,
+            "character_loot_pickup_distance_bonus" => self.character_loot_pickup_distance_bonus,
+            "character_inventory_slots_bonus" => self.character_inventory_slots_bonus,
+            "character_trash_slot_count_bonus" => self.character_trash_slot_count_bonus,
+            "character_maximum_following_robot_count_bonus" => {
+                self.character_maximum_following_robot_count_bonus
+            }
+            "character_health_bonus" => self.character_health_bonus,
+            _ => return None,
+        })
+    }
+
+    pub fn set(&mut self, name: &str, v: f64) -> bool {
+        let slot = match name {
+            "character_crafting_speed_modifier" => &mut self.character_crafting_speed_modifier,
+            "character_mining_speed_modifier" => &mut self.character_mining_speed_modifier,
+            "character_running_speed_modifier" => &mut self.character_running_speed_modifier,
+            "character_build_distance_bonus" => &mut self.character_build_distance_bonus,
+            "character_item_drop_distance_bonus" => &mut self.character_item_drop_distance_bonus,
+            "character_reach_distance_bonus" => &mut self.character_reach_distance_bonus,
+            "character_resource_reach_distance_bonus" => {
+                &mut self.character_resource_reach_distance_bonus
+            }
+            "character_item_pickup_distance_bonus" => {
+                &mut self.character_item_pickup_distance_bonus
+            }
+            "character_loot_pickup_distance_bonus" => {
+                &mut self.character_loot_pickup_distance_bonus
+            }
+            "character_inventory_slots_bonus" => &mut self.character_inventory_slots_bonus,
+            "character_trash_slot_count_bonus" => &mut self.character_trash_slot_count_bonus,
+            "character_maximum_following_robot_count_bonus" => {
+                &mut self.character_maximum_following_robot_count_bonus
+            }
+            "character_health_bonus" => &mut self.character_health_bonus,
+            _ => return false,
+        };
+        *slot = v;
+        true
+    }
+}
+
+/// A character entity.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Character {
+    pub unit_number: u32,
+    /// Index of the player controlling it, if any.
+    pub player: Option<u32>,
+    pub position: Position,
+    pub health: f64,
+    pub main: Inventory,
+    pub guns: Inventory,
+    pub ammo: Inventory,
+    pub armor: Inventory,
+    pub trash: Inventory,
+    pub bonuses: Bonuses,
+}
+
+impl Character {
+    pub fn new(unit_number: u32, player: Option<u32>, position: Position) -> Character {
+        Character {
+            unit_number,
+            player,
+            position,
+            health: 250.0,
+            main: Inventory::new(InventoryKind::CharacterMain, CHARACTER_MAIN_SLOTS),
+            guns: Inventory::new(InventoryKind::CharacterGuns, CHARACTER_GUN_SLOTS),
+            ammo: Inventory::new(InventoryKind::CharacterAmmo, CHARACTER_GUN_SLOTS),
+            armor: Inventory::new(InventoryKind::CharacterArmor, CHARACTER_ARMOR_SLOTS),
+            trash: Inventory::new(InventoryKind::CharacterTrash, CHARACTER_TRASH_SLOTS),
+            bonuses: Bonuses::default(),
+        }
+    }
+
+    pub fn inventory(&self, kind: InventoryKind) -> Option<&Inventory> {
+        match kind {
+            InventoryKind::CharacterMain => Some(&self.main),
+            InventoryKind::CharacterGuns => Some(&self.guns),
+            InventoryKind::CharacterAmmo => Some(&self.ammo),
+            InventoryKind::CharacterArmor => Some(&self.armor),
+            InventoryKind::CharacterTrash => Some(&self.trash),
+            _ => None,
+        }
+    }
+
+    pub fn inventory_mut(&mut self, kind: InventoryKind) -> Option<&mut Inventory> {
+        match kind {
+            InventoryKind::CharacterMain => Some(&mut self.main),
+            InventoryKind::CharacterGuns => Some(&mut self.guns),
+            InventoryKind::CharacterAmmo => Some(&mut self.ammo),
+            InventoryKind::CharacterArmor => Some(&mut self.armor),
+            InventoryKind::CharacterTrash => Some(&mut self.trash),
+            _ => None,
+        }
+    }
+
+    /// Apply the slot bonuses to the inventory sizes.
+    pub fn apply_slot_bonuses(&mut self) {
+        let main =
+            CHARACTER_MAIN_SLOTS + self.bonuses.character_inventory_slots_bonus.max(0.0) as usize;
+        self.main.resize(main);
+        let trash =
+            CHARACTER_TRASH_SLOTS + self.bonuses.character_trash_slot_count_bonus.max(0.0) as usize;
+        self.trash.resize(trash);
+    }
+}
+
+/// A player.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Player {
+    pub index: u32,
+    pub name: String,
+    pub connected: bool,
+    pub admin: bool,
+    pub controller: Controller,
+    pub character: Option<u32>,
+    pub position: Position,
+    pub color: Color,
+    pub chat_color: Color,
+    pub cursor: Option<ItemStack>,
+    pub god_main: Inventory,
+    /// Root GUI elements: screen, top, left, center, goal, relative.
+    pub gui_roots: BTreeMap<String, u32>,
+    pub online_ticks: u64,
+    pub last_online: u64,
+    pub tag: String,
+}
+
+/// Kinds of GUI element the emulator models.
+pub const GUI_TYPES: [&str; 6] = [
+    "frame",
+    "label",
+    "progressbar",
+    "button",
+    "flow",
+    "empty-widget",
+];
+/// Names of the GUI roots of `LuaGui`.
+pub const GUI_ROOTS: [&str; 6] = ["screen", "top", "left", "center", "goal", "relative"];
+
+/// A GUI element.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GuiElement {
+    pub index: u32,
+    pub player: u32,
+    pub parent: Option<u32>,
+    pub kind: String,
+    pub name: String,
+    pub caption: serde_json::Value,
+    pub tooltip: serde_json::Value,
+    pub value: f64,
+    pub visible: bool,
+    pub enabled: bool,
+    pub direction: String,
+    pub style: String,
+    pub tags: serde_json::Value,
+    pub auto_center: bool,
+    pub children: Vec<u32>,
+}
+
+/// The world.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct World {
+    pub tick: u64,
+    /// State of the deterministic `math.random` generator.
+    pub rng: u64,
+    pub players: Vec<Player>,
+    pub characters: BTreeMap<u32, Character>,
+    pub next_unit_number: u32,
+    pub gui: BTreeMap<u32, GuiElement>,
+    pub next_gui_index: u32,
+    pub script_inventories: BTreeMap<u32, Inventory>,
+    pub next_script_inventory: u32,
+    /// Set once the first console Lua command was refused with the achievements warning.
+    pub achievements_disabled: bool,
+}
+
+impl World {
+    pub fn new(seed: u64) -> World {
+        World {
+            rng: seed,
+            next_unit_number: 1,
+            next_gui_index: 1,
+            next_script_inventory: 1,
+            ..World::default()
+        }
+    }
+
+    pub fn player(&self, index: u32) -> Option<&Player> {
+        index
+            .checked_sub(1)
+            .and_then(|i| self.players.get(i as usize))
+    }
+
+    pub fn player_mut(&mut self, index: u32) -> Option<&mut Player> {
+        index
+            .checked_sub(1)
+            .and_then(|i| self.players.get_mut(i as usize))
+    }
+
+    pub fn player_by_name(&self, name: &str) -> Option<&Player> {
+        self.players.iter().find(|p| p.name == name)
+    }
+
+    pub fn connected_count(&self) -> usize {
+        self.players.iter().filter(|p| p.connected).count()
+    }
+
+    /// Create a player with its GUI roots (no character yet).
+    pub fn create_player(&mut self, name: &str) -> u32 {
+        let index = self.players.len() as u32 + 1;
+        let mut roots = BTreeMap::new();
+        for root in GUI_ROOTS {
+            let id = self.alloc_gui(index, None, "empty-widget", root);
+            roots.insert(root.to_string(), id);
+        }
+        self.players.push(Player {
+            index,
+            name: name.to_string(),
+            connected: false,
+            admin: false,
+            controller: Controller::Ghost,
+            character: None,
+            position: Position::default(),
+            color: Color::default(),
+            chat_color: Color::default(),
+            cursor: None,
+            god_main: Inventory::new(InventoryKind::GodMain, GOD_MAIN_SLOTS),
+            gui_roots: roots,
+            online_ticks: 0,
+            last_online: 0,
+            tag: String::new(),
+        });
+        index
+    }
+
+    /// Create a character and attach it to the player.
+    pub fn create_character_for(&mut self, player: u32) -> u32 {
+        let unit = self.next_unit_number;
+        self.next_unit_number += 1;
+        let pos = self.player(player).map(|p| p.position).unwrap_or_default();
+        self.characters
+            .insert(unit, Character::new(unit, Some(player), pos));
+        if let Some(p) = self.player_mut(player) {
+            p.character = Some(unit);
+            p.controller = Controller::Character;
+        }
+        unit
+    }
+
+    /// Detach the player's character (it stays in the world, like the game's spectator switch).
+    pub fn detach_character(&mut self, player: u32) {
+        let unit = self.player_mut(player).and_then(|p| p.character.take());
+        if let Some(unit) = unit
+            && let Some(c) = self.characters.get_mut(&unit)
+        {
+            c.player = None;
+        }
+    }
+
+    pub fn alloc_gui(&mut self, player: u32, parent: Option<u32>, kind: &str, name: &str) -> u32 {
+        let index = self.next_gui_index;
+        self.next_gui_index += 1;
+        self.gui.insert(
+            index,
+            GuiElement {
+                index,
+                player,
+                parent,
+                kind: kind.to_string(),
+                name: name.to_string(),
+                caption: serde_json::Value::String(String::new()),
+                tooltip: serde_json::Value::String(String::new()),
+                value: 0.0,
+                visible: true,
+                enabled: true,
+                direction: "horizontal".to_string(),
+                style: String::new(),
+                tags: serde_json::Value::Object(Default::default()),
+                auto_center: false,
+                children: Vec::new(),
+            },
+        );
+        if let Some(p) = parent
+            && let Some(pe) = self.gui.get_mut(&p)
+        {
+            pe.children.push(index);
+        }
+        index
+    }
+
+    /// Destroy a GUI element and its subtree.
+    pub fn destroy_gui(&mut self, index: u32) {
+        let Some(el) = self.gui.remove(&index) else {
+            return;
+        };
+        if let Some(p) = el.parent
+            && let Some(pe) = self.gui.get_mut(&p)
+        {
+            pe.children.retain(|c| *c != index);
+        }
+        let mut stack = el.children;
+        while let Some(c) = stack.pop() {
+            if let Some(ch) = self.gui.remove(&c) {
+                stack.extend(ch.children);
+            }
+        }
+    }
+
+    /// Next value of the deterministic generator (splitmix64), as a float in [0, 1).
+    pub fn next_random(&mut self) -> f64 {
+        self.rng = self.rng.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.rng;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        (z >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
