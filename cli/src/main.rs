@@ -30,7 +30,7 @@ enum Command {
     #[command(subcommand)]
     Frames(frames::FramesCommand),
     /// Run a game-server emulator: Factorio-like RCON and stdout, a Lua 5.2 scenario (docs/EMULATOR.md).
-    Emulator(invsync_emulator::EmulatorArgs),
+    Emulator(Box<invsync_emulator::EmulatorArgs>),
 }
 
 /// Exit status for bad input (as clap uses for bad arguments).
@@ -41,7 +41,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Sample(args) => sample::run(&args),
         Command::Frames(cmd) => frames::run(cmd),
-        Command::Emulator(args) => invsync_emulator::run(args).map(|()| ExitCode::SUCCESS),
+        Command::Emulator(args) => invsync_emulator::run(*args).map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,
