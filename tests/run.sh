@@ -19,6 +19,11 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 step "Rust tests (every crate)"
 cargo test --workspace
 
+step "scenario core on Lua 5.4 and Luau (it must stay portable; the game runs Lua 5.2)"
+INVSYNC_EXPECT_LUA="Lua 5.4" cargo test --quiet --manifest-path scenario/portability/Cargo.toml
+INVSYNC_EXPECT_LUA="Luau" cargo test --quiet --manifest-path scenario/portability/Cargo.toml --no-default-features --features luau
+cargo clippy --quiet --manifest-path scenario/portability/Cargo.toml --all-targets -- -D warnings
+
 step "fuzz targets build"
 cargo build --quiet --manifest-path fuzz/Cargo.toml
 

@@ -521,6 +521,11 @@ impl Delivery {
             Chunk::InFlight => {}
         }
         self.chunks[slot] = new;
+        // Every chunk acknowledged as held, whatever order the acknowledgements came in (a
+        // reply saying `have == count` may have been lost): nothing is left to send.
+        if self.stored == self.frames.len() {
+            self.complete();
+        }
     }
 
     fn complete(&mut self) {

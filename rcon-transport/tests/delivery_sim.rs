@@ -97,8 +97,12 @@ struct Game {
 impl Game {
     fn new() -> Self {
         Game {
+            // No ageing: long fault-heavy runs would otherwise expire the message, and the
+            // resends that follow are right but would blur what these tests count.
             reassembler: Reassembler::new(ReassemblerConfig {
                 max_frame: 8192,
+                max_age_ticks: None,
+                max_age_frames: None,
                 ..ReassemblerConfig::default()
             }),
             completed: BTreeMap::new(),

@@ -1,0 +1,21 @@
+--- The capability declaration of docs/PROTOCOL.md section 4, as deterministic JSON.
+
+local limits = require("invsync.limits")
+
+local format, concat = string.format, table.concat
+
+local caps = {}
+
+--- The JSON object the game answers to `caps()`, built from a receiver state (its
+--- accepted methods in order and its limits). Keys in a fixed order.
+---@param rx table a state from reassembler.new
+---@return string
+function caps.json(rx)
+  local methods = {}
+  for i = 1, #rx.accept_list do methods[i] = '"' .. rx.accept_list[i] .. '"' end
+  return format('{"protocol":1,"decode":[%s],"max_frame":%d,"max_message":%d,"max_chunks":%d}',
+    concat(methods, ","), rx.max_frame or limits.max_frame_rcon, rx.max_message or limits.max_message,
+    rx.max_chunks or limits.max_chunks)
+end
+
+return caps
