@@ -5,7 +5,6 @@ cd "$(dirname "$0")/.."
 
 # Python peers: Source RCON servers and clients, second implementations of the codec pieces.
 python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore -r tests/requirements.txt
-python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore -r emulator/tests/peers/requirements.txt
 
 # Node peers: npm `rcon-client` (Clusterio's RCON client), pinned by the lock file.
 npm ci --silent --no-audit --no-fund --prefix emulator/tests/peers

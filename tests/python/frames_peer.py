@@ -1,0 +1,146 @@
+#!/usr/bin/env python3
+"""An independent implementation of invsync frames (docs/PROTOCOL.md), written from the spec.
+
+Second implementations of every codec piece: Python's zlib and base64 modules, and PyPI `lz4`
+(bindings to the reference C library). Used by tests/tests/python_peer.rs to cross-check the Rust
+codec in both directions.
+
+    frames_peer.py decode            frame lines on stdin -> JSON {id: payload_hex} on stdout
+    frames_peer.py encode METHOD MAX_FRAME ID
+                                     payload on stdin -> frame lines on stdout
+
+Errors are reported as `error <ProtocolName> <detail>` on stdout with exit status 2.
+"""
+
+import base64
+import binascii
+import json
+import re
+import sys
+import zlib
+
+import lz4.block
+
+HEADER = re.compile(
+    rb"^IS1 ([0-9a-f]{8}) ([1-9][0-9]{0,9}) ([1-9][0-9]{0,9})/([1-9][0-9]{0,9}) "
+    rb"(raw|lz4|zlib) (0|[1-9][0-9]{0,15}) (0|[1-9][0-9]{0,15}) ([0-9a-f]{8}) "
+)
+
+
+class ProtocolError(Exception):
+    def __init__(self, name, detail):
+        super().__init__(f"{name} {detail}")
+        self.name = name
+
+
+def crc(data):
+    return binascii.crc32(data) & 0xFFFFFFFF
+
+
+def parse(line):
+    if any(b < 0x20 or b == 0x7F for b in line):
+        raise ProtocolError("ForbiddenCharacter", "control byte")
+    m = HEADER.match(line)
+    if not m:
+        raise ProtocolError("MalformedHeader", line[:60])
+    fcrc, ident, index, count, method, plen, wlen, mcrc = m.groups()
+    body = line[13:]
+    if crc(body) != int(fcrc, 16):
+        raise ProtocolError("FrameChecksumMismatch", f"message {int(ident)}")
+    return {
+        "id": int(ident),
+        "index": int(index),
+        "count": int(count),
+        "method": method.decode(),
+        "plen": int(plen),
+        "wlen": int(wlen),
+        "mcrc": int(mcrc, 16),
+        "data": line[m.end():],
+    }
+
+
+def decode_wire(method, wire, plen):
+    if method == "raw":
+        return wire
+    try:
+        raw = base64.b64decode(wire, validate=True)
+    except binascii.Error as e:
+        raise ProtocolError("BadBase64", str(e))
+    if method == "zlib":
+        payload = zlib.decompress(raw)
+    else:
+        payload = lz4.block.decompress(raw, uncompressed_size=plen)
+    if len(payload) != plen:
+        raise ProtocolError("PayloadLengthMismatch", f"{len(payload)} != {plen}")
+    return payload
+
+
+def decode(lines):
+    messages, done = {}, {}
+    for line in lines:
+        line = line.rstrip(b"\r\n")
+        if line.startswith(b"\x0c"):
+            line = line[1:]
+        if not line:
+            continue
+        f = parse(line)
+        m = messages.setdefault(f["id"], {"frame": f, "chunks": {}})
+        m["chunks"][f["index"]] = f["data"]
+        if len(m["chunks"]) == f["count"]:
+            wire = b"".join(m["chunks"][i] for i in range(1, f["count"] + 1))
+            if len(wire) != f["wlen"] or crc(wire) != f["mcrc"]:
+                raise ProtocolError("MessageChecksumMismatch", f"message {f['id']}")
+            done[str(f["id"])] = decode_wire(f["method"], wire, f["plen"]).hex()
+            del messages[f["id"]]
+    return done
+
+
+def encode(payload, method, max_frame, ident):
+    if method == "raw":
+        wire = payload
+        payload.decode("utf-8")  # must be text
+        unit = 1
+    else:
+        block = zlib.compress(payload, 9) if method == "zlib" else lz4.block.compress(payload, store_size=False)
+        wire = base64.b64encode(block)
+        unit = 4
+    plen, wlen, mcrc = len(payload), len(wire), crc(wire)
+    count = 1
+    while True:  # the header widens with the count's digits
+        header_len = len(f"IS1 00000000 {ident} {count}/{count} {method} {plen} {wlen} {mcrc:08x} ")
+        room = (max_frame - header_len) // unit * unit
+        if room < 4:
+            raise ProtocolError("FrameTooSmall", str(max_frame))
+        need = max(1, -(-wlen // room))
+        if need <= count:
+            break
+        count = need
+    frames, start = [], 0
+    for i in range(1, count + 1):
+        end = wlen if i == count else min(start + room, wlen)
+        if method == "raw":
+            while end < wlen and (wire[end] & 0xC0) == 0x80:  # never split a character
+                end -= 1
+        body = f"{ident} {i}/{count} {method} {plen} {wlen} {mcrc:08x} ".encode() + wire[start:end]
+        frames.append(b"IS1 %08x " % crc(body) + body)
+        start = end
+    if start != wlen:
+        raise ProtocolError("FrameTooSmall", "characters too wide for the frame")
+    return frames
+
+
+def main():
+    try:
+        if sys.argv[1] == "decode":
+            print(json.dumps(decode(sys.stdin.buffer.read().split(b"\n"))))
+        else:
+            method, max_frame, ident = sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+            for f in encode(sys.stdin.buffer.read(), method, max_frame, ident):
+                sys.stdout.buffer.write(f + b"\n")
+    except ProtocolError as e:
+        print(f"error {e}")
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()
