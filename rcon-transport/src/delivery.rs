@@ -372,6 +372,7 @@ impl Delivery {
             Purpose::Chunk { index } => self.on_chunk_reply(index, reply, now),
             Purpose::Status => self.on_status_reply(reply),
         }
+        self.complete_if_all_held();
     }
 
     /// Command `token` will get no reply (timed out, or the connection ended first): its
@@ -486,6 +487,15 @@ impl Delivery {
                     name,
                     detail,
                 }),
+            // The game dropped the message (checksum, decoding, expiry): final.
+            GameReply::Failed { id, name, detail } if id == message => {
+                self.fail(DeliveryError::Rejected {
+                    message,
+                    chunk: None,
+                    name,
+                    detail,
+                })
+            }
             other => self.mismatched(other),
         }
     }
@@ -521,8 +531,12 @@ impl Delivery {
             Chunk::InFlight => {}
         }
         self.chunks[slot] = new;
-        // Every chunk acknowledged as held, whatever order the acknowledgements came in (a
-        // reply saying `have == count` may have been lost): nothing is left to send.
+    }
+
+    /// Every chunk acknowledged as held, whatever order the acknowledgements came in (a reply
+    /// saying `have == count` may have been lost): nothing is left to send. Called once a reply
+    /// has been applied whole, never half way through one.
+    fn complete_if_all_held(&mut self) {
         if self.stored == self.frames.len() {
             self.complete();
         }
@@ -627,6 +641,41 @@ mod tests {
         d.on_reply(resend[0].token, b"done 4\n", now);
         assert_eq!(d.outcome(), Some(&Ok(())));
         assert_eq!(d.stats().chunks_resent, 1);
+    }
+
+    #[test]
+    fn a_status_reply_is_applied_whole_before_completion_is_judged() {
+        // Both chunks were acknowledged, then the game restarted and lost chunk 2.
+        let now = Instant::now();
+        let mut d = Delivery::new(9, frames(9, 2), DeliveryConfig::default()).unwrap();
+        let sent = drain(&mut d, now);
+        d.on_reply(sent[0].token, b"ok 9 1/2\n", now);
+        d.on_lost(sent[1].token);
+        let status = drain(&mut d, now);
+        assert_eq!(status[0].purpose, Purpose::Status);
+        d.on_reply(status[0].token, b"missing 9 2\n", now);
+        assert_eq!(d.outcome(), None, "chunk 2 is missing: not done");
+        let resend = drain(&mut d, now);
+        assert_eq!(resend.len(), 1);
+        d.on_reply(resend[0].token, b"ok 9 2/2\n", now);
+        assert_eq!(d.outcome(), Some(&Ok(())));
+    }
+
+    #[test]
+    fn a_failed_message_is_final() {
+        let now = Instant::now();
+        let mut d = Delivery::new(3, frames(3, 1), DeliveryConfig::default()).unwrap();
+        let sent = drain(&mut d, now);
+        d.on_lost(sent[0].token);
+        let status = drain(&mut d, now);
+        d.on_reply(
+            status[0].token,
+            b"failed 3 MessageChecksumMismatch bad\n",
+            now,
+        );
+        assert!(
+            matches!(d.outcome(), Some(Err(DeliveryError::Rejected { name, .. })) if name == "MessageChecksumMismatch")
+        );
     }
 
     #[test]

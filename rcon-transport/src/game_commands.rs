@@ -21,7 +21,7 @@ pub fn recv_overhead() -> usize {
     recv_command("").len()
 }
 
-/// `status(id)`: which chunks of a message the game still misses.
+/// `status(id)`: the outcome of a message, or which chunks the game still misses.
 pub fn status_command(message_id: u32) -> String {
     format!("/sc remote.call(\"{INTERFACE}\",\"status\",{message_id})")
 }
@@ -29,6 +29,11 @@ pub fn status_command(message_id: u32) -> String {
 /// `pull(id, index)`: one frame of a message the game staged.
 pub fn pull_command(message_id: u32, index: u32) -> String {
     format!("/sc remote.call(\"{INTERFACE}\",\"pull\",{message_id},{index})")
+}
+
+/// `ack(id)`: the host has every chunk of staged message `id`; the game frees it.
+pub fn ack_command(message_id: u32) -> String {
+    format!("/sc remote.call(\"{INTERFACE}\",\"ack\",{message_id})")
 }
 
 /// `caps()`: the game's capability JSON.
@@ -55,6 +60,7 @@ mod tests {
             "/sc remote.call(\"invsync\",\"pull\",4294967295,3)"
         );
         assert_eq!(caps_command(), "/sc remote.call(\"invsync\",\"caps\")");
+        assert_eq!(ack_command(12), "/sc remote.call(\"invsync\",\"ack\",12)");
         assert_eq!(recv_overhead(), 38);
     }
 }

@@ -2,7 +2,8 @@
 //! because their exact text may still change.
 //!
 //! A reply is the body of one RCON reply packet: one `rcon.print` line, so one trailing `\n`
-//! (or `\r\n`) is removed. Anything that is not exactly one of the documented lines is
+//! (or `\r\n`) is removed. Chunk lists (`missing`) are `<ranges>`: comma-separated chunk
+//! numbers and inclusive ranges (`1-40,97`), expanded here into a list bounded by the caller. Anything that is not exactly one of the documented lines is
 //! [`GameReply::Unrecognized`] (for example the game's "repeat the command to proceed" warning on
 //! the first `/sc` of a fresh save, or a Lua error when the module is not installed): the caller
 //! decides what that means for the command it sent.
@@ -10,17 +11,27 @@
 /// A parsed reply.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GameReply {
-    /// `ok <id> <have>/<count>`: the frame is stored (duplicates too).
+    /// `ok <id> <have>/<count>`: the frame is held (duplicates too); `have` counts chunks held,
+    /// verified or not yet, so `have == count` means "held", not "verified".
     Stored { id: u32, have: u32, count: u32 },
-    /// `done <id>`: the message is complete.
+    /// `ok <id>`: the answer to `ack(id)`: the game freed staged message `id`.
+    Acknowledged { id: u32 },
+    /// `done <id>`: the message is complete and verified.
     Done { id: u32 },
+    /// `failed <id> <ErrorName> <detail>` (to `status`): the game dropped the message.
+    Failed {
+        id: u32,
+        name: String,
+        detail: String,
+    },
     /// `err <id or -> <ErrorName> <detail>`: the frame or message was rejected.
     Rejected {
         id: Option<u32>,
         name: String,
         detail: String,
     },
-    /// `missing <id> <i,j,...>`: the chunk numbers the game still lacks (possibly none).
+    /// `missing <id> <ranges>`: the chunk numbers the game still lacks, expanded and in the
+    /// order given. An empty list means every chunk is held and verification is under way.
     Missing { id: u32, indices: Vec<u32> },
     /// `unknown <id>`: the game holds nothing of this message.
     Unknown { id: u32 },
@@ -32,7 +43,8 @@ pub enum GameReply {
 const EXCERPT: usize = 200;
 
 /// Parses a reply body. `max_indices` bounds the list of a `missing` reply (pass the message's
-/// chunk count); a longer list is unrecognised.
+/// chunk count): a list that names more chunks, or a chunk number above it, is unrecognised, so
+/// a range such as `1-4000000000` is refused before anything is allocated for it.
 pub fn parse_reply(body: &[u8], max_indices: usize) -> GameReply {
     let Some(line) = single_line(body) else {
         return unrecognized(body);
@@ -47,6 +59,8 @@ pub enum PullReply<'a> {
     Frame(&'a str),
     /// `err ...` as in [`GameReply::Rejected`].
     Rejected(GameReply),
+    /// `unknown <id>`: no such staged message or chunk (expired, acknowledged, or never staged).
+    Unknown { id: u32 },
     /// Neither.
     Unrecognized { text: String },
 }
@@ -63,6 +77,7 @@ pub fn parse_pull_reply(body: &[u8]) -> PullReply<'_> {
     }
     match parse_line(line, 0) {
         Some(rejected @ GameReply::Rejected { .. }) => PullReply::Rejected(rejected),
+        Some(GameReply::Unknown { id }) => PullReply::Unknown { id },
         _ => PullReply::Unrecognized {
             text: excerpt(body),
         },
@@ -82,51 +97,102 @@ fn single_line(body: &[u8]) -> Option<&str> {
 fn parse_line(line: &str, max_indices: usize) -> Option<GameReply> {
     let (word, rest) = line.split_once(' ').unwrap_or((line, ""));
     match word {
-        "ok" => {
-            let (id, progress) = rest.split_once(' ')?;
-            let (have, count) = progress.split_once('/')?;
-            Some(GameReply::Stored {
-                id: number(id)?,
-                have: number0(have)?,
-                count: number(count)?,
-            })
-        }
+        "ok" => match rest.split_once(' ') {
+            Some((id, progress)) => {
+                let (have, count) = progress.split_once('/')?;
+                Some(GameReply::Stored {
+                    id: number(id)?,
+                    have: number0(have)?,
+                    count: number(count)?,
+                })
+            }
+            None => Some(GameReply::Acknowledged { id: number(rest)? }),
+        },
         "done" => Some(GameReply::Done { id: number(rest)? }),
         "unknown" => Some(GameReply::Unknown { id: number(rest)? }),
         "missing" => {
             let (id, list) = rest.split_once(' ').unwrap_or((rest, ""));
-            let indices = if list.is_empty() {
-                Vec::new()
-            } else {
-                let mut indices = Vec::new();
-                for item in list.split(',') {
-                    if indices.len() >= max_indices {
-                        return None;
-                    }
-                    indices.push(number(item)?);
-                }
-                indices
-            };
             Some(GameReply::Missing {
                 id: number(id)?,
-                indices,
+                indices: parse_ranges(list, max_indices)?,
+            })
+        }
+        "failed" => {
+            let (id, rest) = rest.split_once(' ')?;
+            let (name, detail) = error_name(rest)?;
+            Some(GameReply::Failed {
+                id: number(id)?,
+                name,
+                detail,
             })
         }
         "err" => {
             let (id, rest) = rest.split_once(' ')?;
             let id = if id == "-" { None } else { Some(number(id)?) };
-            let (name, detail) = rest.split_once(' ').unwrap_or((rest, ""));
-            if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphabetic()) {
-                return None;
-            }
-            Some(GameReply::Rejected {
-                id,
-                name: name.to_owned(),
-                detail: detail.to_owned(),
-            })
+            let (name, detail) = error_name(rest)?;
+            Some(GameReply::Rejected { id, name, detail })
         }
         _ => None,
     }
+}
+
+/// `<ErrorName> <detail>`: a name of ASCII letters, then free text to the end of the line.
+fn error_name(text: &str) -> Option<(String, String)> {
+    let (name, detail) = text.split_once(' ').unwrap_or((text, ""));
+    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphabetic()) {
+        return None;
+    }
+    Some((name.to_owned(), detail.to_owned()))
+}
+
+/// Expands `<ranges>` (`1-40,97`; empty for none). `None` if an item is not a canonical number
+/// or `lo-hi` with `lo <= hi`, if a number is above `max`, or if the list names more than `max`
+/// chunks in total (duplicates included).
+fn parse_ranges(list: &str, max: usize) -> Option<Vec<u32>> {
+    let mut indices = Vec::new();
+    if list.is_empty() {
+        return Some(indices);
+    }
+    let max32 = u32::try_from(max).unwrap_or(u32::MAX);
+    for item in list.split(',') {
+        let (lo, hi) = match item.split_once('-') {
+            Some((lo, hi)) => (number(lo)?, number(hi)?),
+            None => {
+                let n = number(item)?;
+                (n, n)
+            }
+        };
+        if lo > hi || hi > max32 || indices.len() + (hi - lo) as usize + 1 > max {
+            return None;
+        }
+        indices.extend(lo..=hi);
+    }
+    Some(indices)
+}
+
+/// Writes chunk numbers as `<ranges>`: runs of consecutive numbers become `lo-hi`. The inverse
+/// of the parsing above, for game stand-ins and tests.
+pub fn format_ranges(indices: &[u32]) -> String {
+    let mut out = String::new();
+    let mut i = 0;
+    while i < indices.len() {
+        let lo = indices[i];
+        let mut hi = lo;
+        while i + 1 < indices.len() && indices[i + 1] == hi.wrapping_add(1) && hi < u32::MAX {
+            hi += 1;
+            i += 1;
+        }
+        if !out.is_empty() {
+            out.push(',');
+        }
+        if hi == lo {
+            out.push_str(&lo.to_string());
+        } else {
+            out.push_str(&format!("{lo}-{hi}"));
+        }
+        i += 1;
+    }
+    out
 }
 
 /// A canonical decimal in `1..=u32::MAX` (no sign, no leading zero).
@@ -195,6 +261,36 @@ mod tests {
             }
         );
         assert_eq!(
+            parse_reply(b"missing 7 1-3,7,9-10\n", 10),
+            GameReply::Missing {
+                id: 7,
+                indices: vec![1, 2, 3, 7, 9, 10]
+            }
+        );
+        assert_eq!(
+            parse_reply(b"ok 7\n", 10),
+            GameReply::Acknowledged { id: 7 }
+        );
+        assert_eq!(
+            parse_reply(
+                b"failed 7 MessageChecksumMismatch mcrc is 1, data has 2\n",
+                10
+            ),
+            GameReply::Failed {
+                id: 7,
+                name: "MessageChecksumMismatch".into(),
+                detail: "mcrc is 1, data has 2".into()
+            }
+        );
+        assert_eq!(
+            parse_reply(b"failed 7 Expired\n", 10),
+            GameReply::Failed {
+                id: 7,
+                name: "Expired".into(),
+                detail: String::new()
+            }
+        );
+        assert_eq!(
             parse_reply(
                 b"err 7 FrameChecksumMismatch fcrc is 00000000, body has 1234abcd\n",
                 10
@@ -226,6 +322,19 @@ mod tests {
             b"done 4294967296",
             b"missing 7 1,,2",
             b"missing 7 1,2,3,4",
+            b"missing 7 1-4",
+            b"missing 7 3-2",
+            b"missing 7 1-3,1-3",
+            b"missing 7 0-2",
+            b"missing 7 1-4000000000",
+            b"missing 7 1-",
+            b"missing 7 -2",
+            b"missing 7 1,",
+            b"ok 7 ",
+            b"ok 07",
+            b"failed 7",
+            b"failed 7 Bad-Name x",
+            b"failed - Expired",
             b"err 7 Bad-Name x",
             b"\xff\xfe",
         ] {
@@ -257,5 +366,35 @@ mod tests {
             parse_pull_reply(b"nope"),
             PullReply::Unrecognized { .. }
         ));
+        assert_eq!(
+            parse_pull_reply(b"unknown 3\n"),
+            PullReply::Unknown { id: 3 }
+        );
+    }
+
+    #[test]
+    fn ranges_round_trip() {
+        assert_eq!(format_ranges(&[]), "");
+        assert_eq!(format_ranges(&[1, 2, 3, 5, 7, 8]), "1-3,5,7-8");
+        assert_eq!(
+            format_ranges(&[4294967294, 4294967295]),
+            "4294967294-4294967295"
+        );
+        for list in [
+            vec![1],
+            vec![1, 2],
+            vec![2, 4, 5, 6, 9],
+            (1..=40).chain([97]).collect(),
+        ] {
+            let text = format!("missing 7 {}", format_ranges(&list));
+            assert_eq!(
+                parse_reply(text.as_bytes(), 100),
+                GameReply::Missing {
+                    id: 7,
+                    indices: list.clone()
+                },
+                "{text}"
+            );
+        }
     }
 }
