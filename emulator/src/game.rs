@@ -296,7 +296,13 @@ impl Game {
         }
         let tick = self.tick();
         let peers = self.server.world().connected_count() as u32;
+        if self.stream.in_flight() > 0 {
+            self.stats.record_streaming(tick);
+        }
         let commands = self.stream.step(tick, peers);
+        if !commands.is_empty() {
+            self.stats.record_executed(tick);
+        }
         let input = TickInput {
             tick,
             actions: std::mem::take(&mut self.pending),

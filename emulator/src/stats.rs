@@ -18,6 +18,8 @@ pub struct Stats {
     max_instructions: u64,
     commands: u64,
     bytes_base: u64,
+    first_command_tick: Option<u64>,
+    last_command_tick: Option<u64>,
 }
 
 /// What `/emulator-stats` returns.
@@ -41,9 +43,24 @@ pub struct StatsSnapshot {
     pub bytes_streamed: u64,
     /// Console commands executed.
     pub commands_executed: u64,
+    /// The first tick since the reset in which a command was streaming into the game: when a
+    /// transfer's first byte entered. `null` if none.
+    pub first_command_tick: Option<u64>,
+    /// The last tick since the reset in which a command executed. `null` if none.
+    pub last_command_tick: Option<u64>,
 }
 
 impl Stats {
+    /// Notes that commands were streaming into the game during `tick`.
+    pub fn record_streaming(&mut self, tick: u64) {
+        self.first_command_tick.get_or_insert(tick);
+    }
+
+    /// Notes that commands executed during `tick`.
+    pub fn record_executed(&mut self, tick: u64) {
+        self.last_command_tick = Some(tick);
+    }
+
     pub fn record_tick(&mut self, lua: Duration, instructions: u64, commands: usize) {
         let ms = lua.as_secs_f64() * 1000.0;
         self.ticks += 1;
@@ -85,6 +102,8 @@ impl Stats {
             max_tick_instructions: self.max_instructions,
             bytes_streamed: bytes_now - self.bytes_base,
             commands_executed: self.commands,
+            first_command_tick: self.first_command_tick,
+            last_command_tick: self.last_command_tick,
         }
     }
 }

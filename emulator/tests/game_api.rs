@@ -107,6 +107,11 @@ fn commands_stream_at_the_segment_rate_and_short_ones_overtake() {
         g.stats().bytes_streamed,
         (long.len() + "/sc rcon.print('short')".len()) as u64
     );
+    // The first tick with bytes streaming in, and the last with a command executed.
+    assert_eq!(g.stats().first_command_tick, Some(start));
+    assert_eq!(g.stats().last_command_tick, Some(done_at[1]));
+    g.reset_stats();
+    assert_eq!(g.stats().first_command_tick, None);
 }
 
 #[test]
