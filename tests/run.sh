@@ -24,6 +24,10 @@ INVSYNC_EXPECT_LUA="Lua 5.4" cargo test --quiet --manifest-path scenario/portabi
 INVSYNC_EXPECT_LUA="Luau" cargo test --quiet --manifest-path scenario/portability/Cargo.toml --no-default-features --features luau
 cargo clippy --quiet --manifest-path scenario/portability/Cargo.toml --all-targets -- -D warnings
 
+step "JavaScript package (wasm): build, then node --test"
+bash wasm/build.sh
+node --test wasm/tests/
+
 step "fuzz targets build"
 cargo build --quiet --manifest-path fuzz/Cargo.toml
 

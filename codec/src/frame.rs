@@ -384,7 +384,7 @@ fn check_data(header: &Header, data: &[u8], data_offset: usize) -> Result<(), Er
                 part: "base64 data",
             });
         }
-        if !last && data.len() % 4 != 0 {
+        if !last && !data.len().is_multiple_of(4) {
             return Err(Error::MisalignedChunk {
                 at: header.at(),
                 len: data.len(),

@@ -356,7 +356,7 @@ impl Game {
         let mut autosaved = false;
         if let Some(n) = self.config.autosave_interval
             && n > 0
-            && (tick + 1) % n == 0
+            && (tick + 1).is_multiple_of(n)
         {
             lines.push(Line::Log(
                 "Info AppManager.cpp: Saving to _autosave1 (blocking).".into(),

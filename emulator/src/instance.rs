@@ -585,7 +585,7 @@ impl Instance {
         let mut due: Vec<(u32, Function)> = Vec::new();
         for pair in nth.pairs::<u32, Function>() {
             let (n, f) = pair?;
-            if input.tick % u64::from(n) == 0 {
+            if input.tick.is_multiple_of(u64::from(n)) {
                 due.push((n, f));
             }
         }

@@ -158,7 +158,7 @@ impl StreamModel {
                 i += 1;
             }
         }
-        if tick % self.settings.exec_interval.max(1) == 0 {
+        if tick.is_multiple_of(self.settings.exec_interval.max(1)) {
             std::mem::take(&mut self.ready)
         } else {
             Vec::new()

@@ -406,10 +406,10 @@ impl LinkCore {
         if self.stopped.is_some() {
             return None;
         }
-        if self.to_game_in_flight < self.config.in_flight.max(1) {
-            if let Some(c) = self.poll_to_game(now) {
-                return Some(c);
-            }
+        if self.to_game_in_flight < self.config.in_flight.max(1)
+            && let Some(c) = self.poll_to_game(now)
+        {
+            return Some(c);
         }
         if self.pulls_in_flight < self.config.pull.in_flight.max(1) {
             self.start_pulls();
