@@ -30,6 +30,8 @@ local R = require("invsync.reassembler")
 local S = require("invsync.sender")
 local h = {}
 function h.crc(n, s) local r for _ = 1, n do r = crc32.of(s) end return r end
+function h.crc_tables(n, s) local r for _ = 1, n do r = crc32.update_tables(0, s) end return r end
+function h.crc_bit32(n, s) local r for _ = 1, n do r = crc32.update_bit32(0, s) end return r end
 function h.b64(n, s) local r for _ = 1, n do r = base64.decode(s) end return #r end
 function h.b64enc(n, s) local r for _ = 1, n do r = base64.encode(s) end return #r end
 function h.lz4(n, s, plen) local r for _ = 1, n do r = lz4.decompress(s, plen) end return #r end
@@ -55,6 +57,68 @@ function h.send_raw(n, payload, max_frame)
   local f
   for i = 1, n do f = S.frames(payload, { id = i, method = "raw", max_frame = max_frame }) end
   return #f
+end
+-- Per-tick workloads at a budget (calibration): each returns the number of steps (ticks) it
+-- took, so that Rust divides time and instructions by it. Setup happens in `prepare_*`,
+-- outside the measured call.
+local J = require("invsync.json")
+local prepared = {}
+function h.prepare_frames(name, frames) prepared[name] = frames end
+function h.tick_crc(n, s, budget)
+  local steps = 0
+  for _ = 1, n do
+    local pos = 1
+    local c = 0
+    while pos <= #s do
+      local stop = math.min(pos + budget - 1, #s)
+      c = crc32.update(c, s, pos, stop)
+      pos = stop + 1
+      steps = steps + 1
+    end
+  end
+  return steps
+end
+function h.tick_stage(n, s, budget)
+  local steps = 0
+  for i = 1, n do
+    local job = S.new(s, { id = i, method = "raw", max_frame = 262144 })
+    while true do
+      steps = steps + 1
+      local done = S.step(job, budget)
+      if done then break end
+    end
+  end
+  return steps
+end
+function h.tick_receive(n, name, budget)
+  -- as the adapter does it: the recv calls' cost is charged to the next tick (link's debt)
+  local link, settings = require("invsync.link"), require("invsync.settings")
+  local cfg = settings.resolve({})
+  local steps = 0
+  local env = { inflate_b64 = function(s) return "" end, log = function() end }
+  for _ = 1, n do
+    local st = link.new(cfg)
+    local frames = prepared[name]
+    for i = 1, #frames do link.recv(st, frames[i], 0) end
+    while R.busy(st.rx) do
+      local left = budget - link.take_debt(st, budget)
+      link.receive(st, cfg, 0, env, math.max(left, 0))
+      steps = steps + 1
+    end
+  end
+  return steps
+end
+function h.tick_json(n, s, budget)
+  local steps = 0
+  for _ = 1, n do
+    local d = J.decoder(s)
+    while true do
+      steps = steps + 1
+      if J.decode_step(d, math.ceil(budget / 20)) then break end
+    end
+    assert(not d.err, d.err)
+  end
+  return steps
 end
 return h
 "#;
@@ -228,6 +292,10 @@ fn main() {
         );
     }
     println!();
+    crc_paths(&bench);
+    println!();
+    calibrate(&lua, &bench);
+    println!();
     for (name, goal, got) in [
         ("CRC32", 7.0, worst[0]),
         ("base64 decode", 11.0, worst[1]),
@@ -236,6 +304,112 @@ fn main() {
         let verdict = if got >= goal { "meets" } else { "BELOW" };
         println!("{name:<17} slowest sample {got:>6.1} MB/s, goal {goal:>4.0} MB/s: {verdict}");
     }
+}
+
+/// The two CRC-32 paths on the `huge` sample.
+fn crc_paths(bench: &Bench) {
+    let payload = generate(SampleKind::Huge, 1);
+    let run = |name: &str| {
+        bench.time(name, |l, n| {
+            (n, l.create_string(&payload).unwrap()).into_lua_multi_unwrap(l)
+        })
+    };
+    let fast = run("crc_bit32");
+    let tables = run("crc_tables");
+    println!(
+        "CRC-32 of the huge sample: bit32 slice-by-8 {:.1} MB/s, byte tables (no bit32) {:.1} MB/s",
+        mbps(payload.len(), fast),
+        mbps(payload.len(), tables)
+    );
+}
+
+/// The adapter's default `tick_budget` (settings.lua).
+const TICK_BUDGET: u32 = 28672;
+
+/// Instructions and CPU time per tick of each kind of work at the default tick budget, on
+/// the `huge` sample: the calibration of the instruction budget the tests check.
+fn calibrate(lua: &Lua, bench: &Bench) {
+    let payload = generate(SampleKind::Huge, 1);
+    let zlib_b64 = STANDARD.encode(miniz_oxide::deflate::compress_to_vec_zlib(&payload, 9));
+    let lz4_b64 = STANDARD.encode(lz4_flex::block::compress(&payload));
+    let prepare: Function = bench.helpers.get("prepare_frames").unwrap();
+    prepare
+        .call::<()>((
+            "zlib",
+            frames_of(lua, "zlib", &payload, zlib_b64.as_bytes(), 8192),
+        ))
+        .unwrap();
+    prepare
+        .call::<()>((
+            "lz4",
+            frames_of(lua, "lz4", &payload, lz4_b64.as_bytes(), 8192),
+        ))
+        .unwrap();
+    println!(
+        "calibration: one tick of each kind of work at tick_budget {TICK_BUDGET} units, on the huge sample"
+    );
+    println!(
+        "{:<26} {:>6} {:>12} {:>9} {:>13}",
+        "work", "ticks", "instr/tick", "ms/tick", "instr per ms"
+    );
+    let ls = |b: &[u8]| lua.create_string(b).unwrap();
+    let works: [(&str, &str, mlua::Value); 5] = [
+        (
+            "CRC-32 (bit32)",
+            "tick_crc",
+            mlua::Value::String(ls(&payload)),
+        ),
+        (
+            "staging raw (check + CRC)",
+            "tick_stage",
+            mlua::Value::String(ls(&payload)),
+        ),
+        (
+            "receiving zlib frames",
+            "tick_receive",
+            mlua::Value::String(ls(b"zlib")),
+        ),
+        (
+            "receiving lz4 frames",
+            "tick_receive",
+            mlua::Value::String(ls(b"lz4")),
+        ),
+        (
+            "JSON decoding",
+            "tick_json",
+            mlua::Value::String(ls(&payload)),
+        ),
+    ];
+    let mut fastest = 0f64;
+    for (label, helper, arg) in works {
+        let f: Function = bench.helpers.get(helper).unwrap();
+        // instructions: one run under a count hook
+        let count = std::rc::Rc::new(std::cell::Cell::new(0u64));
+        let c = count.clone();
+        lua.set_hook(
+            mlua::HookTriggers::new().every_nth_instruction(100),
+            move |_, _| {
+                c.set(c.get() + 100);
+                Ok(mlua::VmState::Continue)
+            },
+        )
+        .unwrap();
+        let ticks: f64 = f.call((1, arg.clone(), TICK_BUDGET)).unwrap();
+        lua.remove_hook();
+        let instructions = count.get() as f64;
+        // time: the median of the batches, without the hook
+        let secs = bench.time(helper, |l, n| {
+            (n, arg.clone(), TICK_BUDGET).into_lua_multi_unwrap(l)
+        });
+        let per_tick = instructions / ticks;
+        let ms = secs * 1000.0 / ticks;
+        let per_ms = per_tick / ms;
+        fastest = fastest.max(per_ms);
+        println!("{label:<26} {ticks:>6} {per_tick:>12.0} {ms:>9.3} {per_ms:>13.0}");
+    }
+    println!(
+        "instruction budget: {fastest:.0} instructions = 1 ms of the work that runs the most instructions per ms"
+    );
 }
 
 /// `IntoLuaMulti` with the error unwrapped (benchmark setup cannot fail halfway).

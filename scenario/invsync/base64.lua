@@ -132,7 +132,8 @@ end
 ---@return InvsyncError|nil err
 function base64.validate_piece(s, final, where)
   if final then return base64.check(s, where) end
-  local bad = find(s, "[^A-Za-z0-9+/]")
+  local _, run = find(s, "^[A-Za-z0-9+/]*")
+  local bad = run < #s and run + 1 or nil
   if bad then
     local prefix = where and (where .. ": ") or ""
     return errors.new("BadBase64", prefix .. "expected a base64 alphabet character at offset " .. bad
@@ -160,7 +161,9 @@ function base64.check(s, where)
   if n % 4 ~= 0 then
     return errors.new("BadBase64", prefix .. "expected a length that is a multiple of 4, got " .. n)
   end
-  local bad = find(s, "[^A-Za-z0-9+/]")
+  -- an anchored run of the alphabet: cheaper per byte than searching for a negated set
+  local _, run = find(s, "^[A-Za-z0-9+/]*")
+  local bad = run < n and run + 1 or nil
   if bad and bad < n - 3 then
     return errors.new("BadBase64", prefix .. "expected a base64 alphabet character at offset " .. bad
       .. ", found byte " .. byte(s, bad), nil, nil, bad)

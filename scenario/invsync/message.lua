@@ -212,12 +212,21 @@ function message.finish(msg, env)
       return nil, err
     end
   else
-    local wire = concat(msg.chunks, "", 1, msg.count)
-    err = base64.check(wire, format("message %d", id))
-    if err then
+    -- every chunk's characters, its padding and (but for the last) its length were checked
+    -- when its frame was parsed; what is left is the total length and the last quantum, so
+    -- only the last chunk is checked here, not the whole text again
+    local last = msg.chunks[msg.count]
+    local before = msg.wlen - #last
+    err = base64.check(last, format("message %d (chunk %d)", id, msg.count))
+    if err and before % 4 == 0 then
       err.id = id
+      if err.offset then err.offset = err.offset + before end
       return nil, err
+    elseif err or before % 4 ~= 0 then
+      return nil, errors.new("BadBase64", format("message %d: expected a length that is a multiple of 4, got %d",
+        id, msg.wlen), id)
     end
+    local wire = concat(msg.chunks, "", 1, msg.count)
     local inflate = env and env.inflate_b64
     if not inflate then
       return nil, errors.new("DecompressFailed", format("message %d: no inflate_b64 function was given to step", id), id)

@@ -232,17 +232,18 @@ end
 
 --- Does up to about `budget` work units. Returns true when the frames are ready
 --- (`job.frames`), false when more calls are needed, or nil and an error
---- (RawUnrepresentable when no other method is left).
+--- (RawUnrepresentable when no other method is left); and, third, the units spent.
 ---@param job table
 ---@param budget number
 ---@return boolean|nil done
 ---@return InvsyncError|nil err
+---@return number spent
 function sender.step(job, budget)
   local left = budget
   local wire = job.wire
   while left > 0 do
     local phase = job.phase
-    if phase == "done" then return true end
+    if phase == "done" then return true, nil, budget - left end
     if phase == "check" then
       -- raw: frame text, checked a slice at a time at character boundaries
       local stop = job.wlen
@@ -267,7 +268,7 @@ function sender.step(job, budget)
           else
             job.phase = "failed"
             return nil, errors.new("RawUnrepresentable", format("message %d: payload byte %d: %s (%s)",
-              job.id, off, detail, name), job.id, nil, off)
+              job.id, off, detail, name), job.id, nil, off), budget - left
           end
         else
           left = left - floor((e - pos + 1) / 4) - 1
@@ -311,13 +312,13 @@ function sender.step(job, budget)
       if k == job.count then
         job.phase = "done"
         job.ccrc, job.options, job.wire = nil, nil, nil
-        return true
+        return true, nil, budget - left
       end
     else
       error("invsync.sender.step: job has failed")
     end
   end
-  return job.phase == "done"
+  return job.phase == "done", nil, budget - left
 end
 
 --- Frames a payload in one call (tests, tools, and messages known to be small).

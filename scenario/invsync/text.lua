@@ -4,12 +4,12 @@
 --- overlong form, no surrogate, nothing above U+10FFFF. ASCII is skipped at C speed with
 --- `string.find`; only non-ASCII characters are looked at one by one.
 
-local byte, find = string.byte, string.find
+local byte, find, sub = string.byte, string.find, string.sub
 
 local text = {}
 
---- Pattern matching a byte that is not printable ASCII.
-local NOT_PLAIN = "[^\32-\126]"
+--- Pattern of a run of printable ASCII, anchored.
+local PLAIN_RUN = "^[\32-\126]*"
 
 --- Length of the UTF-8 sequence starting with lead byte `b` (0 if `b` cannot start one),
 --- and the allowed range of the second byte.
@@ -34,8 +34,18 @@ SECOND_MAX[0xF4] = 0x8F -- nothing above U+10FFFF
 function text.check(s, i, j)
   i = i or 1
   j = j or #s
-  local p = find(s, NOT_PLAIN, i)
-  while p and p <= j do
+  if j < #s then
+    -- `find` scans to the end of its subject: check a copy of the range instead, so a caller
+    -- that checks a long text slice by slice does not pay for the whole rest every time
+    local name, off, detail = text.check(sub(s, i, j))
+    if name then return name, off + i - 1, detail end
+    return nil
+  end
+  -- the next byte that is not printable ASCII: the end of an anchored run of printable ASCII
+  -- (cheaper per byte than an unanchored search for a negated set)
+  local _, e = find(s, PLAIN_RUN, i)
+  local p = e + 1
+  while p <= j do
     local b = byte(s, p)
     if b < 128 then
       return "ForbiddenCharacter", p, "expected no control character, found byte " .. b
@@ -60,7 +70,8 @@ function text.check(s, i, j)
     if b == 0xC2 and b2 <= 0x9F then
       return "ForbiddenCharacter", p, "expected no C1 control character (U+0080-U+009F)"
     end
-    p = find(s, NOT_PLAIN, p + len)
+    _, e = find(s, PLAIN_RUN, p + len)
+    p = e + 1
   end
   return nil
 end

@@ -48,11 +48,47 @@ pub const MODULES: &[LuaModule] = &[
     module!("reassembler", "reassembler.lua"),
     module!("sender", "sender.lua"),
     module!("caps", "caps.lua"),
+    module!("json", "json.lua"),
+    module!("settings", "settings.lua"),
+    module!("link", "link.lua"),
+    module!("inbox", "inbox.lua"),
 ];
 
-/// The embedded module with this `require` name.
+/// The Factorio adapter: the modules that use the game's API (`game`, `storage`, `defines`,
+/// `prototypes`, `remote`, `script`), in dependency order. They run in the emulator
+/// (`invsync-emulator`), not in [`game_lua`].
+pub const ADAPTER_MODULES: &[LuaModule] = &[
+    module!("player_data", "player_data.lua"),
+    module!("gui", "gui.lua"),
+    module!("sync", "sync.lua"),
+    module!("factorio", "factorio.lua"),
+];
+
+/// The example `control.lua` (`example/control.lua`): the few lines an author writes.
+pub const EXAMPLE_CONTROL: &str = include_str!("../example/control.lua");
+
+/// The files of a scenario that uses the module, as (path inside the scenario, contents):
+/// every module under `invsync/` and `control.lua` (the given one, or the example's).
+/// The emulator's `ScenarioFiles::from_files` takes this list as it is.
+pub fn scenario_files(control: Option<&str>) -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<(String, Vec<u8>)> = MODULES
+        .iter()
+        .chain(ADAPTER_MODULES)
+        .map(|m| (m.path.to_owned(), m.source.as_bytes().to_vec()))
+        .collect();
+    files.push((
+        "control.lua".to_owned(),
+        control.unwrap_or(EXAMPLE_CONTROL).as_bytes().to_vec(),
+    ));
+    files
+}
+
+/// The embedded module with this `require` name (core or adapter).
 pub fn module(name: &str) -> Option<&'static LuaModule> {
-    MODULES.iter().find(|m| m.name == name)
+    MODULES
+        .iter()
+        .chain(ADAPTER_MODULES)
+        .find(|m| m.name == name)
 }
 
 /// What can go wrong while setting up or loading the Lua side.

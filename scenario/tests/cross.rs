@@ -46,6 +46,16 @@ proptest! {
             prop_assert_eq!(cont, want);
             let joined: u32 = combine.call((first, crc32fast::hash(b), b.len())).unwrap();
             prop_assert_eq!(joined, want);
+            // both paths, whichever `update` picked: the table path, and the bit32 path where
+            // the Lua has bit32 (5.2, Luau); also on a sub-range that starts mid-string
+            let crc = common::module(lua, "invsync.crc32");
+            for path in ["update_tables", "update_bit32"] {
+                let Ok(f) = crc.get::<Function>(path) else { continue };
+                let whole: u32 = f.call((0, lstr(lua, &data))).unwrap();
+                prop_assert_eq!(whole, want, "{}", path);
+                let tail: u32 = f.call((0, lstr(lua, &data), k + 1, data.len())).unwrap();
+                prop_assert_eq!(tail, crc32fast::hash(b), "{} from byte {}", path, k + 1);
+            }
             Ok(())
         })?;
     }

@@ -3,7 +3,7 @@
 
 mod common;
 
-use invsync_scenario::{MODULES, ScenarioError, add_module, game_lua, require};
+use invsync_scenario::{ADAPTER_MODULES, MODULES, ScenarioError, add_module, game_lua, require};
 use mlua::{Function, Lua, Table, Value};
 use std::path::PathBuf;
 
@@ -106,6 +106,18 @@ fn modules_define_no_globals() {
         for i = #frames, 1, -1 do R.push(rx, frames[i], 1) end
         local ev = R.step(rx, 1e9, 1)
         assert(ev[#ev].kind == "message")
+        local settings, link, json = require("invsync.settings"), require("invsync.link"), require("invsync.json")
+        local cfg = settings.resolve({})
+        local st = link.new(cfg)
+        link.send(st, cfg, string.rep("x", 5000))
+        local lines = {}
+        local env = { print = function(l) lines[#lines + 1] = l end, log = function() end,
+          deflate_b64 = function(p) return require("invsync.base64").encode(p) end }
+        link.flush(st, cfg, env, 1e9)
+        link.stage(st, cfg, env, 1, 1e9)
+        link.recv(st, frames[1], 1)
+        link.receive(st, cfg, 2, env, 1e9)
+        assert(json.decode('{"a":[1,2]}').a[2] == 2)
         setmetatable(_G, nil)
         "#,
     )
@@ -126,10 +138,15 @@ fn every_lua_file_of_the_module_is_embedded() {
         .map(|n| format!("invsync/{n}"))
         .collect();
     on_disk.sort();
-    let mut embedded: Vec<String> = MODULES.iter().map(|m| m.path.to_owned()).collect();
+    // the core and the Factorio adapter
+    let mut embedded: Vec<String> = MODULES
+        .iter()
+        .chain(ADAPTER_MODULES)
+        .map(|m| m.path.to_owned())
+        .collect();
     embedded.sort();
     assert_eq!(embedded, on_disk);
-    for m in MODULES {
+    for m in MODULES.iter().chain(ADAPTER_MODULES) {
         let text = std::fs::read_to_string(dir.join(m.path)).unwrap();
         assert_eq!(text, m.source, "{} is stale", m.path);
     }

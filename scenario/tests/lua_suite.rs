@@ -55,3 +55,13 @@ fn reassembler_spec() {
 fn sender_spec() {
     run_suite("sender_spec.lua", include_str!("lua/sender_spec.lua"));
 }
+
+#[test]
+fn json_spec() {
+    run_suite("json_spec.lua", include_str!("lua/json_spec.lua"));
+}
+
+#[test]
+fn link_spec() {
+    run_suite("link_spec.lua", include_str!("lua/link_spec.lua"));
+}

@@ -75,6 +75,15 @@ impl UserData for ItemProtoRef {
                 "valid" => Value::Boolean(true),
                 "object_name" => Value::String(lua.create_string("LuaItemPrototype")?),
                 "durability" => p.durability.map(Value::Number).unwrap_or(Value::Nil),
+                // 2.0: `get_durability(quality?)`; the emulator gives every quality the same
+                "get_durability" => {
+                    let d = p.durability;
+                    super::method(lua, move |_, _| {
+                        Ok(mlua::MultiValue::from_iter([d
+                            .map(Value::Number)
+                            .unwrap_or(Value::Nil)]))
+                    })?
+                }
                 "magazine_size" => p
                     .magazine_size
                     .map(|m| Value::Number(f64::from(m)))

@@ -1,0 +1,232 @@
+--- The Factorio adapter: the only module that wires invsync into the game (events, the
+--- remote interface `invsync`, `storage`, the native helpers). See scenario/README.md,
+--- "Using the module in a scenario", for the calls an author makes:
+---
+---     local invsync = require("invsync.factorio")
+---     invsync.setup({ --[[ settings, see settings.lua ]] })   -- in control.lua's main chunk
+---     invsync.on_message(function(payload, id) ... end)      -- optional: your own messages
+---     invsync.send(payload)                                   -- optional, at run time
+---
+--- `setup` registers the remote interface and the event handlers (on_init, on_load, on_tick,
+--- player join/leave, GUI clicks). A scenario with handlers of its own for the same events
+--- passes `{ register_events = false }` as the second argument and calls `invsync.lib`'s
+--- functions from its handlers (the table has the shape of the game's event_handler
+--- library: `on_init`, `on_load`, `events`).
+---
+--- Determinism: everything that changes game state happens in event handlers and console
+--- commands, from `storage` and the game's inputs. `on_load` only sets a local flag so that
+--- the first tick after a load announces the capabilities on stdout, which touches neither
+--- `storage` nor the game.
+
+local settings = require("invsync.settings")
+local link = require("invsync.link")
+local inbox = require("invsync.inbox")
+local sync = require("invsync.sync")
+
+local invsync = {}
+
+--- Resolved settings (from the code, identical on every peer).
+local cfg = nil
+--- The scenario's handler of its own messages.
+local message_handler = nil
+--- Set by on_load: announce the capabilities on the first tick after a load.
+local announce_after_load = false
+
+local function state()
+  local st = storage.invsync
+  if not st then
+    error("invsync: no state in storage; was invsync.setup() called in control.lua's main chunk before on_init ran?", 3)
+  end
+  return st
+end
+
+local function natives()
+  return rawget(_G, "helpers") or game
+end
+
+local function env()
+  local h = natives()
+  return {
+    print = print,
+    log = log,
+    deflate_b64 = h.encode_string,
+    inflate_b64 = h.decode_string,
+  }
+end
+
+local function sync_ctx(st)
+  return {
+    cfg = cfg,
+    send = function(payload)
+      local id, why = link.send(st.link, cfg, payload)
+      if not id then log("invsync: could not send a sync message: " .. why) end
+      return id
+    end,
+    log = log,
+    progress = function(id) return link.progress(st.link, id) end,
+  }
+end
+
+-- Life cycle -------------------------------------------------------------------------------
+
+local function on_init()
+  storage.invsync = { version = 1, link = link.new(cfg), inbox = inbox.new(), sync = sync.new() }
+  link.announce_caps(storage.invsync.link, cfg)
+end
+
+local function on_load()
+  announce_after_load = true
+end
+
+--- Hands a completed message to the sync (its own messages) or to the scenario's handler.
+local function dispatch(st, id, payload)
+  if inbox.sync_type(payload) then
+    inbox.push(st.inbox, id, payload)
+  elseif message_handler then
+    message_handler(payload, id)
+  else
+    log("invsync: message " .. id .. " from the host has no handler (invsync.on_message); dropped")
+  end
+end
+
+local function on_tick(event)
+  local st = state()
+  local now = event.tick
+  local e = env()
+  if announce_after_load then
+    announce_after_load = false
+    link.announce_caps_after_load(st.link, cfg, e, now)
+  end
+  -- one budget for the tick, shared in order of urgency (README, "Budgets")
+  local left = cfg.tick_budget - link.take_debt(st.link, cfg.tick_budget)
+  left = left - link.flush(st.link, cfg, e, math.max(left, 0))
+  local delivered, spent = link.receive(st.link, cfg, now, e, math.max(left, 0))
+  left = left - spent
+  for i = 1, #delivered do dispatch(st, delivered[i].id, delivered[i].payload) end
+  local decoded, problems
+  decoded, problems, spent = inbox.step(st.inbox, cfg, natives().json_to_table, math.max(left, 0))
+  left = left - spent
+  for i = 1, #problems do log("invsync: " .. problems[i]) end
+  if cfg.sync then
+    local ctx = sync_ctx(st)
+    for i = 1, #decoded do
+      local msg = decoded[i].msg
+      sync.message(st.sync, ctx, msg.type, msg, now)
+    end
+    left = left - sync.tick(st.sync, ctx, now, math.max(left, 0))
+  end
+  left = left - link.flush(st.link, cfg, e, math.max(left, 0))
+  link.stage(st.link, cfg, e, now, math.max(left, 0))
+end
+
+local function on_joined(event)
+  if not cfg.sync then return end
+  local st = state()
+  sync.joined(st.sync, sync_ctx(st), game.get_player(event.player_index), event.tick)
+end
+
+local function on_leaving(event)
+  if not cfg.sync then return end
+  local st = state()
+  sync.leaving(st.sync, sync_ctx(st), game.get_player(event.player_index), event.tick)
+end
+
+local function on_click(event)
+  if not cfg.sync then return end
+  local element = event.element
+  if not (element and element.valid) then return end
+  local name = element.name
+  if name:sub(1, 8) ~= "invsync_" then return end
+  local st = state()
+  sync.clicked(st.sync, sync_ctx(st), game.get_player(event.player_index), name, event.tick)
+end
+
+-- The remote interface (PROTOCOL.md 5.3): each call answers with one rcon.print line. -----
+
+local function answer(text)
+  rcon.print(text)
+end
+
+local interface = {
+  recv = function(frame) answer(link.recv(state().link, frame, game.tick)) end,
+  status = function(id) answer(link.status(state().link, id)) end,
+  pull = function(id, index) answer(link.pull(state().link, id, index)) end,
+  ack = function(id) answer(link.ack(state().link, id)) end,
+  caps = function()
+    local st = state()
+    answer(link.caps(st.link))
+    link.announce_caps(st.link, cfg)
+  end,
+}
+
+-- Public API -------------------------------------------------------------------------------
+
+--- The handlers, shaped like the game's event_handler library, for scenarios that register
+--- events themselves (`setup(settings, { register_events = false })`).
+invsync.lib = {
+  on_init = on_init,
+  on_load = on_load,
+  events = {},
+}
+
+--- Sets the module up. Call once, in control.lua's main chunk.
+---@param given table|nil settings (settings.lua lists every key and its default)
+---@param options table|nil `{ register_events = false }` to wire the events yourself
+function invsync.setup(given, options)
+  if cfg then error("invsync.setup: called twice", 2) end
+  cfg = settings.resolve(given)
+  remote.add_interface("invsync", interface)
+  local ev = defines.events
+  invsync.lib.events = {
+    [ev.on_tick] = on_tick,
+    [ev.on_player_joined_game] = on_joined,
+    [ev.on_pre_player_left_game] = on_leaving,
+    [ev.on_gui_click] = on_click,
+  }
+  if not (options and options.register_events == false) then
+    script.on_init(on_init)
+    script.on_load(on_load)
+    script.on_event(ev.on_tick, on_tick)
+    script.on_event(ev.on_player_joined_game, on_joined)
+    script.on_event(ev.on_pre_player_left_game, on_leaving)
+    script.on_event(ev.on_gui_click, on_click)
+  end
+end
+
+--- Registers the handler of the scenario's own messages from the host: every completed,
+--- verified message that is not a player-sync message, called during on_tick as
+--- `handler(payload, id)` with the payload string and the message id. Call in the main
+--- chunk (handlers are code, not state).
+---@param handler fun(payload: string, id: number)
+function invsync.on_message(handler)
+  if type(handler) ~= "function" then error("invsync.on_message: expected a function", 2) end
+  message_handler = handler
+end
+
+--- Sends `payload` (a string; any bytes up to `zlib_max`, text above) to the host. Small
+--- payloads go out on stdout in the module's next on_tick (the same tick when called from an
+--- event or a command); larger ones are staged and pulled by the host, their frames built
+--- over the next ticks within the tick budget. Returns the message id, or nil and why (the
+--- outbox is full). Call from event handlers or commands, not on_load.
+---@param payload string
+---@return number|nil id
+---@return string|nil err
+function invsync.send(payload)
+  return link.send(state().link, cfg, payload)
+end
+
+--- The resolved settings (read-only use).
+---@return table
+function invsync.settings()
+  return cfg
+end
+
+--- The sync state of a player (for admin commands and tests): the state name and the record.
+---@param player_index number
+---@return string|nil
+---@return table|nil
+function invsync.player_state(player_index)
+  return sync.state_of(state().sync, player_index)
+end
+
+return invsync

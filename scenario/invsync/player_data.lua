@@ -1,0 +1,467 @@
+--- A character's data as the JSON of docs/PLAYER_DATA.md: reading it out of the game and
+--- writing it back, both as budgeted jobs.
+---
+--- Factorio-facing (LuaPlayer, LuaEntity, LuaItemStack, `prototypes`), but the jobs are plain
+--- data kept in `storage` (API objects in them are references the game saves), so a job
+--- survives a save and runs the same on every peer.
+---
+--- * `reader(...)` + `read_step(job, budget)`: visits every slot of the character's main,
+---   guns, ammo, armor and trash inventories, a budget at a time, and writes the JSON text
+---   piece by piece (the order of keys is fixed, so two servers write the same bytes for the
+---   same data); then checksums it (the fingerprint that tells "unchanged" at the next join).
+--- * `writer(...)` + `write_step(job, budget)`: clears the character, sets colours and
+---   bonuses, then places the stacks, a budget at a time. Items the game does not know (a
+---   removed mod), unknown qualities and export strings `import_stack` refuses are skipped
+---   and listed in `job.skipped`; stacks that do not fit (an inventory that shrank, a slot of
+---   the wrong kind) go anywhere else in the character, and what still does not fit is kept
+---   in `job.overflow` for the player to collect later. Nothing is destroyed.
+---
+--- Work units (one unit: about one byte checksummed, ~30 ns): visiting a slot costs SLOT_COST,
+--- reading or writing a stack STACK_COST plus one unit per EXPORT_BYTES of its export string,
+--- and checksumming CRC_BYTES bytes one unit. The API-call costs are estimates (see
+--- scenario/README.md, "Budgets").
+
+local json = require("invsync.json")
+local crc32 = require("invsync.crc32")
+
+local format, concat, floor, pcall, type = string.format, table.concat, math.floor, pcall, type
+local quote, number = json.quote, json.number
+
+local player_data = {}
+
+--- The format version written and accepted.
+player_data.FORMAT = 1
+
+--- Units for visiting a slot (two API calls: the slot, `valid_for_read`).
+player_data.SLOT_COST = 8
+--- Units for reading or writing a stack (about eight API calls and its JSON).
+player_data.STACK_COST = 64
+--- Bytes of an export string per unit (export_stack deflates natively, import_stack
+--- inflates and parses).
+player_data.EXPORT_BYTES = 2
+--- Bytes checksummed per unit.
+player_data.CRC_BYTES = 1
+
+--- The inventories of the JSON, in the order written, with their `defines.inventory` names.
+player_data.INVENTORIES = {
+  { key = "main", define = "character_main" },
+  { key = "guns", define = "character_guns" },
+  { key = "ammo", define = "character_ammo" },
+  { key = "armor", define = "character_armor" },
+  { key = "trash", define = "character_trash" },
+}
+
+--- Item types whose contents travel as `export_stack` strings.
+local EXPORTED = { ["blueprint"] = true, ["blueprint-book"] = true, ["deconstruction-item"] = true, ["upgrade-item"] = true }
+
+local function inventory_of(character, define)
+  return character.get_inventory(defines.inventory[define])
+end
+
+-- Stacks -------------------------------------------------------------------------------
+
+--- The stack's fields as a plain table (`name`, `count` and whichever of `quality`, `health`,
+--- `durability`, `ammo`, `export` differ from a fresh stack), or nil for an empty stack.
+---@param st LuaItemStack
+---@return table|nil
+function player_data.read_stack(st)
+  if not st.valid_for_read then return nil end
+  local e = { name = st.name, count = st.count }
+  local quality = st.quality.name
+  if quality ~= "normal" then e.quality = quality end
+  local health = st.health
+  if health < 1 then e.health = health end
+  local kind = st.type
+  if kind == "tool" or kind == "repair-tool" then
+    local d = st.durability
+    if d < st.prototype.get_durability(quality) then e.durability = d end
+  elseif kind == "ammo" then
+    local a = st.ammo
+    if a < st.prototype.magazine_size then e.ammo = a end
+  elseif EXPORTED[kind] then
+    e.export = st.export_stack()
+  end
+  return e
+end
+
+--- The JSON object of a stack table, with `slot` first when given.
+---@param e table
+---@param slot number|nil
+---@return string
+function player_data.stack_json(e, slot)
+  local parts = { slot and format('{"slot":%d,"name":%s,"count":%d', slot, quote(e.name), e.count)
+    or format('{"name":%s,"count":%d', quote(e.name), e.count) }
+  if e.quality then parts[#parts + 1] = ',"quality":' .. quote(e.quality) end
+  if e.health then parts[#parts + 1] = ',"health":' .. number(e.health) end
+  if e.durability then parts[#parts + 1] = ',"durability":' .. number(e.durability) end
+  if e.ammo then parts[#parts + 1] = ',"ammo":' .. number(e.ammo) end
+  if e.export then parts[#parts + 1] = ',"export":' .. quote(e.export) end
+  parts[#parts + 1] = "}"
+  return concat(parts)
+end
+
+--- Checks a stack table from a payload; returns it normalised (a new table) or nil and why.
+---@param e any
+---@param where string
+---@return table|nil
+---@return string|nil
+function player_data.check_stack(e, where)
+  if type(e) ~= "table" then return nil, where .. ": expected a stack object" end
+  local name, count = e.name, e.count
+  if type(name) ~= "string" or name == "" then return nil, where .. ": expected a non-empty 'name'" end
+  if type(count) ~= "number" or count < 1 or count ~= floor(count) then
+    return nil, where .. " (" .. name .. "): expected a whole 'count' >= 1"
+  end
+  local out = { name = name, count = count }
+  if e.slot ~= nil then
+    if type(e.slot) ~= "number" or e.slot < 1 or e.slot ~= floor(e.slot) then
+      return nil, where .. " (" .. name .. "): expected a whole 'slot' >= 1"
+    end
+    out.slot = e.slot
+  end
+  if e.quality ~= nil then
+    if type(e.quality) ~= "string" then return nil, where .. " (" .. name .. "): 'quality' must be a string" end
+    if e.quality ~= "normal" then out.quality = e.quality end
+  end
+  for _, field in ipairs({ "health", "durability", "ammo" }) do
+    local v = e[field]
+    if v ~= nil then
+      if type(v) ~= "number" or v ~= v then return nil, where .. " (" .. name .. "): '" .. field .. "' must be a number" end
+      out[field] = v
+    end
+  end
+  if e.export ~= nil then
+    if type(e.export) ~= "string" then return nil, where .. " (" .. name .. "): 'export' must be a string" end
+    out.export = e.export
+  end
+  return out
+end
+
+--- Why the game cannot hold this stack at all (unknown item or quality), or nil.
+---@param e table
+---@return string|nil
+function player_data.unknown_reason(e)
+  if not prototypes.item[e.name] then return "the item " .. e.name .. " does not exist in this game" end
+  if e.quality and not prototypes.quality[e.quality] then
+    return "the quality " .. e.quality .. " does not exist in this game"
+  end
+  return nil
+end
+
+--- Writes stack table `e` into the LuaItemStack `st` (which is replaced). Returns true, or
+--- false and "refused" (the slot does not take it) or "import" (import_stack refused the
+--- export string; the slot is left empty).
+---@param st LuaItemStack
+---@param e table
+---@return boolean
+---@return string|nil
+function player_data.write_stack(st, e)
+  local ok, placed = pcall(st.set_stack, {
+    name = e.name, count = e.export and 1 or e.count, quality = e.quality or "normal",
+    health = e.health, durability = e.durability, ammo = e.ammo,
+  })
+  if not ok or not placed then return false, "refused" end
+  if e.export then
+    local done, code = pcall(st.import_stack, e.export)
+    if not done or code == 1 then
+      st.clear()
+      return false, "import"
+    end
+  end
+  return true
+end
+
+--- Puts stack table `e` anywhere in `character` (plain stacks through `insert`, exported ones
+--- into an empty main slot). Returns the count that did not fit (0 when all did).
+---@param character LuaEntity
+---@param e table
+---@return number
+function player_data.insert_anywhere(character, e)
+  if e.export then
+    local main = inventory_of(character, "character_main")
+    for i = 1, #main do
+      local st = main[i]
+      if not st.valid_for_read then
+        return player_data.write_stack(st, e) and 0 or e.count
+      end
+    end
+    return e.count
+  end
+  local ok, n = pcall(character.insert, {
+    name = e.name, count = e.count, quality = e.quality or "normal",
+    health = e.health, durability = e.durability, ammo = e.ammo,
+  })
+  if not ok then return e.count end
+  return e.count - n
+end
+
+-- Reading ------------------------------------------------------------------------------
+
+--- A job that reads `character` (and `player` for colours, `cursor` as a stack table) into
+--- PLAYER_DATA JSON.
+---@param player LuaPlayer
+---@param character LuaEntity
+---@param cursor table|nil
+---@param bonuses string[] bonus property names, in the order written
+---@return table job
+function player_data.reader(player, character, cursor, bonuses)
+  local function colour(c)
+    return format('{"r":%s,"g":%s,"b":%s,"a":%s}', number(c.r), number(c.g), number(c.b), number(c.a or 1))
+  end
+  local b = {}
+  for i = 1, #bonuses do
+    b[i] = quote(bonuses[i]) .. ":" .. number(character[bonuses[i]])
+  end
+  local head = format('{"format":%d,"name":%s,"color":%s,"chat_color":%s,"bonuses":{%s},"inventories":{',
+    player_data.FORMAT, quote(player.name), colour(player.color), colour(player.chat_color), concat(b, ","))
+  return {
+    character = character, phase = "slots", inv = 1, slot = 1,
+    parts = { head }, items = {}, stacks = 0,
+    tail = cursor and ("},\"cursor\":" .. player_data.stack_json(cursor) .. "}") or "}}",
+    text = nil, crc = 0, crc_pos = 1,
+  }
+end
+
+--- Reads for about `budget` units. Returns true when `job.text` (the JSON) and `job.crc` (its
+--- CRC-32) are ready, false when more calls are needed, or nil and a message if the character
+--- vanished; and the units spent.
+---@param job table
+---@param budget number
+---@return boolean|nil done
+---@return string|nil err
+---@return number spent
+function player_data.read_step(job, budget)
+  local left = budget
+  local invs = player_data.INVENTORIES
+  while left > 0 do
+    if job.phase == "slots" then
+      local spec = invs[job.inv]
+      if not job.character.valid then return nil, "the character disappeared while it was being read", budget - left end
+      local inv = inventory_of(job.character, spec.define)
+      local n = inv and #inv or 0
+      local slot, items = job.slot, job.items
+      while slot <= n and left > 0 do
+        local e = player_data.read_stack(inv[slot])
+        left = left - player_data.SLOT_COST
+        if e then
+          items[#items + 1] = player_data.stack_json(e, slot)
+          left = left - player_data.STACK_COST
+          if e.export then left = left - floor(#e.export / player_data.EXPORT_BYTES) end
+        end
+        slot = slot + 1
+      end
+      job.slot = slot
+      if slot > n then
+        local parts = job.parts
+        parts[#parts + 1] = (job.inv > 1 and "," or "") .. quote(spec.key) .. ":[" .. concat(items, ",") .. "]"
+        job.stacks = job.stacks + #items
+        job.items = {}
+        job.inv, job.slot = job.inv + 1, 1
+        if job.inv > #invs then
+          parts[#parts + 1] = job.tail
+          job.text = concat(parts)
+          job.parts = nil
+          job.phase = "crc"
+        end
+      end
+    elseif job.phase == "crc" then
+      local text, pos = job.text, job.crc_pos
+      local stop = pos + left * player_data.CRC_BYTES - 1
+      if stop > #text then stop = #text end
+      job.crc = crc32.update(job.crc, text, pos, stop)
+      left = left - floor((stop - pos + 1) / player_data.CRC_BYTES) - 1
+      job.crc_pos = stop + 1
+      if job.crc_pos > #text then
+        job.phase = "done"
+        return true, nil, budget - left
+      end
+    else
+      return true, nil, budget - left
+    end
+  end
+  return false, nil, budget - left
+end
+
+-- Writing ------------------------------------------------------------------------------
+
+--- A job that writes decoded player data `data` into `character` (and colours into `player`).
+--- Returns the job, or nil and why the data cannot be applied at all (wrong format).
+---@param player LuaPlayer
+---@param character LuaEntity
+---@param data table
+---@param bonuses string[]
+---@return table|nil job
+---@return string|nil err
+function player_data.writer(player, character, data, bonuses)
+  if type(data) ~= "table" then return nil, "the player data is not a JSON object" end
+  if data.format ~= player_data.FORMAT then
+    return nil, "the player data has format " .. tostring(data.format) .. ", this module reads format " .. player_data.FORMAT
+  end
+  local inventories = data.inventories
+  if inventories ~= nil and type(inventories) ~= "table" then return nil, "'inventories' is not an object" end
+  return {
+    player = player, character = character, data = data, bonuses = bonuses,
+    phase = "prepare", inv = 1, k = 1,
+    skipped = {}, overflow = {}, cursor = nil, placed = 0,
+  }
+end
+
+local function set_colour(player, key, c)
+  if type(c) == "table" and type(c.r) == "number" and type(c.g) == "number" and type(c.b) == "number" then
+    pcall(function() player[key] = { r = c.r, g = c.g, b = c.b, a = type(c.a) == "number" and c.a or 1 } end)
+  end
+end
+
+local function skip(job, e, reason)
+  job.skipped[#job.skipped + 1] = { entry = e, reason = reason }
+end
+
+--- Places one checked stack table of inventory `define`.
+local function place(job, inv, e)
+  local why = player_data.unknown_reason(e)
+  if why then return skip(job, e, why) end
+  local slot = e.slot
+  if slot and slot <= #inv then
+    local ok, problem = player_data.write_stack(inv[slot], e)
+    if ok then
+      job.placed = job.placed + 1
+      return
+    end
+    if problem == "import" then return skip(job, e, "the game refused its export string") end
+  end
+  local left = player_data.insert_anywhere(job.character, e)
+  if left > 0 then
+    job.overflow[#job.overflow + 1] = { name = e.name, count = left, quality = e.quality, health = e.health,
+      durability = e.durability, ammo = e.ammo, export = e.export }
+  else
+    job.placed = job.placed + 1
+  end
+end
+
+--- Writes for about `budget` units. Returns true when done (the cursor stack, if any, is
+--- left in `job.cursor` for the caller to put once the player controls the character), false
+--- when more calls are needed, or nil and a message if the character vanished; and the units
+--- spent.
+---@param job table
+---@param budget number
+---@return boolean|nil done
+---@return string|nil err
+---@return number spent
+function player_data.write_step(job, budget)
+  local left = budget
+  local invs = player_data.INVENTORIES
+  local character = job.character
+  while left > 0 do
+    if not character.valid then return nil, "the character disappeared while it was being written", budget - left end
+    if job.phase == "prepare" then
+      local data = job.data
+      set_colour(job.player, "color", data.color)
+      set_colour(job.player, "chat_color", data.chat_color)
+      local given = type(data.bonuses) == "table" and data.bonuses or {}
+      for i = 1, #job.bonuses do
+        local name = job.bonuses[i]
+        local v = given[name]
+        if type(v) ~= "number" then v = 0 end
+        pcall(function() character[name] = v end)
+      end
+      for i = 1, #invs do
+        local inv = inventory_of(character, invs[i].define)
+        if inv then inv.clear() end
+      end
+      left = left - 64
+      job.phase = "stacks"
+    elseif job.phase == "stacks" then
+      local spec = invs[job.inv]
+      local list = job.data.inventories and job.data.inventories[spec.key]
+      if type(list) ~= "table" then list = {} end
+      local inv = inventory_of(character, spec.define)
+      local k = job.k
+      while k <= #list and left > 0 do
+        local e, err = player_data.check_stack(list[k], spec.key .. "[" .. k .. "]")
+        if not e then
+          skip(job, list[k], err)
+        elseif inv then
+          place(job, inv, e)
+        else
+          skip(job, e, "this character has no " .. spec.key .. " inventory")
+        end
+        left = left - player_data.STACK_COST
+        if e and e.export then left = left - floor(#e.export / player_data.EXPORT_BYTES) end
+        k = k + 1
+      end
+      job.k = k
+      if k > #list then
+        job.inv, job.k = job.inv + 1, 1
+        if job.inv > #invs then
+          local c = job.data.cursor
+          if c ~= nil then
+            local e, err = player_data.check_stack(c, "cursor")
+            if not e then
+              skip(job, c, err)
+            else
+              local why = player_data.unknown_reason(e)
+              if why then skip(job, e, why) else job.cursor = e end
+            end
+          end
+          job.phase = "done"
+          job.data = nil
+          return true, nil, budget - left
+        end
+      end
+    else
+      return true, nil, budget - left
+    end
+  end
+  return false, nil, budget - left
+end
+
+-- Moving a temporary character's items --------------------------------------------------
+
+--- A job that moves every stack of `from` into `into`; what does not fit goes to
+--- `job.overflow` as stack tables.
+---@param from LuaEntity
+---@param into LuaEntity
+---@return table
+function player_data.mover(from, into)
+  return { from = from, into = into, inv = 1, slot = 1, overflow = {}, moved = 0 }
+end
+
+--- Moves for about `budget` units; true when done (a vanished character ends the job), and
+--- the units spent (as the second and third results, like the other steps).
+---@param job table
+---@param budget number
+---@return boolean done
+---@return nil
+---@return number spent
+function player_data.move_step(job, budget)
+  local left = budget
+  local invs = player_data.INVENTORIES
+  while left > 0 do
+    if job.inv > #invs or not (job.from.valid and job.into.valid) then return true, nil, budget - left end
+    local inv = inventory_of(job.from, invs[job.inv].define)
+    local n = inv and #inv or 0
+    local slot = job.slot
+    while slot <= n and left > 0 do
+      local st = inv[slot]
+      left = left - player_data.SLOT_COST
+      local e = player_data.read_stack(st)
+      if e then
+        local rest = player_data.insert_anywhere(job.into, e)
+        if rest > 0 then
+          e.count = rest
+          job.overflow[#job.overflow + 1] = e
+        end
+        job.moved = job.moved + 1
+        st.clear()
+        left = left - 2 * player_data.STACK_COST
+        if e.export then left = left - 2 * floor(#e.export / player_data.EXPORT_BYTES) end
+      end
+      slot = slot + 1
+    end
+    job.slot = slot
+    if slot > n then job.inv, job.slot = job.inv + 1, 1 end
+  end
+  return job.inv > #invs, nil, budget - left
+end
+
+return player_data

@@ -1,0 +1,125 @@
+--- The adapter's settings: budgets, timeouts and limits, with their documented defaults.
+---
+--- Every budget is in work units per tick and every timeout in ticks (60 per second of game
+--- time); nothing is measured in wall time. The defaults keep one tick of the module under
+--- about 1 ms of PUC Lua 5.2 (scenario/README.md, "Budgets", gives the calibration), and the
+--- per-tick instruction counts the tests check follow from them.
+
+local limits = require("invsync.limits")
+
+local settings = {}
+
+--- The defaults. A scenario passes a table with any of these keys to `setup`.
+settings.DEFAULTS = {
+  -- receiving (host -> game) --------------------------------------------------------------
+  --- Methods the game decodes, in order of preference (PROTOCOL.md 4): zlib natively, raw
+  --- as is, lz4 in pure Lua.
+  decode = { "zlib", "raw", "lz4" },
+  --- Longest frame accepted through `recv`.
+  max_frame = limits.max_frame_rcon,
+  --- Largest message accepted (plen and wlen). One native inflate per zlib message is
+  --- bounded by it.
+  max_message = limits.max_message,
+  --- Largest chunk count accepted.
+  max_chunks = limits.max_chunks,
+  --- Messages of several chunks in progress at once.
+  max_messages = limits.max_messages,
+  --- A message in progress without progress for this many ticks is dropped (Expired).
+  max_age_ticks = limits.max_age_ticks,
+
+  -- the budget -----------------------------------------------------------------------------
+  --- Work units per tick for everything the module does in on_tick, shared in this order:
+  --- small outgoing messages, receiving, JSON decoding, inventories, small messages again,
+  --- staging. One unit is about one byte checksummed (~30 ns on PUC Lua 5.2); every kind of
+  --- work is charged in these units (README, "Budgets"), so a tick stays under ~1 ms.
+  tick_budget = 28672,
+
+  -- sending (game -> host) ----------------------------------------------------------------
+  --- Longest frame printed on stdout (after the form feed marker).
+  stdout_max_frame = limits.max_frame_stdout,
+  --- Longest frame returned by `pull`.
+  pull_max_frame = limits.max_frame_pull,
+  --- Payloads up to this size are deflated natively (helpers.encode_string) and sent as zlib
+  --- when that is smaller; larger ones go raw, so no single native deflate call takes long
+  --- (16 KiB: about half a millisecond). Deflating pays off mostly when it makes a payload fit
+  --- one stdout line; a staged message costs the game the same pull commands either way.
+  zlib_max = 16384,
+  --- A staged message not acknowledged is announced again after this many ticks ...
+  staged_reannounce_ticks = 600,
+  --- ... and dropped after this many.
+  staged_max_age = 36000,
+  --- Messages waiting to be staged at once; `send` refuses more (the caller retries later).
+  max_outbox = 256,
+
+  -- JSON ----------------------------------------------------------------------------------
+  --- Payloads up to this size are parsed with the native helpers.json_to_table in one call;
+  --- larger ones with the budgeted pure-Lua decoder (json.lua).
+  native_json_max = 65536,
+
+  -- player sync ---------------------------------------------------------------------------
+  --- Run the player sync (join: acquire and download; leave: upload). Off, the module only
+  --- carries messages.
+  sync = true,
+  --- No answer to `acquire` within this many ticks: the sync fails (Retry / temporary).
+  acquire_timeout = 600,
+  --- No progress of the download for this many ticks: the sync fails.
+  download_timeout = 600,
+  --- First wait before an unconfirmed upload is sent again; doubled after every attempt ...
+  upload_retry_ticks = 300,
+  --- ... up to this wait.
+  upload_retry_max_ticks = 7200,
+  --- Overflow stacks handed back per click of the "collect" button.
+  overflow_per_click = 200,
+  --- Character bonuses synced (LuaControl property names), in the order they are written.
+  bonuses = {
+    "character_build_distance_bonus", "character_crafting_speed_modifier", "character_health_bonus",
+    "character_inventory_slots_bonus", "character_mining_speed_modifier", "character_reach_distance_bonus",
+    "character_running_speed_modifier", "character_trash_slot_count_bonus",
+  },
+}
+
+local function is_count(v)
+  return type(v) == "number" and v >= 1 and v == math.floor(v)
+end
+
+--- The settings with every missing key filled in from DEFAULTS. Raises on an unknown key or a
+--- value of the wrong kind, naming it (a programming error in the scenario's control.lua).
+---@param given table|nil
+---@return table
+function settings.resolve(given)
+  given = given or {}
+  if type(given) ~= "table" then
+    error("invsync.setup: expected a settings table, got " .. type(given), 3)
+  end
+  local out = {}
+  for key, default in pairs(settings.DEFAULTS) do
+    local v = given[key]
+    if v == nil then v = default end
+    if type(default) == "number" and not is_count(v) then
+      error("invsync.setup: setting '" .. key .. "' must be a whole number >= 1, got " .. tostring(v), 3)
+    elseif type(default) == "boolean" and type(v) ~= "boolean" then
+      error("invsync.setup: setting '" .. key .. "' must be true or false, got " .. tostring(v), 3)
+    elseif type(default) == "table" then
+      if type(v) ~= "table" then
+        error("invsync.setup: setting '" .. key .. "' must be a list of strings, got " .. type(v), 3)
+      end
+      local copy = {}
+      for i = 1, #v do
+        if type(v[i]) ~= "string" then
+          error("invsync.setup: setting '" .. key .. "'[" .. i .. "] must be a string", 3)
+        end
+        copy[i] = v[i]
+      end
+      v = copy
+    end
+    out[key] = v
+  end
+  for key in pairs(given) do
+    if settings.DEFAULTS[key] == nil then
+      error("invsync.setup: unknown setting '" .. tostring(key) .. "'", 3)
+    end
+  end
+  return out
+end
+
+return settings

@@ -1,0 +1,638 @@
+--- The player sync: a player's inventory follows them from server to server.
+---
+--- On join the player waits as a spectator (their character is kept aside, untouched) while
+--- the module asks the host for exclusive access (`acquire`). The host answers `acquired`
+--- (with its generation and, when the stored data must replace the local one, the id and
+--- size of the message carrying it), `busy` (another server holds the player) or `error`.
+--- The download shows a progress bar; the data is applied only once complete and verified,
+--- then the player gets their character back. When the local inventory was synced earlier
+--- and is unchanged (same checksum as what was uploaded from here), `acquire` says so and
+--- the host sends nothing. On failure or timeout the player picks Retry or a temporary
+--- inventory (a fresh character), which is merged into the synced one at the next
+--- successful sync; what does not fit is kept for the player to collect, never destroyed.
+--- On leave the character is read and uploaded with generation + 1, and the upload is sent
+--- again with backoff until the host confirms it (`uploaded`). After a crash and a restart
+--- from an autosave, players this module had as online but who are not connected are
+--- treated as having left: they are uploaded again. The messages are defined in
+--- scenario/README.md, "Sync messages".
+---
+--- State: one record per player index in `storage` (`sync.players`), visited in ascending
+--- index order (`sync.order`); no decision depends on the order of string keys. Work on
+--- inventories is budgeted: `tick` gets a budget of units, and records with a job (reading,
+--- writing, merging) take turns spending it.
+
+local json = require("invsync.json")
+local player_data = require("invsync.player_data")
+local gui = require("invsync.gui")
+
+local format, floor, ceil = string.format, math.floor, math.ceil
+local quote = json.quote
+
+local sync = {}
+
+--- Longest list of skipped stacks remembered per player (for admins; the player is told).
+local MAX_SKIPPED = 100
+--- Skipped stacks named one by one in the chat message; the rest are counted.
+local MAX_TOLD = 8
+--- Ticks between progress bar updates.
+local GUI_EVERY = 10
+
+--- States with an inventory job.
+local JOB_STATES = { reading = true, applying = true, merging = true, saving = true }
+--- States of a player who is (or, before a crash, was) connected.
+local ONLINE_STATES = {
+  reading = true, waiting = true, acquiring = true, downloading = true, applying = true, merging = true,
+  failed = true, playing = true, temporary = true,
+}
+
+--- A new sync state.
+---@return table
+function sync.new()
+  return { players = {}, order = {}, next_request = 1, next_upload = 1, turn = 0 }
+end
+
+-- Records ------------------------------------------------------------------------------
+
+local function record(S, player)
+  local index = player.index
+  local rec = S.players[index]
+  if rec then
+    rec.name = player.name
+    return rec
+  end
+  rec = { index = index, name = player.name, state = "idle", generation = 0, overflow = {}, skipped = {} }
+  S.players[index] = rec
+  local order = S.order
+  local at = #order + 1
+  while at > 1 and order[at - 1] > index do
+    order[at] = order[at - 1]
+    at = at - 1
+  end
+  order[at] = index
+  return rec
+end
+
+local function by_name(S, name)
+  if type(name) ~= "string" then return nil, nil end
+  local player = game.get_player(name)
+  if not player then return nil, nil end
+  return S.players[player.index], player
+end
+
+-- Messages to the host ------------------------------------------------------------------
+
+local function send_acquire(S, ctx, rec, unchanged, now)
+  local r = S.next_request
+  S.next_request = r + 1
+  rec.request = r
+  rec.unchanged = unchanged
+  rec.state = "acquiring"
+  rec.deadline = now + ctx.cfg.acquire_timeout
+  rec.early = nil
+  ctx.send(format('{"type":"acquire","player":%s,"request":%d,"generation":%d,"unchanged":%s}',
+    quote(rec.name), r, rec.generation, unchanged and "true" or "false"))
+end
+
+local function send_release(ctx, rec)
+  if rec.request then
+    ctx.send(format('{"type":"release","player":%s,"request":%d}', quote(rec.name), rec.request))
+  end
+  rec.request = nil
+end
+
+local function send_upload(ctx, rec, now)
+  local up = rec.upload
+  up.tries = up.tries + 1
+  up.next_at = now + up.wait
+  up.wait = math.min(up.wait * 2, ctx.cfg.upload_retry_max_ticks)
+  ctx.send(up.payload)
+end
+
+-- Telling the player --------------------------------------------------------------------
+
+local function kib(n)
+  return format("%.1f", (n or 0) / 1024)
+end
+
+local function view(rec, now)
+  local s = rec.state
+  if s == "reading" then return { status = "Checking your inventory..." } end
+  if s == "saving" or s == "waiting" then
+    return { status = "Finishing the upload of your inventory from your last visit..." }
+  end
+  if s == "acquiring" then return { status = "Asking for your inventory..." } end
+  if s == "downloading" then
+    local d = rec.download
+    local got, total = d.got, d.bytes
+    local v = { status = format("Downloading your inventory: %s of %s KiB", kib(got), kib(total)),
+      progress = total > 0 and math.min(got / total, 1) or 0 }
+    local elapsed = now - d.started
+    if got > 0 and elapsed > 0 and total > got then
+      local ticks_left = (total - got) * elapsed / got
+      v.detail = format("About %d s left", ceil(ticks_left / 60))
+    elseif got == 0 then
+      v.detail = "Waiting for the first bytes..."
+    end
+    return v
+  end
+  if s == "applying" or s == "merging" then return { status = "Applying your inventory...", progress = 1 } end
+  if s == "failed" then
+    return { status = rec.reason or "The inventory sync failed.", choices = true,
+      detail = "Retry, or play with a temporary inventory that is merged into yours at the next successful sync." }
+  end
+  return nil
+end
+
+local function refresh(player, rec, now)
+  if not (player and player.valid and player.connected) then return end
+  local v = view(rec, now)
+  if v then gui.show(player, v) else gui.hide(player) end
+  gui.top(player, rec.state == "temporary", #rec.overflow)
+end
+
+local function tell_skipped(player, list)
+  if #list == 0 or not (player.valid and player.connected) then return end
+  player.print(format("%d stack(s) of your inventory could not be restored in this game:", #list))
+  for i = 1, math.min(#list, MAX_TOLD) do
+    local e = list[i].entry
+    local what = type(e) == "table" and type(e.name) == "string" and format("%s x%s", e.name, tostring(e.count)) or "?"
+    player.print(format("  %s: %s", what, list[i].reason))
+  end
+  if #list > MAX_TOLD then player.print(format("  ... and %d more", #list - MAX_TOLD)) end
+end
+
+local function remember_skipped(rec, list)
+  for i = 1, #list do
+    rec.skipped[#rec.skipped + 1] = list[i]
+  end
+  while #rec.skipped > MAX_SKIPPED do table.remove(rec.skipped, 1) end
+end
+
+local function add_overflow(player, rec, list)
+  if #list == 0 then return end
+  for i = 1, #list do rec.overflow[#rec.overflow + 1] = list[i] end
+  if player.valid and player.connected then
+    player.print(format("%d stack(s) did not fit into your inventory. They are kept for you: make room, then "
+      .. "click \"Collect\" in the top bar.", #list))
+  end
+end
+
+-- Characters and the cursor -------------------------------------------------------------
+
+--- Takes what the player holds in the cursor off it, as a stack table (nil if empty).
+local function take_cursor(player)
+  local st = player.cursor_stack
+  if not (st and st.valid_for_read) then return nil end
+  local e = player_data.read_stack(st)
+  st.clear()
+  return e
+end
+
+--- Puts a cursor stack table into `character` (anywhere), the rest into the overflow.
+local function stow(player, rec, character, e)
+  if not e then return end
+  local left = player_data.insert_anywhere(character, e)
+  if left > 0 then
+    e.count = left
+    add_overflow(player, rec, { e })
+  end
+end
+
+--- Detaches the player from their characters while the sync works: the synced character is
+--- kept in `rec.character`, the held cursor in `rec.cursor`.
+local function detach(player, rec)
+  local current = player.character
+  if current and not current.valid then current = nil end
+  if current and rec.temp and rec.temp.valid and current == rec.temp then
+    -- on a temporary inventory: what it holds in the cursor goes into it
+    stow(player, rec, rec.temp, take_cursor(player))
+  elseif current then
+    -- the character they play (or left with) is the synced one
+    rec.character = current
+    local e = take_cursor(player)
+    if e then rec.cursor = e end
+  end
+  if not (rec.character and rec.character.valid) then
+    -- no synced character at all (it died, or was never made): start from a fresh one
+    if player.character then player.set_controller({ type = defines.controllers.spectator }) end
+    player.create_character()
+    rec.character = player.character
+  end
+  player.set_controller({ type = defines.controllers.spectator })
+end
+
+--- Gives the player their synced character back and ends the sync.
+local function attach(player, rec, cursor)
+  player.set_controller({ type = defines.controllers.character, character = rec.character })
+  local e = cursor or rec.cursor
+  rec.cursor = nil
+  if e then
+    local st = player.cursor_stack
+    if not (st and player_data.write_stack(st, e)) then stow(player, rec, rec.character, e) end
+  end
+  rec.state = "playing"
+  rec.deadline = nil
+end
+
+-- The steps of a join -------------------------------------------------------------------
+
+local function fail(player, rec, reason)
+  rec.state = "failed"
+  rec.reason = reason
+  rec.job = nil
+  rec.download = nil
+  rec.early = nil
+  refresh(player, rec, 0)
+end
+
+local function finish(ctx, player, rec, now)
+  if rec.temp and rec.temp.valid then
+    rec.state = "merging"
+    rec.job = player_data.mover(rec.temp, rec.character)
+    refresh(player, rec, now)
+    return
+  end
+  attach(player, rec, rec.apply_cursor)
+  rec.apply_cursor = nil
+  rec.job = nil
+  refresh(player, rec, now)
+end
+
+--- What to do when `player` (connected) needs its synced inventory.
+local function begin(S, ctx, player, rec, now)
+  if rec.state == "saving" then
+    -- still reading what they left with: acquire once that upload is confirmed
+    rec.rejoin = true
+  elseif rec.upload then
+    rec.state = "waiting"
+    rec.deadline = now + ctx.cfg.acquire_timeout
+  elseif rec.generation > 0 and rec.fingerprint then
+    rec.state = "reading"
+    rec.job = player_data.reader(player, rec.character, rec.cursor, ctx.cfg.bonuses)
+  else
+    send_acquire(S, ctx, rec, false, now)
+  end
+  refresh(player, rec, now)
+end
+
+local function start_apply(ctx, player, rec, data, now)
+  local job, err = player_data.writer(player, rec.character, data, ctx.cfg.bonuses)
+  if not job then
+    ctx.log(format("invsync: player %s: %s", rec.name, err))
+    send_release(ctx, rec)
+    return fail(player, rec, "Your stored inventory cannot be read by this game: " .. err)
+  end
+  rec.state = "applying"
+  rec.job = job
+  rec.cursor = nil -- the held cursor belonged to the local data, which is being replaced
+  rec.fingerprint, rec.fingerprint_len = nil, nil -- and the local copy matches no upload now
+  rec.download = nil
+  rec.early = nil
+  refresh(player, rec, now)
+end
+
+-- Events --------------------------------------------------------------------------------
+
+--- A player joined (on_player_joined_game).
+---@param S table
+---@param ctx table {cfg, send, log}
+---@param player LuaPlayer
+---@param now number
+function sync.joined(S, ctx, player, now)
+  local rec = record(S, player)
+  if ONLINE_STATES[rec.state] then
+    -- online here already: a restart from an autosave lost their leave; handle it first
+    sync.leaving(S, ctx, player, now)
+  end
+  detach(player, rec)
+  begin(S, ctx, player, rec, now)
+end
+
+--- A player is leaving (on_pre_player_left_game), or was found offline after a restart.
+---@param S table
+---@param ctx table
+---@param player LuaPlayer
+---@param now number
+function sync.leaving(S, ctx, player, now)
+  local rec = S.players[player.index]
+  if not rec then return end
+  local s = rec.state
+  rec.rejoin = nil
+  if s == "playing" or s == "merging" then
+    -- a merge cut short is fine: what moved is uploaded, the rest stays in the temporary character
+    local character = player.character
+    if s == "merging" or not (character and character.valid) then character = rec.character end
+    if not (character and character.valid) then
+      ctx.log(format("invsync: player %s left without a character; nothing to upload", rec.name))
+      send_release(ctx, rec)
+      rec.state, rec.job = "idle", nil
+      return
+    end
+    rec.character = character
+    local cursor = nil
+    if s == "merging" then
+      -- still a spectator: the cursor to upload is the one the data brought, not yet placed
+      cursor = rec.apply_cursor
+      rec.cursor, rec.apply_cursor = rec.apply_cursor, nil
+    else
+      local st = player.cursor_stack
+      if st and st.valid_for_read then cursor = player_data.read_stack(st) end
+    end
+    rec.state = "saving"
+    rec.job = player_data.reader(player, character, cursor, ctx.cfg.bonuses)
+  elseif s == "temporary" then
+    if rec.temp and rec.temp.valid then stow(player, rec, rec.temp, take_cursor(player)) end
+    send_release(ctx, rec)
+    rec.state = "idle"
+  elseif s == "saving" or s == "idle" then
+    return
+  else
+    -- the sync did not finish: nothing to upload (never a partly applied inventory)
+    send_release(ctx, rec)
+    rec.state, rec.job, rec.download, rec.early, rec.apply_cursor = "idle", nil, nil, nil, nil
+  end
+end
+
+--- A GUI click on one of the module's elements (on_gui_click).
+---@param S table
+---@param ctx table
+---@param player LuaPlayer
+---@param name string the element's name
+---@param now number
+function sync.clicked(S, ctx, player, name, now)
+  local rec = S.players[player.index]
+  if not rec then return end
+  if name == gui.RETRY and rec.state == "failed" then
+    if rec.upload then
+      rec.state = "waiting"
+      rec.deadline = now + ctx.cfg.acquire_timeout
+      refresh(player, rec, now)
+    else
+      send_acquire(S, ctx, rec, rec.unchanged == true, now)
+      refresh(player, rec, now)
+    end
+  elseif name == gui.TEMPORARY and rec.state == "failed" then
+    send_release(ctx, rec)
+    if rec.temp and rec.temp.valid then
+      player.set_controller({ type = defines.controllers.character, character = rec.temp })
+    else
+      player.create_character()
+      rec.temp = player.character
+    end
+    rec.state = "temporary"
+    player.print("You are playing with a temporary inventory. It is merged into your synced inventory at the "
+      .. "next successful sync (\"Sync my inventory\" in the top bar, or your next visit).")
+    refresh(player, rec, now)
+  elseif name == gui.SYNC_NOW and rec.state == "temporary" then
+    detach(player, rec)
+    begin(S, ctx, player, rec, now)
+  elseif name == gui.COLLECT then
+    local character = player.character
+    if not (character and character.valid) or #rec.overflow == 0 then return end
+    local kept, given = {}, 0
+    for i = 1, #rec.overflow do
+      local e = rec.overflow[i]
+      if i <= ctx.cfg.overflow_per_click then
+        local left = player_data.insert_anywhere(character, e)
+        if left > 0 then
+          e.count = left
+          kept[#kept + 1] = e
+        else
+          given = given + 1
+        end
+      else
+        kept[#kept + 1] = e
+      end
+    end
+    rec.overflow = kept
+    player.print(format("Collected %d stack(s); %d still wait for room.", given, #kept))
+    refresh(player, rec, now)
+  end
+end
+
+--- A decoded sync message from the host.
+---@param S table
+---@param ctx table
+---@param kind string the message type
+---@param msg table
+---@param now number
+function sync.message(S, ctx, kind, msg, now)
+  local rec, player = by_name(S, msg.player)
+  if not rec then
+    ctx.log(format("invsync: %s message for unknown player %s", kind, tostring(msg.player)))
+    return
+  end
+  local live = player.connected
+  if kind == "uploaded" then
+    local up = rec.upload
+    if up and msg.upload == up.id and msg.generation == up.generation then
+      rec.generation = up.generation
+      rec.fingerprint, rec.fingerprint_len = up.crc, up.len
+      rec.upload = nil
+      if rec.state == "waiting" and live then
+        send_acquire(S, ctx, rec, true, now)
+        refresh(player, rec, now)
+      end
+    end
+    return
+  end
+  if kind == "upload_refused" then
+    local up = rec.upload
+    if up and msg.upload == up.id and msg.generation == up.generation then
+      -- the host holds newer data (a restart sent a stale upload): the local copy is not the
+      -- synced one any more, so the next sync downloads
+      ctx.log(format("invsync: player %s: upload %d (generation %d) refused: %s", rec.name, up.id, up.generation,
+        type(msg.message) == "string" and msg.message or "no reason given"))
+      rec.upload = nil
+      rec.fingerprint, rec.fingerprint_len = nil, nil
+      if rec.state == "waiting" and live then
+        send_acquire(S, ctx, rec, false, now)
+        refresh(player, rec, now)
+      end
+    end
+    return
+  end
+  if kind == "player_data" then
+    if type(msg.generation) ~= "number" then return end
+    if rec.state == "downloading" and msg.generation == rec.host_generation then
+      start_apply(ctx, player, rec, msg.data, now)
+    elseif rec.state == "acquiring" then
+      rec.early = { generation = msg.generation, data = msg.data }
+    end
+    return
+  end
+  -- acquired, busy, error: answers to our current request only
+  if msg.request ~= rec.request or not live then return end
+  if kind == "acquired" and rec.state == "acquiring" then
+    local generation = msg.generation
+    if type(generation) ~= "number" or generation < 0 or generation ~= floor(generation) then
+      return fail(player, rec, "The inventory server sent an invalid answer (generation).")
+    end
+    rec.host_generation = generation
+    if msg.has_data ~= true or type(msg.message) ~= "number" then
+      -- keep the local inventory
+      rec.generation = generation
+      return finish(ctx, player, rec, now)
+    end
+    if rec.early and rec.early.generation == generation then
+      rec.generation = generation
+      return start_apply(ctx, player, rec, rec.early.data, now)
+    end
+    rec.state = "downloading"
+    rec.download = { message = msg.message, bytes = type(msg.bytes) == "number" and msg.bytes or 0, started = now,
+      last = now, got = 0 }
+    rec.generation = generation
+    rec.deadline = now + ctx.cfg.download_timeout
+    refresh(player, rec, now)
+  elseif kind == "busy" and (rec.state == "acquiring" or rec.state == "downloading") then
+    local holder = type(msg.holder) == "string" and msg.holder or "another server"
+    fail(player, rec, format("Your inventory is in use on %s.", holder))
+  elseif kind == "error" and (rec.state == "acquiring" or rec.state == "downloading") then
+    local text = type(msg.message) == "string" and msg.message or "unknown error"
+    fail(player, rec, "The inventory server reported an error: " .. text)
+  end
+end
+
+-- Every tick ----------------------------------------------------------------------------
+
+
+local function job_done(S, ctx, player, rec, now)
+  local s = rec.state
+  local job = rec.job
+  rec.job = nil
+  if s == "reading" then
+    local unchanged = job.crc == rec.fingerprint and #job.text == rec.fingerprint_len
+    send_acquire(S, ctx, rec, unchanged, now)
+    refresh(player, rec, now)
+  elseif s == "applying" then
+    remember_skipped(rec, job.skipped)
+    tell_skipped(player, job.skipped)
+    add_overflow(player, rec, job.overflow)
+    rec.apply_cursor = job.cursor
+    finish(ctx, player, rec, now)
+  elseif s == "merging" then
+    add_overflow(player, rec, job.overflow)
+    if rec.temp and rec.temp.valid then rec.temp.destroy() end
+    rec.temp = nil
+    if job.moved > 0 then player.print(format("Merged %d stack(s) of your temporary inventory into your inventory.", job.moved)) end
+    finish(ctx, player, rec, now)
+  elseif s == "saving" then
+    local u = S.next_upload
+    S.next_upload = u + 1
+    local generation = rec.generation + 1
+    rec.upload = {
+      id = u, generation = generation, crc = job.crc, len = #job.text, tries = 0,
+      wait = ctx.cfg.upload_retry_ticks, next_at = now,
+      payload = format('{"type":"upload","player":%s,"generation":%d,"upload":%d,"data":', quote(rec.name), generation, u)
+        .. job.text .. "}",
+    }
+    send_upload(ctx, rec, now)
+    if rec.rejoin and player.connected then
+      rec.rejoin = nil
+      rec.state = "waiting"
+      rec.deadline = now + ctx.cfg.acquire_timeout
+      refresh(player, rec, now)
+    else
+      rec.state = "idle"
+    end
+  end
+end
+
+local function step_job(S, ctx, player, rec, now, budget)
+  local s, job = rec.state, rec.job
+  local done, err, spent
+  if s == "reading" or s == "saving" then
+    done, err, spent = player_data.read_step(job, budget)
+  elseif s == "applying" then
+    done, err, spent = player_data.write_step(job, budget)
+  else
+    done, err, spent = player_data.move_step(job, budget)
+  end
+  if err then
+    ctx.log(format("invsync: player %s: %s", rec.name, err))
+    rec.job = nil
+    if s == "saving" then
+      rec.state = "idle"
+    else
+      send_release(ctx, rec)
+      fail(player, rec, "Your inventory could not be " .. (s == "reading" and "read" or "written") .. ": " .. err)
+    end
+  elseif done then
+    job_done(S, ctx, player, rec, now)
+  end
+  return spent or budget
+end
+
+--- The sync's work of one tick: players found offline, timeouts, retries, progress, and the
+--- inventory jobs (reading, writing, merging) within `budget` units, records taking turns.
+--- Returns the units spent.
+---@param S table
+---@param ctx table {cfg, send, log, progress = fun(id): state, got, wlen}
+---@param now number
+---@param budget number
+---@return number spent
+function sync.tick(S, ctx, now, budget)
+  local order = S.order
+  local with_job = {}
+  for i = 1, #order do
+    local rec = S.players[order[i]]
+    local player = game.get_player(rec.index)
+    if not (player and player.valid) then
+      rec.state, rec.job = "idle", nil
+    else
+      if ONLINE_STATES[rec.state] and not player.connected then
+        -- online here but not connected, with no leave event: the server restarted
+        sync.leaving(S, ctx, player, now)
+      end
+      local s = rec.state
+      if rec.upload and now >= rec.upload.next_at then send_upload(ctx, rec, now) end
+      if (s == "acquiring" or s == "waiting") and now >= rec.deadline then
+        fail(player, rec, s == "waiting" and "The inventory server has not confirmed your last upload yet."
+          or "The inventory server did not answer in time.")
+      elseif s == "downloading" then
+        local d = rec.download
+        local state, got = ctx.progress(d.message)
+        if state == "done" then
+          -- complete and verified; decoding may take a few ticks more
+          got = d.bytes
+          rec.deadline = now + ctx.cfg.download_timeout
+        end
+        if got and got > d.got then
+          d.got = got
+          d.last = now
+          rec.deadline = now + ctx.cfg.download_timeout
+        end
+        if state == "failed" or now >= rec.deadline then
+          fail(player, rec, state == "failed" and "Your inventory arrived damaged." or "The download of your inventory stalled.")
+        elseif now % GUI_EVERY == 0 then
+          refresh(player, rec, now)
+        end
+      end
+      if JOB_STATES[rec.state] and rec.job then with_job[#with_job + 1] = rec end
+    end
+  end
+  -- one job per call, taking turns; another while budget is left (a job finishing early)
+  local left = budget
+  local tries = #with_job
+  while left > 0 and tries > 0 do
+    S.turn = S.turn % #with_job + 1
+    local rec = with_job[S.turn]
+    if rec.job and JOB_STATES[rec.state] then
+      left = left - step_job(S, ctx, game.get_player(rec.index), rec, now, left)
+    end
+    tries = tries - 1
+  end
+  return budget - left
+end
+
+--- A record's state, for tests and admin commands: the state name and the record.
+---@param S table
+---@param index number
+---@return string|nil
+---@return table|nil
+function sync.state_of(S, index)
+  local rec = S.players[index]
+  return rec and rec.state, rec
+end
+
+return sync

@@ -1,0 +1,149 @@
+//! Transfers through the module in the emulator: the `huge` sample (1 MB) in both directions,
+//! as the scenario's own message and as player data, with no tick over the instruction
+//! budget; the capability declaration; the remote interface's answers to bad calls.
+
+mod support;
+
+use invsync_codec::sample::SampleKind;
+use serde_json::Value;
+use support::*;
+
+#[test]
+fn the_huge_sample_crosses_both_ways_as_a_scenario_message_within_budget() {
+    let mut c = Cluster::default();
+    let mut a = Server::new("alpha", config(&control_with(""), 0, false));
+    a.run(&mut c, 2);
+    let huge = sample(SampleKind::Huge, 1);
+    // host -> game: the scenario's handler echoes it back with invsync.send
+    let id = a.send(format!("echo:{huge}").as_bytes());
+    a.run_until(&mut c, 3000, "the echo", |s, _| !s.app_messages.is_empty());
+    assert!(
+        a.received
+            .iter()
+            .any(|(m, status, _)| *m == id && status == "done"),
+        "the game reported the message done: {:?}",
+        a.received
+    );
+    assert_eq!(a.app_messages[0], huge.as_bytes(), "byte for byte");
+    // game -> host: from the tick the scenario called send to the tick the host has it all
+    let sent_at: u64 = a.eval("return storage.test_messages[1].tick");
+    let took = a.app_ticks[0] - sent_at;
+    assert!(took < 60, "game -> host of 1 MB took {took} ticks");
+    assert_eq!(a.staged_announced, 1, "staged and pulled, not printed");
+    assert!(a.over_budget.is_empty(), "over budget: {:?}", a.over_budget);
+    eprintln!(
+        "huge game -> host: {took} ticks; max tick instructions {}",
+        a.max_tick_instructions()
+    );
+}
+
+#[test]
+fn the_huge_sample_syncs_both_ways_within_budget() {
+    let mut c = Cluster::default();
+    let data = sample(SampleKind::Huge, 1);
+    let name = serde_json::from_str::<Value>(&data).unwrap()["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    c.seed(&name, 1, data.clone());
+    let mut a = Server::new("alpha", config(&control_with(""), 0, false));
+    a.run(&mut c, 1);
+    a.join(&name);
+    let down = a.run_until(&mut c, 5000, "playing", |s, _| s.state(&name) == "playing");
+    a.leave(&name);
+    let up = a.run_until(&mut c, 5000, "uploaded", |s, c| {
+        s.state(&name) == "idle" && c.stored[&name].generation == 2
+    });
+    assert_same_player_data(&data, &c.stored[&name].data);
+    assert!(a.over_budget.is_empty(), "over budget: {:?}", a.over_budget);
+    eprintln!(
+        "huge sync: download and apply {down} ticks, read and upload {up} ticks, max tick instructions {}",
+        a.max_tick_instructions()
+    );
+}
+
+#[test]
+fn the_game_declares_its_capabilities_and_answers_bad_calls_by_name() {
+    let mut c = Cluster::default();
+    let mut a = Server::new("alpha", config(&control_with(""), 0, false));
+    a.run(&mut c, 1);
+    let caps = a.caps.clone().expect("announced at start");
+    assert_eq!(caps["type"], "caps");
+    assert_eq!(
+        declared_methods(&caps),
+        [
+            invsync_codec::Method::Zlib,
+            invsync_codec::Method::Raw,
+            invsync_codec::Method::Lz4
+        ]
+    );
+    assert_eq!(caps["max_frame"], 8192);
+    let answer = a.command(&mut c, &call_command("caps", &[]));
+    let declared: Value = serde_json::from_str(answer.trim_end()).unwrap();
+    assert_eq!(declared["protocol"], 1);
+    assert_eq!(declared["decode"], caps["decode"]);
+    for (call, want) in [
+        (call_command("status", &[4242]), "unknown 4242\n"),
+        (call_command("pull", &[7, 1]), "unknown 7\n"),
+        (call_command("ack", &[7]), "unknown 7\n"),
+        (
+            "/sc remote.call(\"invsync\",\"recv\",123)".to_string(),
+            "err - NotAFrame expected the frame as a string, got a number\n",
+        ),
+    ] {
+        assert_eq!(a.command(&mut c, &call), want, "{call}");
+    }
+    let garbage = a.command(&mut c, &recv_command("hello world"));
+    assert!(garbage.starts_with("err - NotAFrame "), "{garbage}");
+    let other = a.command(&mut c, &recv_command("IS2 whatever"));
+    assert!(other.starts_with("err - UnsupportedVersion "), "{other}");
+    let bad = a.command(&mut c, "/sc remote.call(\"invsync\",\"status\",\"x\")");
+    assert!(bad.starts_with("err - BadArgument "), "{bad}");
+}
+
+#[test]
+fn the_download_shows_its_progress_and_the_time_left() {
+    let mut c = Cluster::default();
+    let data = sample(SampleKind::Bp, 5);
+    let name = serde_json::from_str::<Value>(&data).unwrap()["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    c.seed(&name, 1, data);
+    let mut cfg = config(&control_with(""), 0, false);
+    // five commands streaming at once, as Clusterio sends them: the frames arrive in turns
+    cfg.stream.max_parallel = Some(5);
+    let mut a = Server::new("alpha", cfg);
+    a.run(&mut c, 1);
+    a.join(&name);
+    let mut seen = Vec::new();
+    a.run_until(&mut c, 5000, "playing", |s, _| {
+        if s.state(&name) == "downloading"
+            && let Some(v) = s.gui_value(&name, "invsync_progress")
+        {
+            let status = s.gui_caption(&name, "invsync_status").unwrap_or_default();
+            let detail = s.gui_caption(&name, "invsync_detail").unwrap_or_default();
+            seen.push((v, status, detail));
+        }
+        s.state(&name) == "playing"
+    });
+    let partial: Vec<_> = seen
+        .iter()
+        .filter(|(v, _, _)| *v > 0.0 && *v < 1.0)
+        .collect();
+    assert!(partial.len() > 10, "the bar moves: {seen:?}");
+    assert!(
+        seen.windows(2).all(|w| w[1].0 >= w[0].0),
+        "and never goes back"
+    );
+    let (_, status, detail) = partial[partial.len() / 2];
+    assert!(
+        status.contains(" of ") && status.contains("KiB"),
+        "{status}"
+    );
+    assert!(
+        detail.starts_with("About ") && detail.ends_with(" s left"),
+        "{detail}"
+    );
+    assert!(!a.gui_visible(&name, "invsync_sync"), "closed when done");
+}
