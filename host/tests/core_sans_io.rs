@@ -18,6 +18,7 @@ use invsync_host::{
 };
 use invsync_rcon_transport::game_reply::format_ranges;
 use invsync_stdout_transport::{StdoutEvent, StdoutReader, StdoutReaderConfig};
+use invsync_test_support::xorshift::{XorShift64, noise as printable_noise};
 
 /// The frame inside a `recv` command: the long-bracket string argument.
 fn frame_of(command: &str) -> String {
@@ -192,15 +193,7 @@ fn repetitive(len: usize) -> Vec<u8> {
 
 /// Text that does not deflate, so its size decides the frame count.
 fn noise(len: usize) -> Vec<u8> {
-    let mut state = 0x2545_f491_4f6c_dd1du64;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            b'#' + (state % 88) as u8
-        })
-        .collect()
+    printable_noise(len, &mut XorShift64(0x2545_f491_4f6c_dd1d))
 }
 
 /// Answers every command until nothing is left to do; returns the commands seen.

@@ -2,8 +2,6 @@
 //! (the stand-in module of PROTOCOL.md 5.3-5.5), and a real pipe for the server's stdout.
 #![cfg(unix)]
 
-mod support;
-
 use std::future::Future;
 use std::time::Duration;
 
@@ -13,7 +11,10 @@ use invsync_host::{
     plan_to_host,
 };
 use invsync_rcon_transport::ClientConfig;
-use support::mock_game::{Behaviour, Fault, FaultAction, MockGame};
+use invsync_test_support::mock_game::{
+    Behaviour, Fault, FaultAction, MockGame, Module, StandInSettings,
+};
+use invsync_test_support::xorshift::{XorShift64, noise as printable_noise};
 use tokio::sync::mpsc;
 
 const PASSWORD: &str = "link-pw";
@@ -44,15 +45,10 @@ async fn connect(game: &mut MockGame, options: LinkOptions) -> (Link, mpsc::Rece
 
 /// Printable text that does not deflate: its size decides the frames and the route.
 fn noise(len: usize, seed: u64) -> Vec<u8> {
-    let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            b'#' + (state % 88) as u8
-        })
-        .collect()
+    printable_noise(
+        len,
+        &mut XorShift64(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1),
+    )
 }
 
 fn repetitive(len: usize) -> Vec<u8> {
@@ -163,7 +159,10 @@ async fn a_damaged_frame_is_resent() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deferred_verification_is_confirmed_by_the_report_on_stdout() {
     let mut behaviour = Behaviour::new(PASSWORD);
-    behaviour.deferred = true;
+    behaviour.module = Module::StandIn(StandInSettings {
+        deferred: true,
+        ..StandInSettings::default()
+    });
     let mut game = MockGame::start(behaviour);
     let (link, _incoming) = connect(&mut game, options(10)).await;
     for (i, payload) in [noise(9_000, 3), repetitive(30_000)]
@@ -182,8 +181,11 @@ async fn deferred_verification_is_confirmed_by_the_report_on_stdout() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_reports_the_link_asks_status_and_forged_reports_are_ignored() {
     let mut behaviour = Behaviour::new(PASSWORD);
-    behaviour.deferred = true;
-    behaviour.announce_received = false;
+    behaviour.module = Module::StandIn(StandInSettings {
+        deferred: true,
+        announce_received: false,
+        ..StandInSettings::default()
+    });
     let mut game = MockGame::start(behaviour);
     let mut opts = options(5000);
     opts.link.verify_after = Duration::from_millis(300);
@@ -295,8 +297,11 @@ async fn a_reconnect_in_the_middle_of_a_pull_costs_only_the_frames_in_flight() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn caps_are_read_at_connect_and_follow_a_new_declaration() {
     let mut behaviour = Behaviour::new(PASSWORD);
-    behaviour.decode = vec!["raw"];
-    behaviour.max_frame = 3000;
+    behaviour.module = Module::StandIn(StandInSettings {
+        decode: vec!["raw"],
+        max_frame: 3000,
+        ..StandInSettings::default()
+    });
     behaviour.refuse_first_lua_command = true;
     let mut game = MockGame::start(behaviour);
     let (link, mut incoming) = connect(&mut game, options(1)).await;

@@ -5,18 +5,8 @@
 use invsync_codec::{Capabilities, EncodeOptions, MethodChoice, encode};
 use invsync_host::control::{Classified, classify};
 use invsync_host::{Pull, PullCommand, PullConfig, PullEnd, StagedAnnouncement};
+use invsync_test_support::xorshift::XorShift64;
 use proptest::prelude::*;
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(48))]
@@ -31,8 +21,8 @@ proptest! {
         lose in 0u64..30,
         damage in 0u64..20,
     ) {
-        let mut rng = Rng(seed | 1);
-        let payload: Vec<u8> = (0..len).map(|_| b'#' + (rng.next() % 60) as u8).collect();
+        let mut rng = XorShift64(seed | 1);
+        let payload: Vec<u8> = (0..len).map(|_| b'#' + (rng.next_u64() % 60) as u8).collect();
         let method = if zlib { invsync_codec::Method::Zlib } else { invsync_codec::Method::Raw };
         let e = encode(
             9,
@@ -66,9 +56,9 @@ proptest! {
             if outstanding.is_empty() {
                 break;
             }
-            let pick = (rng.next() % outstanding.len() as u64) as usize;
+            let pick = (rng.next_u64() % outstanding.len() as u64) as usize;
             let c = outstanding.swap_remove(pick);
-            let roll = rng.next() % 100;
+            let roll = rng.next_u64() % 100;
             match c.kind {
                 invsync_host::PullCommandKind::Chunk { index } => {
                     let mut reply = e.frames[index as usize - 1].clone().into_bytes();
@@ -77,7 +67,7 @@ proptest! {
                         continue;
                     }
                     if roll < lose + damage {
-                        let at = (rng.next() % reply.len() as u64) as usize;
+                        let at = (rng.next_u64() % reply.len() as u64) as usize;
                         reply[at] = if reply[at] == b'A' { b'B' } else { b'A' };
                     }
                     reply.push(b'\n');

@@ -56,7 +56,14 @@ fn config(mode: Mode) -> ConnectionConfig {
 
 /// A connection that has authenticated, and the server that saw the auth packet.
 fn ready(mode: Mode, now: Instant) -> (Connection, Server) {
-    let mut client = Connection::new(config(mode), &Password::new(PASSWORD), now);
+    let (client, server, _) = ready_with(config(mode), now);
+    (client, server)
+}
+
+/// [`ready`] with any configuration; also returns the auth packet's request id.
+fn ready_with(config: ConnectionConfig, now: Instant) -> (Connection, Server, i32) {
+    let mode = config.mode;
+    let mut client = Connection::new(config, &Password::new(PASSWORD), now);
     let mut server = Server::new();
     let auth = server.receive(&mut client);
     assert_eq!(auth.len(), 1);
@@ -75,7 +82,7 @@ fn ready(mode: Mode, now: Instant) -> (Connection, Server) {
     ));
     client.handle_input(&bytes_of(&reply));
     assert_eq!(events(&mut client), [Event::Authenticated]);
-    (client, server)
+    (client, server, auth[0].id)
 }
 
 #[test]
@@ -352,14 +359,7 @@ fn srcds_reply_size_is_bounded() {
     let now = Instant::now();
     let mut config = config(Mode::Srcds);
     config.max_reply_length = 5;
-    let mut client = Connection::new(config, &Password::new(PASSWORD), now);
-    let mut server = Server::new();
-    let auth = server.receive(&mut client);
-    client.handle_input(&bytes_of(&[Packet::new(
-        auth[0].id,
-        SERVERDATA_AUTH_RESPONSE,
-        Vec::new(),
-    )]));
+    let (mut client, mut server, _) = ready_with(config, now);
     client.send_command("/x", now).unwrap();
     let sent = server.receive(&mut client);
     client.handle_input(&bytes_of(&[
@@ -383,15 +383,8 @@ fn request_ids_wrap_to_1_and_never_use_0() {
         first_request_id: i32::MAX - 1,
         ..config(Mode::Factorio)
     };
-    let mut client = Connection::new(config, &Password::new(PASSWORD), now);
-    let mut server = Server::new();
-    let auth = server.receive(&mut client);
-    assert_eq!(auth[0].id, i32::MAX - 1);
-    client.handle_input(&bytes_of(&[Packet::new(
-        auth[0].id,
-        SERVERDATA_AUTH_RESPONSE,
-        Vec::new(),
-    )]));
+    let (mut client, mut server, auth_id) = ready_with(config, now);
+    assert_eq!(auth_id, i32::MAX - 1);
     for _ in 0..3 {
         client.send_command("/x", now).unwrap();
     }
@@ -429,15 +422,7 @@ fn commands_the_server_would_cut_or_refuse_are_rejected_locally() {
     let now = Instant::now();
     let mut config = config(Mode::Factorio);
     config.max_command_length = 8;
-    let mut client = Connection::new(config, &Password::new(PASSWORD), now);
-    let mut server = Server::new();
-    let auth = server.receive(&mut client);
-    client.handle_input(&bytes_of(&[Packet::new(
-        auth[0].id,
-        SERVERDATA_AUTH_RESPONSE,
-        Vec::new(),
-    )]));
-    events(&mut client);
+    let (mut client, mut server, _) = ready_with(config, now);
     assert_eq!(
         client.send_command("/a\0b", now),
         Err(CommandError::ContainsNul { at: 2 })

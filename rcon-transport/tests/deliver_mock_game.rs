@@ -1,13 +1,12 @@
 //! The async delivery driver over real loopback TCP into the mock game, whose commands run as
 //! Lua 5.2: frames must come out of the Lua string literals byte for byte.
 
-mod support;
-
 use std::time::Duration;
 
 use invsync_codec::{Capabilities, EncodeOptions, Method, MethodChoice, encode};
 use invsync_rcon_transport::{ClientConfig, Delivery, DeliveryConfig, RconClient, deliver};
-use support::mock_game::{Behaviour, MockGame};
+use invsync_test_support::mock_game::{Behaviour, Fault, FaultAction, MockGame};
+use invsync_test_support::xorshift::XorShift64;
 
 const PASSWORD: &str = "deliver-pw";
 
@@ -22,11 +21,9 @@ fn payload(len: usize) -> Vec<u8> {
         b"0123456789",
     ];
     let mut out = Vec::new();
-    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut rng = XorShift64(0x9e37_79b9_7f4a_7c15);
     while out.len() < len {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
+        let state = rng.next_u64();
         out.extend_from_slice(pieces[(state % 6) as usize]);
         // Random numbers keep the compressed methods from shrinking it to one frame.
         out.extend_from_slice((state >> 20).to_string().as_bytes());
@@ -57,7 +54,7 @@ async fn client(game: &MockGame, command_timeout: Duration) -> RconClient {
 
 #[tokio::test]
 async fn delivers_exact_frames_through_lua_out_of_order() {
-    let mut behaviour = Behaviour::new(PASSWORD);
+    let mut behaviour = Behaviour::recv_model(PASSWORD);
     behaviour.shuffle_seed = 1234;
     behaviour.chatter_id0 = true;
     let game = MockGame::start(behaviour);
@@ -72,7 +69,7 @@ async fn delivers_exact_frames_through_lua_out_of_order() {
         let mut delivery = Delivery::new(id, frames.clone(), config).unwrap();
         let stats = deliver(&client, &mut delivery).await.unwrap();
         assert_eq!(stats.chunks_resent, 0);
-        let state = game.state.lock().unwrap();
+        let state = game.log.lock().unwrap();
         assert_eq!(
             state.message_frames(id),
             frames,
@@ -80,7 +77,7 @@ async fn delivers_exact_frames_through_lua_out_of_order() {
         );
         assert!(state.completed.contains(&id));
     }
-    let state = game.state.lock().unwrap();
+    let state = game.log.lock().unwrap();
     assert!(
         state.recv_calls.values().all(|&n| n == 1),
         "no chunk was sent twice"
@@ -96,14 +93,17 @@ async fn delivers_exact_frames_through_lua_out_of_order() {
 #[tokio::test]
 async fn lost_replies_time_out_and_are_settled_without_resending() {
     let frames = frames(7, &payload(12_000), Method::Raw);
-    let mut behaviour = Behaviour::new(PASSWORD);
+    let mut behaviour = Behaviour::recv_model(PASSWORD);
     // A reply in the middle, and the last one (which would have said `done`).
-    behaviour.lose_replies = vec![3, frames.len()];
+    behaviour.faults = vec![
+        Fault::nth_command(3, FaultAction::LoseReply),
+        Fault::nth_command(frames.len(), FaultAction::LoseReply),
+    ];
     let game = MockGame::start(behaviour);
     let client = client(&game, Duration::from_millis(400)).await;
     let mut delivery = Delivery::new(7, frames.clone(), DeliveryConfig::default()).unwrap();
     let stats = deliver(&client, &mut delivery).await.unwrap();
-    let state = game.state.lock().unwrap();
+    let state = game.log.lock().unwrap();
     assert_eq!(state.message_frames(7), frames);
     assert_eq!((stats.lost, stats.status_queries), (2, 1), "{stats:?}");
     assert_eq!(stats.chunks_resent, 0, "{stats:?}");
@@ -112,8 +112,8 @@ async fn lost_replies_time_out_and_are_settled_without_resending() {
 
 #[tokio::test]
 async fn a_dropped_connection_resumes_where_it_was() {
-    let mut behaviour = Behaviour::new(PASSWORD);
-    behaviour.drop_connection_after = Some(6);
+    let mut behaviour = Behaviour::recv_model(PASSWORD);
+    behaviour.faults = vec![Fault::nth_command(6, FaultAction::DropConnection)];
     let game = MockGame::start(behaviour);
     let client = client(&game, Duration::from_secs(20)).await;
     let frames = frames(9, &payload(30_000), Method::Raw);
@@ -124,7 +124,7 @@ async fn a_dropped_connection_resumes_where_it_was() {
     };
     let mut delivery = Delivery::new(9, frames.clone(), config).unwrap();
     let stats = deliver(&client, &mut delivery).await.unwrap();
-    let state = game.state.lock().unwrap();
+    let state = game.log.lock().unwrap();
     assert_eq!(state.connections, 2, "one reconnect");
     assert_eq!(state.message_frames(9), frames);
     // Every chunk the game ran before the drop was kept: nothing was sent twice, although the

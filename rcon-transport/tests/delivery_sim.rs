@@ -16,6 +16,7 @@ use invsync_codec::{
     ReassemblerConfig, encode,
 };
 use invsync_rcon_transport::{Delivery, DeliveryConfig, DeliveryError, SendToken};
+use invsync_test_support::xorshift::XorShift64;
 use proptest::prelude::*;
 
 const BYTES_PER_TICK: usize = 100;
@@ -49,20 +50,6 @@ impl Faults {
             jitter: 0,
             timeout: 600,
         }
-    }
-}
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn per_mille(&mut self, p: u32) -> bool {
-        (self.next() % 1000) < p as u64
     }
 }
 
@@ -188,7 +175,7 @@ struct Run {
 /// Drives `delivery` against the simulated game until it ends or `max_ticks` pass.
 fn simulate(mut delivery: Delivery, faults: &Faults, max_ticks: u64) -> Run {
     let t0 = Instant::now();
-    let mut rng = Rng(faults.seed | 1);
+    let mut rng = XorShift64(faults.seed | 1);
     let mut game = Game::new();
     let mut in_flight: Vec<InFlight> = Vec::new();
     // Replies that never come: the host learns at this tick that the command is lost.
@@ -218,7 +205,7 @@ fn simulate(mut delivery: Delivery, faults: &Faults, max_ticks: u64) -> Run {
             while let Some(command) = delivery.poll_command(now) {
                 let start_tick = tick
                     + if faults.jitter > 0 {
-                        rng.next() % (faults.jitter + 1)
+                        rng.next_u64() % (faults.jitter + 1)
                     } else {
                         0
                     };
@@ -290,9 +277,9 @@ fn simulate(mut delivery: Delivery, faults: &Faults, max_ticks: u64) -> Run {
 }
 
 fn text_payload(len: usize, seed: u64) -> Vec<u8> {
-    let mut rng = Rng(seed | 1);
+    let mut rng = XorShift64(seed | 1);
     (0..len)
-        .map(|_| b"abcdefghijklmnopqrstuvwxyz0123456789 {}[]:,\"]="[(rng.next() % 45) as usize])
+        .map(|_| b"abcdefghijklmnopqrstuvwxyz0123456789 {}[]:,\"]="[(rng.next_u64() % 45) as usize])
         .collect()
 }
 

@@ -1,14 +1,12 @@
 //! The tokio RCON client against the Factorio-like mock game on 127.0.0.1.
 
-mod support;
-
 use std::time::Duration;
 
 use invsync_rcon_transport::{
     BackoffConfig, ClientConfig, CommandError, ConnectionError, LinkStatus, RconClient, RconError,
     StopReason, lua_long_string,
 };
-use support::mock_game::{Behaviour, MockGame};
+use invsync_test_support::mock_game::{Behaviour, Fault, FaultAction, MockGame};
 
 const PASSWORD: &str = "test-password";
 
@@ -35,7 +33,7 @@ async fn wait_for_status(client: &RconClient, wanted: impl Fn(&LinkStatus) -> bo
 
 #[tokio::test]
 async fn runs_lua_commands_and_returns_the_single_reply_packet() {
-    let game = MockGame::start(Behaviour::new(PASSWORD));
+    let game = MockGame::start(Behaviour::recv_model(PASSWORD));
     let client = RconClient::connect(config(&game)).await.unwrap();
     assert_eq!(client.status(), LinkStatus::Connected { generation: 0 });
     let reply = client
@@ -58,7 +56,7 @@ async fn runs_lua_commands_and_returns_the_single_reply_packet() {
 
 #[tokio::test]
 async fn a_wrong_password_is_reported_as_such() {
-    let game = MockGame::start(Behaviour::new(PASSWORD));
+    let game = MockGame::start(Behaviour::recv_model(PASSWORD));
     let mut config = config(&game);
     config.password = "not it".into();
     let err = RconClient::connect(config).await.unwrap_err();
@@ -68,7 +66,7 @@ async fn a_wrong_password_is_reported_as_such() {
 
 #[tokio::test]
 async fn many_pipelined_commands_each_get_their_own_reply() {
-    let mut behaviour = Behaviour::new(PASSWORD);
+    let mut behaviour = Behaviour::recv_model(PASSWORD);
     behaviour.shuffle_seed = 99;
     behaviour.chatter_id0 = true;
     let game = MockGame::start(behaviour);
@@ -88,7 +86,7 @@ async fn many_pipelined_commands_each_get_their_own_reply() {
         task.await.unwrap();
     }
     assert_eq!(
-        game.state.lock().unwrap().connections,
+        game.log.lock().unwrap().connections,
         1,
         "no reconnect was needed"
     );
@@ -96,8 +94,8 @@ async fn many_pipelined_commands_each_get_their_own_reply() {
 
 #[tokio::test]
 async fn a_command_without_reply_times_out_alone() {
-    let mut behaviour = Behaviour::new(PASSWORD);
-    behaviour.never_answer_prefix = Some("/hang".into());
+    let mut behaviour = Behaviour::recv_model(PASSWORD);
+    behaviour.faults = vec![Fault::every("/hang", FaultAction::Ignore)];
     let game = MockGame::start(behaviour);
     let client = RconClient::connect(config(&game)).await.unwrap();
     let hanging = client.command_with_timeout("/hang", Duration::from_millis(300));
@@ -118,8 +116,8 @@ async fn a_command_without_reply_times_out_alone() {
 
 #[tokio::test]
 async fn reconnects_after_the_server_drops_the_connection() {
-    let mut behaviour = Behaviour::new(PASSWORD);
-    behaviour.drop_connection_after = Some(3);
+    let mut behaviour = Behaviour::recv_model(PASSWORD);
+    behaviour.faults = vec![Fault::nth_command(3, FaultAction::DropConnection)];
     let game = MockGame::start(behaviour);
     let client = RconClient::connect(config(&game)).await.unwrap();
     let mut outcomes = Vec::new();
@@ -147,13 +145,13 @@ async fn reconnects_after_the_server_drops_the_connection() {
             .text(),
         "back\n"
     );
-    assert_eq!(game.state.lock().unwrap().connections, 2);
+    assert_eq!(game.log.lock().unwrap().connections, 2);
 }
 
 #[tokio::test]
 async fn commands_issued_while_disconnected_wait_for_the_reconnect() {
-    let mut behaviour = Behaviour::new(PASSWORD);
-    behaviour.drop_connection_after = Some(1);
+    let mut behaviour = Behaviour::recv_model(PASSWORD);
+    behaviour.faults = vec![Fault::nth_command(1, FaultAction::DropConnection)];
     let game = MockGame::start(behaviour);
     let client = RconClient::connect(config(&game)).await.unwrap();
     let _ = client.command("/sc rcon.print(0)").await;
@@ -164,8 +162,8 @@ async fn commands_issued_while_disconnected_wait_for_the_reconnect() {
 
 #[tokio::test]
 async fn a_password_change_on_reconnect_stops_the_client() {
-    let mut behaviour = Behaviour::new(PASSWORD);
-    behaviour.drop_connection_after = Some(1);
+    let mut behaviour = Behaviour::recv_model(PASSWORD);
+    behaviour.faults = vec![Fault::nth_command(1, FaultAction::DropConnection)];
     behaviour.password_after_first = Some("rotated".into());
     let game = MockGame::start(behaviour);
     let client = RconClient::connect(config(&game)).await.unwrap();
@@ -178,8 +176,8 @@ async fn a_password_change_on_reconnect_stops_the_client() {
 
 #[tokio::test]
 async fn gives_up_after_the_configured_reconnect_attempts() {
-    let mut behaviour = Behaviour::new(PASSWORD);
-    behaviour.drop_connection_after = Some(1);
+    let mut behaviour = Behaviour::recv_model(PASSWORD);
+    behaviour.faults = vec![Fault::nth_command(1, FaultAction::DropConnection)];
     let game = MockGame::start(behaviour);
     let mut config = config(&game);
     config.backoff.max_attempts = Some(2);

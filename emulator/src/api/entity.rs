@@ -1,11 +1,12 @@
 //! `LuaEntity` for characters (the only entity the emulator models).
 
-use mlua::{AnyUserData, Lua, MetaMethod, MultiValue, UserData, UserDataMethods, Value};
+use mlua::{Lua, MultiValue, UserData, UserDataMethods, Value};
 
+use super::handle::{Handle, add_handle_metamethods, gone};
 use super::inventory::{InvRef, control_method};
 use super::player::PlayerRef;
 use super::refs::InvId;
-use super::{as_number, as_uint, invalid, key_str, method, no_key, position_table};
+use super::{as_number, as_uint, first, invalid, key_str, method, no_key, one, position_table};
 use crate::context::shared;
 use crate::inventory::InventoryKind;
 use crate::sandbox::rt;
@@ -50,7 +51,7 @@ pub fn set_bonus(w: &mut World, unit: u32, name: &str, v: &Value) -> mlua::Resul
     Ok(())
 }
 
-impl EntityRef {
+impl Handle for EntityRef {
     fn index(&self, lua: &Lua, key: Value) -> mlua::Result<Value> {
         let unit = self.0;
         let k = key_str("LuaEntity", &key)?;
@@ -58,10 +59,7 @@ impl EntityRef {
         let (player, position, health) = {
             let w = sh.world.borrow();
             let Some(c) = w.characters.get(&unit) else {
-                if k == "valid" {
-                    return Ok(Value::Boolean(false));
-                }
-                return Err(invalid("LuaEntity"));
+                return gone("LuaEntity", &k);
             };
             if let Some(b) = c.bonuses.get(&k) {
                 return Ok(Value::Number(b));
@@ -84,24 +82,21 @@ impl EntityRef {
             "surface" => Value::UserData(lua.create_userdata(super::player::SurfaceRef(1))?),
             "health" => Value::Number(health),
             "get_inventory" => method(lua, move |lua, a| {
-                let n = as_uint(
-                    &a.iter().next().cloned().unwrap_or(Value::Nil),
-                    "get_inventory index",
-                )?;
-                match InventoryKind::character_from_define(n) {
-                    Some(kind) => Ok(MultiValue::from_iter([Value::UserData(
-                        lua.create_userdata(InvRef(InvId::Character { unit, kind }))?,
-                    )])),
-                    None => Ok(MultiValue::from_iter([Value::Nil])),
-                }
+                let n = as_uint(&first(&a), "get_inventory index")?;
+                let kind = InventoryKind::character_from_define(n);
+                one(
+                    lua,
+                    kind.map(|kind| InvRef(InvId::Character { unit, kind })),
+                )
             })?,
             "get_main_inventory" => method(lua, move |lua, _| {
-                Ok(MultiValue::from_iter([Value::UserData(
-                    lua.create_userdata(InvRef(InvId::Character {
+                one(
+                    lua,
+                    InvRef(InvId::Character {
                         unit,
                         kind: InventoryKind::CharacterMain,
-                    }))?,
-                )]))
+                    }),
+                )
             })?,
             "destroy" => method(lua, move |lua, _| {
                 let sh = shared(lua);
@@ -143,25 +138,14 @@ impl EntityRef {
             _ => Err(no_key("LuaEntity", &key)),
         }
     }
+
+    fn describe(&self) -> String {
+        format!("LuaEntity: character {}", self.0)
+    }
 }
 
 impl UserData for EntityRef {
     fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
-        m.add_meta_method(MetaMethod::Index, |lua, this, key: Value| {
-            this.index(lua, key)
-        });
-        m.add_meta_method(
-            MetaMethod::NewIndex,
-            |lua, this, (key, v): (Value, Value)| this.newindex(lua, key, v),
-        );
-        m.add_meta_method(MetaMethod::Eq, |_, this, other: AnyUserData| {
-            Ok(other
-                .borrow::<EntityRef>()
-                .map(|o| *o == *this)
-                .unwrap_or(false))
-        });
-        m.add_meta_method(MetaMethod::ToString, |_, this, ()| {
-            Ok(format!("LuaEntity: character {}", this.0))
-        });
+        add_handle_metamethods(m);
     }
 }

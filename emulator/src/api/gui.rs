@@ -1,9 +1,10 @@
 //! `LuaGuiElement`: frame, label, progressbar, button, flow and empty-widget.
 
-use mlua::{AnyUserData, Lua, MetaMethod, MultiValue, Table, UserData, UserDataMethods, Value};
+use mlua::{Lua, MultiValue, Table, UserData, UserDataMethods, Value};
 
+use super::handle::{Handle, add_handle_metamethods, gone};
 use super::player::{GuiHolder, PlayerRef};
-use super::{as_bool, as_number, as_string, invalid, key_str, method, no_key};
+use super::{as_bool, as_number, as_string, field_or, invalid, key_str, method, no_key};
 use crate::context::shared;
 use crate::lua_json::{lua_to_serde, serde_to_lua};
 use crate::sandbox::rt;
@@ -35,10 +36,9 @@ fn add(lua: &Lua, parent: u32, spec: Table) -> mlua::Result<Value> {
             GUI_TYPES.join(", ")
         )));
     }
-    let name = match spec.raw_get::<Value>("name")? {
-        Value::Nil => String::new(),
-        v => as_string(&v, "LuaGuiElement.add name")?,
-    };
+    let name = field_or(&spec, "name", String::new(), |v| {
+        as_string(&v, "LuaGuiElement.add name")
+    })?;
     let caption = localised(
         &spec.raw_get::<Value>("caption")?,
         "LuaGuiElement.add caption",
@@ -47,59 +47,52 @@ fn add(lua: &Lua, parent: u32, spec: Table) -> mlua::Result<Value> {
         &spec.raw_get::<Value>("tooltip")?,
         "LuaGuiElement.add tooltip",
     )?;
-    let value = match spec.raw_get::<Value>("value")? {
-        Value::Nil => 0.0,
-        v => {
-            let n = as_number(&v, "LuaGuiElement.add value")?;
-            if kind != "progressbar" {
-                return Err(rt(format!(
-                    "LuaGuiElement.add: 'value' is only valid for progressbar, not {kind}"
-                )));
-            }
-            if !(0.0..=1.0).contains(&n) {
-                return Err(rt(format!(
-                    "LuaGuiElement.add: progressbar value {n} is outside [0, 1]"
-                )));
-            }
-            n
-        }
-    };
-    let visible = match spec.raw_get::<Value>("visible")? {
-        Value::Nil => true,
-        v => as_bool(&v, "LuaGuiElement.add visible")?,
-    };
-    let enabled = match spec.raw_get::<Value>("enabled")? {
-        Value::Nil => true,
-        v => as_bool(&v, "LuaGuiElement.add enabled")?,
-    };
-    let direction = match spec.raw_get::<Value>("direction")? {
-        Value::Nil => "horizontal".to_string(),
-        v => {
-            let d = as_string(&v, "LuaGuiElement.add direction")?;
-            if d != "horizontal" && d != "vertical" {
-                return Err(rt(format!(
-                    "LuaGuiElement.add: direction must be horizontal or vertical, got {d}"
-                )));
-            }
-            d
-        }
-    };
-    let style = match spec.raw_get::<Value>("style")? {
-        Value::Nil => String::new(),
-        v => as_string(&v, "LuaGuiElement.add style")?,
-    };
-    let tags = match spec.raw_get::<Value>("tags")? {
-        Value::Nil => serde_json::Value::Object(Default::default()),
-        v @ Value::Table(_) => {
-            lua_to_serde(&v).map_err(|e| rt(format!("LuaGuiElement.add tags: {e}")))?
-        }
-        other => {
+    let value = field_or(&spec, "value", 0.0, |v| {
+        let n = as_number(&v, "LuaGuiElement.add value")?;
+        if kind != "progressbar" {
             return Err(rt(format!(
-                "LuaGuiElement.add tags: expected a table, got {}",
-                other.type_name()
+                "LuaGuiElement.add: 'value' is only valid for progressbar, not {kind}"
             )));
         }
-    };
+        if !(0.0..=1.0).contains(&n) {
+            return Err(rt(format!(
+                "LuaGuiElement.add: progressbar value {n} is outside [0, 1]"
+            )));
+        }
+        Ok(n)
+    })?;
+    let visible = field_or(&spec, "visible", true, |v| {
+        as_bool(&v, "LuaGuiElement.add visible")
+    })?;
+    let enabled = field_or(&spec, "enabled", true, |v| {
+        as_bool(&v, "LuaGuiElement.add enabled")
+    })?;
+    let direction = field_or(&spec, "direction", "horizontal".to_string(), |v| {
+        let d = as_string(&v, "LuaGuiElement.add direction")?;
+        if d != "horizontal" && d != "vertical" {
+            return Err(rt(format!(
+                "LuaGuiElement.add: direction must be horizontal or vertical, got {d}"
+            )));
+        }
+        Ok(d)
+    })?;
+    let style = field_or(&spec, "style", String::new(), |v| {
+        as_string(&v, "LuaGuiElement.add style")
+    })?;
+    let tags = field_or(
+        &spec,
+        "tags",
+        serde_json::Value::Object(Default::default()),
+        |v| match v {
+            Value::Table(_) => {
+                lua_to_serde(&v).map_err(|e| rt(format!("LuaGuiElement.add tags: {e}")))
+            }
+            other => Err(rt(format!(
+                "LuaGuiElement.add tags: expected a table, got {}",
+                other.type_name()
+            ))),
+        },
+    )?;
     let sh = shared(lua);
     let mut w = sh.world.borrow_mut();
     let Some(p) = w.gui.get(&parent) else {
@@ -129,7 +122,7 @@ fn add(lua: &Lua, parent: u32, spec: Table) -> mlua::Result<Value> {
     Ok(Value::UserData(lua.create_userdata(GuiRef(id))?))
 }
 
-impl GuiRef {
+impl Handle for GuiRef {
     fn index(&self, lua: &Lua, key: Value) -> mlua::Result<Value> {
         let id = self.0;
         let k = key_str("LuaGuiElement", &key)?;
@@ -138,8 +131,7 @@ impl GuiRef {
             let w = sh.world.borrow();
             match w.gui.get(&id) {
                 Some(e) => e.clone(),
-                None if k == "valid" => return Ok(Value::Boolean(false)),
-                None => return Err(invalid("LuaGuiElement")),
+                None => return gone("LuaGuiElement", &k),
             }
         };
         let s = |v: &str| lua.create_string(v).map(Value::String);
@@ -302,26 +294,15 @@ impl GuiRef {
         }
         Ok(())
     }
+
+    fn describe(&self) -> String {
+        format!("LuaGuiElement: {}", self.0)
+    }
 }
 
 impl UserData for GuiRef {
     fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
-        m.add_meta_method(MetaMethod::Index, |lua, this, key: Value| {
-            this.index(lua, key)
-        });
-        m.add_meta_method(
-            MetaMethod::NewIndex,
-            |lua, this, (key, v): (Value, Value)| this.newindex(lua, key, v),
-        );
-        m.add_meta_method(MetaMethod::Eq, |_, this, other: AnyUserData| {
-            Ok(other
-                .borrow::<GuiRef>()
-                .map(|o| *o == *this)
-                .unwrap_or(false))
-        });
-        m.add_meta_method(MetaMethod::ToString, |_, this, ()| {
-            Ok(format!("LuaGuiElement: {}", this.0))
-        });
+        add_handle_metamethods(m);
     }
 }
 

@@ -2,7 +2,8 @@
 
 use mlua::{Lua, MetaMethod, Table, UserData, UserDataMethods, Value};
 
-use super::{key_str, no_key};
+use super::handle::add_eq;
+use super::{key_str, no_key, set_index_metamethod};
 use crate::context::shared;
 use crate::game_strings;
 use crate::lua_json;
@@ -41,14 +42,9 @@ pub fn create_helpers(lua: &Lua) -> mlua::Result<Table> {
             }
         })?,
     )?;
-    let meta = lua.create_table()?;
-    meta.raw_set(
-        "__index",
-        lua.create_function(|_, (_t, k): (Table, Value)| -> mlua::Result<()> {
-            Err(no_key("LuaHelpers", &k))
-        })?,
-    )?;
-    h.set_metatable(Some(meta))?;
+    set_index_metamethod(lua, &h, |_, (_t, k): (Table, Value)| -> mlua::Result<()> {
+        Err(no_key("LuaHelpers", &k))
+    })?;
     Ok(h)
 }
 
@@ -91,12 +87,7 @@ impl UserData for ItemProtoRef {
                 _ => return Err(no_key("LuaItemPrototype", &key)),
             })
         });
-        m.add_meta_method(MetaMethod::Eq, |_, this, other: mlua::AnyUserData| {
-            Ok(other
-                .borrow::<ItemProtoRef>()
-                .map(|o| *o == *this)
-                .unwrap_or(false))
-        });
+        add_eq(m);
         m.add_meta_method(MetaMethod::ToString, |_, this, ()| {
             Ok(format!("LuaItemPrototype: {}", this.0))
         });
@@ -119,12 +110,7 @@ impl UserData for QualityProtoRef {
                 _ => return Err(no_key("LuaQualityPrototype", &key)),
             })
         });
-        m.add_meta_method(MetaMethod::Eq, |_, this, other: mlua::AnyUserData| {
-            Ok(other
-                .borrow::<QualityProtoRef>()
-                .map(|o| *o == *this)
-                .unwrap_or(false))
-        });
+        add_eq(m);
         m.add_meta_method(MetaMethod::ToString, |_, this, ()| {
             Ok(format!("LuaQualityPrototype: {}", this.0))
         });
@@ -144,19 +130,14 @@ pub fn create_prototypes(lua: &Lua) -> mlua::Result<Table> {
         qualities.raw_set(q.name, QualityProtoRef(q.name.to_string()))?;
     }
     p.raw_set("quality", qualities)?;
-    let meta = lua.create_table()?;
-    meta.raw_set(
-        "__index",
-        lua.create_function(|_, (_t, k): (Table, Value)| -> mlua::Result<()> {
-            Err(rt(format!(
-                "LuaPrototypes doesn't contain key {}. (the emulator models prototypes.item and prototypes.quality)",
-                match &k {
-                    Value::String(s) => s.to_string_lossy(),
-                    other => other.type_name().to_string(),
-                }
-            )))
-        })?,
-    )?;
-    p.set_metatable(Some(meta))?;
+    set_index_metamethod(lua, &p, |_, (_t, k): (Table, Value)| -> mlua::Result<()> {
+        Err(rt(format!(
+            "LuaPrototypes doesn't contain key {}. (the emulator models prototypes.item and prototypes.quality)",
+            match &k {
+                Value::String(s) => s.to_string_lossy(),
+                other => other.type_name().to_string(),
+            }
+        )))
+    })?;
     Ok(p)
 }

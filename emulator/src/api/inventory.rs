@@ -1,10 +1,13 @@
 //! `LuaInventory` and `LuaItemStack`.
 
-use mlua::{AnyUserData, Lua, MetaMethod, MultiValue, Table, UserData, UserDataMethods, Value};
+use mlua::{Lua, MetaMethod, MultiValue, Table, UserData, UserDataMethods, Value};
 
+use super::handle::{Handle, add_handle_metamethods};
 use super::helpers::{ItemProtoRef, QualityProtoRef};
 use super::refs::{InvId, StackId};
-use super::{as_number, as_string, as_uint, invalid, key_str, method, no_key};
+use super::{
+    as_number, as_string, as_uint, field_or, first, invalid, key_str, method, no_key, one,
+};
 use crate::context::shared;
 use crate::game_strings;
 use crate::inventory::{ItemStack, StackSpec};
@@ -73,23 +76,19 @@ pub fn parse_spec(lua: &Lua, v: &Value) -> mlua::Result<StackSpec> {
             )?;
             known_item(protos, &name)?;
             let proto = protos.item(&name).expect("checked by known_item");
-            let count = match t.raw_get::<Value>("count")? {
-                Value::Nil => 1,
-                c => as_uint(&c, "item stack definition field 'count'")?,
-            };
+            let count = field_or(t, "count", 1, |c| {
+                as_uint(&c, "item stack definition field 'count'")
+            })?;
             let quality = quality_name(protos, &t.raw_get::<Value>("quality")?)?;
-            let health = match t.raw_get::<Value>("health")? {
-                Value::Nil => 1.0,
-                h => {
-                    let h = as_number(&h, "item stack definition field 'health'")?;
-                    if !(0.0..=1.0).contains(&h) {
-                        return Err(rt(format!(
-                            "item stack definition: health {h} is outside [0, 1]"
-                        )));
-                    }
-                    h
+            let health = field_or(t, "health", 1.0, |h| {
+                let h = as_number(&h, "item stack definition field 'health'")?;
+                if !(0.0..=1.0).contains(&h) {
+                    return Err(rt(format!(
+                        "item stack definition: health {h} is outside [0, 1]"
+                    )));
                 }
-            };
+                Ok(h)
+            })?;
             let durability = match (t.raw_get::<Value>("durability")?, proto.durability) {
                 (Value::Nil, d) => d,
                 (d, Some(max)) => {
@@ -179,14 +178,6 @@ fn parse_filter(lua: &Lua, v: &Value) -> mlua::Result<(String, String)> {
             other.type_name()
         ))),
     }
-}
-
-fn first(args: &MultiValue) -> Value {
-    args.iter().next().cloned().unwrap_or(Value::Nil)
-}
-
-fn one<T: mlua::IntoLua>(lua: &Lua, v: T) -> mlua::Result<MultiValue> {
-    Ok(MultiValue::from_iter([v.into_lua(lua)?]))
 }
 
 fn with_inv<R>(
@@ -321,7 +312,7 @@ fn slot_index(v: &Value, len: usize) -> mlua::Result<Option<usize>> {
     Ok(Some(n as usize - 1))
 }
 
-impl InvRef {
+impl Handle for InvRef {
     fn index(&self, lua: &Lua, key: Value) -> mlua::Result<Value> {
         let id = self.0;
         let sh = shared(lua);
@@ -482,19 +473,20 @@ impl InvRef {
             _ => return Err(no_key("LuaInventory", &key)),
         })
     }
+
+    /// An inventory has no writable fields.
+    fn newindex(&self, _: &Lua, key: Value, _: Value) -> mlua::Result<()> {
+        Err(no_key("LuaInventory", &key))
+    }
+
+    fn describe(&self) -> String {
+        "LuaInventory".into()
+    }
 }
 
 impl UserData for InvRef {
     fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
-        m.add_meta_method(MetaMethod::Index, |lua, this, key: Value| {
-            this.index(lua, key)
-        });
-        m.add_meta_method(
-            MetaMethod::NewIndex,
-            |_, _, (key, _v): (Value, Value)| -> mlua::Result<()> {
-                Err(no_key("LuaInventory", &key))
-            },
-        );
+        add_handle_metamethods(m);
         m.add_meta_method(MetaMethod::Len, |lua, this, ()| {
             let sh = shared(lua);
             let w = sh.world.borrow();
@@ -503,13 +495,6 @@ impl UserData for InvRef {
                 .map(|i| i.slots.len() as f64)
                 .ok_or_else(|| invalid("LuaInventory"))
         });
-        m.add_meta_method(MetaMethod::Eq, |_, this, other: AnyUserData| {
-            Ok(other
-                .borrow::<InvRef>()
-                .map(|o| *o == *this)
-                .unwrap_or(false))
-        });
-        m.add_meta_method(MetaMethod::ToString, |_, _, ()| Ok("LuaInventory"));
     }
 }
 
@@ -565,7 +550,7 @@ fn exportable<'a>(protos: &'a Prototypes, s: &ItemStack) -> Option<&'a crate::it
     protos.item(&s.name).filter(|p| p.is_exportable())
 }
 
-impl StackRef {
+impl Handle for StackRef {
     fn index(&self, lua: &Lua, key: Value) -> mlua::Result<Value> {
         let id = self.0;
         let k = key_str("LuaItemStack", &key)?;
@@ -825,23 +810,14 @@ impl StackRef {
             Ok(())
         })
     }
+
+    fn describe(&self) -> String {
+        "LuaItemStack".into()
+    }
 }
 
 impl UserData for StackRef {
     fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
-        m.add_meta_method(MetaMethod::Index, |lua, this, key: Value| {
-            this.index(lua, key)
-        });
-        m.add_meta_method(
-            MetaMethod::NewIndex,
-            |lua, this, (key, v): (Value, Value)| this.newindex(lua, key, v),
-        );
-        m.add_meta_method(MetaMethod::Eq, |_, this, other: AnyUserData| {
-            Ok(other
-                .borrow::<StackRef>()
-                .map(|o| *o == *this)
-                .unwrap_or(false))
-        });
-        m.add_meta_method(MetaMethod::ToString, |_, _, ()| Ok("LuaItemStack"));
+        add_handle_metamethods(m);
     }
 }

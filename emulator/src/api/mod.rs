@@ -9,13 +9,14 @@ pub mod defines;
 pub mod entity;
 pub mod game;
 pub mod gui;
+pub mod handle;
 pub mod helpers;
 pub mod inventory;
 pub mod player;
 pub mod refs;
 pub mod script;
 
-use mlua::{Function, Lua, MultiValue, Value};
+use mlua::{Function, IntoLua, Lua, MultiValue, Table, Value};
 
 use crate::sandbox::rt;
 
@@ -75,6 +76,41 @@ where
 {
     let f: Function = lua.create_function(f)?;
     Ok(Value::Function(f))
+}
+
+/// The first argument of a method call (nil when there is none).
+pub fn first(args: &MultiValue) -> Value {
+    args.iter().next().cloned().unwrap_or(Value::Nil)
+}
+
+/// One return value.
+pub fn one<T: IntoLua>(lua: &Lua, v: T) -> mlua::Result<MultiValue> {
+    Ok(MultiValue::from_iter([v.into_lua(lua)?]))
+}
+
+/// A field of an argument table: `default` when it is absent, else what `parse` makes of it.
+pub fn field_or<T>(
+    t: &Table,
+    key: &str,
+    default: T,
+    parse: impl FnOnce(Value) -> mlua::Result<T>,
+) -> mlua::Result<T> {
+    match t.raw_get::<Value>(key)? {
+        Value::Nil => Ok(default),
+        v => parse(v),
+    }
+}
+
+/// Gives a global table an `__index` metamethod (what reading a key it does not hold does).
+pub fn set_index_metamethod<A, R, F>(lua: &Lua, t: &Table, f: F) -> mlua::Result<()>
+where
+    A: mlua::FromLuaMulti,
+    R: mlua::IntoLuaMulti,
+    F: Fn(&Lua, A) -> mlua::Result<R> + 'static,
+{
+    let meta = lua.create_table()?;
+    meta.raw_set("__index", lua.create_function(f)?)?;
+    t.set_metatable(Some(meta))
 }
 
 /// Read a number argument.

@@ -1,13 +1,15 @@
 //! `LuaPlayer`, `LuaGui` and a minimal `LuaSurface`.
 
-use mlua::{AnyUserData, Lua, MetaMethod, MultiValue, Table, UserData, UserDataMethods, Value};
+use mlua::{Lua, MetaMethod, MultiValue, Table, UserData, UserDataMethods, Value};
 
 use super::entity::{EntityRef, character_invs, get_bonus, set_bonus};
 use super::gui::GuiRef;
+use super::handle::{Handle, add_eq, add_handle_metamethods, gone};
 use super::inventory::{InvRef, StackRef, control_method};
 use super::refs::{InvId, StackId};
 use super::{
-    as_bool, as_number, as_string, as_uint, invalid, key_str, method, no_key, position_table,
+    as_bool, as_number, as_string, as_uint, first, invalid, key_str, method, no_key, one,
+    position_table,
 };
 use crate::context::shared;
 use crate::inventory::InventoryKind;
@@ -157,7 +159,7 @@ fn set_controller(lua: &Lua, index: u32, spec: Table) -> mlua::Result<()> {
     }
 }
 
-impl PlayerRef {
+impl Handle for PlayerRef {
     fn index(&self, lua: &Lua, key: Value) -> mlua::Result<Value> {
         let index = self.0;
         let k = key_str("LuaPlayer", &key)?;
@@ -166,8 +168,7 @@ impl PlayerRef {
             let w = sh.world.borrow();
             match w.player(index) {
                 Some(p) => p.clone(),
-                None if k == "valid" => return Ok(Value::Boolean(false)),
-                None => return Err(invalid("LuaPlayer")),
+                None => return gone("LuaPlayer", &k),
             }
         };
         if Bonuses::NAMES.contains(&k.as_str()) {
@@ -209,14 +210,11 @@ impl PlayerRef {
                 ),
             },
             "print" => method(lua, move |lua, a| {
-                print_to(lua, index, &a.iter().next().cloned().unwrap_or(Value::Nil))?;
+                print_to(lua, index, &first(&a))?;
                 Ok(MultiValue::new())
             })?,
             "get_inventory" => method(lua, move |lua, a| {
-                let n = as_uint(
-                    &a.iter().next().cloned().unwrap_or(Value::Nil),
-                    "get_inventory index",
-                )?;
+                let n = as_uint(&first(&a), "get_inventory index")?;
                 let sh = shared(lua);
                 let w = sh.world.borrow();
                 let p = w.player(index).ok_or_else(|| invalid("LuaPlayer"))?;
@@ -227,12 +225,7 @@ impl PlayerRef {
                     _ => None,
                 };
                 drop(w);
-                match id {
-                    Some(id) => Ok(MultiValue::from_iter([Value::UserData(
-                        lua.create_userdata(InvRef(id))?,
-                    )])),
-                    None => Ok(MultiValue::from_iter([Value::Nil])),
-                }
+                one(lua, id.map(InvRef))
             })?,
             "get_main_inventory" => method(lua, move |lua, _| {
                 let sh = shared(lua);
@@ -247,12 +240,7 @@ impl PlayerRef {
                     _ => None,
                 };
                 drop(w);
-                match id {
-                    Some(id) => Ok(MultiValue::from_iter([Value::UserData(
-                        lua.create_userdata(InvRef(id))?,
-                    )])),
-                    None => Ok(MultiValue::from_iter([Value::Nil])),
-                }
+                one(lua, id.map(InvRef))
             })?,
             "set_controller" => method(lua, move |lua, a| {
                 let Some(Value::Table(spec)) = a.iter().next().cloned() else {
@@ -364,26 +352,15 @@ impl PlayerRef {
         }
         Ok(())
     }
+
+    fn describe(&self) -> String {
+        format!("LuaPlayer: {}", self.0)
+    }
 }
 
 impl UserData for PlayerRef {
     fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
-        m.add_meta_method(MetaMethod::Index, |lua, this, key: Value| {
-            this.index(lua, key)
-        });
-        m.add_meta_method(
-            MetaMethod::NewIndex,
-            |lua, this, (key, v): (Value, Value)| this.newindex(lua, key, v),
-        );
-        m.add_meta_method(MetaMethod::Eq, |_, this, other: AnyUserData| {
-            Ok(other
-                .borrow::<PlayerRef>()
-                .map(|o| *o == *this)
-                .unwrap_or(false))
-        });
-        m.add_meta_method(MetaMethod::ToString, |_, this, ()| {
-            Ok(format!("LuaPlayer: {}", this.0))
-        });
+        add_handle_metamethods(m);
     }
 }
 
@@ -394,11 +371,7 @@ impl UserData for GuiHolder {
             let sh = shared(lua);
             let w = sh.world.borrow();
             let Some(p) = w.player(this.0) else {
-                return if k == "valid" {
-                    Ok(Value::Boolean(false))
-                } else {
-                    Err(invalid("LuaGui"))
-                };
+                return gone("LuaGui", &k);
             };
             if GUI_ROOTS.contains(&k.as_str()) {
                 let id = p
@@ -415,12 +388,7 @@ impl UserData for GuiHolder {
                 _ => return Err(no_key("LuaGui", &key)),
             })
         });
-        m.add_meta_method(MetaMethod::Eq, |_, this, other: AnyUserData| {
-            Ok(other
-                .borrow::<GuiHolder>()
-                .map(|o| *o == *this)
-                .unwrap_or(false))
-        });
+        add_eq(m);
     }
 }
 
@@ -436,11 +404,6 @@ impl UserData for SurfaceRef {
                 _ => return Err(no_key("LuaSurface", &key)),
             })
         });
-        m.add_meta_method(MetaMethod::Eq, |_, this, other: AnyUserData| {
-            Ok(other
-                .borrow::<SurfaceRef>()
-                .map(|o| *o == *this)
-                .unwrap_or(false))
-        });
+        add_eq(m);
     }
 }

@@ -3,6 +3,7 @@
 use mlua::{Function, Lua, MultiValue, Table, Value};
 
 use super::defines::{EVENTS, FIRST_CUSTOM_EVENT};
+use super::set_index_metamethod;
 use crate::context::shared;
 use crate::sandbox::{reg, rt, to_display};
 
@@ -55,6 +56,15 @@ fn handler_arg(v: Value, what: &str) -> mlua::Result<Value> {
 fn set_hook(lua: &Lua, name: &str, f: Value) -> mlua::Result<()> {
     let hooks: Table = lua.named_registry_value(reg::HOOKS)?;
     hooks.raw_set(name, handler_arg(f, &format!("script.{name}"))?)
+}
+
+/// Removes `name` from the table kept in the registry under `registry_key` (remote
+/// interfaces, commands); whether it was there.
+fn remove_registered(lua: &Lua, registry_key: &str, name: String) -> mlua::Result<bool> {
+    let registered: Table = lua.named_registry_value(registry_key)?;
+    let existed = !registered.raw_get::<Value>(name.as_str())?.is_nil();
+    registered.raw_set(name, Value::Nil)?;
+    Ok(existed)
 }
 
 pub fn create_script(lua: &Lua) -> mlua::Result<Table> {
@@ -171,12 +181,7 @@ pub fn create_remote(lua: &Lua) -> mlua::Result<Table> {
     )?;
     r.raw_set(
         "remove_interface",
-        lua.create_function(|lua, name: String| {
-            let ifaces: Table = lua.named_registry_value(reg::REMOTE)?;
-            let existed = !ifaces.raw_get::<Value>(name.as_str())?.is_nil();
-            ifaces.raw_set(name, Value::Nil)?;
-            Ok(existed)
-        })?,
+        lua.create_function(|lua, name: String| remove_registered(lua, reg::REMOTE, name))?,
     )?;
     r.raw_set(
         "call",
@@ -198,27 +203,22 @@ pub fn create_remote(lua: &Lua) -> mlua::Result<Table> {
         })?,
     )?;
     // `remote.interfaces` is computed on access.
-    let meta = lua.create_table()?;
-    meta.raw_set(
-        "__index",
-        lua.create_function(|lua, (_t, k): (Table, String)| {
-            if k != "interfaces" {
-                return Err(rt(format!("LuaRemote doesn't contain key {k}.")));
+    set_index_metamethod(lua, &r, |lua, (_t, k): (Table, String)| {
+        if k != "interfaces" {
+            return Err(rt(format!("LuaRemote doesn't contain key {k}.")));
+        }
+        let ifaces: Table = lua.named_registry_value(reg::REMOTE)?;
+        let out = lua.create_table()?;
+        for pair in ifaces.pairs::<String, Table>() {
+            let (name, funcs) = pair?;
+            let names = lua.create_table()?;
+            for f in funcs.pairs::<String, Value>() {
+                names.raw_set(f?.0, true)?;
             }
-            let ifaces: Table = lua.named_registry_value(reg::REMOTE)?;
-            let out = lua.create_table()?;
-            for pair in ifaces.pairs::<String, Table>() {
-                let (name, funcs) = pair?;
-                let names = lua.create_table()?;
-                for f in funcs.pairs::<String, Value>() {
-                    names.raw_set(f?.0, true)?;
-                }
-                out.raw_set(name, names)?;
-            }
-            Ok(out)
-        })?,
-    )?;
-    r.set_metatable(Some(meta))?;
+            out.raw_set(name, names)?;
+        }
+        Ok(out)
+    })?;
     Ok(r)
 }
 
@@ -261,37 +261,27 @@ pub fn create_commands(lua: &Lua) -> mlua::Result<Table> {
     )?;
     c.raw_set(
         "remove_command",
-        lua.create_function(|lua, name: String| {
-            let cmds: Table = lua.named_registry_value(reg::COMMANDS)?;
-            let existed = !cmds.raw_get::<Value>(name.as_str())?.is_nil();
-            cmds.raw_set(name, Value::Nil)?;
-            Ok(existed)
-        })?,
+        lua.create_function(|lua, name: String| remove_registered(lua, reg::COMMANDS, name))?,
     )?;
-    let meta = lua.create_table()?;
-    meta.raw_set(
-        "__index",
-        lua.create_function(|lua, (_t, k): (Table, String)| {
-            let out = lua.create_table()?;
-            match k.as_str() {
-                "commands" => {
-                    let cmds: Table = lua.named_registry_value(reg::COMMANDS)?;
-                    for pair in cmds.pairs::<String, Table>() {
-                        let (name, e) = pair?;
-                        out.raw_set(name, e.raw_get::<Value>("help")?)?;
-                    }
+    set_index_metamethod(lua, &c, |lua, (_t, k): (Table, String)| {
+        let out = lua.create_table()?;
+        match k.as_str() {
+            "commands" => {
+                let cmds: Table = lua.named_registry_value(reg::COMMANDS)?;
+                for pair in cmds.pairs::<String, Table>() {
+                    let (name, e) = pair?;
+                    out.raw_set(name, e.raw_get::<Value>("help")?)?;
                 }
-                "game_commands" => {
-                    for name in BUILTIN_COMMANDS {
-                        out.raw_set(*name, "")?;
-                    }
-                }
-                _ => return Err(rt(format!("LuaCommandProcessor doesn't contain key {k}."))),
             }
-            Ok(out)
-        })?,
-    )?;
-    c.set_metatable(Some(meta))?;
+            "game_commands" => {
+                for name in BUILTIN_COMMANDS {
+                    out.raw_set(*name, "")?;
+                }
+            }
+            _ => return Err(rt(format!("LuaCommandProcessor doesn't contain key {k}."))),
+        }
+        Ok(out)
+    })?;
     Ok(c)
 }
 

@@ -1,6 +1,4 @@
-//! Test peers for the RCON client: a Factorio-like game on loopback, and helpers to run the
-//! Python peers.
+//! Helpers to run the Python test peers (the mock game is in `invsync-test-support`).
 #![allow(dead_code)]
 
-pub mod mock_game;
 pub mod peers;
