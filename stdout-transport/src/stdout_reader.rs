@@ -1,8 +1,10 @@
 //! A game server's stdout, sans I/O: lines in, log lines and protocol messages out.
 //!
-//! * A **protocol line** is one whose *first byte* is the form feed marker (PROTOCOL.md 5.1);
-//!   the rest of the line is a frame and goes to the codec's [`Reassembler`]. A marker anywhere
-//!   else (`[CHAT] name: \fIS1 ...`: chat cannot start a line) leaves the line an ordinary one.
+//! * A **protocol line** is one that *starts* with the form feed marker followed by `IS`
+//!   (PROTOCOL.md 5.1); the rest of the line is a frame and goes to the codec's [`Reassembler`].
+//!   A marker anywhere else (`[CHAT] name: \fIS1 ...`: chat cannot start a line) leaves the line
+//!   an ordinary one, and so does a form feed followed by something else: other programs use the
+//!   same marker for their own lines (Clusterio's `\f$ipc:...`), which the host must still see.
 //! * Every other line is a [`LogLine`], handed over as text: invalid UTF-8 is replaced by U+FFFD
 //!   (`lossy` says so). Hosts show or parse the server log as text; a byte-exact copy of log
 //!   lines has no use, while frames, which must be byte-exact, never go through this conversion.
@@ -178,7 +180,7 @@ fn classify(
             bytes,
             terminated,
         } => match bytes.split_first() {
-            Some((&MARKER, frame)) => {
+            Some((&MARKER, frame)) if frame.starts_with(b"IS") => {
                 let result = reassembler.push(frame, now);
                 events.extend(
                     reassembler

@@ -263,3 +263,28 @@ proptest! {
         prop_assert_eq!(logs(&events), expected_logs);
     }
 }
+
+#[test]
+fn other_programs_form_feed_lines_are_log_lines_but_other_versions_are_reported() {
+    let frames = stdout_frames(3, b"{\"a\":1}", Method::Raw);
+    let input = format!(
+        "\x0c$ipc:inventory_sync_upload?j{{\"name\":\"bob\"}}\n\x0cIS2 00000000 future frame\n\x0c{}\n",
+        frames[0]
+    );
+    let events = read_all(&[input.as_bytes()]);
+    // Clusterio's IPC line is for the host to see, not a frame.
+    assert_eq!(
+        logs(&events),
+        vec!["\x0c$ipc:inventory_sync_upload?j{\"name\":\"bob\"}".to_string()]
+    );
+    assert_eq!(messages(&events), vec![(3, b"{\"a\":1}".to_vec())]);
+    // A frame of another protocol version is ours, and reported by name.
+    let rejected: Vec<&str> = events
+        .iter()
+        .filter_map(|e| match e {
+            StdoutEvent::FrameRejected { error, .. } => Some(error.name()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(rejected, vec!["UnsupportedVersion"]);
+}
