@@ -63,7 +63,9 @@ rm -rf "$pkg"
 wasm-bindgen --target nodejs --out-dir "$pkg" --out-name invsync "$wasm"
 
 step "wasm-opt -Oz (and strip names)"
-"$wasm_opt" -Oz --strip-debug --strip-producers \
+# --converge repeats the passes while they still shrink the module; --low-memory-unused lets it
+# use short addresses, since Rust never places data in the first kilobyte of linear memory.
+"$wasm_opt" -Oz --converge --low-memory-unused --strip-debug --strip-producers \
     -o "$pkg/invsync_bg.wasm" "$pkg/invsync_bg.wasm"
 
 crate_version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)

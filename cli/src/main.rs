@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod bench;
 mod frames;
 mod lines;
 mod sample;
@@ -29,6 +30,8 @@ enum Command {
     /// Encode, decode and inspect protocol frames (docs/PROTOCOL.md).
     #[command(subcommand)]
     Frames(frames::FramesCommand),
+    /// Measure the transfer path against the emulator, beside Clusterio's way (the main job).
+    Bench(bench::BenchArgs),
     /// Run a game-server emulator: Factorio-like RCON and stdout, a Lua 5.2 scenario (docs/EMULATOR.md).
     Emulator(Box<invsync_emulator::EmulatorArgs>),
 }
@@ -41,6 +44,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Sample(args) => sample::run(&args),
         Command::Frames(cmd) => frames::run(cmd),
+        Command::Bench(args) => bench::run(&args),
         Command::Emulator(args) => invsync_emulator::run(*args).map(|()| ExitCode::SUCCESS),
     };
     match result {

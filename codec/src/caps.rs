@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::Method;
 use crate::frame::PROTOCOL_VERSION;
 
-/// Longest frame into the game over RCON, by default (PROTOCOL.md section 9 gives the measurement).
+/// Longest frame into the game over RCON, by default (PROTOCOL.md section 8 gives the measurement).
 pub const DEFAULT_MAX_FRAME_RCON: usize = 8192;
 /// Longest frame on a stdout line, by default: lines over ~4000 bytes make consoles stutter, and the
 /// marker takes one byte.

@@ -147,11 +147,15 @@ pub fn encode_with(
     method: Method,
     opts: &EncodeOptions,
 ) -> Result<Encoded, Error> {
+    if method == Method::Zlib {
+        return encode_zlib(id, payload, opts);
+    }
     let wire_text = wire::encode(method, payload, opts.zlib_level)?;
     frame_wire_text(id, method, payload.len() as u64, &wire_text, opts)
 }
 
-/// Cuts an already encoded wire text into frames.
+/// Cuts an already encoded wire text into frames. A `zlib` wire text is one stream, so it
+/// becomes a message of one chunk ([`encode_with`] cuts a payload into one stream per chunk).
 pub fn frame_wire_text(
     id: u32,
     method: Method,
@@ -160,8 +164,57 @@ pub fn frame_wire_text(
     opts: &EncodeOptions,
 ) -> Result<Encoded, Error> {
     let wire = wire_text.as_bytes();
-    let wire_len = wire.len() as u64;
     let caps = &opts.receiver;
+    if wire.len() as u64 > caps.max_message {
+        return Err(Error::MessageTooLarge {
+            id,
+            what: "wire",
+            len: wire.len() as u64,
+            max: caps.max_message,
+        });
+    }
+    let template = Header {
+        id,
+        index: 1,
+        count: 1,
+        method,
+        payload_len,
+        wire_len: wire.len() as u64,
+        message_crc: crc32fast::hash(wire),
+    };
+    let ends = if method == Method::Zlib {
+        if template.frame_len(wire.len()) > caps.max_frame {
+            return Err(Error::FrameTooSmall {
+                max_frame: caps.max_frame,
+                needed: template.frame_len(wire.len()),
+            });
+        }
+        vec![wire.len()]
+    } else {
+        split(wire, &template, opts)?
+    };
+    let mut start = 0;
+    let chunks: Vec<&str> = ends
+        .iter()
+        .map(|&end| {
+            let chunk = &wire_text[start..end];
+            start = end;
+            chunk
+        })
+        .collect();
+    assemble(id, method, payload_len, &chunks, opts)
+}
+
+/// Frames for chunks that are already cut.
+fn assemble(
+    id: u32,
+    method: Method,
+    payload_len: u64,
+    chunks: &[&str],
+    opts: &EncodeOptions,
+) -> Result<Encoded, Error> {
+    let caps = &opts.receiver;
+    let wire_len: u64 = chunks.iter().map(|c| c.len() as u64).sum();
     if wire_len > caps.max_message {
         return Err(Error::MessageTooLarge {
             id,
@@ -170,39 +223,41 @@ pub fn frame_wire_text(
             max: caps.max_message,
         });
     }
-    let message_crc = crc32fast::hash(wire);
-    let template = Header {
+    let too_many = || Error::TooManyChunks {
         id,
-        index: 1,
-        count: 1,
-        method,
-        payload_len,
-        wire_len,
-        message_crc,
-    };
-    let ends = split(wire, &template, opts)?;
-    let count = u32::try_from(ends.len()).map_err(|_| Error::TooManyChunks {
-        id,
-        count: ends.len() as u64,
+        count: chunks.len() as u64,
         max: u64::from(caps.max_chunks),
-    })?;
+    };
+    let count = u32::try_from(chunks.len()).map_err(|_| too_many())?;
     if count > caps.max_chunks {
-        return Err(Error::TooManyChunks {
-            id,
-            count: u64::from(count),
-            max: u64::from(caps.max_chunks),
-        });
+        return Err(too_many());
     }
-    let mut frames = Vec::with_capacity(ends.len());
-    let mut start = 0;
-    for (i, &end) in ends.iter().enumerate() {
-        let header = Header {
-            index: i as u32 + 1,
-            count,
-            ..template
-        };
-        frames.push(header.build(&wire_text[start..end]));
-        start = end;
+    let mut crc = crc32fast::Hasher::new();
+    for c in chunks {
+        crc.update(c.as_bytes());
+    }
+    let message_crc = crc.finalize();
+    let frames: Vec<String> = chunks
+        .iter()
+        .enumerate()
+        .map(|(i, chunk)| {
+            Header {
+                id,
+                index: i as u32 + 1,
+                count,
+                method,
+                payload_len,
+                wire_len,
+                message_crc,
+            }
+            .build(chunk)
+        })
+        .collect();
+    if let Some(long) = frames.iter().find(|f| f.len() > caps.max_frame) {
+        return Err(Error::FrameTooSmall {
+            max_frame: caps.max_frame,
+            needed: long.len(),
+        });
     }
     Ok(Encoded {
         id,
@@ -212,6 +267,177 @@ pub fn frame_wire_text(
         message_crc,
         frames,
     })
+}
+
+/// `zlib`: the payload cut into slices, each compressed as its own stream into one chunk
+/// (PROTOCOL.md 2.3), so the receiver inflates chunk by chunk. Slices are sized to fill a frame
+/// and are at most [`wire::ZLIB_MAX_SLICE`]; the first guess comes from compressing the whole
+/// payload once, and a slice that compresses too big is shrunk and compressed again.
+fn encode_zlib(id: u32, payload: &[u8], opts: &EncodeOptions) -> Result<Encoded, Error> {
+    let level = opts.zlib_level;
+    let n = payload.len();
+    let max_frame = opts.receiver.max_frame;
+    let whole_len = wire::zlib_chunk(payload, level).len();
+    // The smallest zlib chunk, of one byte or of nothing, is 12 base64 characters.
+    const SMALLEST: usize = 12;
+    // Headers widen with the chunk count and the wire length, which are known only at the end:
+    // assume bounds, and widen them if the result outgrows them.
+    // (Small frames cut compressible data into many small streams, each costing its own zlib
+    // header and checksum, so the wire can grow far past the whole payload's deflate.)
+    let mut count_bound = (whole_len / 64 + 16) as u32;
+    let mut wire_bound = (whole_len as u64 + 1024) * 4;
+    loop {
+        let widest = Header {
+            id,
+            index: count_bound,
+            count: count_bound,
+            method: Method::Zlib,
+            payload_len: n as u64,
+            wire_len: wire_bound,
+            message_crc: 0,
+        };
+        let room = max_frame.saturating_sub(widest.frame_len(0)) / 4 * 4;
+        if room < SMALLEST {
+            return Err(Error::FrameTooSmall {
+                max_frame,
+                needed: widest.frame_len(SMALLEST),
+            });
+        }
+        let chunks = zlib_slices(payload, level, room, whole_len, opts);
+        let wire_len: u64 = chunks.iter().map(|c| c.len() as u64).sum();
+        let count_fits = chunks.len() as u64 <= u64::from(count_bound);
+        if count_fits && wire_len <= wire_bound {
+            let refs: Vec<&str> = chunks.iter().map(String::as_str).collect();
+            return assemble(id, Method::Zlib, n as u64, &refs, opts);
+        }
+        if !count_fits {
+            count_bound = count_bound.saturating_mul(10);
+        }
+        if wire_len > wire_bound {
+            wire_bound = wire_bound.saturating_mul(10);
+        }
+    }
+}
+
+/// The chunks of a `zlib` message: each a stream of the next slice, at most `room` characters.
+fn zlib_slices(
+    payload: &[u8],
+    level: u8,
+    room: usize,
+    whole_len: usize,
+    opts: &EncodeOptions,
+) -> Vec<String> {
+    let n = payload.len();
+    if n == 0 {
+        return vec![wire::zlib_chunk(payload, level)];
+    }
+    // How many chunks: enough for the frames, the slice limit and the commands in flight.
+    let mut target = whole_len
+        .div_ceil(room)
+        .max(n.div_ceil(wire::ZLIB_MAX_SLICE))
+        .max(1);
+    let p = opts.parallelism.max(1) as usize;
+    let rounded = target.div_ceil(p) * p;
+    let by_min_size = whole_len / opts.min_chunk_data.max(1);
+    target = target.max(rounded.min(by_min_size));
+    // A slice that compressed worse than the average adds a chunk; aim again at a multiple of
+    // the parallelism (a few times at most) so that the last round still fills every stream.
+    let mut chunks = cut_zlib(payload, level, room, target);
+    for _ in 0..3 {
+        if !target.is_multiple_of(p) || chunks.len().is_multiple_of(p) {
+            break;
+        }
+        target = chunks.len().div_ceil(p) * p;
+        chunks = cut_zlib(payload, level, room, target);
+    }
+    if p > 1 {
+        // Frames in flight stream side by side and the longest one finishes last.
+        for _ in 0..2 {
+            match rebalance(payload, level, room, &chunks) {
+                Some(better) => chunks = better,
+                None => break,
+            }
+        }
+    }
+    chunks.into_iter().map(|(_, c)| c).collect()
+}
+
+/// Cuts the payload again into as many slices, so that each compresses to about the same
+/// length: the payload is assumed as dense inside each old slice as that slice was (linear
+/// interpolation of the compressed length). `None` unless the longest chunk got shorter and
+/// every chunk still fits `room` and the slice limit.
+fn rebalance(
+    payload: &[u8],
+    level: u8,
+    room: usize,
+    chunks: &[(usize, String)],
+) -> Option<Vec<(usize, String)>> {
+    let count = chunks.len();
+    if count < 2 {
+        return None;
+    }
+    let total: usize = chunks.iter().map(|(_, c)| c.len()).sum();
+    let longest = chunks.iter().map(|(_, c)| c.len()).max()?;
+    // Payload offsets where the cumulative compressed length reaches k * total / count.
+    let mut cuts = Vec::with_capacity(count + 1);
+    cuts.push(0usize);
+    let (mut start, mut done) = (0usize, 0usize);
+    let mut old = chunks.iter();
+    let mut cur = old.next()?;
+    for k in 1..count {
+        let want = total * k / count;
+        while done + cur.1.len() < want {
+            done += cur.1.len();
+            start += cur.0;
+            cur = old.next()?;
+        }
+        let within = (want - done) as f64 / cur.1.len() as f64;
+        let at = start + (within * cur.0 as f64) as usize;
+        let prev = *cuts.last()?;
+        if prev >= payload.len() {
+            return None;
+        }
+        cuts.push(at.clamp(prev + 1, payload.len()));
+    }
+    cuts.push(payload.len());
+    let mut out = Vec::with_capacity(count);
+    for w in cuts.windows(2) {
+        let len = w[1].checked_sub(w[0]).filter(|&l| l > 0)?;
+        if len > wire::ZLIB_MAX_SLICE {
+            return None;
+        }
+        let chunk = wire::zlib_chunk(&payload[w[0]..w[1]], level);
+        if chunk.len() > room {
+            return None;
+        }
+        out.push((len, chunk));
+    }
+    let new_longest = out.iter().map(|(_, c)| c.len()).max()?;
+    (new_longest < longest).then_some(out)
+}
+
+/// Cuts `payload` into about `target` slices of balanced size, each compressed into at most
+/// `room` characters.
+fn cut_zlib(payload: &[u8], level: u8, room: usize, target: usize) -> Vec<(usize, String)> {
+    let n = payload.len();
+    let mut chunks: Vec<(usize, String)> = Vec::with_capacity(target);
+    let mut pos = 0;
+    while pos < n {
+        let left = target.saturating_sub(chunks.len()).max(1);
+        let mut len = (n - pos).div_ceil(left).clamp(1, wire::ZLIB_MAX_SLICE);
+        loop {
+            let chunk = wire::zlib_chunk(&payload[pos..pos + len], level);
+            if chunk.len() <= room || len == 1 {
+                chunks.push((len, chunk));
+                pos += len;
+                break;
+            }
+            // Too big: shrink by the overshoot, with a margin, and try again.
+            let scaled = (len as f64 * room as f64 / chunk.len() as f64 * 0.95) as usize;
+            len = scaled.clamp(1, len - 1);
+        }
+    }
+    chunks
 }
 
 /// Room for data in a frame of a message cut into `count` chunks (headers grow with `count`).
@@ -356,7 +582,10 @@ mod tests {
                     "{method} {max_frame}"
                 );
                 let (min, max) = (lens.iter().min().unwrap(), lens.iter().max().unwrap());
-                assert!(max - min <= 4, "{method} {max_frame}: unbalanced {lens:?}");
+                // zlib chunks are separate streams, so their sizes follow the data.
+                if method != Method::Zlib {
+                    assert!(max - min <= 4, "{method} {max_frame}: unbalanced {lens:?}");
+                }
                 assert_eq!(lens.iter().sum::<usize>() as u64, e.wire_len);
             }
         }
@@ -377,6 +606,36 @@ mod tests {
             joined.extend_from_slice(data);
         }
         assert_eq!(joined, payload.as_bytes());
+    }
+
+    #[test]
+    fn zlib_chunks_are_streams_and_their_count_follows_the_parallelism() {
+        let payload = crate::sample::generate(crate::sample::SampleKind::Bp, 2);
+        for p in [1, 3, 5, 16] {
+            let o = EncodeOptions {
+                method: MethodChoice::Only(Method::Zlib),
+                parallelism: p,
+                ..opts(4000)
+            };
+            let e = encode(1, &payload, &o).unwrap();
+            assert_eq!(
+                e.frames.len() % p as usize,
+                0,
+                "parallelism {p}: {} chunks",
+                e.frames.len()
+            );
+            let mut joined = Vec::new();
+            for f in &e.frames {
+                let data = Frame::parse(f.as_bytes()).unwrap().data;
+                let stream =
+                    base64::Engine::decode(&base64::engine::general_purpose::STANDARD, data)
+                        .unwrap();
+                let slice = miniz_oxide::inflate::decompress_to_vec_zlib(&stream).unwrap();
+                assert!(slice.len() <= wire::ZLIB_MAX_SLICE);
+                joined.extend(slice);
+            }
+            assert_eq!(joined, payload);
+        }
     }
 
     #[test]

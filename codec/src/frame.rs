@@ -365,6 +365,9 @@ fn check_magic(line: &[u8]) -> Result<(), Error> {
 
 fn check_data(header: &Header, data: &[u8], data_offset: usize) -> Result<(), Error> {
     if header.method.is_base64() {
+        // lz4: slices of one base64 text, padded only at its very end; zlib: every chunk is a
+        // complete padded base64 text of its own stream.
+        let whole = header.method == Method::Zlib;
         let last = header.index == header.count;
         let pad = data.iter().rev().take_while(|&&b| b == b'=').count();
         let body_len = data.len() - pad;
@@ -375,16 +378,16 @@ fn check_data(header: &Header, data: &[u8], data_offset: usize) -> Result<(), Er
                 part: "base64 data",
             });
         }
-        if pad > 0 && (!last || pad > 2) {
-            // Padding belongs only at the very end of the wire text.
-            let i = body_len + if last { 2 } else { 0 };
+        if pad > 0 && (!(last || whole) || pad > 2) {
+            // Padding belongs only at the end of a base64 text.
+            let i = body_len + if last || whole { 2 } else { 0 };
             return Err(Error::ForbiddenCharacter {
                 offset: data_offset + i,
                 byte: b'=',
                 part: "base64 data",
             });
         }
-        if !last && !data.len().is_multiple_of(4) {
+        if (whole || !last) && !data.len().is_multiple_of(4) {
             return Err(Error::MisalignedChunk {
                 at: header.at(),
                 len: data.len(),

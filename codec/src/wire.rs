@@ -1,6 +1,8 @@
 //! Turning a payload into a method's wire text and back (PROTOCOL.md section 2.3).
 //!
-//! This layer knows nothing of frames: it maps whole payloads to whole wire texts.
+//! This layer knows nothing of frame headers. `raw` and `lz4` map a whole payload to one wire
+//! text that is later cut into chunks; `zlib` is one zlib stream per chunk ([`zlib_chunk`]),
+//! so every chunk inflates on its own and no receiver has to inflate a whole message at once.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -11,6 +13,18 @@ use crate::text::{self, TextProblem};
 
 /// The default zlib level: bytes into the game are the bottleneck, so spend host CPU on size.
 pub const DEFAULT_ZLIB_LEVEL: u8 = 9;
+
+/// Largest payload slice a sender puts in one `zlib` chunk: one native inflate in the game stays
+/// well under a millisecond, however compressible the data (PROTOCOL.md 2.3).
+pub const ZLIB_MAX_SLICE: usize = 64 * 1024;
+
+/// One `zlib` chunk's data: the padded base64 of a complete zlib stream of `slice`.
+pub fn zlib_chunk(slice: &[u8], zlib_level: u8) -> String {
+    STANDARD.encode(miniz_oxide::deflate::compress_to_vec_zlib(
+        slice,
+        zlib_level.min(10),
+    ))
+}
 
 /// Checks that `payload` can be sent with `raw`.
 pub fn check_raw(payload: &[u8]) -> Result<(), Error> {
@@ -26,7 +40,8 @@ pub fn check_raw(payload: &[u8]) -> Result<(), Error> {
     }
 }
 
-/// The wire text of `payload` under `method`. `zlib_level` is miniz's 0..=10.
+/// The wire text of `payload` under `method`, for `zlib` as a message of one chunk.
+/// `zlib_level` is miniz's 0..=10.
 pub fn encode(method: Method, payload: &[u8], zlib_level: u8) -> Result<String, Error> {
     Ok(match method {
         Method::Raw => {
@@ -35,16 +50,13 @@ pub fn encode(method: Method, payload: &[u8], zlib_level: u8) -> Result<String, 
             String::from_utf8(payload.to_vec()).expect("checked UTF-8")
         }
         Method::Lz4 => STANDARD.encode(lz4_flex::block::compress(payload)),
-        Method::Zlib => STANDARD.encode(miniz_oxide::deflate::compress_to_vec_zlib(
-            payload,
-            zlib_level.min(10),
-        )),
+        Method::Zlib => zlib_chunk(payload, zlib_level),
     })
 }
 
-/// The payload of message `id` from its complete wire text. The result is exactly
-/// `payload_len` bytes or an error; `payload_len` must already be within the receiver's limit,
-/// since it sizes the output buffer.
+/// The payload of message `id` from its complete wire text (for `zlib`, the text of a message of
+/// one chunk). The result is exactly `payload_len` bytes or an error; `payload_len` must already
+/// be within the receiver's limit, since it sizes the output buffer.
 pub fn decode(id: u32, method: Method, wire: &[u8], payload_len: u64) -> Result<Vec<u8>, Error> {
     match method {
         Method::Raw => check_len(id, wire.to_vec(), payload_len),
@@ -52,14 +64,19 @@ pub fn decode(id: u32, method: Method, wire: &[u8], payload_len: u64) -> Result<
     }
 }
 
-/// Decompresses the bytes a base64 wire text decoded to.
-fn decode_bytes(id: u32, method: Method, block: &[u8], payload_len: u64) -> Result<Vec<u8>, Error> {
-    let expected_len = usize::try_from(payload_len).map_err(|_| Error::MessageTooLarge {
+/// `payload_len` as a buffer length (a 32-bit target cannot hold every declared length).
+fn payload_capacity(id: u32, payload_len: u64) -> Result<usize, Error> {
+    usize::try_from(payload_len).map_err(|_| Error::MessageTooLarge {
         id,
         what: "payload",
         len: payload_len,
         max: usize::MAX as u64,
-    })?;
+    })
+}
+
+/// Decompresses the bytes a base64 wire text decoded to.
+fn decode_bytes(id: u32, method: Method, block: &[u8], payload_len: u64) -> Result<Vec<u8>, Error> {
+    let expected_len = payload_capacity(id, payload_len)?;
     let payload = match method {
         Method::Raw => block.to_vec(),
         Method::Lz4 => {
@@ -74,20 +91,7 @@ fn decode_bytes(id: u32, method: Method, block: &[u8], payload_len: u64) -> Resu
             out.truncate(n);
             out
         }
-        Method::Zlib => {
-            miniz_oxide::inflate::decompress_to_vec_zlib_with_limit(block, expected_len).map_err(
-                |e| Error::DecompressFailed {
-                    id,
-                    method,
-                    detail: match e.status {
-                        miniz_oxide::inflate::TINFLStatus::HasMoreOutput => {
-                            format!("inflates to more than {payload_len} bytes")
-                        }
-                        status => format!("invalid zlib stream ({status:?})"),
-                    },
-                },
-            )?
-        }
+        Method::Zlib => return decode_zlib_chunks_bytes(id, block, payload_len),
     };
     check_len(id, payload, payload_len)
 }
@@ -103,15 +107,25 @@ fn check_len(id: u32, payload: Vec<u8>, payload_len: u64) -> Result<Vec<u8>, Err
     Ok(payload)
 }
 
-/// Like [`decode`] for a wire text given as its chunks, which for the base64 methods are 4-aligned
-/// (PROTOCOL.md 2.3): each is base64-decoded on its own, so the wire text is never copied whole.
+/// Like [`decode`] for a wire text given as its chunks. `lz4` chunks are 4-aligned slices of one
+/// base64 text (PROTOCOL.md 2.3): each is base64-decoded on its own, so the wire text is never
+/// copied whole. `zlib` chunks are each a zlib stream of the next slice of the payload.
 pub fn decode_chunks(
     id: u32,
     method: Method,
     chunks: &[&[u8]],
     payload_len: u64,
 ) -> Result<Vec<u8>, Error> {
-    if !method.is_base64() || chunks.iter().rev().skip(1).any(|c| c.len() % 4 != 0) {
+    if method == Method::Zlib {
+        return decode_zlib_chunks(id, chunks, payload_len);
+    }
+    if !method.is_base64()
+        || chunks
+            .iter()
+            .rev()
+            .skip(1)
+            .any(|c| !c.len().is_multiple_of(4))
+    {
         return decode(id, method, &chunks.concat(), payload_len);
     }
     let total: usize = chunks.iter().map(|c| c.len()).sum();
@@ -133,6 +147,76 @@ pub fn decode_chunks(
     }
     bytes.truncate(n);
     decode_bytes(id, method, &bytes, payload_len)
+}
+
+/// Inflates each chunk's stream in turn; together they may not exceed `payload_len`.
+fn decode_zlib_chunks(id: u32, chunks: &[&[u8]], payload_len: u64) -> Result<Vec<u8>, Error> {
+    let limit = payload_capacity(id, payload_len)?;
+    // One buffer of the declared length (already within the receiver's limit): every stream
+    // inflates straight into its place, with no per-chunk allocation or copy.
+    let mut payload = vec![0u8; limit];
+    let mut filled = 0;
+    for (i, chunk) in chunks.iter().enumerate() {
+        let stream = decode_base64(id, chunk)?;
+        filled += inflate_into(&stream, &mut payload[filled..]).map_err(|why| {
+            Error::DecompressFailed {
+                id,
+                method: Method::Zlib,
+                detail: match why {
+                    InflateFailure::TooLong => {
+                        format!(
+                            "chunk {} inflates past the payload length {payload_len}",
+                            i + 1
+                        )
+                    }
+                    InflateFailure::Invalid(status) => {
+                        format!("chunk {} is not a zlib stream ({status:?})", i + 1)
+                    }
+                },
+            }
+        })?;
+    }
+    payload.truncate(filled);
+    check_len(id, payload, payload_len)
+}
+
+enum InflateFailure {
+    /// The stream has more output than the room left.
+    TooLong,
+    /// Not a valid zlib stream (header, data or Adler-32).
+    Invalid(miniz_oxide::inflate::TINFLStatus),
+}
+
+/// Inflates one complete zlib stream into `out`, returning the bytes written.
+fn inflate_into(stream: &[u8], out: &mut [u8]) -> Result<usize, InflateFailure> {
+    use miniz_oxide::inflate::TINFLStatus;
+    use miniz_oxide::inflate::core::{DecompressorOxide, decompress, inflate_flags};
+    let flags = inflate_flags::TINFL_FLAG_PARSE_ZLIB_HEADER
+        | inflate_flags::TINFL_FLAG_USING_NON_WRAPPING_OUTPUT_BUF
+        | inflate_flags::TINFL_FLAG_COMPUTE_ADLER32;
+    let mut state = Box::<DecompressorOxide>::default();
+    let (status, _read, written) = decompress(&mut state, stream, out, 0, flags);
+    match status {
+        TINFLStatus::Done => Ok(written),
+        TINFLStatus::HasMoreOutput => Err(InflateFailure::TooLong),
+        other => Err(InflateFailure::Invalid(other)),
+    }
+}
+
+/// A one-chunk `zlib` message whose base64 is already decoded.
+fn decode_zlib_chunks_bytes(id: u32, stream: &[u8], payload_len: u64) -> Result<Vec<u8>, Error> {
+    let limit = usize::try_from(payload_len).unwrap_or(usize::MAX);
+    let mut payload = vec![0u8; limit];
+    let n = inflate_into(stream, &mut payload).map_err(|why| Error::DecompressFailed {
+        id,
+        method: Method::Zlib,
+        detail: match why {
+            InflateFailure::TooLong => format!("inflates to more than {payload_len} bytes"),
+            InflateFailure::Invalid(status) => format!("invalid zlib stream ({status:?})"),
+        },
+    })?;
+    payload.truncate(n);
+    check_len(id, payload, payload_len)
 }
 
 fn decode_base64(id: u32, wire: &[u8]) -> Result<Vec<u8>, Error> {

@@ -55,7 +55,7 @@ proptest! {
         m in method(),
         bytes in proptest::collection::vec(any::<u8>(), 0..3000),
         text in frame_text(),
-        max_frame in 64usize..1500,
+        max_frame in 96usize..1500,
         parallelism in 1u32..6,
         id in 1u32..,
         shuffle in proptest::collection::vec(any::<Index>(), 0..200),
@@ -108,7 +108,7 @@ proptest! {
         m in method(),
         bytes in proptest::collection::vec(any::<u8>(), 1..2000),
         text in frame_text(),
-        max_frame in 80usize..800,
+        max_frame in 96usize..800,
         which in any::<Index>(),
         at in any::<Index>(),
         to in any::<u8>(),
@@ -129,7 +129,7 @@ proptest! {
         m in method(),
         text in frame_text(),
         bytes in proptest::collection::vec(any::<u8>(), 1..2000),
-        max_frame in 80usize..800,
+        max_frame in 96usize..800,
         which in any::<Index>(),
         at in any::<Index>(),
     ) {
@@ -173,4 +173,24 @@ fn assert_damage_caught(frames: &[Vec<u8>], payload: &[u8]) -> Result<(), TestCa
     }
     prop_assert_eq!(errors, 1);
     Ok(())
+}
+
+/// Small frames cut compressible text into many tiny zlib streams, each with its own header
+/// and checksum: the wire grows far past the whole payload's deflate, and the headers' wire
+/// length with it. The encoder must size the header for that, not fail with FrameTooSmall.
+#[test]
+fn zlib_in_small_frames_outgrows_the_whole_deflate_and_still_fits() {
+    let block: Vec<u8> = (0..200u32).map(|i| b'a' + (i * 7 % 26) as u8).collect();
+    let payload = block.repeat(100);
+    let whole = encode(1, &payload, &options(Method::Zlib, 4000, 1)).unwrap();
+    let small = encode(4_000_000_000, &payload, &options(Method::Zlib, 100, 1))
+        .expect("a 100-byte frame holds zlib chunks");
+    let wire_len = |e: &Encoded| e.frames.iter().map(String::len).sum::<usize>();
+    assert!(
+        wire_len(&small) > 10 * wire_len(&whole),
+        "the case must outgrow the first bound"
+    );
+    assert!(small.frames.iter().all(|f| f.len() <= 100));
+    let order: Vec<usize> = (0..small.frames.len()).rev().collect();
+    assert_eq!(deliver(&small.frames, &order).unwrap(), vec![payload]);
 }

@@ -198,6 +198,23 @@ fn whole(id: u32, method: &str, plen: usize, wire: &str) -> String {
     ))
 }
 
+/// A two-chunk `zlib` message with these chunk texts, framed with correct checksums.
+fn zlib_two(id: u32, first: &str, second: &str, plen: usize) -> Vec<String> {
+    let wire = format!("{first}{second}");
+    let mcrc = crc(wire.as_bytes());
+    [first, second]
+        .iter()
+        .enumerate()
+        .map(|(i, data)| {
+            framed(&format!(
+                "{id} {}/2 zlib {plen} {} {mcrc} {data}",
+                i + 1,
+                wire.len()
+            ))
+        })
+        .collect()
+}
+
 fn bad_vectors() -> Vec<Value> {
     let good = whole(1, "raw", 5, "hello");
     let hello_mcrc = crc(b"hello");
@@ -291,6 +308,19 @@ fn bad_vectors() -> Vec<Value> {
         v("zlib_not_a_stream", none.clone(), vec![whole(9, "zlib", 8, &b64(b"not zlib"))], "DecompressFailed"),
         v("zlib_longer_than_plen", none.clone(), vec![whole(9, "zlib", 50, &b64(&zlib_100))], "DecompressFailed"),
         v("zlib_shorter_than_plen", none.clone(), vec![whole(9, "zlib", 150, &b64(&zlib_100))], "PayloadLengthMismatch"),
+        v("zlib_unpadded_chunk", none.clone(), vec![whole(9, "zlib", 100, b64(&zlib_100).trim_end_matches('='))], "MisalignedChunk"),
+        v(
+            "zlib_second_chunk_not_a_stream",
+            none.clone(),
+            zlib_two(10, &b64(&zlib_100), &b64(b"garbage!!"), 105),
+            "DecompressFailed",
+        ),
+        v(
+            "zlib_chunks_inflate_past_plen",
+            none.clone(),
+            zlib_two(10, &b64(&zlib_100), &b64(&zlib_100), 150),
+            "DecompressFailed",
+        ),
     ]
     .into_iter()
     .chain([json!({

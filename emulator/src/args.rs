@@ -87,6 +87,14 @@ pub struct EmulatorArgs {
     /// Virtual time: after replying, wait this long (ms, real time) for the client's next packet.
     #[arg(long, default_value_t = 50)]
     pub grace_ms: u64,
+    /// Write a line per tick (Lua time, instructions, commands), per command arrival and per
+    /// statistics reset to this file (see `TickLog`).
+    #[arg(long, value_name = "FILE")]
+    pub tick_log: Option<std::path::PathBuf>,
+    /// Virtual time: once that packet came, wait until the client has been quiet this long (µs,
+    /// real time), so a burst of commands starts in one tick (0: start at the first packet).
+    #[arg(long, default_value_t = 0)]
+    pub settle_us: u64,
     /// Virtual time without --ticks: sleep this long (µs) between ticks while nothing is in flight.
     #[arg(long, default_value_t = 1000)]
     pub idle_tick_us: u64,

@@ -12,7 +12,7 @@ use crate::context::{Line, ScenarioFiles, Statics};
 use crate::error::{EmulatorError, Result};
 use crate::instance::{Action, Instance, SaveState, TickInput};
 use crate::lockstep::{DesyncReport, differences};
-use crate::stats::{Stats, StatsSnapshot};
+use crate::stats::{Stats, StatsSnapshot, TickLog};
 use crate::stream::{CommandHandle, StreamModel, StreamSettings};
 use crate::world::World;
 
@@ -83,6 +83,7 @@ pub struct Game {
     history: VecDeque<TickInput>,
     carry: Vec<Line>,
     carry_messages: Vec<(u32, String)>,
+    tick_log: Option<TickLog>,
 }
 
 impl std::fmt::Debug for Game {
@@ -157,6 +158,7 @@ impl Game {
             history: VecDeque::new(),
             carry: out.lines,
             carry_messages: out.player_messages,
+            tick_log: None,
         };
         g.check_peers(&TickInput::default(), "start")?;
         Ok(g)
@@ -190,6 +192,12 @@ impl Game {
         self.stream.in_flight()
     }
 
+    /// Writes every tick's Lua time, instruction count and commands, every command's arrival
+    /// and every statistics reset to `log` (for `--tick-log`).
+    pub fn set_tick_log(&mut self, log: TickLog) {
+        self.tick_log = Some(log);
+    }
+
     /// A console command arrived. Returns `Some(reply)` for emulator extension commands, which
     /// are answered at once and are not game input.
     pub fn submit(&mut self, handle: CommandHandle, text: String) -> Option<String> {
@@ -199,6 +207,10 @@ impl Game {
             let reply = match arg.trim() {
                 "" => serde_json::to_string(&self.stats()).unwrap_or_default(),
                 "reset" => {
+                    let tick = self.tick();
+                    if let Some(log) = &mut self.tick_log {
+                        log.reset(tick);
+                    }
                     self.stats.reset(self.stream.bytes_streamed());
                     "{\"reset\":true}".to_string()
                 }
@@ -207,6 +219,10 @@ impl Game {
                 ),
             };
             return Some(reply);
+        }
+        let tick = self.tick();
+        if let Some(log) = &mut self.tick_log {
+            log.command(tick, &text);
         }
         if !self.crashed {
             self.stream.enqueue(handle, text);
@@ -342,6 +358,14 @@ impl Game {
             }
         }
         self.check_peers(&input, "after tick")?;
+        if let Some(log) = &mut self.tick_log {
+            log.tick(
+                tick,
+                effects.lua_time,
+                effects.instructions,
+                input.commands.len(),
+            );
+        }
         self.stats
             .record_tick(effects.lua_time, effects.instructions, input.commands.len());
         let out = self.server.take_outputs();

@@ -7,9 +7,11 @@
 //!
 //! Virtual time (no `--realtime`): ticks run as fast as possible, except that after a tick that
 //! sent replies the loop does not advance until every connection that got a reply has sent a new
-//! packet or been quiet for `--grace-ms` (default 50 ms real time). A host that answers a reply
-//! with its next command therefore sees the same tick counts on every run, whatever the OS
-//! scheduling. With nothing in flight and no `--ticks` limit, the loop sleeps `--idle-tick-us`
+//! packet or been quiet for `--grace-ms` (default 50 ms real time). With `--settle-us`, the
+//! loop then also waits until that connection has been quiet for so long, so a burst of commands
+//! sent in answer to one reply starts streaming in one tick, not spread over the next few. A host
+//! that answers a reply with its next commands therefore sees the same tick counts on every run,
+//! whatever the OS scheduling. With nothing in flight and no `--ticks` limit, the loop sleeps `--idle-tick-us`
 //! between ticks so an idle emulator does not burn a core.
 
 use std::cell::{Cell, RefCell};
@@ -299,6 +301,11 @@ pub async fn serve(
         }
         None => Game::new(config)?,
     };
+    if let Some(path) = &args.tick_log {
+        let file = std::fs::File::create(path)
+            .with_context(|| format!("creating the tick log {}", path.display()))?;
+        game.set_tick_log(crate::stats::TickLog::new(Box::new(file)));
+    }
     let t0 = game.tick();
     out.log("Info ServerMultiplayerManager.cpp:808: updateTick(0) changing state from(CreatingGame) to(InGame)", t0)?;
 
@@ -370,6 +377,7 @@ pub async fn serve(
     }
 
     let grace = Duration::from_millis(args.grace_ms);
+    let settle = Duration::from_micros(args.settle_us);
     let mut conns: HashMap<u64, mpsc::UnboundedSender<Vec<u8>>> = HashMap::new();
     let mut awaiting: HashMap<u64, Instant> = HashMap::new();
     let mut ticks_run = 0u64;
@@ -386,7 +394,7 @@ pub async fn serve(
                     Ok(ev) => ev,
                     Err(_) => break,
                 };
-                handle_event(ev, &mut game, &mut out, &mut conns, &mut awaiting, &mut quit)?;
+                handle_event(ev, &mut game, &mut out, &mut conns, &mut awaiting, settle, &mut quit)?;
             }
             if quit || args.ticks.is_some_and(|n| ticks_run >= n) {
                 break;
@@ -438,13 +446,13 @@ pub async fn serve(
             // Virtual time: wait for clients that just got a reply.
             if !args.realtime && !awaiting.is_empty() {
                 let now = Instant::now();
-                awaiting.retain(|_, t| now.duration_since(*t) < grace);
+                awaiting.retain(|_, deadline| *deadline > now);
                 if let Some(earliest) = awaiting.values().min().copied() {
                     tokio::select! {
                         ev = rx.recv() => if let Some(ev) = ev {
-                            handle_event(ev, &mut game, &mut out, &mut conns, &mut awaiting, &mut quit)?;
+                            handle_event(ev, &mut game, &mut out, &mut conns, &mut awaiting, settle, &mut quit)?;
                         },
-                        _ = tokio::time::sleep_until((earliest + grace).into()) => {}
+                        _ = tokio::time::sleep_until(earliest.into()) => {}
                     }
                     continue;
                 }
@@ -454,7 +462,7 @@ pub async fn serve(
                     _ = interval.tick() => {}
                     ev = rx.recv() => {
                         if let Some(ev) = ev {
-                            handle_event(ev, &mut game, &mut out, &mut conns, &mut awaiting, &mut quit)?;
+                            handle_event(ev, &mut game, &mut out, &mut conns, &mut awaiting, settle, &mut quit)?;
                         }
                         continue;
                     }
@@ -471,7 +479,7 @@ pub async fn serve(
                 }
             };
             ticks_run += 1;
-            deliver(&report, &mut out, &conns, &mut awaiting)?;
+            deliver(&report, &mut out, &conns, &mut awaiting, grace)?;
             if report.autosaved
                 && let (Some(path), Some(save)) = (&args.save, game.last_autosave())
             {
@@ -518,8 +526,19 @@ fn handle_event(
     out: &mut Out,
     conns: &mut HashMap<u64, mpsc::UnboundedSender<Vec<u8>>>,
     awaiting: &mut HashMap<u64, Instant>,
+    settle: Duration,
     quit: &mut bool,
 ) -> anyhow::Result<()> {
+    // A packet from a connection the loop waits for: wait on until it has been quiet `settle`.
+    let heard = |awaiting: &mut HashMap<u64, Instant>, conn: u64| {
+        if let std::collections::hash_map::Entry::Occupied(mut waiting) = awaiting.entry(conn) {
+            if settle.is_zero() {
+                waiting.remove();
+            } else {
+                waiting.insert(Instant::now() + settle);
+            }
+        }
+    };
     match ev {
         NetEvent::Opened { conn, writer, .. } => {
             if game.is_crashed() {
@@ -527,11 +546,9 @@ fn handle_event(
             }
             conns.insert(conn, writer);
         }
-        NetEvent::Packet { conn } => {
-            awaiting.remove(&conn);
-        }
+        NetEvent::Packet { conn } => heard(awaiting, conn),
         NetEvent::Command { conn, id, text } => {
-            awaiting.remove(&conn);
+            heard(awaiting, conn);
             if let Some(reply) = game.submit(CommandHandle { conn, id }, text)
                 && let Some(w) = conns.get(&conn)
             {
@@ -553,6 +570,7 @@ fn deliver(
     out: &mut Out,
     conns: &HashMap<u64, mpsc::UnboundedSender<Vec<u8>>>,
     awaiting: &mut HashMap<u64, Instant>,
+    grace: Duration,
 ) -> anyhow::Result<()> {
     out.lines(&report.lines, report.tick)?;
     let now = Instant::now();
@@ -566,7 +584,7 @@ fn deliver(
         }
         if let Some(w) = conns.get(&h.conn) {
             let _ = w.send(rcon_codec::encode(h.id, TYPE_RESPONSE, body.as_bytes()));
-            awaiting.insert(h.conn, now);
+            awaiting.insert(h.conn, now + grace);
         }
     }
     Ok(())

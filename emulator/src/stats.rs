@@ -1,5 +1,6 @@
 //! Per-tick accounting of the scenario's Lua work (an emulator extension for benchmarks).
 
+use std::io::Write;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -105,6 +106,54 @@ impl Stats {
             first_command_tick: self.first_command_tick,
             last_command_tick: self.last_command_tick,
         }
+    }
+}
+
+/// A per-tick trace for finding where a transfer's ticks and milliseconds go (`--tick-log`):
+/// one line per event, space-separated, so `sort -k3 -n` and `awk` read it.
+///
+/// ```text
+/// tick <tick> <lua_ms> <instructions> <commands executed>
+/// command <tick> <bytes> <the command's first 60 characters, escaped>
+/// reset <tick>
+/// ```
+///
+/// Write errors are ignored: the trace must never stop the game.
+pub struct TickLog {
+    out: std::io::BufWriter<Box<dyn Write>>,
+}
+
+impl TickLog {
+    /// A trace written to `out`.
+    pub fn new(out: Box<dyn Write>) -> TickLog {
+        TickLog {
+            out: std::io::BufWriter::new(out),
+        }
+    }
+
+    pub fn tick(&mut self, tick: u64, lua: Duration, instructions: u64, commands: usize) {
+        let ms = lua.as_secs_f64() * 1000.0;
+        let _ = writeln!(self.out, "tick {tick} {ms:.3} {instructions} {commands}");
+    }
+
+    pub fn command(&mut self, tick: u64, text: &str) {
+        let head: String = text
+            .chars()
+            .take(60)
+            .flat_map(char::escape_default)
+            .collect();
+        let _ = writeln!(self.out, "command {tick} {} {head}", text.len());
+    }
+
+    pub fn reset(&mut self, tick: u64) {
+        let _ = writeln!(self.out, "reset {tick}");
+        let _ = self.out.flush();
+    }
+}
+
+impl Drop for TickLog {
+    fn drop(&mut self) {
+        let _ = self.out.flush();
     }
 }
 

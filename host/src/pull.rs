@@ -29,8 +29,10 @@ use crate::control::{StagedAnnouncement, printable};
 /// Settings of a pull.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PullConfig {
-    /// `pull` commands in flight. Default 4: each costs the game ~45 bytes of input, and a
-    /// staged message is at most a few 256 KiB frames, so a handful of rounds at most.
+    /// `pull` commands in flight. Default 8: each costs the game ~40 bytes of input and
+    /// executes in the next round of commands (every other tick); the module answers with
+    /// frames of up to 64 KiB, so 8 move half a megabyte per round, and a 1 MB message takes
+    /// three rounds (`invsync bench --kind huge --direction to_host` measures it).
     pub in_flight: usize,
     /// Replies per chunk that are damaged or not protocol lines before giving up. Default 4.
     pub max_attempts_per_chunk: u32,
@@ -46,7 +48,7 @@ pub struct PullConfig {
 impl Default for PullConfig {
     fn default() -> Self {
         PullConfig {
-            in_flight: 4,
+            in_flight: 8,
             max_attempts_per_chunk: 4,
             max_lost_in_row: 32,
             max_ack_attempts: 3,
@@ -669,7 +671,11 @@ mod tests {
     fn pulls_with_a_window_out_of_order_then_acks() {
         let (payload, staged, frames) = staged_message(5, 5000, 1000);
         assert_eq!(frames.len(), 6);
-        let mut pull = Pull::new(staged, PullConfig::default()).unwrap();
+        let config = PullConfig {
+            in_flight: 4,
+            ..PullConfig::default()
+        };
+        let mut pull = Pull::new(staged, config).unwrap();
         let first = drain(&mut pull);
         assert_eq!(first.iter().map(index).collect::<Vec<_>>(), [1, 2, 3, 4]);
         assert_eq!(first[0].text, "/sc remote.call(\"invsync\",\"pull\",5,1)");

@@ -573,7 +573,9 @@ fn unanswered_caps_fall_back_to_the_protocols_assumption() {
 #[test]
 fn staged_messages_are_pulled_with_their_own_window_and_acknowledged() {
     let now = Instant::now();
-    let mut core = ready_core(config(), now);
+    let mut cfg = config();
+    cfg.pull.in_flight = 4;
+    let mut core = ready_core(cfg, now);
     let payload = noise(700_000);
     let staged = encode(
         77,
@@ -605,7 +607,7 @@ fn staged_messages_are_pulled_with_their_own_window_and_acknowledged() {
     for e in stdout.message(announcement.as_bytes()) {
         core.on_stdout(e);
     }
-    // Pulls have their own window (4 by default), beside the 4 slots into the game.
+    // Pulls have their own window (4 here), beside the 4 slots into the game.
     let pulls = drain_commands(&mut core, now);
     assert_eq!(
         pulls.iter().map(|c| c.kind).collect::<Vec<_>>(),

@@ -12,6 +12,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use invsync_codec::sample::{SampleKind, generate};
+use invsync_codec::{Capabilities, EncodeOptions, Method, MethodChoice, encode};
 use mlua::{Function, Lua, Table};
 use std::time::Duration;
 
@@ -64,6 +65,7 @@ end
 local J = require("invsync.json")
 local prepared = {}
 function h.prepare_frames(name, frames) prepared[name] = frames end
+function h.prepare_inflate(f) prepared.inflate = f end
 function h.tick_crc(n, s, budget)
   local steps = 0
   for _ = 1, n do
@@ -95,7 +97,7 @@ function h.tick_receive(n, name, budget)
   local link, settings = require("invsync.link"), require("invsync.settings")
   local cfg = settings.resolve({})
   local steps = 0
-  local env = { inflate_b64 = function(s) return "" end, log = function() end }
+  local env = { inflate_b64 = prepared.inflate, log = function() end }
   for _ = 1, n do
     local st = link.new(cfg)
     local frames = prepared[name]
@@ -119,6 +121,33 @@ function h.tick_json(n, s, budget)
     assert(not d.err, d.err)
   end
   return steps
+end
+-- Unit costs (see `unit_costs`): the pieces of work the receiver charges by size.
+local F = require("invsync.frame")
+function h.scan(n, line)
+  local hd = F.parse_header(line, { max_frame = 1e9 })
+  for _ = 1, n do assert(F.check_data(line, hd) == nil) end
+  return n
+end
+function h.push(n, frames)
+  for _ = 1, n do
+    local rx = R.new({ accept = { "raw", "lz4", "zlib" }, max_queued = 1e9 })
+    for i = 1, #frames do R.push(rx, frames[i], 0) end
+  end
+  return n
+end
+function h.inflate(n, chunks, inflate)
+  local out = 0
+  for _ = 1, n do
+    for i = 1, #chunks do out = out + #inflate(chunks[i]) end
+  end
+  return out
+end
+local Jn = require("invsync.join")
+function h.join(n, pieces)
+  local r
+  for _ = 1, n do r = Jn.strings(pieces) end
+  return #r
 end
 return h
 "#;
@@ -296,6 +325,8 @@ fn main() {
     println!();
     calibrate(&lua, &bench);
     println!();
+    unit_costs(&lua, &bench);
+    println!();
     for (name, goal, got) in [
         ("CRC32", 7.0, worst[0]),
         ("base64 decode", 11.0, worst[1]),
@@ -324,21 +355,24 @@ fn crc_paths(bench: &Bench) {
 }
 
 /// The adapter's default `tick_budget` (settings.lua).
-const TICK_BUDGET: u32 = 28672;
+const TICK_BUDGET: u32 = 20480;
 
 /// Instructions and CPU time per tick of each kind of work at the default tick budget, on
 /// the `huge` sample: the calibration of the instruction budget the tests check.
 fn calibrate(lua: &Lua, bench: &Bench) {
     let payload = generate(SampleKind::Huge, 1);
-    let zlib_b64 = STANDARD.encode(miniz_oxide::deflate::compress_to_vec_zlib(&payload, 9));
     let lz4_b64 = STANDARD.encode(lz4_flex::block::compress(&payload));
     let prepare: Function = bench.helpers.get("prepare_frames").unwrap();
-    prepare
-        .call::<()>((
-            "zlib",
-            frames_of(lua, "zlib", &payload, zlib_b64.as_bytes(), 8192),
-        ))
-        .unwrap();
+    // zlib: the reference encoder's frames (one stream per chunk), inflated as in the emulator
+    let zlib_frames = lua.create_table().unwrap();
+    for (i, f) in encode_frames(&payload, Method::Zlib).iter().enumerate() {
+        zlib_frames
+            .raw_set(i + 1, lua.create_string(f).unwrap())
+            .unwrap();
+    }
+    prepare.call::<()>(("zlib", zlib_frames)).unwrap();
+    let prepare_inflate: Function = bench.helpers.get("prepare_inflate").unwrap();
+    prepare_inflate.call::<()>(inflate_fn(lua)).unwrap();
     prepare
         .call::<()>((
             "lz4",
@@ -410,6 +444,132 @@ fn calibrate(lua: &Lua, bench: &Bench) {
     println!(
         "instruction budget: {fastest:.0} instructions = 1 ms of the work that runs the most instructions per ms"
     );
+}
+
+/// CPU time of the pieces of work the receiver charges by size, in work units (one unit: the
+/// time to checksum one byte with the `bit32` CRC, measured here too): what `limits.lua`'s
+/// `scan_bytes`, `inflate_*` and `join_bytes` and link.lua's `recv` charge are set from.
+/// The inflate is the emulator's `helpers.decode_string` (Rust base64 + miniz_oxide); the
+/// game's is native code as well.
+fn unit_costs(lua: &Lua, bench: &Bench) {
+    let huge = generate(SampleKind::Huge, 1);
+    let rep = generate(SampleKind::Rep, 1);
+    let unit_ns = bench.time("crc", |l, n| {
+        (n, l.create_string(&huge).unwrap()).into_lua_multi_unwrap(l)
+    }) * 1e9
+        / huge.len() as f64;
+    println!("unit costs (one unit = one byte of bit32 CRC-32 = {unit_ns:.1} ns here)");
+    println!("{:<44} {:>12} {:>14}", "work", "ns", "units");
+    let row = |label: &str, ns: f64, per: &str| {
+        println!(
+            "{label:<44} {ns:>12.1} {:>14}",
+            format!("{:.3} {per}", ns / unit_ns)
+        );
+    };
+    // the deferred data check of one 8 kB frame (zlib: base64 alphabet; raw: UTF-8 text)
+    let huge_zlib = encode_frames(&huge, Method::Zlib);
+    let rep_zlib = encode_frames(&rep, Method::Zlib);
+    let huge_raw = encode_frames(&huge, Method::Raw);
+    for (label, frame) in [
+        ("check_data, zlib frame, per byte", &huge_zlib[0]),
+        ("check_data, raw frame, per byte", &huge_raw[0]),
+    ] {
+        let secs = bench.time("scan", |l, n| {
+            (n, l.create_string(frame).unwrap()).into_lua_multi_unwrap(l)
+        });
+        row(label, secs * 1e9 / frame.len() as f64, "/byte");
+    }
+    // recv's work: the header only, whatever the frame's length
+    let frames = lua.create_table().unwrap();
+    for (i, f) in huge_zlib.iter().take(64).enumerate() {
+        frames
+            .raw_set(i + 1, lua.create_string(f).unwrap())
+            .unwrap();
+    }
+    let n_frames = frames.raw_len() as f64;
+    let secs = bench.time("push", |l, n| (n, frames.clone()).into_lua_multi_unwrap(l));
+    row(
+        "push (recv) of an 8 kB frame, per frame",
+        secs * 1e9 / n_frames,
+        "/frame",
+    );
+    // what the game does before recv runs: compile the command that carries the frame
+    let cmd = format!("remote.call(\"invsync\",\"recv\",[[{}]])", huge_zlib[0]);
+    let runs = 2000;
+    let t = now();
+    for _ in 0..runs {
+        lua.load(cmd.as_str()).into_function().expect("compiles");
+    }
+    let ns = (now() - t).as_secs_f64() * 1e9 / f64::from(runs);
+    row(
+        "compiling the recv command, per byte",
+        ns / cmd.len() as f64,
+        "/byte",
+    );
+    // inflating zlib chunks with the emulator's helpers.decode_string
+    let inflate = inflate_fn(lua);
+    for (label, frames, payload_len) in [
+        ("inflate, huge chunks", &huge_zlib, huge.len()),
+        ("inflate, rep chunks", &rep_zlib, rep.len()),
+    ] {
+        let chunks = lua.create_table().unwrap();
+        let mut chars = 0;
+        for (i, f) in frames.iter().enumerate() {
+            let data = f.rsplit(' ').next().unwrap();
+            chars += data.len();
+            chunks.raw_set(i + 1, data).unwrap();
+        }
+        let secs = bench.time("inflate", |l, n| {
+            (n, chunks.clone(), inflate.clone()).into_lua_multi_unwrap(l)
+        });
+        let ns = secs * 1e9;
+        row(
+            &format!("{label}: per output byte ({} chunks)", frames.len()),
+            ns / payload_len as f64,
+            "/byte",
+        );
+        row(
+            &format!("{label}: per input character"),
+            ns / chars as f64,
+            "/char",
+        );
+    }
+    // joining a completed payload from its pieces
+    for (label, piece) in [
+        ("join 1 MB from 8 kB pieces, per byte", 8192usize),
+        ("join 1 MB from 64 KiB pieces, per byte", 65536),
+        ("join 200 kB from 12.5 kB pieces, per byte", 12500),
+    ] {
+        let total = if piece == 12500 { 200_000 } else { huge.len() };
+        let pieces = lua.create_table().unwrap();
+        for (i, c) in huge[..total].chunks(piece).enumerate() {
+            pieces
+                .raw_set(i + 1, lua.create_string(c).unwrap())
+                .unwrap();
+        }
+        let secs = bench.time("join", |l, n| (n, pieces.clone()).into_lua_multi_unwrap(l));
+        row(label, secs * 1e9 / total as f64, "/byte");
+    }
+}
+
+/// The frames the host sends into the game: the reference encoder, 8 kB frames, 16 in flight.
+fn encode_frames(payload: &[u8], method: Method) -> Vec<String> {
+    let opts = EncodeOptions {
+        method: MethodChoice::Only(method),
+        receiver: Capabilities::all(8192),
+        parallelism: 16,
+        ..EncodeOptions::default()
+    };
+    encode(1, payload, &opts).expect("encode").frames
+}
+
+/// `helpers.decode_string` as the emulator implements it (base64, then miniz_oxide).
+fn inflate_fn(lua: &Lua) -> Function {
+    lua.create_function(|l, s: mlua::LuaString| {
+        let out = invsync_emulator::game_strings::decode_string(&s.as_bytes()).expect("zlib");
+        l.create_string(out)
+    })
+    .unwrap()
 }
 
 /// `IntoLuaMulti` with the error unwrapped (benchmark setup cannot fail halfway).

@@ -194,22 +194,49 @@ end
 -- Recently used operators by length. Derived data only (dropping it changes no result), so
 -- it may live in a module local; most chunks of a message have the same length.
 local op_cache, op_cache_n = {}, 0
+-- x^(8 lo) and x^(8 * 256 hi) for lo, hi < 256, filled as needed (derived data as well): an
+-- operator for a length under 64 KiB is then one product of two of them, not up to 16.
+local LO_OPS, HI_OPS = {}, {}
 
---- The operator that shifts a CRC over `len` zero bytes (x^(8 len) mod P), for `combine_op`.
---- Computing it costs about popcount(len) polynomial products; results are cached.
----@param len number bytes, 0 ..= 2^53 - 1
----@return number
-function crc32.shift_op(len)
-  local cached = op_cache[len]
-  if cached then return cached end
+--- x^(8 n) mod P, one product per set bit of n.
+local function shift_bits(n)
   local p = 2147483648 -- x^0
   local k = 3
-  local n = len
   while n > 0 do
     local bit = n % 2
     if bit == 1 then p = multmodp(X2N[k % 32], p) end
     n = (n - bit) / 2
     k = k + 1
+  end
+  return p
+end
+
+--- The operator that shifts a CRC over `len` zero bytes (x^(8 len) mod P), for `combine_op`.
+--- Under 64 KiB (every chunk of a frame) it costs one polynomial product once the two
+--- 256-entry tables hold its halves; longer lengths cost about popcount(len) products.
+--- Results are cached.
+---@param len number bytes, 0 ..= 2^53 - 1
+---@return number
+function crc32.shift_op(len)
+  local cached = op_cache[len]
+  if cached then return cached end
+  local p
+  if len < 65536 then
+    local lo = len % 256
+    local hi = (len - lo) / 256
+    local a = LO_OPS[lo]
+    if not a then
+      a = shift_bits(lo)
+      LO_OPS[lo] = a
+    end
+    local b = HI_OPS[hi]
+    if not b then
+      b = shift_bits(hi * 256)
+      HI_OPS[hi] = b
+    end
+    p = multmodp(a, b)
+  else
+    p = shift_bits(len)
   end
   if op_cache_n >= 256 then op_cache, op_cache_n = {}, 0 end
   op_cache[len] = p

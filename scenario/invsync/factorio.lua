@@ -99,7 +99,7 @@ local function on_tick(event)
   end
   -- one budget for the tick, shared in order of urgency (README, "Budgets")
   local left = cfg.tick_budget - link.take_debt(st.link, cfg.tick_budget)
-  left = left - link.flush(st.link, cfg, e, math.max(left, 0))
+  left = left - link.flush(st.link, cfg, e, math.max(left, 0), now)
   local delivered, spent = link.receive(st.link, cfg, now, e, math.max(left, 0))
   left = left - spent
   for i = 1, #delivered do dispatch(st, delivered[i].id, delivered[i].payload) end
@@ -115,7 +115,7 @@ local function on_tick(event)
     end
     left = left - sync.tick(st.sync, ctx, now, math.max(left, 0))
   end
-  left = left - link.flush(st.link, cfg, e, math.max(left, 0))
+  left = left - link.flush(st.link, cfg, e, math.max(left, 0), now)
   link.stage(st.link, cfg, e, now, math.max(left, 0))
 end
 
@@ -150,7 +150,7 @@ end
 local interface = {
   recv = function(frame) answer(link.recv(state().link, frame, game.tick)) end,
   status = function(id) answer(link.status(state().link, id)) end,
-  pull = function(id, index) answer(link.pull(state().link, id, index)) end,
+  pull = function(id, index) answer(link.pull(state().link, id, index, game.tick)) end,
   ack = function(id) answer(link.ack(state().link, id)) end,
   caps = function()
     local st = state()
@@ -213,6 +213,15 @@ end
 ---@return string|nil err
 function invsync.send(payload)
   return link.send(state().link, cfg, payload)
+end
+
+--- The tick at which message `id` (from `invsync.send`) had wholly left the game: its stdout
+--- line printed, or every frame of a staged message pulled by the host. Nil until then (the
+--- last 64 messages are remembered).
+---@param id number
+---@return number|nil
+function invsync.sent_tick(id)
+  return link.left_at(state().link, id)
 end
 
 --- The resolved settings (read-only use).

@@ -1,10 +1,12 @@
 --- Frames of docs/PROTOCOL.md section 2: parsing with every syntax check, and building.
 ---
 --- A frame is `IS1 <fcrc> <id> <index>/<count> <method> <plen> <wlen> <mcrc> <data>`.
---- `parse` runs checks 1 and 2 of PROTOCOL.md section 3 (length, magic, characters, header
---- grammar and values, method); it does not verify `fcrc`, which costs a pass over the data
---- and is left to the caller's budgeted work (see reassembler.lua). All checks use a few
---- anchored patterns, so a frame is parsed at C speed whatever its length.
+--- Parsing is split in two so a receiver can answer at once and defer what reads every byte
+--- (PROTOCOL.md 3 allows deferring checks 3, 5 and 6): `parse_header` reads only the header
+--- (one anchored match on a good frame, whatever its length); `check_data` is one C-speed
+--- scan of the data (control bytes, base64 alphabet and padding, or UTF-8). Neither verifies
+--- `fcrc`, which costs a CRC pass and is left to the caller's budgeted work (reassembler.lua).
+--- `parse` runs both, for tools and tests.
 
 local errors = require("invsync.errors")
 local text = require("invsync.text")
@@ -24,17 +26,7 @@ frame.BODY_START = 14
 local MAX_ID = 4294967295
 local MAX_LEN = 9007199254740991 -- 2^53 - 1
 
----@class InvsyncFrame
----@field fcrc number checksum written in the frame
----@field fcrc_hex string
----@field id number
----@field index number
----@field count number
----@field method string
----@field plen number
----@field wlen number
----@field mcrc number
----@field mcrc_hex string
+---@class InvsyncFrame : InvsyncHeader a parsed frame (`parse`)
 ---@field hdr string the body up to the data: `<id> <index>/<count> <method> <plen> <wlen> <mcrc> `
 ---@field data string
 
@@ -74,6 +66,19 @@ end
 ---@class InvsyncParseOptions
 ---@field max_frame number longest accepted frame in bytes
 
+---@class InvsyncHeader
+---@field fcrc number checksum written in the frame
+---@field fcrc_hex string
+---@field id number
+---@field index number
+---@field count number
+---@field method string
+---@field plen number
+---@field wlen number
+---@field mcrc number
+---@field mcrc_hex string
+---@field dpos number position of the first data byte in the frame (#line + 1 when empty)
+
 --- The field of `line` from `pos` up to the byte before the next `sep`, and the position
 --- after that separator; nil if there is no such separator.
 ---@param line string
@@ -87,44 +92,33 @@ local function field(line, pos, sep)
   return sub(line, pos, at - 1), at + 1
 end
 
---- Parses one frame and runs the syntax checks of PROTOCOL.md section 3 (steps 1 and 2) in
---- the order the reference codec uses, so both name the same error for a frame: length;
---- magic and version; control bytes anywhere; the header fields left to right; method;
---- index range; the fields' consistency (`raw` plen, data longer than `wlen`, empty chunk);
---- the data's characters; base64 chunk alignment. Whether the receiver declared the method
---- is policy, checked with the limits after `fcrc` (see reassembler.lua).
----@param line string the frame, without stdout marker or line end
----@param opts InvsyncParseOptions
----@return InvsyncFrame|nil frame
----@return InvsyncError|nil err
-function frame.parse(line, opts)
-  if type(line) ~= "string" then
-    return nil, errors.new("NotAFrame", "expected a frame as a string, got a " .. type(line))
-  end
-  local n = #line
-  -- 1. length
-  if n > opts.max_frame then
-    return nil, errors.new("FrameTooLong", format("frame of %d bytes, expected at most %d", n, opts.max_frame))
-  end
-  -- 2. magic and version: "IS" and a version number
-  local version = match(line, "^IS([0-9]+)")
-  if not version then
-    return nil, errors.new("NotAFrame", "expected 'IS' and a version number at the start, found '"
-      .. sub(line, 1, 12):gsub("[^ -~]", "?") .. "'")
-  end
-  if version ~= "1" then
-    return nil, errors.new("UnsupportedVersion", "frame of protocol version " .. version .. ", expected 1")
-  end
-  -- control bytes anywhere (a frame is one line of text)
-  -- (an anchored run of allowed bytes: `find` with a negated set, unanchored, costs two to
-  -- three times as much per byte)
+--- Position of the first control byte (0x00-0x1F, 0x7F) of `line`, or nil. An anchored run
+--- of allowed bytes: `find` with an unanchored negated set costs two to three times as much.
+---@param line string
+---@return number|nil
+local function control_byte(line)
   local _, run = find(line, "^[^%z\1-\31\127]*")
-  local bad = run < n and run + 1 or nil
-  if bad then
-    return nil, errors.new("ForbiddenCharacter", format("expected no control character, found byte %d at offset %d",
-      byte(line, bad), bad), nil, nil, bad)
-  end
-  -- header fields, left to right
+  if run < #line then return run + 1 end
+  return nil
+end
+
+--- The ForbiddenCharacter error of check 3 (a control byte anywhere in the frame) for the
+--- control byte at `at`.
+local function control_error(line, at, id, index)
+  return errors.new("ForbiddenCharacter", format("expected no control character, found byte %d at offset %d",
+    byte(line, at), at), id, index, at)
+end
+
+--- The header checks field by field (check 4), for a frame the one-pattern fast path of
+--- `parse_header` did not accept: it names the first bad field. A frame with a control byte
+--- anywhere fails check 3 first, whatever its header (this is the error path, so the scan of
+--- the whole frame costs nothing on good frames).
+---@param line string
+---@return InvsyncHeader|nil
+---@return InvsyncError|nil
+local function parse_header_slowly(line)
+  local bad = control_byte(line)
+  if bad then return nil, control_error(line, bad) end
   local function malformed(name, reason)
     return nil, errors.new("MalformedHeader", "field " .. name .. ": " .. reason)
   end
@@ -174,9 +168,8 @@ function frame.parse(line, opts)
     return nil, errors.new("IndexOutOfRange", "message " .. id_s .. ": chunk " .. index_s .. " of " .. count_s
       .. ", expected 1 ..= " .. count_s, id)
   end
-  -- consistency of the fields with each other and with the data
-  local data = sub(line, pos)
-  local dlen = #data
+  -- consistency of the fields with each other and with the data's length
+  local dlen = #line - pos + 1
   if method == "raw" and plen ~= wlen then
     return malformed("plen", "expected plen == wlen for raw, got " .. plen_s .. " and " .. wlen_s)
   end
@@ -186,38 +179,135 @@ function frame.parse(line, opts)
   if dlen == 0 and wlen > 0 then
     return malformed("data", "empty chunk in a non-empty message")
   end
-  -- the data's characters
-  if method == "raw" then
-    local name, off, detail = text.check(data)
-    if name then
-      return nil, errors.new(name, "raw data: " .. detail .. " at offset " .. (pos - 1 + off), id, index, pos - 1 + off)
-    end
-  else
-    local last = index == count
-    -- the alphabet, then nothing but '=' (an anchored run: see the control bytes above)
-    local _, e = find(data, "^[A-Za-z0-9+/]*")
-    if e < dlen and not find(data, "^=*$", e + 1) then
-      local off = e + 1
-      return nil, errors.new("ForbiddenCharacter", format("%s data: expected a base64 character, found byte %d at offset %d",
-        method, byte(data, off), pos - 1 + off), id, index, pos - 1 + off)
-    end
-    local pad = dlen - e
-    if pad > 0 and (not last or pad > 2) then
-      local at = e + (last and 3 or 1)
-      return nil, errors.new("ForbiddenCharacter", format("%s data: padding '=' at offset %d, expected it only as the last "
-        .. "one or two characters of the last chunk", method, pos - 1 + at), id, index, pos - 1 + at)
-    end
-    if not last and dlen % 4 ~= 0 then
-      return nil, errors.new("MisalignedChunk", format("message %d chunk %d: base64 chunk of %d characters, expected a "
-        .. "multiple of 4", id, index, dlen), id, index)
-    end
-  end
   return {
     fcrc = crc32.from_hex(fcrc_hex), fcrc_hex = fcrc_hex,
     id = id, index = index, count = count, method = method, plen = plen, wlen = wlen,
-    mcrc = crc32.from_hex(mcrc_hex), mcrc_hex = mcrc_hex,
-    hdr = sub(line, frame.BODY_START, pos - 1), data = data,
+    mcrc = crc32.from_hex(mcrc_hex), mcrc_hex = mcrc_hex, dpos = pos,
   }
+end
+
+--- The whole header in one anchored match (PROTOCOL.md 2): what a good frame costs.
+local HEADER = "^IS1 ([0-9a-f]+) ([1-9][0-9]*) ([1-9][0-9]*)/([1-9][0-9]*) ([a-z][a-z0-9]*) ([0-9]+) ([0-9]+) ([0-9a-f]+) ()"
+
+--- A decimal plen/wlen field the fast path accepts: canonical, at most 16 digits, <= 2^53-1.
+local function length_field(s)
+  if #s > 16 or (#s > 1 and byte(s, 1) == 48) then return nil end
+  local v = tonumber(s)
+  if v > MAX_LEN then return nil end
+  return v
+end
+
+--- Parses a frame's header: checks 1, 2 and 4 of PROTOCOL.md section 3 (length, magic and
+--- version, the header fields, method, index range, and the fields' consistency with the
+--- data's length). It reads only the header, whatever the frame's length: checks 3 and 5
+--- (the bytes of the data) and 6 (`fcrc`) are `check_data` and the caller's CRC, which
+--- PROTOCOL.md 3 lets a receiver defer to its budgeted work. A frame with a bad header and
+--- a control byte anywhere is named by check 3, as the reference codec names it.
+---@param line string the frame, without stdout marker or line end
+---@param opts InvsyncParseOptions
+---@return InvsyncHeader|nil header
+---@return InvsyncError|nil err
+function frame.parse_header(line, opts)
+  if type(line) ~= "string" then
+    return nil, errors.new("NotAFrame", "expected a frame as a string, got a " .. type(line))
+  end
+  local n = #line
+  -- 1. length
+  if n > opts.max_frame then
+    return nil, errors.new("FrameTooLong", format("frame of %d bytes, expected at most %d", n, opts.max_frame))
+  end
+  -- the fast path: one anchored match, then the values
+  local fcrc_hex, id_s, index_s, count_s, method, plen_s, wlen_s, mcrc_hex, pos = match(line, HEADER)
+  if fcrc_hex and #fcrc_hex == 8 and #mcrc_hex == 8 and #id_s <= 10 and #index_s <= 10 and #count_s <= 10
+    and KNOWN_METHOD[method] then
+    local id, index, count = tonumber(id_s), tonumber(index_s), tonumber(count_s)
+    local plen, wlen = length_field(plen_s), length_field(wlen_s)
+    local dlen = n - pos + 1
+    if plen and wlen and id <= MAX_ID and count <= MAX_ID and index <= count
+      and (method ~= "raw" or plen == wlen) and dlen <= wlen and (dlen > 0 or wlen == 0) then
+      return {
+        fcrc = crc32.from_hex(fcrc_hex), fcrc_hex = fcrc_hex,
+        id = id, index = index, count = count, method = method, plen = plen, wlen = wlen,
+        mcrc = crc32.from_hex(mcrc_hex), mcrc_hex = mcrc_hex, dpos = pos,
+      }
+    end
+  end
+  -- 2. magic and version: "IS" and a version number
+  local version = match(line, "^IS([0-9]+)")
+  if not version then
+    return nil, errors.new("NotAFrame", "expected 'IS' and a version number at the start, found '"
+      .. sub(line, 1, 12):gsub("[^ -~]", "?") .. "'")
+  end
+  if version ~= "1" then
+    return nil, errors.new("UnsupportedVersion", "frame of protocol version " .. version .. ", expected 1")
+  end
+  -- 3. and 4.: name what is wrong
+  return parse_header_slowly(line)
+end
+
+--- Checks 3 and 5 of PROTOCOL.md section 3 for a frame whose header `h` passed
+--- `parse_header`: no control byte, and the data's characters (base64 alphabet, padding and
+--- chunk alignment for `lz4`/`zlib`; UTF-8 without control characters for `raw`). One
+--- C-speed scan of the data on a good frame (the header's characters were checked by its
+--- pattern); on a bad one the control bytes are looked for first, so the error is the one
+--- the reference codec's order gives. Returns nil or the error.
+---@param line string
+---@param h InvsyncHeader
+---@return InvsyncError|nil
+function frame.check_data(line, h)
+  local n, dpos, method, id, index = #line, h.dpos, h.method, h.id, h.index
+  if method == "raw" then
+    local name, off, detail = text.check(line, dpos)
+    if not name then return nil end
+    local bad = control_byte(line)
+    if bad then return control_error(line, bad, id, index) end
+    return errors.new(name, "raw data: " .. detail .. " at offset " .. off, id, index, off)
+  end
+  -- the alphabet, then nothing but '=' (an anchored run, see control_byte)
+  local _, e = find(line, "^[A-Za-z0-9+/]*", dpos)
+  if e < n then
+    if not find(line, "^=*$", e + 1) then
+      local bad = control_byte(line)
+      if bad then return control_error(line, bad, id, index) end
+      local off = e + 1
+      return errors.new("ForbiddenCharacter", format("%s data: expected a base64 character, found byte %d at offset %d",
+        method, byte(line, off), off), id, index, off)
+    end
+    -- lz4: one base64 text, padded at the end of its last chunk; zlib: every chunk is a
+    -- base64 text of its own, padded at its end
+    local pad_ok = method == "zlib" or index == h.count
+    if not pad_ok or n - e > 2 then
+      local at = e + (pad_ok and 3 or 1)
+      return errors.new("ForbiddenCharacter", format("%s data: padding '=' at offset %d, expected it only as the last "
+        .. "one or two characters of %s", method, at, method == "zlib" and "a chunk" or "the last chunk"), id, index, at)
+    end
+  end
+  local dlen = n - dpos + 1
+  if dlen % 4 ~= 0 and (method == "zlib" or index ~= h.count) then
+    return errors.new("MisalignedChunk", format("message %d chunk %d: base64 chunk of %d characters, expected a "
+      .. "multiple of 4%s", id, index, dlen, method == "zlib" and " (every zlib chunk is a base64 text of its own)" or ""),
+      id, index)
+  end
+  return nil
+end
+
+--- Parses one frame with every syntax check of PROTOCOL.md section 3 (checks 1 to 5) in the
+--- reference codec's order, so both name the same error: `parse_header`, then `check_data`.
+--- Whether the receiver declared the method is policy, checked with the limits after `fcrc`
+--- (see reassembler.lua). The result is the header with `hdr` (the body up to the data) and
+--- `data`.
+---@param line string the frame, without stdout marker or line end
+---@param opts InvsyncParseOptions
+---@return InvsyncFrame|nil frame
+---@return InvsyncError|nil err
+function frame.parse(line, opts)
+  local h, err = frame.parse_header(line, opts)
+  if not h then return nil, err end
+  err = frame.check_data(line, h)
+  if err then return nil, err end
+  h.hdr = sub(line, frame.BODY_START, h.dpos - 1)
+  h.data = sub(line, h.dpos)
+  return h
 end
 
 --- The body header `<id> <index>/<count> <method> <plen> <wlen> <mcrc> ` of a frame.

@@ -32,6 +32,28 @@ local limits = {
   step_budget = 16384,
   --- Work units charged for one CRC combination (a few polynomial products, ~15 us).
   combine_cost = 256,
+  --- Bytes of a frame's data per work unit for its deferred character check (one C-speed
+  --- scan of the data, PROTOCOL.md 3 steps 3 and 5; measured 0.19 units per byte of base64,
+  --- 0.09 of raw text, by the lua_codecs benchmark's "unit costs").
+  scan_bytes = 4,
+  --- Bytes of a staged `raw` payload per work unit for its text check (one C-speed scan of
+  --- printable ASCII runs; measured 0.09 units per byte by the same benchmark).
+  text_scan_bytes = 8,
+  --- Work units for one call of the native inflate (`helpers.decode_string`) ...
+  inflate_call_cost = 32,
+  --- ... plus one per this many base64 characters of its input ...
+  inflate_in_chars = 8,
+  --- ... plus one per this many bytes of its output (the lua_codecs benchmark's "unit costs":
+  --- 0.21 units per character of the huge sample's chunks, all costs included, 0.12 per output
+  --- byte; the emulator's ticks show about half of that).
+  inflate_out_bytes = 8,
+  --- Bytes of payload per work unit when pieces are joined (join.lua): a C-speed copy into a
+  --- buffer, then into the new string, and the garbage collector's step that allocating
+  --- twice the payload in one tick brings. Measured in the emulator: 0.13-0.25 ms per MB when
+  --- the allocator reuses memory, 1.1 ms when the megabytes are fresh pages (glibc maps
+  --- allocations of 128 KiB and more anew), and 0.25-0.4 ms more per 200 kB when the
+  --- collector's step lands in that tick; this charge covers the last two.
+  join_bytes = 16,
 }
 
 return limits

@@ -87,6 +87,37 @@ local function emit(env, f)
   env.print("\f" .. f)
 end
 
+--- How many "left the game" ticks are remembered (the oldest is forgotten first).
+local LEFT_MEMORY = 64
+
+--- Remembers the tick at which message `id` had wholly left the game (its stdout line printed,
+--- or the last of its staged frames pulled), for hosts and benchmarks that time transfers.
+---@param st table
+---@param id number
+---@param now number|nil the tick; nothing is recorded without it
+local function mark_left(st, id, now)
+  if now == nil then return end
+  local left = st.left_at
+  if not left then
+    left = { ticks = {}, ids = {} }
+    st.left_at = left
+  end
+  if left.ticks[id] then return end
+  left.ticks[id] = now
+  left.ids[#left.ids + 1] = id
+  if #left.ids > LEFT_MEMORY then
+    left.ticks[table.remove(left.ids, 1)] = nil
+  end
+end
+
+--- The tick at which message `id` had wholly left the game, if it has and is still remembered.
+---@param st table
+---@param id number
+---@return number|nil
+function link.left_at(st, id)
+  return st.left_at and st.left_at.ticks[id]
+end
+
 --- Units charged per payload byte deflated natively (helpers.encode_string at level 9 runs
 --- at very roughly 15-30 MB/s, half the speed of the CRC the unit stands for).
 link.DEFLATE_COST = 2
@@ -139,8 +170,9 @@ end
 ---@param cfg table
 ---@param env table {print, deflate_b64}
 ---@param budget number
+---@param now number|nil the tick (recorded as when each message left, see `link.left_at`)
 ---@return number spent
-function link.flush(st, cfg, env, budget)
+function link.flush(st, cfg, env, budget, now)
   local q, left = st.small, budget
   while left > 0 and q.head <= q.tail do
     local item = pop(q)
@@ -154,13 +186,19 @@ function link.flush(st, cfg, env, budget)
     if not (frames and #frames == 1) then
       local wire = env.deflate_b64(payload)
       left = left - n * link.DEFLATE_COST
+      frames = nil
       if #wire + frame.header_len(id, 1, 1, "zlib", n, #wire) <= cfg.stdout_max_frame then
+        -- (the sender deflates again only if its rule cuts the payload in two after all)
         frames = sender.frames(payload, { id = id, method = "zlib", max_frame = cfg.stdout_max_frame,
-          deflate_b64 = function() return wire end })
+          deflated = wire, deflate_b64 = function(p)
+            left = left - #p * link.DEFLATE_COST
+            return env.deflate_b64(p)
+          end })
         left = left - #wire
-      else
+        if frames and #frames ~= 1 then frames = nil end
+      end
+      if not frames then
         -- too big for one line even deflated: stage it (the deflated text is kept)
-        frames = nil
         local big = st.queue
         big.tail = big.tail + 1
         big.items[big.tail] = { id = id, payload = payload, deflated = wire }
@@ -169,6 +207,7 @@ function link.flush(st, cfg, env, budget)
     if frames then
       emit(env, frames[1])
       st.sent_inline = st.sent_inline + 1
+      mark_left(st, id, now)
     end
   end
   return budget - left
@@ -203,17 +242,15 @@ function link.stage(st, cfg, env, now, budget)
       local small = #item.payload <= cfg.zlib_max
       local deflate = nil
       if small then
-        deflate = function()
-          if not item.deflated then
-            item.deflated = env.deflate_b64(item.payload)
-            left = left - #item.payload * link.DEFLATE_COST
-          end
-          return item.deflated
+        -- one native call per zlib slice (one for a payload up to zlib_max), charged by size
+        deflate = function(p)
+          left = left - #p * link.DEFLATE_COST
+          return env.deflate_b64(p)
         end
       end
       local job, err = sender.new(item.payload, {
         id = item.id, method = "auto", decode = small and { "zlib", "raw" } or { "raw" },
-        max_frame = cfg.pull_max_frame, deflate_b64 = deflate,
+        max_frame = cfg.pull_max_frame, deflate_b64 = deflate, deflated = item.deflated,
       })
       left = left - 64
       if not job then
@@ -298,7 +335,9 @@ end
 ---@return number spent
 function link.receive(st, cfg, now, env, budget)
   local delivered = {}
-  local events, spent = reassembler.step(st.rx, budget, now, env)
+  -- an inflate or a join that does not fit what is left of the tick waits for a tick with
+  -- nothing spent before it (a tick without remote calls), where it runs first
+  local events, spent = reassembler.step(st.rx, budget, now, env, cfg.tick_budget)
   for i = 1, #events do
     local e = events[i]
     if e.kind == "message" then
@@ -315,12 +354,16 @@ end
 
 -- The remote interface's answers (PROTOCOL.md 5.3), each one line without the line end. ---
 
---- Units a remote call costs (parsing a frame's header, a lookup, the answer). Remote calls
---- run before the tick's on_tick, which pays for them (`take_debt`).
+--- Units a remote call costs (a lookup, the answer). Remote calls run before the tick's
+--- on_tick, which pays for them (`take_debt`), so the tick they run in keeps its budget.
 link.CALL_COST = 64
---- `recv` also pays one unit per this many bytes of the frame: its checks are C-speed scans
---- of every byte (control bytes, then the base64 alphabet or UTF-8), about 15 ns per byte.
-link.RECV_BYTES = 2
+--- Units a `recv` call costs besides: it reads the frame's header only (its data is checked
+--- in the budgeted step), measured about 3 us by the lua_codecs benchmark ...
+link.RECV_COST = 160
+--- ... plus one unit per this many bytes of the frame: the game compiles the command that
+--- carries it, a lexer pass over every byte (2-2.5 ns per byte, measured by the lua_codecs
+--- benchmark and in the emulator's ticks; with RECV_COST, 23-30 us per 8 kB command there).
+link.RECV_BYTES = 12
 
 --- The units remote calls spent since the last call, to charge to this tick's budget, at
 --- most `budget` of them: the rest is charged to the next ticks, so a host that floods the
@@ -352,7 +395,7 @@ function link.recv(st, f, now)
   if type(f) ~= "string" then
     return format("err - NotAFrame expected the frame as a string, got a %s", type(f))
   end
-  st.debt = st.debt + link.CALL_COST + floor(#f / link.RECV_BYTES)
+  st.debt = st.debt + link.CALL_COST + link.RECV_COST + floor(#f / link.RECV_BYTES)
   local r = reassembler.push(st.rx, f, now)
   if r.status == "error" then
     local id = r.id and format("%d", r.id) or "-"
@@ -378,17 +421,34 @@ function link.status(st, id)
   return format("%s %d", state, id)
 end
 
+--- A `pull` also pays one unit per this many bytes of the frame it answers: the answer is a
+--- copy of the frame into the reply, in fresh memory (about 1 us per KiB in the emulator).
+link.PULL_BYTES = 32
+
 --- `pull(id, index)`: the frame, or `unknown <id>`.
 ---@param st table
 ---@param id any
 ---@param index any
+---@param now number|nil the tick (recorded when the last frame is pulled, see `link.left_at`)
 ---@return string
-function link.pull(st, id, index)
+function link.pull(st, id, index, now)
   st.debt = st.debt + link.CALL_COST
   if not is_id(id) then return bad_argument("pull: expected a message id 1..4294967295", id) end
   local m = st.staged[id]
   local f = m and is_id(index) and m.frames[index]
   if not f then return format("unknown %d", id) end
+  st.debt = st.debt + floor(#f / link.PULL_BYTES)
+  -- the first pull of each frame counts towards "the whole message has left"
+  local pulled = m.pulled
+  if not pulled then
+    pulled = { n = 0 }
+    m.pulled = pulled
+  end
+  if not pulled[index] then
+    pulled[index] = true
+    pulled.n = pulled.n + 1
+    if pulled.n == m.count then mark_left(st, id, now) end
+  end
   return f
 end
 

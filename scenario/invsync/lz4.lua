@@ -15,6 +15,7 @@
 --- ends right after a literal run (possibly empty). The output may not exceed `plen`.
 
 local errors = require("invsync.errors")
+local join = require("invsync.join")
 
 local byte, sub, rep, concat, floor = string.byte, string.sub, string.rep, table.concat, math.floor
 
@@ -360,7 +361,8 @@ function lz4.finish(st)
   end
   local blocks, nb = st.blocks, st.nb
   blocks[nb + 1] = st.tail
-  local out = concat(blocks, "", 1, nb + 1)
+  -- (join.strings: one buffer per chain of blocks, not table.concat's doubling buffers)
+  local out = join.strings(blocks, nb + 1)
   blocks[nb + 1] = nil
   return out
 end

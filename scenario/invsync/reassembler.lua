@@ -2,21 +2,25 @@
 ---
 --- Two calls, both deterministic and without I/O or clocks (the caller supplies ticks):
 ---
---- * `push(rx, frame, now)` runs the cheap checks at once (PROTOCOL.md 3 steps 1-5: length,
----   magic, control bytes, header, data characters; all `string.find`/`match` at C speed)
----   and queues the frame. Its result is what the adapter answers to the RCON `recv` call.
+--- * `push(rx, frame, now)` reads only the frame's header (PROTOCOL.md 3 steps 1, 2 and 4:
+---   length, magic, header fields, method, index; one anchored `string.match` on a good
+---   frame, whatever its length), recognises exact duplicates by chunk index, and queues the
+---   frame. Its result is what the adapter answers to the RCON `recv` call. Up to 16 frames
+---   can arrive in one tick, so it does nothing per byte of the frame.
 --- * `step(rx, budget, now, env)` does the costly work in arrival order, at most about
----   `budget` work units per call (a unit is a byte checksummed, a base64 character decoded
----   or a byte of LZ4 output): it verifies queued frames (`fcrc`, step 6), applies policy,
----   limits and message state (steps 7-8), then works on each message's in-order prefix as
----   chunks arrive (message.lua) and on completion (step 9) delivers the payload exactly once.
+---   `budget` work units per call (a unit is about a byte checksummed): the deferred checks
+---   of each queued frame (steps 3 and 5, one C-speed scan of its data; step 6, `fcrc`), then
+---   policy, limits and message state (steps 7-8), then each message's in-order prefix as
+---   chunks arrive (message.lua: mcrc, and decoding: LZ4, or one native inflate per zlib
+---   chunk) and, on completion (step 9), the verdict and the payload, delivered exactly once.
 ---
---- Deferring step 6 is what PROTOCOL.md 3 allows: a frame's data is used, and a frame is
---- compared with held chunks, only after its fcrc checked out (a frame byte-identical to a
---- verified chunk is a duplicate at once: it would check out the same). A frame that `push`
---- queued can so still be rejected later: `step` returns it as an `error` event with the
---- frame's `seq` (the number `push` returned). Until then it counts as held for `status`;
---- once rejected its chunk is missing again, so the host's resend logic sees it.
+--- Deferring steps 3, 5 and 6 is what PROTOCOL.md 3 allows: a frame's data is used, and a
+--- frame is compared with held chunks, only after it passed them (a frame byte-identical to a
+--- verified chunk, or to a frame already queued, is a duplicate at once: it would fare the
+--- same). A frame that `push` queued can so still be rejected later: `step` returns it as an
+--- `error` event with the frame's `seq` (the number `push` returned), and drops it as if it
+--- had never arrived. Until then it counts as held for `status`; once rejected its chunk is
+--- missing again, so the host's resend logic sees it.
 ---
 --- Each chunk's data is checksummed once: `fcrc` and `mcrc` are derived from the chunk's CRC
 --- with `crc32.combine_op`. All state is plain data in the table `rx`, which the caller
@@ -28,7 +32,7 @@ local frame = require("invsync.frame")
 local crc32 = require("invsync.crc32")
 local message = require("invsync.message")
 
-local concat, format = table.concat, string.format
+local concat, format, sub, floor = table.concat, string.format, string.sub, math.floor
 
 local reassembler = {}
 
@@ -128,8 +132,22 @@ end
 ---@field done boolean|nil true if a message with this id and mcrc was completed recently
 ---@field error InvsyncError|nil
 
---- Receives one frame (the text of the RCON `recv` argument). Cheap: no checksum is
---- computed here. `now` is the caller's tick (any increasing number; nil if unused).
+--- True if a frame byte-identical to `line` waits in the queue for chunk `index` of `id`
+--- (`qidx` counts them; the queue is searched only when it holds one).
+local function queued_exactly(rx, id, index, line)
+  local q = rx.qidx[id]
+  if not (q and q[index]) then return false end
+  local queue = rx.queue
+  for i = rx.qhead, rx.qtail do
+    local e = queue[i]
+    if e.index == index and e.id == id and e.line == line then return true end
+  end
+  return false
+end
+
+--- Receives one frame (the text of the RCON `recv` argument). Cheap: it reads the header
+--- only (no scan of the data, no checksum), so its cost does not grow with the frame.
+--- `now` is the caller's tick (any increasing number; nil if unused).
 ---@param rx table
 ---@param line string
 ---@param now number|nil
@@ -137,14 +155,16 @@ end
 function reassembler.push(rx, line, now)
   rx.pushed = rx.pushed + 1
   local seq = rx.pushed
-  local f, err = frame.parse(line, rx)
-  if not f then
+  local h, err = frame.parse_header(line, rx)
+  if not h then
     return { status = "error", seq = seq, id = err.id, index = err.index, error = err }
   end
-  local id, index = f.id, f.index
+  local id, index = h.id, h.index
   local msg = rx.msgs[id]
-  if msg and message.holds_exactly(msg, f) then
-    -- byte-identical to a chunk that passed every check: the same checks would pass again
+  if (msg and msg.chunks[index] and message.holds_exactly(msg, h, sub(line, h.dpos)))
+    or queued_exactly(rx, id, index, line) then
+    -- byte-identical to a chunk that passed every check, or to a frame waiting for them:
+    -- the same checks would give the same result
     local have, count = progress(rx, id)
     return { status = "duplicate", seq = seq, id = id, index = index, count = count, have = have }
   end
@@ -156,8 +176,8 @@ function reassembler.push(rx, line, now)
   end
   rx.qtail = rx.qtail + 1
   rx.queue[rx.qtail] = {
-    seq = seq, size = size, id = id, index = index, count = f.count, method = f.method,
-    plen = f.plen, wlen = f.wlen, mcrc = f.mcrc, fcrc = f.fcrc, hdr = f.hdr, data = f.data,
+    seq = seq, size = size, line = line, id = id, index = index, count = h.count, method = h.method,
+    plen = h.plen, wlen = h.wlen, mcrc = h.mcrc, fcrc = h.fcrc, dpos = h.dpos,
     vpos = 0, chdr = 0, cdata = 0,
   }
   rx.queued_bytes = rx.queued_bytes + size
@@ -169,7 +189,7 @@ function reassembler.push(rx, line, now)
   q[index] = (q[index] or 0) + 1
   local have, count = progress(rx, id)
   return { status = "queued", seq = seq, id = id, index = index, count = count, have = have,
-    done = rx.done_mcrc[id] == f.mcrc or nil }
+    done = rx.done_mcrc[id] == h.mcrc or nil }
 end
 
 --- Removes the head of the verification queue.
@@ -312,55 +332,79 @@ local function accept(rx, e, now, events)
   return msg
 end
 
---- Verifies the fcrc of queue entry `e`, spending at most about `left` units; when done,
---- pops it and applies it. Returns the budget left.
+local SCAN_BYTES = limits.scan_bytes
+
+--- The deferred checks of queue entry `e` (PROTOCOL.md 3 steps 3, 5 and 6: its data's
+--- characters in one C-speed scan, then `fcrc`, a CRC pass spread over calls), spending at
+--- most about `left` units; when done, pops it and applies it (steps 7 and 8). Returns the
+--- budget left, and the message the frame went into, if any.
 local function verify(rx, e, left, now, events)
-  local data = e.data
-  local n = #data
+  local line, dpos = e.line, e.dpos
+  local n = #line
   if e.vpos == 0 then
     local msg = rx.msgs[e.id]
-    if msg and message.holds_exactly(msg, e) then
-      -- identical to a verified chunk: same result without checksumming again
+    if msg and msg.chunks[e.index] and message.holds_exactly(msg, e, sub(line, dpos)) then
+      -- identical to a chunk verified since it was queued: same result without the checks
       pop(rx)
       events[#events + 1] = { kind = "duplicate", seq = e.seq, id = e.id, index = e.index }
       return left - 1
     end
-    e.chdr = crc32.of(e.hdr)
-    e.vpos = 1
-    left = left - #e.hdr
+    local err = frame.check_data(line, e)
+    left = left - 1 - floor((n - dpos + 1) / SCAN_BYTES)
+    if err then
+      pop(rx)
+      events[#events + 1] = { kind = "error", scope = "frame", seq = e.seq, id = e.id, index = e.index, error = err }
+      return left
+    end
+    e.chdr = crc32.update(0, line, frame.BODY_START, dpos - 1)
+    e.vpos = dpos
+    left = left - (dpos - frame.BODY_START)
   end
   local take = n - e.vpos + 1
   if take > left then take = left end
   if take > 0 then
-    e.cdata = crc32.update(e.cdata, data, e.vpos, e.vpos + take - 1)
+    e.cdata = crc32.update(e.cdata, line, e.vpos, e.vpos + take - 1)
     e.vpos = e.vpos + take
     left = left - take
   end
   if e.vpos <= n then return left end
   pop(rx)
-  local body = crc32.combine_op(e.chdr, e.cdata, crc32.shift_op(n))
+  local body = crc32.combine_op(e.chdr, e.cdata, crc32.shift_op(n - dpos + 1))
   left = left - limits.combine_cost
   if body ~= e.fcrc then
     frame_error(events, e, "FrameChecksumMismatch", format("fcrc is %08x, the body gives %08x", e.fcrc, body))
     return left
   end
+  e.data = sub(line, dpos)
   return left, accept(rx, e, now, events)
 end
 
 --- Completes a message whose chunks have all been processed (step 9): delivers it once, or
 --- drops it with its error.
-local function complete(rx, msg, events, env)
+local function complete(rx, msg, events)
   remove_msg(rx, msg)
-  local payload, err = message.finish(msg, env)
+  local payload, err = message.finish(msg)
   if not payload then return message_error(rx, events, msg, err) end
   remember(rx, msg.id, msg.mcrc)
   events[#events + 1] = { kind = "message", id = msg.id, method = msg.method, payload = payload }
 end
 
---- Works on `msg` within `left` units, completing it when its last chunk is processed.
-local function advance(rx, msg, left, events, env)
-  left = message.advance(msg, left)
-  if message.ready(msg) then complete(rx, msg, events, env) end
+--- Steps a verdict waits for a step with `fresh` units before it starts anyway.
+local VERDICT_PATIENCE = 8
+
+--- Works on `msg` within `left` units, completing it when its last chunk is processed. Work
+--- that cannot be split (an inflate, the final join) starts when its cost fits `left`, or
+--- when at least `fresh` units are left; a verdict that waited VERDICT_PATIENCE steps for
+--- that (`msg.waits`, counted by `step`) starts with any budget. Returns the budget left.
+local function advance(rx, msg, left, events, env, fresh)
+  left = message.advance(msg, left, env, fresh)
+  if message.ready(msg) and left > 0 then
+    local cost = message.finish_cost(msg)
+    if cost <= left or left >= fresh or (msg.waits or 0) >= VERDICT_PATIENCE then
+      complete(rx, msg, events)
+      left = left - cost
+    end
+  end
   return left
 end
 
@@ -447,30 +491,49 @@ end
 --- `{kind = "error", scope = "frame"|"message", seq, id, index, error}`,
 --- `{kind = "duplicate", seq, id, index}` and `{kind = "expired", id, missing, error}`;
 --- and the work units spent. A call stops as soon as the budget is used up; it can overrun
---- it only by the last unit of work started: one CRC combination, a frame header's CRC, or
---- the output of one LZ4 sequence.
+--- it only by the last unit of work started: one CRC combination, a frame header's CRC, a
+--- frame's character scan, the output of one LZ4 sequence, or work that cannot be split
+--- (one inflate, the join of a completed payload), which starts only when its estimated cost
+--- fits what is left, or when at least `fresh` units are left (default `budget`: only as the
+--- first work of a call). An adapter that shares a tick's budget passes its whole tick budget
+--- as `fresh`, so such work waits for a tick that has spent nothing else (and a verdict
+--- that waited a few steps starts anyway, so nothing waits forever).
 ---@param rx table
 ---@param budget number
 ---@param now number|nil
 ---@param env InvsyncStepEnv|nil
+---@param fresh number|nil
 ---@return table[] events
 ---@return number spent
-function reassembler.step(rx, budget, now, env)
+function reassembler.step(rx, budget, now, env, fresh)
   local events = {}
   expire(rx, now, events)
+  fresh = fresh or budget
   local left = budget
-  while left > 0 and rx.qhead <= rx.qtail do
-    local msg
-    left, msg = verify(rx, rx.queue[rx.qhead], left, now, events)
-    -- go on with that message at once, so a single-frame message completes right here
-    if msg and left > 0 then left = advance(rx, msg, left, events, env) end
-  end
   local order = rx.order
+  -- verdicts first: a message whose chunks are all processed waits only for its join, the
+  -- largest piece of work, which so gets the tick while it is least used
   local i = 1
   while left > 0 and i <= #order do
     local id = order[i]
     local msg = rx.msgs[id]
-    left = advance(rx, msg, left, events, env)
+    if message.ready(msg) then
+      left = advance(rx, msg, left, events, env, fresh)
+      if order[i] == id then msg.waits = (msg.waits or 0) + 1 end
+    end
+    if order[i] == id then i = i + 1 end
+  end
+  while left > 0 and rx.qhead <= rx.qtail do
+    local msg
+    left, msg = verify(rx, rx.queue[rx.qhead], left, now, events)
+    -- go on with that message at once, so a single-frame message completes right here
+    if msg and left > 0 then left = advance(rx, msg, left, events, env, fresh) end
+  end
+  i = 1
+  while left > 0 and i <= #order do
+    local id = order[i]
+    local msg = rx.msgs[id]
+    left = advance(rx, msg, left, events, env, fresh)
     if order[i] == id then i = i + 1 end
   end
   return events, budget - left

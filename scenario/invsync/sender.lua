@@ -2,11 +2,13 @@
 ---
 --- The game sends `raw` (the payload as it is, when it is frame text) or `zlib` (through
 --- the injected `deflate_b64`, in the game `helpers.encode_string`); it never compresses in
---- pure Lua. `new` plans the chunks (arithmetic only; `raw` chunks are cut between UTF-8
---- characters); `step(job, budget)` then checks `raw` text, checksums every chunk once
---- (folding the chunk CRCs into `mcrc` with `crc32.combine_op`) and builds the frames, each
---- call doing about `budget` work units, so staging a large message is spread over ticks.
---- The job is plain data: keep it in `storage` while it is staged for `pull`.
+--- pure Lua. `new` plans the chunks: `raw` by arithmetic, cut between UTF-8 characters;
+--- `zlib` as one stream per chunk (PROTOCOL.md 2.3), one native deflate per payload slice,
+--- slices sized to fill the frames, by the reference encoder's rule so both make the same
+--- frames for the same deflate. `step(job, budget)` then checks `raw` text, checksums every
+--- chunk once (folding the chunk CRCs into `mcrc` with `crc32.combine_op`) and builds the
+--- frames, each call doing about `budget` work units, so staging a large message is spread
+--- over ticks. The job is plain data: keep it in `storage` while it is staged for `pull`.
 
 local errors = require("invsync.errors")
 local limits = require("invsync.limits")
@@ -14,11 +16,12 @@ local frame = require("invsync.frame")
 local crc32 = require("invsync.crc32")
 local text = require("invsync.text")
 
-local byte, sub, find, format, floor, ceil = string.byte, string.sub, string.find, string.format, math.floor, math.ceil
+local byte, sub, find, format, floor, ceil, concat = string.byte, string.sub, string.find, string.format, math.floor, math.ceil, table.concat
 
 local sender = {}
 
 local COMBINE_COST = limits.combine_cost
+local TEXT_SCAN_BYTES = limits.text_scan_bytes
 
 local MAX_ID = 4294967295
 
@@ -120,6 +123,86 @@ local function plan(id, method, plen, wire, max_frame)
   end
 end
 
+--- The most payload bytes one `zlib` chunk holds (PROTOCOL.md 2.3: one native inflate stays
+--- short however compressible the data).
+local ZLIB_MAX_SLICE = 65536
+--- The smallest zlib chunk (a stream of one byte or of nothing) is 12 base64 characters.
+local ZLIB_SMALLEST = 12
+
+--- Cuts `payload` into about `target` slices of balanced size, each deflated (`deflate`, one
+--- native call per slice) into at most `room` characters; a slice that deflates too big is
+--- shrunk by its overshoot, with a margin, and deflated again. `whole` is the deflated whole
+--- payload, reused when the only slice is the payload. The reference encoder's rule
+--- (codec/src/encode.rs `cut_zlib`), step for step, so both make the same chunks.
+local function cut_zlib(payload, deflate, room, target, whole)
+  local n = #payload
+  local chunks, pos = {}, 0
+  while pos < n do
+    local left = target - #chunks
+    if left < 1 then left = 1 end
+    local len = ceil((n - pos) / left)
+    if len > ZLIB_MAX_SLICE then len = ZLIB_MAX_SLICE end
+    if len < 1 then len = 1 end
+    while true do
+      local chunk
+      if pos == 0 and len == n then chunk = whole else chunk = deflate(sub(payload, pos + 1, pos + len)) end
+      if #chunk <= room or len == 1 then
+        chunks[#chunks + 1] = chunk
+        pos = pos + len
+        break
+      end
+      local scaled = floor(len * room / #chunk * 0.95)
+      if scaled > len - 1 then scaled = len - 1 end
+      if scaled < 1 then scaled = 1 end
+      len = scaled
+    end
+  end
+  return chunks
+end
+
+--- The chunks of a `zlib` message (PROTOCOL.md 2.3): each the padded base64 of a complete
+--- zlib stream of the next slice of the payload, sized to fill a frame of `max_frame` and at
+--- most ZLIB_MAX_SLICE bytes of payload. As the reference encoder (`encode_zlib`): the room
+--- for data assumes bounds for the header's count and wire length, widened if the result
+--- outgrows them; the number of slices starts from the deflated size of the whole payload.
+--- Returns the chunk texts or nil, err (FrameTooSmall).
+local function zlib_chunks(id, payload, max_frame, deflate, whole)
+  local n = #payload
+  local whole_len = #whole
+  -- (small frames cut compressible data into many small streams, each with its own zlib
+  -- header and checksum, so the wire can grow far past the whole payload's deflate)
+  local count_bound = floor(whole_len / 64) + 16
+  local wire_bound = (whole_len + 1024) * 4
+  while true do
+    local widest = frame.header_len(id, count_bound, count_bound, "zlib", n, wire_bound)
+    local room = max_frame - widest
+    if room < 0 then room = 0 end
+    room = room - room % 4
+    if room < ZLIB_SMALLEST then
+      return nil, errors.new("FrameTooSmall", format("message %d: max_frame %d leaves no room for a %d-character zlib "
+        .. "chunk after a %d-byte header", id, max_frame, ZLIB_SMALLEST, widest), id)
+    end
+    local chunks
+    if n == 0 then
+      chunks = { whole }
+    else
+      local target = ceil(whole_len / room)
+      local by_slice = ceil(n / ZLIB_MAX_SLICE)
+      if by_slice > target then target = by_slice end
+      if target < 1 then target = 1 end
+      chunks = cut_zlib(payload, deflate, room, target, whole)
+    end
+    local wire_len = 0
+    for k = 1, #chunks do wire_len = wire_len + #chunks[k] end
+    if #chunks <= count_bound and wire_len <= wire_bound then return chunks end
+    if #chunks > count_bound then
+      count_bound = count_bound * 10
+      if count_bound > MAX_ID then count_bound = MAX_ID end
+    end
+    if wire_len > wire_bound then wire_bound = wire_bound * 10 end
+  end
+end
+
 --- Total bytes of the frames of a plan, plus `overhead` per frame.
 local function total_size(id, method, plen, wlen, count, overhead)
   local base = frame.header_len(id, 1, count, method, plen, wlen) - 1 -- without the index digits
@@ -148,9 +231,12 @@ end
 ---@field decode string[]|nil for "auto": the receiver's decode list (default {"raw"})
 ---@field overhead number|nil for "auto": bytes each frame costs on the channel beyond itself
 ---@field deflate_b64 fun(payload: string): string the game's helpers.encode_string, for zlib
+---@field deflated string|nil `deflate_b64(payload)` if the caller has it already (saves a call)
 
 --- Plans a message. Returns the job (plain data) or nil and an error (MessageTooLarge,
 --- TooManyChunks, FrameTooSmall, NoAcceptableMethod). `raw` text is checked by `step`.
+--- `zlib` is deflated here (native calls); `job.deflated` is the number of payload bytes
+--- handed to `deflate_b64`, for the caller's budget.
 ---@param payload string
 ---@param opts InvsyncSendOptions
 ---@return table|nil job
@@ -185,17 +271,43 @@ function sender.new(payload, opts)
   end
   local job = { id = id, plen = plen }
   local options, first_err = {}, nil
+  local deflated = 0
   for i = 1, #candidates do
     local m = candidates[i]
     local wire = payload
+    local ends, err
     if m == "zlib" then
-      if not opts.deflate_b64 then error("invsync.sender.new: zlib needs opts.deflate_b64", 2) end
-      wire = opts.deflate_b64(payload)
-      if type(wire) ~= "string" or #wire % 4 ~= 0 or find(wire, "[^A-Za-z0-9+/=]") then
-        error("invsync.sender.new: deflate_b64 did not return padded base64 text", 2)
+      local deflate_b64 = opts.deflate_b64
+      if not deflate_b64 then error("invsync.sender.new: zlib needs opts.deflate_b64", 2) end
+      local function deflate(p)
+        deflated = deflated + #p
+        local z = deflate_b64(p)
+        if type(z) ~= "string" or #z % 4 ~= 0 or not find(z, "^[A-Za-z0-9+/]*=?=?$") then
+          error("invsync.sender.new: deflate_b64 did not return padded base64 text")
+        end
+        return z
       end
+      local whole = opts.deflated or deflate(payload)
+      local chunks
+      chunks, err = zlib_chunks(id, payload, max_frame, deflate, whole)
+      if chunks then
+        wire = concat(chunks)
+        ends = {}
+        local at = 0
+        for k = 1, #chunks do
+          at = at + #chunks[k]
+          ends[k] = at
+          -- a slice of one byte is kept even if it deflates past the room (as the reference)
+          if frame.header_len(id, k, #chunks, m, plen, #wire) + #chunks[k] > max_frame then
+            ends, err = nil, errors.new("FrameTooSmall", format("message %d: chunk %d of %d characters does not fit "
+              .. "max_frame %d", id, k, #chunks[k], max_frame), id)
+            break
+          end
+        end
+      end
+    else
+      ends, err = plan(id, m, plen, wire, max_frame)
     end
-    local ends, err = plan(id, m, plen, wire, max_frame)
     if ends and #wire > max_message then
       ends, err = nil, errors.new("MessageTooLarge", format("message %d: wire text of %d bytes, max_message is %d", id, #wire, max_message), id)
     end
@@ -221,6 +333,7 @@ function sender.new(payload, opts)
     options[j + 1] = o
   end
   job.options = options
+  job.deflated = deflated
   job.choice = 0
   restart(job, 1)
   return job
@@ -251,7 +364,7 @@ function sender.step(job, budget)
       if pos > stop then
         job.phase, job.pos = "crc", 1
       else
-        local e = pos + left * 4 - 1
+        local e = pos + left * TEXT_SCAN_BYTES - 1
         if e >= stop then
           e = stop
         else
@@ -271,7 +384,7 @@ function sender.step(job, budget)
               job.id, off, detail, name), job.id, nil, off), budget - left
           end
         else
-          left = left - floor((e - pos + 1) / 4) - 1
+          left = left - floor((e - pos + 1) / TEXT_SCAN_BYTES) - 1
           job.pos = e + 1
         end
       end

@@ -30,15 +30,20 @@ settings.DEFAULTS = {
   -- the budget -----------------------------------------------------------------------------
   --- Work units per tick for everything the module does in on_tick, shared in this order:
   --- small outgoing messages, receiving, JSON decoding, inventories, small messages again,
-  --- staging. One unit is about one byte checksummed (~30 ns on PUC Lua 5.2); every kind of
-  --- work is charged in these units (README, "Budgets"), so a tick stays under ~1 ms.
-  tick_budget = 28672,
+  --- staging, after the remote calls of the tick. One unit is about one byte checksummed
+  --- (24 ns on PUC Lua 5.2 in the codec benchmark; 35-38 ns per unit for the whole mix of a
+  --- busy tick in the emulator, calls, allocation and collection included); every kind of
+  --- work is charged in these units (README, "Budgets"), so a tick stays near 0.75 ms.
+  tick_budget = 24576,
 
   -- sending (game -> host) ----------------------------------------------------------------
   --- Longest frame printed on stdout (after the form feed marker).
   stdout_max_frame = limits.max_frame_stdout,
-  --- Longest frame returned by `pull`.
-  pull_max_frame = limits.max_frame_pull,
+  --- Longest frame returned by `pull` (at most the protocol's 262144 for pulled frames). Each
+  --- staged frame is built, and each pull answered, with a copy into fresh memory in one
+  --- tick, and a host pulls several frames at once (5 in flight): 64 KiB keeps such a tick
+  --- near 0.3 ms, where 256 KiB frames took over 1 ms in the emulator.
+  pull_max_frame = 65536,
   --- Payloads up to this size are deflated natively (helpers.encode_string) and sent as zlib
   --- when that is smaller; larger ones go raw, so no single native deflate call takes long
   --- (16 KiB: about half a millisecond). Deflating pays off mostly when it makes a payload fit

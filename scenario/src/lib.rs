@@ -42,6 +42,7 @@ pub const MODULES: &[LuaModule] = &[
     module!("crc32", "crc32.lua"),
     module!("base64", "base64.lua"),
     module!("text", "text.lua"),
+    module!("join", "join.lua"),
     module!("lz4", "lz4.lua"),
     module!("frame", "frame.lua"),
     module!("message", "message.lua"),

@@ -244,9 +244,8 @@ proptest! {
         id in 1u32..=u32::MAX,
     ) {
         LUA.with(|lua| {
-            let wire = common::wire_text(method, payload.as_bytes());
-            let lengths = common::chunk_lengths(method, &wire, size);
-            let mut frames = common::frames_for(id, method, payload.len(), &wire, &lengths);
+            let chunks = common::chunks_of(method, payload.as_bytes(), size);
+            let mut frames = common::frames_of_chunks(id, method, payload.len(), &chunks);
             for d in &dups { let f = frames[d.index(frames.len())].clone(); frames.push(f); }
             let n = frames.len();
             frames.rotate_left(order.index(n));
@@ -304,9 +303,8 @@ proptest! {
         byte in any::<u8>(),
     ) {
         LUA.with(|lua| {
-            let wire = common::wire_text(method, payload.as_bytes());
-            let lengths = common::chunk_lengths(method, &wire, size);
-            let frames = common::frames_for(77, method, payload.len(), &wire, &lengths);
+            let chunks = common::chunks_of(method, payload.as_bytes(), size);
+            let frames = common::frames_of_chunks(77, method, payload.len(), &chunks);
             let k = which.index(frames.len());
             let mut bad = frames.clone();
             let i = at.index(bad[k].len());

@@ -39,6 +39,11 @@ fn codecs_spec() {
 }
 
 #[test]
+fn join_spec() {
+    run_suite("join_spec.lua", include_str!("lua/join_spec.lua"));
+}
+
+#[test]
 fn frame_spec() {
     run_suite("frame_spec.lua", include_str!("lua/frame_spec.lua"));
 }

@@ -59,17 +59,22 @@ def parse(line):
     }
 
 
-def decode_wire(method, wire, plen):
-    if method == "raw":
-        return wire
+def b64(text):
     try:
-        raw = base64.b64decode(wire, validate=True)
+        return base64.b64decode(text, validate=True)
     except binascii.Error as e:
         raise ProtocolError("BadBase64", str(e))
+
+
+def decode_wire(method, chunks, plen):
+    """`chunks`: the chunks' data in index order."""
+    if method == "raw":
+        return b"".join(chunks)
     if method == "zlib":
-        payload = zlib.decompress(raw)
+        # one zlib stream per chunk (PROTOCOL.md 2.3)
+        payload = b"".join(zlib.decompress(b64(c)) for c in chunks)
     else:
-        payload = lz4.block.decompress(raw, uncompressed_size=plen)
+        payload = lz4.block.decompress(b64(b"".join(chunks)), uncompressed_size=plen)
     if len(payload) != plen:
         raise ProtocolError("PayloadLengthMismatch", f"{len(payload)} != {plen}")
     return payload
@@ -90,19 +95,54 @@ def decode(lines):
             wire = b"".join(m["chunks"][i] for i in range(1, f["count"] + 1))
             if len(wire) != f["wlen"] or crc(wire) != f["mcrc"]:
                 raise ProtocolError("MessageChecksumMismatch", f"message {f['id']}")
-            done[str(f["id"])] = decode_wire(f["method"], wire, f["plen"]).hex()
+            chunks = [m["chunks"][i] for i in range(1, f["count"] + 1)]
+            done[str(f["id"])] = decode_wire(f["method"], chunks, f["plen"]).hex()
             del messages[f["id"]]
     return done
 
 
+def header_room(method, ident, plen, max_frame):
+    """Data bytes a frame can hold, assuming generous widths for the count and wire length."""
+    return max_frame - len(f"IS1 00000000 {ident} 99999/99999 {method} {plen} {plen * 4 + 9999} 00000000 ")
+
+
+def encode_zlib(payload, max_frame, ident):
+    """One zlib stream per chunk, each slice as large as a frame holds."""
+    room = header_room("zlib", ident, len(payload), max_frame) // 4 * 4
+    chunks, pos = [], 0
+    while pos < len(payload) or not chunks:
+        size = max(1, min(len(payload) - pos, 65536))
+        while True:
+            text = base64.b64encode(zlib.compress(payload[pos:pos + size], 9))
+            if len(text) <= room or size <= 1:
+                break
+            size = max(1, size * room // len(text) * 9 // 10)
+        if len(text) > room:
+            raise ProtocolError("FrameTooSmall", str(max_frame))
+        chunks.append(text)
+        pos += size
+    return frames_of("zlib", ident, len(payload), chunks)
+
+
+def frames_of(method, ident, plen, chunks):
+    wire = b"".join(chunks)
+    wlen, mcrc, count = len(wire), crc(wire), len(chunks)
+    frames = []
+    for i, data in enumerate(chunks, start=1):
+        body = f"{ident} {i}/{count} {method} {plen} {wlen} {mcrc:08x} ".encode() + data
+        frames.append(b"IS1 %08x " % crc(body) + body)
+    return frames
+
+
 def encode(payload, method, max_frame, ident):
+    if method == "zlib":
+        return encode_zlib(payload, max_frame, ident)
     if method == "raw":
         wire = payload
         payload.decode("utf-8")  # must be text
         unit = 1
     else:
-        block = zlib.compress(payload, 9) if method == "zlib" else lz4.block.compress(payload, store_size=False)
-        wire = base64.b64encode(block)
+        wire = base64.b64encode(lz4.block.compress(payload, store_size=False))
         unit = 4
     plen, wlen, mcrc = len(payload), len(wire), crc(wire)
     count = 1

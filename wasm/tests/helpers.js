@@ -68,13 +68,17 @@ function parseFrame(frame) {
 }
 
 /** Builds frames independently of the package: header by the grammar, CRCs by Node's zlib. */
-function buildFrames({ id, method, plen, wire, chunk }) {
+function buildFrames({ id, method, plen, wire, chunk, chunks }) {
+  // Either a wire text cut every `chunk` characters, or the chunks themselves.
+  if (!chunks) {
+    chunks = [];
+    for (let at = 0; at < wire.length || chunks.length === 0; at += chunk) {
+      chunks.push(wire.slice(at, at + chunk));
+    }
+  }
+  wire = chunks.join("");
   const mcrc = hex8(crc32(Buffer.from(wire, "utf8")));
   const wlen = Buffer.byteLength(wire, "utf8");
-  const chunks = [];
-  for (let at = 0; at < wire.length || chunks.length === 0; at += chunk) {
-    chunks.push(wire.slice(at, at + chunk));
-  }
   return chunks.map((data, i) => {
     const body = `${id} ${i + 1}/${chunks.length} ${method} ${plen} ${wlen} ${mcrc} ${data}`;
     return `IS1 ${hex8(crc32(Buffer.from(body, "utf8")))} ${body}`;

@@ -94,17 +94,50 @@ impl Method {
     }
 }
 
-/// The wire text of a payload for a method (reference implementation).
+/// The wire text of a payload for `raw` or `lz4` (reference implementation; `zlib` is one
+/// stream per chunk, see [`chunks_of`]).
 pub fn wire_text(method: Method, payload: &[u8]) -> Vec<u8> {
     match method {
         Method::Raw => payload.to_vec(),
         Method::Lz4 => STANDARD
             .encode(lz4_flex::block::compress(payload))
             .into_bytes(),
-        Method::Zlib => STANDARD
-            .encode(miniz_oxide::deflate::compress_to_vec_zlib(payload, 9))
-            .into_bytes(),
+        Method::Zlib => panic!("zlib has no single wire text: one stream per chunk (chunks_of)"),
     }
+}
+
+/// One `zlib` chunk: the padded base64 of a complete zlib stream (level 9) of `slice`.
+pub fn zlib_chunk(slice: &[u8]) -> Vec<u8> {
+    STANDARD
+        .encode(miniz_oxide::deflate::compress_to_vec_zlib(slice, 9))
+        .into_bytes()
+}
+
+/// The chunks of a message (PROTOCOL.md 2.3, 2.4), cut at about `size`: for `raw` and `lz4`
+/// the wire text cut by [`chunk_lengths`]; for `zlib` the payload cut into slices of
+/// `4 * size` bytes (text compresses about that much), each compressed into a chunk of its own.
+pub fn chunks_of(method: Method, payload: &[u8], size: usize) -> Vec<Vec<u8>> {
+    if method == Method::Zlib {
+        if payload.is_empty() {
+            return vec![zlib_chunk(payload)];
+        }
+        return payload.chunks(4 * size.max(1)).map(zlib_chunk).collect();
+    }
+    let wire = wire_text(method, payload);
+    let mut pos = 0;
+    chunk_lengths(method, &wire, size)
+        .into_iter()
+        .map(|len| {
+            pos += len;
+            wire[pos - len..pos].to_vec()
+        })
+        .collect()
+}
+
+/// Frames of a message whose chunks are given (reference encoder, PROTOCOL.md 2).
+pub fn frames_of_chunks(id: u32, method: Method, plen: usize, chunks: &[Vec<u8>]) -> Vec<Vec<u8>> {
+    let lengths: Vec<usize> = chunks.iter().map(Vec::len).collect();
+    frames_for(id, method, plen, &chunks.concat(), &lengths)
 }
 
 /// Chunk lengths of about `size` bytes for a wire text: multiples of 4 for base64, cut
@@ -243,9 +276,14 @@ pub fn decode_ref(frames: &[Vec<u8>]) -> Vec<u8> {
     let payload = match first.method.as_str() {
         "raw" => wire,
         "lz4" => lz4_flex::block::decompress(&STANDARD.decode(&wire).unwrap(), first.plen).unwrap(),
-        "zlib" => {
-            miniz_oxide::inflate::decompress_to_vec_zlib(&STANDARD.decode(&wire).unwrap()).unwrap()
-        }
+        // one stream per chunk, inflated on its own
+        "zlib" => parsed
+            .iter()
+            .flat_map(|f| {
+                miniz_oxide::inflate::decompress_to_vec_zlib(&STANDARD.decode(&f.data).unwrap())
+                    .unwrap()
+            })
+            .collect(),
         other => panic!("method {other}"),
     };
     assert_eq!(payload.len(), first.plen, "plen");

@@ -56,6 +56,10 @@ test("each syntax error has its name", function()
     { build(5, 2, 2, "lz4", 10, 8, 1, "QU=D"), "ForbiddenCharacter" },
     { build(5, 2, 2, "lz4", 10, 8, 1, "Q==="), "ForbiddenCharacter" },
     { build(5, 1, 2, "lz4", 10, 8, 1, "QUJDR"), "MisalignedChunk" },
+    { build(5, 1, 2, "zlib", 10, 8, 1, "QUJDR"), "MisalignedChunk" },
+    { build(5, 2, 2, "zlib", 10, 8, 1, "QUJDR"), "MisalignedChunk" },
+    { build(5, 1, 2, "zlib", 10, 8, 1, "Q==="), "ForbiddenCharacter" },
+    { build(5, 1, 2, "zlib", 10, 8, 1, "QU=D"), "ForbiddenCharacter" },
     { build(5, 1, 2, "raw", 3, 3, 1, "abcd"), "MalformedHeader" },
     { build(5, 1, 2, "zstd", 10, 8, 1, "QUJD"), "UnknownMethod" },
     { (good:gsub("^IS1 %x+", "IS1 0102030")), "MalformedHeader" },
@@ -82,6 +86,35 @@ test("each syntax error has its name", function()
     t.eq(f, nil, "case " .. i .. " parses")
     t.err(err, c[2], "case " .. i .. " " .. t.show(c[1]))
   end
+end)
+
+test("every zlib chunk is a padded base64 text of its own", function()
+  for index = 1, 2 do
+    local f, err = frame.parse(build(5, index, 2, "zlib", 10, 8, 1, "QU=="), OPTS)
+    t.eq(err, nil, "padding at the end of chunk " .. index)
+    t.eq(f.data, "QU==", "data")
+  end
+end)
+
+test("the header alone, then the data's checks", function()
+  local line = build(5, 1, 2, "lz4", 10, 8, 1, "QU!D")
+  local h, err = frame.parse_header(line, OPTS)
+  t.eq(err, nil, "the header is fine")
+  t.eq(h.dpos, #line - 3, "data position"); t.eq(h.id, 5, "id"); t.eq(h.method, "lz4", "method")
+  t.eq(h.data, nil, "no copy of the data")
+  err = frame.check_data(line, h)
+  t.err(err, "ForbiddenCharacter", "the data's characters")
+  t.eq(err.offset, #line - 1, "offset in the frame"); t.eq(err.index, 1, "names the chunk")
+  -- a frame whose header the fast path does not take is still named field by field
+  h, err = frame.parse_header(build(5, 1, 2, "raw", 10, 10, 1, "x"):gsub(" raw 10 10 ", " raw 010 010 "), OPTS)
+  t.eq(h, nil, "no header"); t.err(err, "MalformedHeader", "leading zero"); t.ok(err.message:find("plen"), "names plen")
+  -- the same fields from the fast path and from a full parse
+  local good = build(4294967295, 7, 9, "raw", 9007199254740991, 9007199254740991, 0xfedcba98, "hi there")
+  local a, b = frame.parse_header(good, OPTS), frame.parse(good, OPTS)
+  for _, k in ipairs({ "fcrc", "id", "index", "count", "method", "plen", "wlen", "mcrc", "mcrc_hex", "fcrc_hex", "dpos" }) do
+    t.eq(a[k], b[k], k)
+  end
+  t.eq(frame.check_data(good, a), nil, "good data")
 end)
 
 test("the length limit of the receiver", function()

@@ -42,10 +42,10 @@ end
 local function tick(st, cfg, env, now, budget)
   local left = budget or cfg.tick_budget
   left = left - link.take_debt(st, left)
-  left = left - link.flush(st, cfg, env, math.max(left, 0))
+  left = left - link.flush(st, cfg, env, math.max(left, 0), now)
   local delivered, spent = link.receive(st, cfg, now, env, math.max(left, 0))
   left = left - spent
-  left = left - link.flush(st, cfg, env, math.max(left, 0))
+  left = left - link.flush(st, cfg, env, math.max(left, 0), now)
   link.stage(st, cfg, env, now, math.max(left, 0))
   return delivered
 end
@@ -94,11 +94,16 @@ test("small payloads go out as one line, large ones are staged, pulled and acked
   -- the host pulls every frame (any order), then acks
   local rx = R.new({ accept = { "raw", "zlib" }, max_frame = 262144 })
   local got
+  t.eq(link.left_at(st, small), 0, "the small one left at its tick")
+  t.eq(link.left_at(st, big), nil, "the staged one has not left before it is pulled")
   for index = staged.count, 1, -1 do
-    local f = link.pull(st, big, index)
+    local f = link.pull(st, big, index, 100 + index)
     t.eq(f:sub(1, 3), "IS1", "pull answers the frame")
+    t.eq(link.left_at(st, big), index == 1 and 101 or nil, "left only once every frame was pulled")
     R.push(rx, f, 0)
   end
+  link.pull(st, big, 2, 500)
+  t.eq(link.left_at(st, big), 101, "a repeated pull does not move it")
   for _, e in ipairs(R.step(rx, 1e9, 0, env)) do if e.kind == "message" then got = e.payload end end
   t.eq(got, big_text, "the pulled frames give the payload")
   t.eq(link.pull(st, big, staged.count + 1), "unknown " .. big, "no such chunk")
@@ -166,6 +171,33 @@ test("recv, status: answers and received reports", function()
   local f2 = S.frames("x", { id = 6, method = "raw", max_frame = 200 })[1]
   t.ok(link.recv(st, "IS2 " .. f2:sub(5), 0):find("^err %- UnsupportedVersion"), "errors are named: " .. link.recv(st, "IS2 " .. f2:sub(5), 0))
   t.ok(damaged ~= frames[1], "damaged")
+end)
+
+test("remote calls are charged by what they cost: recv by its frame, pull by its answer", function()
+  local cfg = settings.resolve({})
+  local st = link.new(cfg)
+  local small = S.frames("x", { id = 7, method = "raw", max_frame = 8192 })[1]
+  local big = S.frames(string.rep("y", 8000), { id = 8, method = "raw", max_frame = 8192 })[1]
+  link.recv(st, small, 0)
+  local a = link.take_debt(st, 1e9)
+  link.recv(st, big, 0)
+  local b = link.take_debt(st, 1e9)
+  t.eq(a, link.CALL_COST + link.RECV_COST + math.floor(#small / link.RECV_BYTES), "a short frame")
+  t.eq(b - a, math.floor(#big / link.RECV_BYTES) - math.floor(#small / link.RECV_BYTES), "a long one pays its bytes")
+  -- a burst of 16 frames of 8 kB leaves most of the tick to on_tick
+  t.ok(16 * b < cfg.tick_budget * 3 / 4, "16 recv calls cost " .. 16 * b .. " of " .. cfg.tick_budget)
+  -- pull: the answer's bytes
+  local env = fake_env()
+  link.send(st, cfg, string.rep("z", 200000))
+  for now = 1, 200 do tick(st, cfg, env, now) end
+  local staged = host_read(env)
+  local id
+  for _, m in ipairs(staged) do id = id or tonumber(m:match('"type":"staged","id":(%d+)')) end
+  t.ok(id, "staged")
+  link.take_debt(st, 1e9)
+  local f = link.pull(st, id, 1, 300)
+  t.ok(#f <= cfg.pull_max_frame, "a pulled frame of at most pull_max_frame")
+  t.eq(link.take_debt(st, 1e9), link.CALL_COST + math.floor(#f / link.PULL_BYTES), "pull pays its answer")
 end)
 
 test("a message that fails is reported failed with its error", function()

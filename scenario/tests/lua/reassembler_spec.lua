@@ -9,8 +9,13 @@ local caps = require("invsync.caps")
 local tests = {}
 local function test(name, fn) tests[#tests + 1] = { name, fn } end
 
--- zlib stand-in for pure Lua tests: "deflate" is the identity, so the wire is base64(payload)
-t.env = { inflate_b64 = function(s) return base64.decode(s) end }
+-- zlib stand-in for pure Lua tests: "deflate" is the identity, so each chunk is the base64 of
+-- its slice; "Tk9QRQ==" (base64 of "NOPE") stands for a chunk that is not a zlib stream
+local NOT_A_STREAM = "Tk9QRQ=="
+t.env = { inflate_b64 = function(s)
+  if s == NOT_A_STREAM then return nil end
+  return base64.decode(s)
+end }
 
 local function new_rx(cfg)
   cfg = cfg or {}
@@ -90,13 +95,16 @@ test("duplicates: identical frames, late duplicates, status answers", function()
   local rx = new_rx()
   local fs = t.make_frames(4, "raw", 10, "helloworld", { 5, 5 })
   t.eq(R.push(rx, fs[1], 0).status, "queued", "first")
-  t.eq(R.push(rx, fs[1], 0).status, "queued", "same bytes while unverified")
+  local p = R.push(rx, fs[1], 0)
+  t.eq(p.status, "duplicate", "same bytes as a queued frame: a duplicate at once")
+  t.eq(p.have, 1, "the queued chunk counts as held"); t.eq(p.count, 2, "its count")
   local st, missing = R.status(rx, 4)
   t.eq(st, "missing", "status")
   t.eq(#missing, 1, "one missing"); t.eq(missing[1], 2, "chunk 2 missing")
   local ev = R.step(rx, 1e9, 0, t.env)
-  t.eq(#ev, 1, "one event"); t.eq(ev[1].kind, "duplicate", "second copy is a duplicate")
-  local p = R.push(rx, fs[1], 0)
+  t.eq(#ev, 0, "the copy was never queued, so verifying the first reports nothing")
+  t.eq(rx.qhead > rx.qtail, true, "queue empty")
+  p = R.push(rx, fs[1], 0)
   t.eq(p.status, "duplicate", "verified copy is recognised at push")
   t.eq(p.have, 1, "have"); t.eq(p.count, 2, "count")
   p = R.push(rx, fs[2], 0)
@@ -166,9 +174,18 @@ test("every message-level error drops the message and leaves no state", function
     { "DecompressFailed", t.make_frames(6, "lz4", 5, base64.encode("\16a\0\0\0"), { 8 }) },
     { "BadBase64", t.make_frames(6, "lz4", 5, "AAAA" .. bad_bits, { 4, 4 }) },
     { "BadBase64", t.make_frames(6, "zlib", 2, bad_bits, { 4 }) },
-    { "BadBase64", t.make_frames(6, "zlib", 3, "AAAAA", { 4, 1 }) },
+    -- zlib: one stream per chunk (here base64 of each slice), inflated as chunks arrive
+    { "BadBase64", t.make_frames(6, "zlib", 5, "YWJj" .. bad_bits, { 4, 4 }) },
     { "DecompressFailed", t.make_frames(6, "zlib", 1, base64.encode("ab"), { 4 }) },
+    { "DecompressFailed", t.make_frames(6, "zlib", 3, base64.encode("ab") .. base64.encode("cd"), { 4, 4 }) },
+    { "DecompressFailed", t.make_frames(6, "zlib", 7, "YWJj" .. NOT_A_STREAM, { 4, 8 }) },
+    { "DecompressFailed", t.make_frames(6, "zlib", 7, NOT_A_STREAM .. "YWJj", { 8, 4 }) },
     { "PayloadLengthMismatch", t.make_frames(6, "zlib", 3, base64.encode("ab"), { 4 }) },
+    { "PayloadLengthMismatch", t.make_frames(6, "zlib", 7, base64.encode("ab") .. base64.encode("cd"), { 4, 4 }) },
+    -- the checksum is judged first, then the chunks in order: base64, then the inflate
+    { "MessageChecksumMismatch", with_mcrc("zlib", 7, "YWJj" .. NOT_A_STREAM, { 4, 8 }, 1) },
+    { "DecompressFailed", t.make_frames(6, "zlib", 5, NOT_A_STREAM .. bad_bits, { 8, 4 }) },
+    { "BadBase64", t.make_frames(6, "zlib", 5, bad_bits .. NOT_A_STREAM, { 4, 8 }) },
     { "DecompressFailed", t.make_frames(6, "lz4", 0, "", { 0 }) },
     { "WireLengthMismatch", (function()
       local fs = t.make_frames(6, "raw", 8, "abcdefgh", { 4, 4 })
@@ -177,10 +194,18 @@ test("every message-level error drops the message and leaves no state", function
       return fs
     end)() },
   }
+  local function reversed(list)
+    local out = {}
+    for i = #list, 1, -1 do out[#out + 1] = list[i] end
+    return out
+  end
   for i, c in ipairs(cases) do
-    for _, budget in ipairs({ 1e9, 3 }) do
+    -- the verdict does not depend on the order the chunks came in (zlib chunks are inflated
+    -- as they come, in any order; the verdict walks them in index order)
+    for _, run in ipairs({ { 1e9, c[2] }, { 3, c[2] }, { 1e9, reversed(c[2]) }, { 3, reversed(c[2]) } }) do
+      local budget = run[1]
       local rx = new_rx()
-      local got, events, pushes = t.deliver(R, rx, c[2], budget)
+      local got, events, pushes = t.deliver(R, rx, run[2], budget)
       t.eq(got[6], nil, "case " .. i .. " delivers nothing")
       local err = t.first_error(pushes, events)
       t.err(err, c[1], "case " .. i .. " budget " .. budget)
@@ -211,6 +236,9 @@ test("frame-level limits leave no state", function()
   hdr = frame.body_header(1, 1, 1, "raw", 2, 2, crc32.of("ab"))
   one({}, { frame.assemble(crc32.of(hdr .. "abc"), hdr, "abc") }, "MalformedHeader")
   one({}, t.make_frames(1, "lz4", 3, "QUJDRA==", { 3, 5 }), "MisalignedChunk")
+  one({}, t.make_frames(1, "zlib", 3, "AAAAA", { 4, 1 }), "MisalignedChunk")
+  one({}, t.make_frames(1, "zlib", 3, "YWI", { 3 }), "MisalignedChunk")
+  one({}, t.make_frames(1, "zlib", 3, "YQ==Y===", { 4, 4 }), "ForbiddenCharacter")
   one({}, t.make_frames(1, "lz4", 5, "AA==AAAA", { 4, 4 }), "ForbiddenCharacter")
   local rx = one({ max_messages = 1 }, { wide[1], t.make_frames(2, "raw", 2, "xy", { 1, 1 })[1] }, "TooManyMessages")
   t.eq(#rx.order, 1, "first message kept")
@@ -252,6 +280,104 @@ test("messages without progress expire with their missing chunks", function()
   R.push(rx, "junk", nil)
   ev = R.step(rx, 1e9, nil, t.env)
   t.eq(ev[1].kind, "expired", "expired by frames")
+end)
+
+test("push reads the header only; the data's checks run in step and drop a bad frame", function()
+  local rx = new_rx()
+  local fs = t.make_frames(5, "raw", 8, "abcdefgh", { 4, 4 })
+  local ctl = t.make_frames(5, "raw", 8, "abcdef\1h", { 4, 4 })[2]
+  local p = R.push(rx, ctl, 0)
+  t.eq(p.status, "queued", "a control byte in the data is not looked for at push")
+  local ev = R.step(rx, 1e9, 0, t.env)
+  t.eq(#ev, 1, "one event"); t.err(ev[1].error, "ForbiddenCharacter", "found by step")
+  t.eq(ev[1].seq, p.seq, "names the frame"); t.eq(ev[1].scope, "frame", "frame scope")
+  t.eq(R.status(rx, 5), "unknown", "dropped as if never received")
+  local b64 = t.make_frames(6, "lz4", 3, "QU!DQUJD", { 4, 4 })[1]
+  t.eq(R.push(rx, b64, 0).status, "queued", "a bad base64 character is not looked for at push")
+  t.err(R.step(rx, 1e9, 0, t.env)[1].error, "ForbiddenCharacter", "found by step")
+  -- raw: invalid UTF-8 before a control byte is named by the control byte (check 3 first)
+  local utf = t.make_frames(7, "raw", 4, "\255a\1b", { 4 })[1]
+  R.push(rx, utf, 0)
+  local err = R.step(rx, 1e9, 0, t.env)[1].error
+  t.err(err, "ForbiddenCharacter", "check 3 before check 5"); t.eq(err.offset, #utf - 1, "at the control byte")
+  -- a bad header with a control byte anywhere is check 3's error, at push
+  local broken = fs[1]:gsub(" 5 1/2 ", " 5 1-2 ") .. "\1"
+  t.err(R.push(rx, broken, 0).error, "ForbiddenCharacter", "control byte and bad header")
+  t.err(R.push(rx, (fs[1]:gsub(" 5 1/2 ", " 5 1-2 ")), 0).error, "MalformedHeader", "bad header alone")
+  -- the good frames still complete the message, and nothing else is left behind
+  local got = t.deliver(R, rx, fs)
+  t.eq(got[5], "abcdefgh", "delivered")
+  t.ok(R.idle(rx), "idle")
+end)
+
+test("zlib chunks inflate one by one as they arrive, each a stream of its own", function()
+  local r = t.rng(5)
+  local payload = text_payload(r, 30000)
+  local wire, lengths, pos = {}, {}, 1
+  while pos <= #payload do
+    local piece = base64.encode(payload:sub(pos, pos + 2999))
+    wire[#wire + 1] = piece
+    lengths[#lengths + 1] = #piece
+    pos = pos + 3000
+  end
+  local fs = t.make_frames(3, "zlib", #payload, table.concat(wire), lengths)
+  local calls = {}
+  local env = { inflate_b64 = function(s) calls[#calls + 1] = #s return base64.decode(s) end }
+  local rx = new_rx({ max_frame = 1e9 })
+  -- chunks 2 to 4 arrive: all three are inflated before the message is complete, without
+  -- waiting for chunk 1 (each is a stream of its own)
+  for k = 2, 4 do R.push(rx, fs[k], 0) end
+  while R.busy(rx) do R.step(rx, 1e9, 0, env) end
+  t.eq(#calls, 3, "one inflate per chunk held, before completion")
+  for k = 1, 3 do t.eq(calls[k], lengths[k + 1], "chunk " .. (k + 1) .. " inflated on its own") end
+  -- the rest arrive in reverse order, chunk 1 last
+  for k = #fs, 5, -1 do R.push(rx, fs[k], 0) end
+  R.push(rx, fs[1], 0)
+  local got
+  local steps = 0
+  while R.busy(rx) do
+    local ev, spent = R.step(rx, 3000, 0, env)
+    steps = steps + 1
+    -- one inflate is the most a step overruns by: its call, its input and output units
+    t.ok(spent <= 3000 + 32 + 4000 / 8 + 3000 / 16 + 256, "step " .. steps .. " spent " .. spent)
+    for _, e in ipairs(ev) do if e.kind == "message" then got = e.payload end end
+    t.ok(steps < 1000, "terminates")
+  end
+  t.eq(got, payload, "payload")
+  t.eq(#calls, #fs, "each chunk inflated once")
+end)
+
+test("work that cannot be split waits for a step with room, but not forever", function()
+  local join_bytes = require("invsync.limits").join_bytes
+  local payload = string.rep("inventory ", 300 * join_bytes)
+  local f = t.make_frames(8, "raw", #payload, payload, { #payload })[1]
+  for _, fresh_step in ipairs({ true, false }) do
+    local rx = new_rx({ max_frame = 1e9 })
+    R.push(rx, f, 0)
+    -- small steps verify the frame; the final join (about 3000 units) does not fit them
+    local steps = 0
+    while not (rx.msgs[8] and rx.msgs[8].next > 1) do
+      t.eq(#R.step(rx, 1000, 0, t.env, 2000), 0, "nothing delivered while verifying")
+      steps = steps + 1
+      t.ok(steps < 1000, "verification ends")
+    end
+    t.eq(#R.step(rx, 1000, 0, t.env, 2000), 0, "the verdict waits in a small step")
+    t.ok(R.busy(rx), "the verdict is still due")
+    local ev
+    if fresh_step then
+      ev = R.step(rx, 2000, 0, t.env, 2000)
+      t.eq(#ev, 1, "a step with `fresh` units delivers at once")
+    else
+      local waited = 0
+      repeat
+        ev = R.step(rx, 1000, 0, t.env, 2000)
+        waited = waited + 1
+      until #ev > 0 or waited > 20
+      t.ok(waited > 1 and waited <= 10, "without a fresh step it starts after a few steps, waited " .. waited)
+    end
+    t.eq(ev[1].kind, "message", "delivered"); t.eq(ev[1].payload, payload, "payload")
+    t.ok(R.idle(rx), "idle")
+  end
 end)
 
 test("step keeps to its budget", function()

@@ -54,14 +54,71 @@ test("raw frames: checksums, sizes, character boundaries", function()
   end
 end)
 
-test("zlib frames are aligned base64 chunks", function()
-  local payload = string.rep("inventory ", 300)
-  local frames = S.frames(payload, { id = 3, method = "zlib", max_frame = 100, deflate_b64 = fake_deflate })
-  local wire, sizes = check_frames(frames, 100, "zlib")
-  t.eq(wire, base64.encode(payload), "wire is what deflate_b64 returned")
-  for k = 1, #sizes - 1 do t.eq(sizes[k] % 4, 0, "chunk " .. k .. " aligned") end
-  local got = t.deliver(R, R.new({ accept = { "raw", "zlib" }, max_frame = 100 }), frames)
-  t.eq(got[3], payload, "round trip")
+-- a reversible stand-in for deflate that compresses: runs of "a" become "\0" and the run
+-- length, then base64 (the payloads below hold no "\0")
+local function rle(p)
+  return (p:gsub("a+", function(run)
+    local out = {}
+    while #run > 0 do
+      local n = math.min(#run, 255)
+      out[#out + 1] = "\0" .. string.char(n)
+      run = run:sub(n + 1)
+    end
+    return table.concat(out)
+  end))
+end
+local function unrle(z)
+  return (z:gsub("%z(.)", function(c) return string.rep("a", string.byte(c)) end))
+end
+local rle_deflate = function(p) return base64.encode(rle(p)) end
+local rle_env = { inflate_b64 = function(s) return unrle(base64.decode(s)) end }
+
+test("zlib frames are one stream per chunk, each filling its frame", function()
+  local r = t.rng(6)
+  local parts = {}
+  for i = 1, 60 do parts[i] = (i % 3 == 0) and string.rep("a", r.int(100, 900)) or r.bytes(r.int(10, 200), 98, 122) end
+  local payload = table.concat(parts)
+  for _, max_frame in ipairs({ 100, 400, 3999 }) do
+    local calls = 0
+    local deflate = function(p) calls = calls + 1 return rle_deflate(p) end
+    local frames = S.frames(payload, { id = 3, method = "zlib", max_frame = max_frame, deflate_b64 = deflate })
+    local _, sizes = check_frames(frames, max_frame, "zlib")
+    local slices = {}
+    for k = 1, #frames do
+      local data = frame.parse(frames[k], ALL).data
+      t.eq(sizes[k] % 4, 0, "chunk " .. k .. " is whole base64")
+      -- each chunk is exactly the stream of its slice
+      slices[k] = unrle(base64.decode(data))
+      t.eq(rle_deflate(slices[k]), data, "chunk " .. k .. " is the deflated slice")
+    end
+    t.eq(table.concat(slices), payload, "the slices make the payload")
+    t.ok(calls >= #frames + 1, "one deflate of the whole, then one per slice at least")
+    local rx = R.new({ accept = { "raw", "zlib" }, max_frame = max_frame })
+    r.shuffle(frames)
+    for i = 1, #frames do R.push(rx, frames[i], 0) end
+    local ev = R.step(rx, 1e9, 0, rle_env)
+    t.eq(ev[#ev].kind, "message", "delivered at max_frame " .. max_frame)
+    t.eq(ev[#ev].payload, payload, "round trip at max_frame " .. max_frame)
+  end
+end)
+
+test("zlib slices hold at most 64 KiB and a given deflated whole is reused", function()
+  local payload = string.rep("0123456789", 14000) -- 140 000 bytes
+  local frames = S.frames(payload, { id = 4, method = "zlib", max_frame = 1e9, deflate_b64 = fake_deflate })
+  t.eq(#frames, 3, "ceil(140000 / 65536) slices")
+  for k = 1, #frames do
+    t.ok(#base64.decode(frame.parse(frames[k], ALL).data) <= 65536, "slice " .. k .. " within 64 KiB")
+  end
+  local got = t.deliver(R, R.new({ accept = { "raw", "zlib" }, max_frame = 1e9 }), frames)
+  t.eq(got[4], payload, "round trip")
+  local calls = 0
+  local small = "a short payload"
+  local job = S.new(small, { id = 5, method = "zlib", deflated = fake_deflate(small),
+    deflate_b64 = function(p) calls = calls + 1 return fake_deflate(p) end })
+  t.eq(calls, 0, "one chunk: the given deflated text is the chunk")
+  t.eq(job.deflated, 0, "nothing deflated to charge")
+  job = S.new(small, { id = 5, method = "zlib", deflate_b64 = fake_deflate })
+  t.eq(job.deflated, #small, "the bytes deflated are counted for the caller's budget")
 end)
 
 test("the count's digits are accounted for in every header", function()
@@ -95,10 +152,12 @@ test("sender errors", function()
   _, err = S.frames("\240\159\152\128", { id = 1, method = "raw", max_frame = h + 3 })
   t.err(err, "FrameTooSmall", "a 4-byte character does not fit")
   t.ok(S.frames("\240\159\152\128", { id = 1, method = "raw", max_frame = h + 4 }), "it fits in 4 bytes")
-  h = frame.header_len(1, 1, 2, "zlib", 4, 8)
-  _, err = S.frames("abcd", { id = 1, method = "zlib", max_frame = h + 3, deflate_b64 = fake_deflate })
-  t.err(err, "FrameTooSmall", "room for less than one quantum")
-  t.eq(#S.frames("abcd", { id = 1, method = "zlib", max_frame = h + 4, deflate_b64 = fake_deflate }), 2, "two quanta, two frames")
+  -- zlib: the room is what the reference encoder's widest header leaves (a count of 16 for a
+  -- short text, a wire length of (8 + 1024) * 4), and must hold the smallest stream
+  h = frame.header_len(1, 16, 16, "zlib", 4, (8 + 1024) * 4)
+  _, err = S.frames("abcd", { id = 1, method = "zlib", max_frame = h + 11, deflate_b64 = fake_deflate })
+  t.err(err, "FrameTooSmall", "room for less than the smallest zlib stream")
+  t.eq(#S.frames("abcd", { id = 1, method = "zlib", max_frame = h + 12, deflate_b64 = fake_deflate }), 1, "one stream")
   _, err = S.frames(string.rep("a", 101), { id = 1, method = "raw", max_message = 100 })
   t.err(err, "MessageTooLarge", "payload over max_message")
   _, err = S.frames(string.rep("a", 1000), { id = 1, method = "raw", max_frame = 60, max_chunks = 10 })

@@ -19,9 +19,9 @@ use invsync_emulator::{Action, CommandHandle, Game, GameConfig, Line, ScenarioFi
 use serde_json::{Value, json};
 
 /// The instruction budget of one tick of the module, calibrated by the Lua benchmark to about
-/// 1 ms of PUC Lua 5.2 (scenario/README.md, "Budgets"). Includes the test host's own console
+/// 0.8 ms of PUC Lua 5.2 (scenario/README.md, "Budgets"). Includes the test host's own console
 /// commands, which are tiny.
-pub const TICK_INSTRUCTION_BUDGET: u64 = 180_000;
+pub const TICK_INSTRUCTION_BUDGET: u64 = 150_000;
 
 /// Bytes the command wrapper adds to a frame (`/sc remote.call("invsync","recv",[[...]])`).
 pub const RECV_OVERHEAD: usize = 38;

@@ -1,0 +1,156 @@
+//! The game under test: `invsync emulator` as a child process with a real stdout pipe and a real
+//! loopback RCON port, running the bench scenario (the reference module plus a small control.lua).
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use invsync_host::{Incoming, Link, LinkConfig, LinkOptions};
+use invsync_rcon_transport::{ClientConfig, RconClient};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, ChildStdout, Command};
+use tokio::sync::mpsc;
+
+/// The bench scenario's control.lua (next to a copy of the module's files).
+const BENCH_CONTROL: &str = include_str!("bench_control.lua");
+
+/// Writes the module and the bench control.lua into a fresh scenario folder.
+pub fn write_scenario(dir: &Path) -> anyhow::Result<PathBuf> {
+    let root = dir.join("invsync-bench");
+    for (path, contents) in invsync_scenario::scenario_files(Some(BENCH_CONTROL)) {
+        let path = root.join(path);
+        std::fs::create_dir_all(path.parent().expect("scenario files sit in a folder"))?;
+        std::fs::write(&path, contents).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(root)
+}
+
+/// A running emulator and the host's link to it.
+pub struct GameProcess {
+    child: Child,
+    pub link: Link,
+}
+
+impl GameProcess {
+    /// Starts the emulator in virtual time on a free loopback port and connects a [`Link`].
+    pub async fn start(
+        scenario: &Path,
+        in_flight: usize,
+        tick_log: Option<&Path>,
+    ) -> anyhow::Result<(GameProcess, mpsc::Receiver<Incoming>)> {
+        let password = format!("bench-{}", std::process::id());
+        let mut command = Command::new(std::env::current_exe()?);
+        if let Some(path) = tick_log {
+            command.arg("emulator").arg("--tick-log").arg(path);
+        } else {
+            command.arg("emulator");
+        }
+        let mut child = command
+            .args(["--rcon-bind", "127.0.0.1:0", "--scenario"])
+            .arg(scenario)
+            // The host answers within microseconds on loopback; a generous grace keeps tick counts
+            // exact even when the host spends milliseconds encoding (virtual time, EMULATOR.md).
+            .args(["--grace-ms", "250"])
+            // The host writes the commands of one decision in a burst: start them in one tick.
+            .args(["--settle-us", "2000"])
+            .env("INVSYNC_EMULATOR_RCON_PASSWORD", &password)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .context("starting the emulator")?;
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (port, stdout) = wait_for_rcon(stdout).await?;
+        let rcon = ClientConfig::new(format!("127.0.0.1:{port}"), password);
+        let mut options = LinkOptions {
+            link: LinkConfig {
+                in_flight,
+                ..LinkConfig::default()
+            },
+            ..LinkOptions::default()
+        };
+        // Clusterio's upload (the baseline) is one line of the whole JSON.
+        options.stdout.reader.max_line = 8 * 1024 * 1024;
+        let (link, incoming) = Link::connect(rcon, stdout, options)
+            .await
+            .context("connecting the link")?;
+        // A host asks for the game's capabilities once per connection, and the first message
+        // waits for that answer: send one small message first so no timed transfer pays for it.
+        tokio::time::timeout(
+            Duration::from_secs(60),
+            link.send(&b"{\"warm-up\":true}"[..]),
+        )
+        .await
+        .context("the warm-up message did not arrive within 60 s")?
+        .context("sending the warm-up message")?;
+        Ok((GameProcess { child, link }, incoming))
+    }
+
+    pub fn rcon(&self) -> &RconClient {
+        self.link.rcon()
+    }
+
+    /// Runs a console command and returns its reply text.
+    pub async fn command(&self, text: &str) -> anyhow::Result<String> {
+        let reply = self
+            .rcon()
+            .command_with_timeout(text.to_string(), Duration::from_secs(120))
+            .await?;
+        Ok(reply.text().into_owned())
+    }
+
+    /// Calls the bench scenario's remote interface and returns the trimmed reply.
+    pub async fn bench_call(&self, function: &str, args: &str) -> anyhow::Result<String> {
+        let reply = self
+            .command(&format!(
+                "/sc remote.call(\"invsync_bench\",\"{function}\"{args})"
+            ))
+            .await?;
+        let reply = reply.trim().to_string();
+        if reply.is_empty() || reply.contains("Error") || reply.contains("error") {
+            bail!("bench scenario `{function}` answered {reply:?}");
+        }
+        Ok(reply)
+    }
+
+    /// The emulator's per-tick accounting (an emulator extension, docs/EMULATOR.md).
+    pub async fn stats(&self) -> anyhow::Result<serde_json::Value> {
+        let text = self.command("/emulator-stats").await?;
+        serde_json::from_str(&text).with_context(|| format!("emulator stats: {text:?}"))
+    }
+
+    pub async fn reset_stats(&self) -> anyhow::Result<()> {
+        self.command("/emulator-stats reset").await.map(|_| ())
+    }
+
+    pub async fn stop(mut self) {
+        let _ = self.child.start_kill();
+        let _ = self.child.wait().await;
+    }
+}
+
+/// Reads the emulator's log until it says where RCON listens (as the game does, and as
+/// Clusterio waits for), and hands back the rest of the stream.
+async fn wait_for_rcon(stdout: ChildStdout) -> anyhow::Result<(u16, BufReader<ChildStdout>)> {
+    let mut reader = BufReader::new(stdout);
+    let mut line = String::new();
+    for _ in 0..200 {
+        line.clear();
+        if reader.read_line(&mut line).await? == 0 {
+            bail!("the emulator ended before starting RCON");
+        }
+        // "Starting RCON interface at IP ADDR:({127.0.0.1:PORT})"
+        if let Some(rest) = line.split("Starting RCON interface at IP ADDR:({").nth(1) {
+            let port = rest
+                .split('}')
+                .next()
+                .and_then(|addr| addr.rsplit(':').next())
+                .and_then(|p| p.parse().ok())
+                .with_context(|| format!("no port in {line:?}"))?;
+            return Ok((port, reader));
+        }
+    }
+    bail!("the emulator did not start RCON within its first 200 log lines")
+}
