@@ -91,8 +91,8 @@ pub struct EmulatorArgs {
     /// statistics reset to this file (see `TickLog`).
     #[arg(long, value_name = "FILE")]
     pub tick_log: Option<std::path::PathBuf>,
-    /// Virtual time: once that packet came, wait until the client has been quiet this long (µs,
-    /// real time), so a burst of commands starts in one tick (0: start at the first packet).
+    /// Virtual time: after any packet, wait until its client has been quiet this long (µs, real
+    /// time) before the next tick, so a burst of commands starts in one tick (0: do not wait).
     #[arg(long, default_value_t = 0)]
     pub settle_us: u64,
     /// Virtual time without --ticks: sleep this long (µs) between ticks while nothing is in flight.

@@ -7,9 +7,9 @@
 //!
 //! Virtual time (no `--realtime`): ticks run as fast as possible, except that after a tick that
 //! sent replies the loop does not advance until every connection that got a reply has sent a new
-//! packet or been quiet for `--grace-ms` (default 50 ms real time). With `--settle-us`, the
-//! loop then also waits until that connection has been quiet for so long, so a burst of commands
-//! sent in answer to one reply starts streaming in one tick, not spread over the next few. A host
+//! packet or been quiet for `--grace-ms` (default 50 ms real time). With `--settle-us`, every
+//! packet also holds the loop until its connection has been quiet for so long, so a burst of
+//! commands starts streaming in one tick, not spread over the next few. A host
 //! that answers a reply with its next commands therefore sees the same tick counts on every run,
 //! whatever the OS scheduling. With nothing in flight and no `--ticks` limit, the loop sleeps `--idle-tick-us`
 //! between ticks so an idle emulator does not burn a core.
@@ -529,14 +529,13 @@ fn handle_event(
     settle: Duration,
     quit: &mut bool,
 ) -> anyhow::Result<()> {
-    // A packet from a connection the loop waits for: wait on until it has been quiet `settle`.
+    // A packet: with `settle`, wait until its connection has been quiet that long; without,
+    // stop waiting for that connection.
     let heard = |awaiting: &mut HashMap<u64, Instant>, conn: u64| {
-        if let std::collections::hash_map::Entry::Occupied(mut waiting) = awaiting.entry(conn) {
-            if settle.is_zero() {
-                waiting.remove();
-            } else {
-                waiting.insert(Instant::now() + settle);
-            }
+        if settle.is_zero() {
+            awaiting.remove(&conn);
+        } else {
+            awaiting.insert(conn, Instant::now() + settle);
         }
     };
     match ev {

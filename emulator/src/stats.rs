@@ -120,14 +120,15 @@ impl Stats {
 ///
 /// Write errors are ignored: the trace must never stop the game.
 pub struct TickLog {
-    out: std::io::BufWriter<Box<dyn Write>>,
+    // Line by line: the emulator may be killed at any moment (the bench does so).
+    out: std::io::LineWriter<Box<dyn Write>>,
 }
 
 impl TickLog {
     /// A trace written to `out`.
     pub fn new(out: Box<dyn Write>) -> TickLog {
         TickLog {
-            out: std::io::BufWriter::new(out),
+            out: std::io::LineWriter::new(out),
         }
     }
 
