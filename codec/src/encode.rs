@@ -180,15 +180,11 @@ pub fn frame_wire_text(
         method,
         payload_len,
         wire_len: wire.len() as u64,
-        message_crc: crc32fast::hash(wire),
+        // Only sizes headers here (every CRC is 8 hex digits); `assemble` computes the real one.
+        message_crc: 0,
     };
+    // (`assemble` refuses a frame longer than `max_frame`, the one zlib chunk's included.)
     let ends = if method == Method::Zlib {
-        if template.frame_len(wire.len()) > caps.max_frame {
-            return Err(Error::FrameTooSmall {
-                max_frame: caps.max_frame,
-                needed: template.frame_len(wire.len()),
-            });
-        }
         vec![wire.len()]
     } else {
         split(wire, &template, opts)?
@@ -277,7 +273,10 @@ fn encode_zlib(id: u32, payload: &[u8], opts: &EncodeOptions) -> Result<Encoded,
     let level = opts.zlib_level;
     let n = payload.len();
     let max_frame = opts.receiver.max_frame;
-    let whole_len = wire::zlib_chunk(payload, level).len();
+    // The whole payload as one stream: its length sizes the first guess, and it is the chunk
+    // itself when the payload fits one.
+    let whole = wire::zlib_chunk(payload, level);
+    let whole_len = whole.len();
     // The smallest zlib chunk, of one byte or of nothing, is 12 base64 characters.
     const SMALLEST: usize = 12;
     // Headers widen with the chunk count and the wire length, which are known only at the end:
@@ -303,7 +302,7 @@ fn encode_zlib(id: u32, payload: &[u8], opts: &EncodeOptions) -> Result<Encoded,
                 needed: widest.frame_len(SMALLEST),
             });
         }
-        let chunks = zlib_slices(payload, level, room, whole_len, opts);
+        let chunks = zlib_slices(payload, level, room, &whole, opts);
         let wire_len: u64 = chunks.iter().map(|c| c.len() as u64).sum();
         let count_fits = chunks.len() as u64 <= u64::from(count_bound);
         if count_fits && wire_len <= wire_bound {
@@ -324,13 +323,14 @@ fn zlib_slices(
     payload: &[u8],
     level: u8,
     room: usize,
-    whole_len: usize,
+    whole: &str,
     opts: &EncodeOptions,
 ) -> Vec<String> {
     let n = payload.len();
     if n == 0 {
-        return vec![wire::zlib_chunk(payload, level)];
+        return vec![whole.to_owned()];
     }
+    let whole_len = whole.len();
     // How many chunks: enough for the frames, the slice limit and the commands in flight.
     let mut target = whole_len
         .div_ceil(room)
@@ -342,13 +342,13 @@ fn zlib_slices(
     target = target.max(rounded.min(by_min_size));
     // A slice that compressed worse than the average adds a chunk; aim again at a multiple of
     // the parallelism (a few times at most) so that the last round still fills every stream.
-    let mut chunks = cut_zlib(payload, level, room, target);
+    let mut chunks = cut_zlib(payload, level, room, target, whole);
     for _ in 0..3 {
         if !target.is_multiple_of(p) || chunks.len().is_multiple_of(p) {
             break;
         }
         target = chunks.len().div_ceil(p) * p;
-        chunks = cut_zlib(payload, level, room, target);
+        chunks = cut_zlib(payload, level, room, target, whole);
     }
     if p > 1 {
         // Frames in flight stream side by side and the longest one finishes last.
@@ -417,8 +417,14 @@ fn rebalance(
 }
 
 /// Cuts `payload` into about `target` slices of balanced size, each compressed into at most
-/// `room` characters.
-fn cut_zlib(payload: &[u8], level: u8, room: usize, target: usize) -> Vec<(usize, String)> {
+/// `room` characters. `whole` is the whole payload's stream, reused when it is the one slice.
+fn cut_zlib(
+    payload: &[u8],
+    level: u8,
+    room: usize,
+    target: usize,
+    whole: &str,
+) -> Vec<(usize, String)> {
     let n = payload.len();
     let mut chunks: Vec<(usize, String)> = Vec::with_capacity(target);
     let mut pos = 0;
@@ -426,7 +432,11 @@ fn cut_zlib(payload: &[u8], level: u8, room: usize, target: usize) -> Vec<(usize
         let left = target.saturating_sub(chunks.len()).max(1);
         let mut len = (n - pos).div_ceil(left).clamp(1, wire::ZLIB_MAX_SLICE);
         loop {
-            let chunk = wire::zlib_chunk(&payload[pos..pos + len], level);
+            let chunk = if len == n {
+                whole.to_owned()
+            } else {
+                wire::zlib_chunk(&payload[pos..pos + len], level)
+            };
             if chunk.len() <= room || len == 1 {
                 chunks.push((len, chunk));
                 pos += len;

@@ -41,10 +41,9 @@ impl GameProcess {
     ) -> anyhow::Result<(GameProcess, mpsc::Receiver<Incoming>)> {
         let password = format!("bench-{}", std::process::id());
         let mut command = Command::new(std::env::current_exe()?);
+        command.arg("emulator");
         if let Some(path) = tick_log {
-            command.arg("emulator").arg("--tick-log").arg(path);
-        } else {
-            command.arg("emulator");
+            command.arg("--tick-log").arg(path);
         }
         let mut child = command
             .args(["--rcon-bind", "127.0.0.1:0", "--scenario"])
