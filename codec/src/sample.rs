@@ -172,27 +172,21 @@ pub fn player(kind: SampleKind, seed: u64) -> PlayerData {
     let mut p = base_player(&mut rng);
     match kind {
         SampleKind::Small => {
-            fill_ordinary(&mut rng, &mut p, 1_700, 1);
+            fill_ordinary(&mut rng, &mut p, 1_700);
         }
         SampleKind::Rep => {
-            fill_ordinary(&mut rng, &mut p, 200_000, 1);
+            fill_ordinary(&mut rng, &mut p, 200_000);
         }
         SampleKind::Bp => {
-            fill_ordinary(&mut rng, &mut p, 6_000, 1);
+            fill_ordinary(&mut rng, &mut p, 6_000);
             fill_blueprints(&mut rng, &mut p, 200_000);
         }
         SampleKind::Huge => {
-            fill_ordinary(&mut rng, &mut p, 420_000, 1);
+            fill_ordinary(&mut rng, &mut p, 420_000);
             fill_blueprints(&mut rng, &mut p, 1_050_000);
         }
     }
-    let slots = p
-        .inventories
-        .main
-        .iter()
-        .filter_map(|s| s.slot)
-        .max()
-        .unwrap_or(0);
+    let slots = last_main_slot(&p);
     if slots > 80 {
         // A character holds 80 slots; modded research adds the rest.
         p.bonuses.insert(
@@ -258,16 +252,20 @@ fn base_player(rng: &mut Rng) -> PlayerData {
     }
 }
 
-/// Adds sorted runs of ordinary stacks to the main inventory until the JSON reaches `target` bytes.
-fn fill_ordinary(rng: &mut Rng, p: &mut PlayerData, target: usize, _runs: u32) {
-    let mut size = p.to_json().len();
-    let mut slot = p
-        .inventories
+/// The highest slot number used in the main inventory (0 when empty).
+fn last_main_slot(p: &PlayerData) -> u32 {
+    p.inventories
         .main
         .iter()
         .filter_map(|s| s.slot)
         .max()
-        .unwrap_or(0);
+        .unwrap_or(0)
+}
+
+/// Adds sorted runs of ordinary stacks to the main inventory until the JSON reaches `target` bytes.
+fn fill_ordinary(rng: &mut Rng, p: &mut PlayerData, target: usize) {
+    let mut size = p.to_json().len();
+    let mut slot = last_main_slot(p);
     while size < target {
         // Players keep an item together: a run of full stacks, then a partial one.
         let (name, stack_size) = *rng.pick(ITEMS);
@@ -306,13 +304,7 @@ fn fill_ordinary(rng: &mut Rng, p: &mut PlayerData, target: usize, _runs: u32) {
 /// Adds blueprints, books and planners (export strings) until the JSON reaches `target` bytes.
 fn fill_blueprints(rng: &mut Rng, p: &mut PlayerData, target: usize) {
     let mut size = p.to_json().len();
-    let mut slot = p
-        .inventories
-        .main
-        .iter()
-        .filter_map(|s| s.slot)
-        .max()
-        .unwrap_or(0);
+    let mut slot = last_main_slot(p);
     while size < target {
         slot += 1;
         let roll = rng.below(10);

@@ -113,10 +113,7 @@ proptest! {
         at in any::<Index>(),
         to in any::<u8>(),
     ) {
-        let payload = payload_for(m, bytes, text);
-        prop_assume!(!payload.is_empty());
-        let e = encode(7, &payload, &options(m, max_frame, 1)).unwrap();
-        let mut frames: Vec<Vec<u8>> = e.frames.iter().map(|f| f.clone().into_bytes()).collect();
+        let (payload, mut frames) = frames_to_damage(m, bytes, text, max_frame)?;
         let f = which.index(frames.len());
         let pos = at.index(frames[f].len());
         prop_assume!(frames[f][pos] != to);
@@ -133,10 +130,7 @@ proptest! {
         which in any::<Index>(),
         at in any::<Index>(),
     ) {
-        let payload = payload_for(m, bytes, text);
-        prop_assume!(!payload.is_empty());
-        let e = encode(7, &payload, &options(m, max_frame, 1)).unwrap();
-        let mut frames: Vec<Vec<u8>> = e.frames.iter().map(|f| f.clone().into_bytes()).collect();
+        let (payload, mut frames) = frames_to_damage(m, bytes, text, max_frame)?;
         let f = which.index(frames.len());
         let pos = at.index(frames[f].len());
         frames[f].remove(pos);
@@ -150,6 +144,20 @@ proptest! {
             let _ = rx.push(l, 0);
         }
     }
+}
+
+/// A non-empty payload for `m` and its frames as bytes, ready to be damaged.
+fn frames_to_damage(
+    m: Method,
+    bytes: Vec<u8>,
+    text: String,
+    max_frame: usize,
+) -> Result<(Vec<u8>, Vec<Vec<u8>>), TestCaseError> {
+    let payload = payload_for(m, bytes, text);
+    prop_assume!(!payload.is_empty());
+    let e = encode(7, &payload, &options(m, max_frame, 1)).unwrap();
+    let frames = e.frames.into_iter().map(String::into_bytes).collect();
+    Ok((payload, frames))
 }
 
 /// Pushes every frame once: the damaged one must fail, and no payload may be delivered

@@ -201,6 +201,21 @@ impl Instance {
         r
     }
 
+    /// Runs console command code, timed: its reply is what it `rcon.print`ed, then the
+    /// game's error line if it failed.
+    fn console_reply(&self, run: impl FnOnce() -> mlua::Result<()>) -> String {
+        *self.shared.rcon.borrow_mut() = Some(String::new());
+        let result = self.timed(run);
+        let mut reply = self.shared.rcon.borrow_mut().take().unwrap_or_default();
+        if let Err(e) = result {
+            reply.push_str(&format!(
+                "Cannot execute command. Error: {}",
+                error_message(&e)
+            ));
+        }
+        reply
+    }
+
     fn call_hook(&self, name: &str) -> Result<()> {
         let hooks: Table = self.lua.named_registry_value(reg::HOOKS)?;
         if let Value::Function(f) = hooks.raw_get::<Value>(name)? {
@@ -492,22 +507,13 @@ impl Instance {
                         "[COMMAND] <server> (command): {param}"
                     )));
                 }
-                *self.shared.rcon.borrow_mut() = Some(String::new());
-                let result = self.timed(|| {
+                Ok(self.console_reply(|| {
                     self.lua
                         .load(param.as_bytes())
                         .set_name("=(command)")
                         .set_mode(ChunkMode::Text)
                         .exec()
-                });
-                let mut reply = self.shared.rcon.borrow_mut().take().unwrap_or_default();
-                if let Err(e) = result {
-                    reply.push_str(&format!(
-                        "Cannot execute command. Error: {}",
-                        error_message(&e)
-                    ));
-                }
-                Ok(reply)
+                }))
             }
             "help" | "h" => {
                 let cmds: Table = self.lua.named_registry_value(reg::COMMANDS)?;
@@ -548,16 +554,7 @@ impl Instance {
                 if !param.is_empty() {
                     ev.raw_set("parameter", param)?;
                 }
-                *self.shared.rcon.borrow_mut() = Some(String::new());
-                let result = self.timed(|| f.call::<()>(ev));
-                let mut reply = self.shared.rcon.borrow_mut().take().unwrap_or_default();
-                if let Err(e) = result {
-                    reply.push_str(&format!(
-                        "Cannot execute command. Error: {}",
-                        error_message(&e)
-                    ));
-                }
-                Ok(reply)
+                Ok(self.console_reply(|| f.call::<()>(ev)))
             }
         }
     }

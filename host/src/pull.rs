@@ -544,44 +544,14 @@ impl Pull {
         };
         let s = &self.staged;
         let differences = [
-            (
-                "id",
-                header.id == s.id,
-                header.id.to_string(),
-                s.id.to_string(),
-            ),
-            (
-                "index",
-                header.index == index,
-                header.index.to_string(),
-                index.to_string(),
-            ),
-            (
-                "count",
-                header.count == s.count,
-                header.count.to_string(),
-                s.count.to_string(),
-            ),
-            (
-                "method",
-                header.method == s.method,
-                header.method.to_string(),
-                s.method.to_string(),
-            ),
-            (
-                "wlen",
-                header.wire_len == s.wire_len,
-                header.wire_len.to_string(),
-                s.wire_len.to_string(),
-            ),
-            (
-                "plen",
-                header.payload_len == s.payload_len,
-                header.payload_len.to_string(),
-                s.payload_len.to_string(),
-            ),
+            mismatch("id", header.id, s.id),
+            mismatch("index", header.index, index),
+            mismatch("count", header.count, s.count),
+            mismatch("method", header.method, s.method),
+            mismatch("wlen", header.wire_len, s.wire_len),
+            mismatch("plen", header.payload_len, s.payload_len),
         ];
-        if let Some((field, _, got, want)) = differences.into_iter().find(|d| !d.1) {
+        if let Some((field, got, want)) = differences.into_iter().flatten().next() {
             return self.fail(PullError::WrongFrame {
                 id,
                 index,
@@ -619,6 +589,15 @@ impl Pull {
             self.pending.insert(index);
         }
     }
+}
+
+/// `field`'s value and the expected one as text, if they differ (formatted only then).
+fn mismatch<T: PartialEq + std::fmt::Display>(
+    field: &'static str,
+    got: T,
+    want: T,
+) -> Option<(&'static str, String, String)> {
+    (got != want).then(|| (field, got.to_string(), want.to_string()))
 }
 
 #[cfg(test)]

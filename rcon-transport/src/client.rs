@@ -268,8 +268,13 @@ async fn drive(
     let mut generation = 0u64;
     let mut stream = Some(first_stream);
     let reason = loop {
-        let end = match stream.take() {
-            Some(stream) => {
+        // The first connection was opened by `connect`; later ones are opened here.
+        let opened = match stream.take() {
+            Some(stream) => Ok(stream),
+            None => open(&config).await,
+        };
+        let end = match opened {
+            Ok(stream) => {
                 serve(
                     &config,
                     stream,
@@ -281,23 +286,9 @@ async fn drive(
                 )
                 .await
             }
-            None => match open(&config).await {
-                Ok(stream) => {
-                    serve(
-                        &config,
-                        stream,
-                        &mut requests,
-                        &status,
-                        &mut first,
-                        &mut backoff,
-                        generation,
-                    )
-                    .await
-                }
-                Err(err) => SessionEnd::Lost(ConnectionError::Disconnected {
-                    reason: err.to_string(),
-                }),
-            },
+            Err(err) => SessionEnd::Lost(ConnectionError::Disconnected {
+                reason: err.to_string(),
+            }),
         };
         match end {
             SessionEnd::ClientsGone => break StopReason::ClientsGone,

@@ -39,14 +39,8 @@ end
 
 --- Largest p <= limit (0-based byte offset) that does not fall inside a UTF-8 character.
 local function utf8_floor(wire, n, limit)
-  local e = limit
-  if e > n then e = n end
-  while e > 0 and e < n do
-    local b = byte(wire, e + 1)
-    if b < 0x80 or b >= 0xC0 then break end
-    e = e - 1
-  end
-  return e
+  if limit > n then limit = n end
+  return text.boundary(wire, 1, limit)
 end
 
 --- Room for data in a frame of a message of `count` chunks (base64: whole quanta only).

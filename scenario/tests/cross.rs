@@ -9,27 +9,15 @@ use common::{Method, bytes_of, err_name, func, lstr};
 use mlua::{Function, Lua, Table, Value};
 use proptest::prelude::*;
 
-/// 256 cases per property unless PROPTEST_CASES says otherwise (a block-boundary bug in the
-/// LZ4 decoder once needed ~600 cases to show, so nightly runs may want more). Failures found
-/// earlier are replayed first from cross.proptest-regressions.
-fn config() -> ProptestConfig {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(256);
-    ProptestConfig {
-        cases,
-        ..ProptestConfig::default()
-    }
-}
+// proptest's defaults: 256 cases per property unless PROPTEST_CASES says otherwise (a
+// block-boundary bug in the LZ4 decoder once needed ~600 cases to show, so nightly runs may
+// want more). Failures found earlier are replayed first from cross.proptest-regressions.
 
 thread_local! {
     static LUA: Lua = common::lua();
 }
 
 proptest! {
-    #![proptest_config(config())]
-
     #[test]
     fn crc32_matches_crc32fast(data in proptest::collection::vec(any::<u8>(), 0..2000), cut in any::<prop::sample::Index>()) {
         LUA.with(|lua| {
@@ -231,8 +219,6 @@ fn text_payload() -> impl Strategy<Value = String> {
 }
 
 proptest! {
-    #![proptest_config(config())]
-
     #[test]
     fn rust_frames_decode_in_lua_in_any_order(
         payload in text_payload(),

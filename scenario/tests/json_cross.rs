@@ -133,21 +133,7 @@ fn decode_with_budget(lua: &Lua, text: &str, budget: u32) -> Result<Value, Strin
     }
 }
 
-/// 256 cases per property unless PROPTEST_CASES says otherwise.
-fn config() -> ProptestConfig {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(256);
-    ProptestConfig {
-        cases,
-        ..ProptestConfig::default()
-    }
-}
-
 proptest! {
-    #![proptest_config(config())]
-
     #[test]
     fn the_decoder_reads_what_serde_json_writes(v in json_value(), budget in 1u32..200, pretty in any::<bool>()) {
         LUA.with(|lua| {
