@@ -80,17 +80,18 @@ impl InventoryKind {
         }
     }
 
+    /// The inventories a character has, in the order `LuaControl.insert` fills them.
+    pub const CHARACTER: [InventoryKind; 5] = [
+        InventoryKind::CharacterMain,
+        InventoryKind::CharacterGuns,
+        InventoryKind::CharacterAmmo,
+        InventoryKind::CharacterArmor,
+        InventoryKind::CharacterTrash,
+    ];
+
     /// Inverse of [`InventoryKind::define`] for the inventories a character has.
     pub fn character_from_define(v: u32) -> Option<InventoryKind> {
-        [
-            InventoryKind::CharacterMain,
-            InventoryKind::CharacterGuns,
-            InventoryKind::CharacterAmmo,
-            InventoryKind::CharacterArmor,
-            InventoryKind::CharacterTrash,
-        ]
-        .into_iter()
-        .find(|k| k.define() == v)
+        Self::CHARACTER.into_iter().find(|k| k.define() == v)
     }
 
     /// Item types a slot of this inventory accepts (None = all).

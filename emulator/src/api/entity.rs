@@ -18,16 +18,10 @@ pub struct EntityRef(pub u32);
 
 /// The character's inventories in the order `LuaControl.insert` fills them.
 pub fn character_invs(unit: u32) -> Vec<InvId> {
-    [
-        InventoryKind::CharacterMain,
-        InventoryKind::CharacterGuns,
-        InventoryKind::CharacterAmmo,
-        InventoryKind::CharacterArmor,
-        InventoryKind::CharacterTrash,
-    ]
-    .into_iter()
-    .map(|kind| InvId::Character { unit, kind })
-    .collect()
+    InventoryKind::CHARACTER
+        .into_iter()
+        .map(|kind| InvId::Character { unit, kind })
+        .collect()
 }
 
 /// Read a bonus field of a character.
