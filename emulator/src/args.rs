@@ -98,6 +98,10 @@ pub struct EmulatorArgs {
     /// Virtual time without --ticks: sleep this long (µs) between ticks while nothing is in flight.
     #[arg(long, default_value_t = 1000)]
     pub idle_tick_us: u64,
+    /// Start with this many MiB of heap memory already touched, like a game server that has run
+    /// for hours rather than a fresh process (glibc only; see `warm_heap`). 0: a fresh heap.
+    #[arg(long, value_name = "MIB", default_value_t = 0)]
+    pub warm_heap: usize,
     /// Most RCON connections open at once; more are refused.
     #[arg(long, default_value_t = 256)]
     pub max_connections: usize,

@@ -1,8 +1,9 @@
 //! One peer of the game: a Lua state running the scenario plus its world.
 
+use cpu_time::ThreadTime;
 use std::cell::Cell;
 use std::rc::Rc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use mlua::chunk::ChunkMode;
 use mlua::{Function, Lua, Table, Value};
@@ -195,7 +196,10 @@ impl Instance {
         if !self.measure {
             return f();
         }
-        let t = Instant::now();
+        // CPU time of this thread (user and system, so page faults count), not wall time: on a
+        // busy machine the OS runs other processes (the host, under `invsync bench`) in the
+        // middle of a tick, and that is not the scenario's time.
+        let t = ThreadTime::now();
         let r = f();
         self.lua_time.set(self.lua_time.get() + t.elapsed());
         r

@@ -25,6 +25,7 @@ pub mod server;
 pub mod snapshot;
 pub mod stats;
 pub mod stream;
+pub mod warm_heap;
 pub mod world;
 
 pub use args::EmulatorArgs;

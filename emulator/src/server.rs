@@ -67,6 +67,9 @@ fn addr_text(a: &SocketAddr) -> String {
 
 /// Run the emulator until `--ticks`, `quit`, Ctrl-C or a fatal error; writes to stdout.
 pub fn run(args: EmulatorArgs) -> anyhow::Result<()> {
+    // Before anything else allocates, on the thread that will run the Lua states.
+    crate::warm_heap::warm_heap(args.warm_heap)
+        .map_err(|why| anyhow::anyhow!("--warm-heap {}: {why}", args.warm_heap))?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -30,11 +30,11 @@ pub struct StatsSnapshot {
     pub ticks: u64,
     /// The game's current tick.
     pub game_tick: u64,
-    /// Largest Lua wall time of one tick (server peer only), in ms.
+    /// Largest Lua time (thread CPU time) of one tick (server peer only), in ms.
     pub max_tick_lua_ms: f64,
-    /// 99th percentile of the per-tick Lua wall time, in ms.
+    /// 99th percentile of the per-tick Lua time, in ms.
     pub p99_tick_lua_ms: f64,
-    /// Sum of the Lua wall time, in ms.
+    /// Sum of the Lua time, in ms.
     pub total_lua_ms: f64,
     /// VM instructions executed (counted in steps of 1000 by a hook).
     pub instructions: u64,

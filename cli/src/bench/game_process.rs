@@ -53,6 +53,9 @@ impl GameProcess {
             .args(["--grace-ms", "250"])
             // The host writes the commands of one decision in a burst: start them in one tick.
             .args(["--settle-us", "2000"])
+            // A game server has run for hours; the emulator is a fresh process whose first
+            // megabyte strings would pay for page faults the game does not (warm_heap.rs).
+            .args(["--warm-heap", "256"])
             .env("INVSYNC_EMULATOR_RCON_PASSWORD", &password)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
