@@ -22,7 +22,7 @@ fn bench(args: &[&str]) -> Value {
 
 #[test]
 fn small_both_ways_with_a_concurrency_sweep() {
-    let doc = bench(&["--kind", "small", "--in-flight", "1,4", "--json"]);
+    let doc = bench(&["--kind", "small", "--in-flight", "1,16", "--json"]);
     let runs = doc["runs"].as_array().expect("a `runs` array");
     // 1 kind x 2 directions x 2 concurrencies.
     assert_eq!(runs.len(), 4, "{doc:#}");
@@ -61,7 +61,24 @@ fn small_both_ways_with_a_concurrency_sweep() {
         .iter()
         .map(|r| r["in_flight"].as_u64().unwrap())
         .collect();
-    assert_eq!(in_flight, vec![1, 1, 4, 4]);
+    assert_eq!(in_flight, vec![1, 1, 16, 16]);
+    // The goals are judged on the runs at the default 16 in flight: the stream-model limit into
+    // the game, and the Lua time per tick.
+    let goals = doc["goals"].as_array().expect("a `goals` array");
+    assert_eq!(goals.len(), 2, "{doc:#}");
+    let goal = |i: usize| goals[i]["goal"].as_str().unwrap();
+    assert!(
+        goal(0).starts_with("small into the game: at least 80 %"),
+        "{doc:#}"
+    );
+    let fraction = runs[2]["limit_fraction"].as_f64().unwrap();
+    assert_eq!(goals[0]["met"], fraction >= 0.8, "{doc:#}");
+    assert!(goal(1).starts_with("no tick over 1 ms"), "{doc:#}");
+    let worst = runs[2..]
+        .iter()
+        .map(|r| r["max_tick_lua_ms"].as_f64().unwrap())
+        .fold(0.0, f64::max);
+    assert_eq!(goals[1]["met"], worst <= 1.0, "{doc:#}");
 }
 
 #[test]

@@ -20,6 +20,7 @@
 
 mod baseline;
 mod game_process;
+mod goals;
 mod report;
 
 use std::process::ExitCode;
@@ -67,7 +68,8 @@ pub struct BenchArgs {
     /// Skip the Clusterio-style baseline.
     #[arg(long)]
     no_baseline: bool,
-    /// Print one JSON object `{"runs": [...]}` instead of the table.
+    /// Print one JSON object `{"runs": [...], "goals": [...]}` instead of the table (each goal:
+    /// `goal`, `value`, `met`).
     #[arg(long)]
     json: bool,
     /// Write the emulator's per-tick trace (Lua time, instructions, commands) of each game
@@ -212,13 +214,14 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()?;
     let runs = rt.block_on(run_all(args))?;
+    let goals = goals::judge(&runs);
     if args.json {
         println!(
             "{}",
-            serde_json::to_string_pretty(&serde_json::json!({ "runs": runs }))?
+            serde_json::to_string_pretty(&serde_json::json!({ "runs": runs, "goals": goals }))?
         );
     } else {
-        print!("{}", report::table(&runs));
+        print!("{}", report::table(&runs, &goals));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -2,10 +2,11 @@
 
 use std::fmt::Write;
 
-use super::{Direction, Run};
+use super::Run;
+use super::goals::{Goal, direction_name};
 
 /// A fixed-width table of the runs, with the goals of the transfer path beneath.
-pub fn table(runs: &[Run]) -> String {
+pub fn table(runs: &[Run], goals: &[Goal]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -27,10 +28,7 @@ pub fn table(runs: &[Run]) -> String {
         "ok"
     );
     for r in runs {
-        let dir = match r.direction {
-            Direction::ToGame => "to_game",
-            Direction::ToHost => "to_host",
-        };
+        let dir = direction_name(r.direction);
         let _ = writeln!(
             out,
             "{:<6} {:<7} {:>3} {:<5} {:>9} {:>9} {:>6} {:>7} {:>9} {:>8} {:>7.1} {:>5.0}% {:>6.3} {:>7.3} {:>5}",
@@ -58,5 +56,12 @@ pub fn table(runs: &[Run]) -> String {
          one IPC line); limit: wire bytes / (k x 100 bytes per tick); maxms, p99ms: the scenario's \
          Lua time per tick (budget 1 ms); ok: the bytes arrived intact."
     );
+    if !goals.is_empty() {
+        let _ = writeln!(out, "\ngoals:");
+        for g in goals {
+            let verdict = if g.met { "met" } else { "NOT MET" };
+            let _ = writeln!(out, "  {verdict:<7}  {:<68} {}", g.goal, g.value);
+        }
+    }
     out
 }

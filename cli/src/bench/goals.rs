@@ -1,0 +1,192 @@
+//! The goals of the transfer path, judged on the runs of one `invsync bench`, so that the output
+//! says which hold instead of leaving the reader to compare columns. Only what the run measured
+//! is judged (a `--kind rep` run says nothing about `huge`), and only at the default number of
+//! commands in flight (a sweep shows the other numbers in the table).
+
+use invsync_host::DEFAULT_IN_FLIGHT;
+use serde::Serialize;
+
+use super::{Direction, Run};
+
+/// The scenario's Lua time budget per tick, in ms.
+pub const TICK_BUDGET_MS: f64 = 1.0;
+/// Least fraction of the stream-model limit a transfer into the game should reach.
+pub const LIMIT_FRACTION: f64 = 0.8;
+/// `huge` out of the game: fewer ticks than this.
+pub const HUGE_TO_HOST_TICKS: u64 = 60;
+/// Least ratio of baseline ticks to ours into the game, by sample kind.
+pub const SPEEDUPS: [(&str, f64); 2] = [("rep", 50.0), ("bp", 10.0)];
+
+/// One goal, what the run measured for it, and whether it holds.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Goal {
+    pub goal: String,
+    pub value: String,
+    pub met: bool,
+}
+
+fn default_k(r: &Run) -> bool {
+    r.in_flight == DEFAULT_IN_FLIGHT
+}
+
+/// The goals that the runs measured, in a fixed order.
+pub fn judge(runs: &[Run]) -> Vec<Goal> {
+    let mut goals = Vec::new();
+    let into_game = |r: &&Run| r.direction == Direction::ToGame && default_k(r);
+    for (kind, least) in SPEEDUPS {
+        let found = runs.iter().filter(into_game).find(|r| r.kind == kind);
+        if let Some((r, speedup)) = found.and_then(|r| r.speedup.map(|s| (r, s))) {
+            goals.push(Goal {
+                goal: format!(
+                    "{kind} into the game: at least {least}x fewer ticks than the baseline"
+                ),
+                value: format!(
+                    "{speedup:.1}x ({} against {} ticks)",
+                    r.ticks,
+                    r.baseline_ticks.unwrap_or(0)
+                ),
+                met: speedup >= least,
+            });
+        }
+    }
+    for r in runs.iter().filter(into_game) {
+        let below_one_tick = if r.limit_ticks < 1.0 {
+            ": the limit is under the one tick any command takes"
+        } else {
+            ""
+        };
+        goals.push(Goal {
+            goal: format!(
+                "{} into the game: at least {:.0} % of the stream-model limit",
+                r.kind,
+                LIMIT_FRACTION * 100.0
+            ),
+            value: format!(
+                "{:.0} % ({} ticks, limit {:.1}{below_one_tick})",
+                r.limit_fraction * 100.0,
+                r.ticks,
+                r.limit_ticks
+            ),
+            met: r.limit_fraction >= LIMIT_FRACTION,
+        });
+    }
+    let worst = runs
+        .iter()
+        .filter(|r| default_k(r))
+        .max_by(|a, b| a.max_tick_lua_ms.total_cmp(&b.max_tick_lua_ms));
+    if let Some(worst) = worst {
+        goals.push(Goal {
+            goal: format!("no tick over {TICK_BUDGET_MS} ms of the scenario's Lua"),
+            value: format!(
+                "worst {:.3} ms ({} {})",
+                worst.max_tick_lua_ms,
+                worst.kind,
+                direction_name(worst.direction)
+            ),
+            met: worst.max_tick_lua_ms <= TICK_BUDGET_MS,
+        });
+    }
+    let huge_out = runs
+        .iter()
+        .find(|r| r.kind == "huge" && r.direction == Direction::ToHost && default_k(r));
+    if let Some(r) = huge_out {
+        goals.push(Goal {
+            goal: format!("huge out of the game in under {HUGE_TO_HOST_TICKS} ticks"),
+            value: format!("{} ticks", r.ticks),
+            met: r.ticks < HUGE_TO_HOST_TICKS,
+        });
+    }
+    goals
+}
+
+/// `to_game` or `to_host`.
+pub fn direction_name(d: Direction) -> &'static str {
+    match d {
+        Direction::ToGame => "to_game",
+        Direction::ToHost => "to_host",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(kind: &str, direction: Direction, ticks: u64, limit_ticks: f64, max_ms: f64) -> Run {
+        Run {
+            kind: kind.into(),
+            direction,
+            method: "zlib".into(),
+            in_flight: DEFAULT_IN_FLIGHT,
+            payload_bytes: 1,
+            wire_bytes: 1,
+            frames: 1,
+            path: "rcon".into(),
+            ticks,
+            baseline_ticks: Some(ticks * 20),
+            baseline_wire_bytes: Some(1),
+            speedup: Some(20.0),
+            limit_ticks,
+            limit_fraction: limit_ticks / ticks as f64,
+            max_tick_lua_ms: max_ms,
+            p99_tick_lua_ms: max_ms,
+            max_tick_instructions: 0,
+            baseline_max_tick_lua_ms: None,
+            host_cpu_ms: 0.0,
+            verified: true,
+        }
+    }
+
+    fn verdict<'a>(goals: &'a [Goal], starts: &str) -> &'a Goal {
+        goals
+            .iter()
+            .find(|g| g.goal.starts_with(starts))
+            .unwrap_or_else(|| panic!("no goal starting {starts:?} in {goals:?}"))
+    }
+
+    #[test]
+    fn each_goal_is_judged_against_its_threshold() {
+        let runs = [
+            run("rep", Direction::ToGame, 16, 13.3, 0.8),
+            run("bp", Direction::ToGame, 136, 111.5, 1.2),
+            run("small", Direction::ToGame, 4, 0.6, 0.3),
+            run("huge", Direction::ToHost, 60, 600.0, 0.5),
+        ];
+        let goals = judge(&runs);
+        // speedup 20x: under rep's 50x, over bp's 10x
+        assert!(!verdict(&goals, "rep into the game: at least 50x").met);
+        assert!(verdict(&goals, "bp into the game: at least 10x").met);
+        assert!(verdict(&goals, "rep into the game: at least 80 %").met);
+        assert!(verdict(&goals, "bp into the game: at least 80 %").met);
+        let small = verdict(&goals, "small into the game: at least 80 %");
+        assert!(!small.met);
+        assert!(
+            small.value.contains("under the one tick"),
+            "{}",
+            small.value
+        );
+        let lua = verdict(&goals, "no tick over 1 ms");
+        assert!(!lua.met);
+        assert!(lua.value.contains("1.200 ms (bp to_game"), "{}", lua.value);
+        assert!(
+            !verdict(&goals, "huge out of the game").met,
+            "60 ticks is not under 60"
+        );
+    }
+
+    #[test]
+    fn only_measured_goals_and_the_default_in_flight_are_judged() {
+        let mut swept = run("rep", Direction::ToGame, 10, 7.6, 1.5);
+        swept.in_flight = 32;
+        let goals = judge(&[swept.clone()]);
+        assert_eq!(goals, vec![], "a run at 32 in flight judges nothing");
+        let mut default = run("rep", Direction::ToHost, 13, 125.0, 0.6);
+        default.speedup = None;
+        let goals = judge(&[swept, default]);
+        assert_eq!(goals.len(), 1, "{goals:?}");
+        assert!(goals[0].goal.starts_with("no tick over"));
+        assert!(
+            goals[0].met,
+            "the 1.5 ms tick was at 32 in flight: {goals:?}"
+        );
+    }
+}
