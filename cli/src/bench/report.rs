@@ -10,7 +10,7 @@ pub fn table(runs: &[Run], goals: &[Goal]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<6} {:<7} {:>3} {:<5} {:>9} {:>9} {:>6} {:>7} {:>9} {:>8} {:>7} {:>6} {:>6} {:>7} {:>5}",
+        "{:<6} {:<7} {:>3} {:<5} {:>9} {:>9} {:>6} {:>7} {:>9} {:>8} {:>7} {:>6} {:>6} {:>7} {:>7} {:>5}",
         "kind",
         "dir",
         "k",
@@ -25,13 +25,14 @@ pub fn table(runs: &[Run], goals: &[Goal]) -> String {
         "of lim",
         "maxms",
         "p99ms",
+        "b.maxms",
         "ok"
     );
     for r in runs {
         let dir = direction_name(r.direction);
         let _ = writeln!(
             out,
-            "{:<6} {:<7} {:>3} {:<5} {:>9} {:>9} {:>6} {:>7} {:>9} {:>8} {:>7.1} {:>5.0}% {:>6.3} {:>7.3} {:>5}",
+            "{:<6} {:<7} {:>3} {:<5} {:>9} {:>9} {:>6} {:>7} {:>9} {:>8} {:>7.1} {:>5.0}% {:>6.3} {:>7.3} {:>7} {:>5}",
             r.kind,
             dir,
             r.in_flight,
@@ -46,6 +47,8 @@ pub fn table(runs: &[Run], goals: &[Goal]) -> String {
             r.limit_fraction * 100.0,
             r.max_tick_lua_ms,
             r.p99_tick_lua_ms,
+            r.baseline_max_tick_lua_ms
+                .map_or("-".to_string(), |ms| format!("{ms:.3}")),
             if r.verified { "yes" } else { "NO" },
         );
     }
@@ -54,7 +57,8 @@ pub fn table(runs: &[Run], goals: &[Goal]) -> String {
         "\nticks: game ticks from the first byte into the game to the end of the transfer; baseline: \
          Clusterio's way (1000-character escaped JSON chunks, one command at a time; out of the game \
          one IPC line); limit: wire bytes / (k x 100 bytes per tick); maxms, p99ms: the scenario's \
-         Lua time per tick (budget 1 ms); ok: the bytes arrived intact."
+         Lua time per tick (budget 1 ms); b.maxms: the same for the baseline's worst tick; ok: the \
+         bytes arrived intact."
     );
     if !goals.is_empty() {
         let _ = writeln!(out, "\ngoals:");
