@@ -141,6 +141,30 @@ fn a_broken_save_file_is_a_clear_error() {
     );
 }
 
+/// `--warm-heap`: with glibc the game runs as usual on the warmed heap; elsewhere the flag is
+/// refused with a message naming what is missing.
+#[test]
+fn warm_heap_runs_the_game_or_says_why_not() {
+    let out = emulator()
+        .args(["--warm-heap", "16", "--ticks", "3"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if cfg!(all(target_os = "linux", target_env = "gnu")) {
+        assert!(out.status.success(), "{stderr}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout)
+                .contains("changing state from(CreatingGame) to(InGame)")
+        );
+    } else {
+        assert!(!out.status.success());
+        assert!(
+            stderr.contains("--warm-heap 16") && stderr.contains("glibc"),
+            "{stderr}"
+        );
+    }
+}
+
 #[test]
 fn crash_and_restart_in_a_script() {
     let dir = tempfile::tempdir().unwrap();

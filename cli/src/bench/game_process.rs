@@ -45,6 +45,12 @@ impl GameProcess {
         if let Some(path) = tick_log {
             command.arg("--tick-log").arg(path);
         }
+        // A game server has run for hours; the emulator is a fresh process whose first megabyte
+        // strings would pay for page faults the game does not (emulator/src/warm_heap.rs; glibc
+        // only: elsewhere the bench measures a fresh heap).
+        if cfg!(all(target_os = "linux", target_env = "gnu")) {
+            command.args(["--warm-heap", "256"]);
+        }
         let mut child = command
             .args(["--rcon-bind", "127.0.0.1:0", "--scenario"])
             .arg(scenario)
@@ -53,9 +59,6 @@ impl GameProcess {
             .args(["--grace-ms", "250"])
             // The host writes the commands of one decision in a burst: start them in one tick.
             .args(["--settle-us", "2000"])
-            // A game server has run for hours; the emulator is a fresh process whose first
-            // megabyte strings would pay for page faults the game does not (warm_heap.rs).
-            .args(["--warm-heap", "256"])
             .env("INVSYNC_EMULATOR_RCON_PASSWORD", &password)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
