@@ -5,16 +5,41 @@ mod common;
 use common::{game, sc, ticks};
 use invsync_emulator::{Action, CommandHandle, Game, GameConfig, Line};
 
-fn join(g: &mut Game, name: &str) {
-    g.act(Action::Join { name: name.into() });
+/// Does what a player does and runs the tick that handles it.
+fn act_and_step(g: &mut Game, action: Action) {
+    g.act(action);
     g.step().unwrap();
+}
+
+fn join(g: &mut Game, name: &str) {
+    act_and_step(g, Action::Join { name: name.into() });
+}
+
+/// A game with no scenario code and the player "ann" joined.
+fn game_with_ann() -> Game {
+    let mut g = game("");
+    join(&mut g, "ann");
+    g
+}
+
+/// Runs `code` with `/sc` and asserts its whole reply.
+#[track_caller]
+fn assert_reply(g: &mut Game, code: &str, expected: &str) {
+    assert_eq!(sc(g, code), expected, "reply to {code}");
+}
+
+/// Runs `code` with `/sc` and asserts that its reply (mostly an error) contains `needle`.
+#[track_caller]
+fn assert_reply_contains(g: &mut Game, code: &str, needle: &str) {
+    let reply = sc(g, code);
+    assert!(reply.contains(needle), "reply to {code}: {reply}");
 }
 
 #[test]
 fn rcon_print_reply_empty_reply_and_lua_errors() {
     let mut g = game("");
-    assert_eq!(sc(&mut g, "rcon.print('a') rcon.print(42)"), "a\n42\n");
-    assert_eq!(sc(&mut g, "local x = 1"), "");
+    assert_reply(&mut g, "rcon.print('a') rcon.print(42)", "a\n42\n");
+    assert_reply(&mut g, "local x = 1", "");
     let err = sc(&mut g, "rcon.print('before') error('boom')");
     assert!(
         err.starts_with("before\nCannot execute command. Error: (command):1: boom"),
@@ -64,8 +89,10 @@ fn custom_commands_get_their_parameter() {
     );
     let reply = g.run_command("/greet bob", 10).unwrap().0;
     assert!(reply.starts_with("hello bob at "), "{reply}");
-    assert!(
-        sc(&mut g, "commands.add_command('greet', '', function() end)").contains("already exists")
+    assert_reply_contains(
+        &mut g,
+        "commands.add_command('greet', '', function() end)",
+        "already exists",
     );
 }
 
@@ -151,57 +178,59 @@ fn achievements_warning_refuses_the_first_lua_command_once() {
     let mut g = Game::new(cfg).unwrap();
     let first = sc(&mut g, "rcon.print('x')");
     assert!(first.contains("achievements"), "{first}");
-    assert_eq!(sc(&mut g, "rcon.print('x')"), "x\n");
+    assert_reply(&mut g, "rcon.print('x')", "x\n");
     let save = g.save().unwrap();
     let mut g2 = Game::from_save(g.config().clone(), save).unwrap();
-    assert_eq!(sc(&mut g2, "rcon.print('y')"), "y\n");
+    assert_reply(&mut g2, "rcon.print('y')", "y\n");
 }
 
 #[test]
 fn sandbox_has_only_the_games_libraries() {
     let mut g = game("");
-    assert_eq!(
-        sc(
-            &mut g,
-            "rcon.print(type(io), type(os), type(coroutine), type(debug), type(loadfile), type(dofile), type(package), type(bit32), type(string.dump))"
-        ),
-        "nil\n"
+    assert_reply(
+        &mut g,
+        "rcon.print(type(io), type(os), type(coroutine), type(debug), type(loadfile), type(dofile), type(package), type(bit32), type(string.dump))",
+        "nil\n",
     );
-    let r = sc(
+    assert_reply(
         &mut g,
         "rcon.print(tostring(io) .. tostring(os) .. tostring(coroutine) .. tostring(debug) .. tostring(loadfile) .. tostring(dofile) .. type(bit32) .. tostring(string.dump))",
+        "nilnilnilnilnilniltablenil\n",
     );
-    assert_eq!(r, "nilnilnilnilnilniltablenil\n");
-    assert_eq!(sc(&mut g, "rcon.print(load('return 1+1')())"), "2\n");
-    assert!(sc(&mut g, "load(function() return nil end)").contains("only string chunks"));
-    assert!(sc(&mut g, "rcon.print(load(string.char(27) .. 'Lua'))").contains("nil"));
-    assert!(sc(&mut g, "require('x')").contains("control.lua is being loaded"));
-    assert_eq!(sc(&mut g, "rcon.print(table_size({a=1, b=2, 3}))"), "3\n");
-    assert_eq!(sc(&mut g, "rcon.print(bit32.band(12, 10))"), "8\n");
+    assert_reply(&mut g, "rcon.print(load('return 1+1')())", "2\n");
+    assert_reply_contains(
+        &mut g,
+        "load(function() return nil end)",
+        "only string chunks",
+    );
+    assert_reply_contains(&mut g, "rcon.print(load(string.char(27) .. 'Lua'))", "nil");
+    assert_reply_contains(&mut g, "require('x')", "control.lua is being loaded");
+    assert_reply(&mut g, "rcon.print(table_size({a=1, b=2, 3}))", "3\n");
+    assert_reply(&mut g, "rcon.print(bit32.band(12, 10))", "8\n");
 }
 
 #[test]
 fn errors_from_the_api_are_strings_for_pcall() {
-    let mut g = game("");
-    join(&mut g, "ann");
+    let mut g = game_with_ann();
     let r = sc(
         &mut g,
         "local ok, e = pcall(function() return game.players[1].no_such_key end) rcon.print(type(e), e)",
     );
     assert_eq!(r, "string\n", "rcon.print prints its first argument only");
-    let r = sc(
+    assert_reply(
         &mut g,
         "local ok, e = pcall(function() return game.players[1].no_such_key end) rcon.print(e)",
+        "LuaPlayer doesn't contain key no_such_key.\n",
     );
-    assert_eq!(r, "LuaPlayer doesn't contain key no_such_key.\n");
-    let r = sc(
+    assert_reply(
         &mut g,
         "local ok, e = xpcall(function() game.players[1].get_main_inventory().insert{name='bogus'} end, function(m) return 'handled: ' .. m end) rcon.print(e)",
+        "handled: Unknown item name: bogus\n",
     );
-    assert_eq!(r, "handled: Unknown item name: bogus\n");
-    assert!(
-        sc(&mut g, "game.no_such_thing()")
-            .contains("LuaGameScript doesn't contain key no_such_thing.")
+    assert_reply_contains(
+        &mut g,
+        "game.no_such_thing()",
+        "LuaGameScript doesn't contain key no_such_thing.",
     );
 }
 
@@ -214,7 +243,7 @@ fn require_loads_scenario_modules_only() {
         ),
         ("lib/mod.lua", "return { value = 41 + 1 }"),
     ]);
-    assert_eq!(sc(&mut g, "rcon.print(storage_value)"), "42\n");
+    assert_reply(&mut g, "rcon.print(storage_value)", "42\n");
     let err = Game::new(common::config_with(&[(
         "control.lua",
         "require('../etc/passwd')",
@@ -243,12 +272,12 @@ fn math_random_is_deterministic_per_seed() {
     assert_eq!(draw(1), draw(1));
     assert_ne!(draw(1), draw(2));
     let mut g = game("");
-    let r = sc(
+    assert_reply(
         &mut g,
         "local x = math.random() local y = math.random(3, 4) rcon.print(x >= 0 and x < 1 and (y == 3 or y == 4))",
+        "true\n",
     );
-    assert_eq!(r, "true\n");
-    assert!(sc(&mut g, "math.random(5, 1)").contains("interval is empty"));
+    assert_reply_contains(&mut g, "math.random(5, 1)", "interval is empty");
 }
 
 #[test]
@@ -259,78 +288,64 @@ fn players_characters_and_controllers() {
            script.on_event(defines.events.on_player_left_game, function(e) storage.left = e.reason end)"#,
     );
     join(&mut g, "ann");
-    assert_eq!(
-        sc(
-            &mut g,
-            "local p = game.players['ann'] rcon.print(p.index .. p.name .. tostring(p.connected) .. p.controller_type .. (p.character.name))"
-        ),
-        "1anntrue1character\n"
+    assert_reply(
+        &mut g,
+        "local p = game.players['ann'] rcon.print(p.index .. p.name .. tostring(p.connected) .. p.controller_type .. (p.character.name))",
+        "1anntrue1character\n",
     );
-    assert_eq!(
-        sc(
-            &mut g,
-            "rcon.print(storage.created .. ',' .. storage.joined)"
-        ),
-        "1,1\n"
+    assert_reply(
+        &mut g,
+        "rcon.print(storage.created .. ',' .. storage.joined)",
+        "1,1\n",
     );
-    assert_eq!(
-        sc(
-            &mut g,
-            "local p = game.get_player(1) local c = p.character p.set_controller{type=defines.controllers.spectator} rcon.print(tostring(p.character) .. p.controller_type .. tostring(p.get_main_inventory()) .. tostring(c.valid)) storage.c = c"
-        ),
-        "nil5niltrue\n"
+    assert_reply(
+        &mut g,
+        "local p = game.get_player(1) local c = p.character p.set_controller{type=defines.controllers.spectator} rcon.print(tostring(p.character) .. p.controller_type .. tostring(p.get_main_inventory()) .. tostring(c.valid)) storage.c = c",
+        "nil5niltrue\n",
     );
-    assert_eq!(
-        sc(
-            &mut g,
-            "local p = game.get_player(1) p.set_controller{type=defines.controllers.character, character=storage.c} rcon.print(p.character == storage.c)"
-        ),
-        "true\n"
+    assert_reply(
+        &mut g,
+        "local p = game.get_player(1) p.set_controller{type=defines.controllers.character, character=storage.c} rcon.print(p.character == storage.c)",
+        "true\n",
     );
-    assert_eq!(
-        sc(&mut g, "rcon.print(game.get_player(1).create_character())"),
-        "false\n"
+    assert_reply(
+        &mut g,
+        "rcon.print(game.get_player(1).create_character())",
+        "false\n",
     );
-    assert_eq!(
-        sc(
-            &mut g,
-            "local p = game.get_player(1) p.character.destroy() rcon.print(p.create_character() and p.character.valid)"
-        ),
-        "true\n"
+    assert_reply(
+        &mut g,
+        "local p = game.get_player(1) p.character.destroy() rcon.print(p.create_character() and p.character.valid)",
+        "true\n",
     );
-    assert!(
-        sc(
-            &mut g,
-            "game.get_player(1).set_controller{type=defines.controllers.editor}"
-        )
-        .contains("does not model")
+    assert_reply_contains(
+        &mut g,
+        "game.get_player(1).set_controller{type=defines.controllers.editor}",
+        "does not model",
     );
-    g.act(Action::Leave {
-        name: "ann".into(),
-        reason: "dropped".into(),
-    });
-    g.step().unwrap();
-    assert_eq!(
-        sc(
-            &mut g,
-            "rcon.print(storage.left .. tostring(game.players[1].connected) .. #game.connected_players)"
-        ),
-        "1false0\n"
+    act_and_step(
+        &mut g,
+        Action::Leave {
+            name: "ann".into(),
+            reason: "dropped".into(),
+        },
     );
-    assert_eq!(
-        sc(
-            &mut g,
-            "local n = 0 for i, p in pairs(game.players) do n = n + i end rcon.print(n .. #game.players)"
-        ),
-        "11\n"
+    assert_reply(
+        &mut g,
+        "rcon.print(storage.left .. tostring(game.players[1].connected) .. #game.connected_players)",
+        "1false0\n",
+    );
+    assert_reply(
+        &mut g,
+        "local n = 0 for i, p in pairs(game.players) do n = n + i end rcon.print(n .. #game.players)",
+        "11\n",
     );
 }
 
 #[test]
 fn inventories_stacks_and_quality() {
-    let mut g = game("");
-    join(&mut g, "ann");
-    let r = sc(
+    let mut g = game_with_ann();
+    assert_reply(
         &mut g,
         r#"
         local inv = game.players[1].get_main_inventory()
@@ -341,12 +356,9 @@ fn inventories_stacks_and_quality() {
         local parts = {a, b, c, removed, #inv, inv.get_item_count("iron-plate"), inv.get_item_count{name="iron-plate", quality="rare"}}
         for _, e in ipairs(inv.get_contents()) do parts[#parts + 1] = e.name .. ":" .. e.count .. ":" .. e.quality end
         rcon.print(table.concat(parts, " "))"#,
+        "150 5 200 20 80 130 5 copper-cable:200:normal iron-plate:130:normal iron-plate:5:rare\n",
     );
-    assert_eq!(
-        r,
-        "150 5 200 20 80 130 5 copper-cable:200:normal iron-plate:130:normal iron-plate:5:rare\n"
-    );
-    let r = sc(
+    assert_reply(
         &mut g,
         r#"
         local inv = game.players[1].get_main_inventory()
@@ -356,51 +368,42 @@ fn inventories_stacks_and_quality() {
         inv.insert{name="stone-furnace", count=2, health=0.5}
         local s1, s2, s3 = inv[1], inv[2], inv[3]
         rcon.print(s1.durability .. " " .. s2.ammo .. " " .. s3.health .. " " .. s3.quality.name .. " " .. s3.prototype.stack_size .. " " .. tostring(inv[4].valid_for_read))"#,
+        "120 4 0.5 normal 50 false\n",
     );
-    assert_eq!(r, "120 4 0.5 normal 50 false\n");
     // 2.0's prototype getters: full durability (the emulator's is the same for every quality)
-    assert_eq!(
-        sc(
-            &mut g,
-            "local p = game.players[1].get_main_inventory()[1].prototype \
-             rcon.print(p.get_durability() .. ' ' .. p.get_durability('rare') .. ' ' .. tostring(prototypes.item['iron-plate'].get_durability()) \
-             .. ' ' .. prototypes.item['gun-turret'].stack_size)"
-        ),
-        "300 300 nil 10\n"
+    assert_reply(
+        &mut g,
+        "local p = game.players[1].get_main_inventory()[1].prototype \
+         rcon.print(p.get_durability() .. ' ' .. p.get_durability('rare') .. ' ' .. tostring(prototypes.item['iron-plate'].get_durability()) \
+         .. ' ' .. prototypes.item['gun-turret'].stack_size)",
+        "300 300 nil 10\n",
     );
-    assert!(
-        sc(
-            &mut g,
-            "local _ = game.players[1].get_main_inventory()[1].ammo"
-        )
-        .contains("is not ammo")
+    assert_reply_contains(
+        &mut g,
+        "local _ = game.players[1].get_main_inventory()[1].ammo",
+        "is not ammo",
     );
-    assert!(
-        sc(&mut g, "local _ = game.players[1].get_main_inventory()[81]")
-            .contains("Index out of range")
+    assert_reply_contains(
+        &mut g,
+        "local _ = game.players[1].get_main_inventory()[81]",
+        "Index out of range",
     );
-    assert!(
-        sc(
-            &mut g,
-            "local _ = game.players[1].get_main_inventory()[80].name"
-        )
-        .contains("invalid for read")
+    assert_reply_contains(
+        &mut g,
+        "local _ = game.players[1].get_main_inventory()[80].name",
+        "invalid for read",
     );
-    assert!(
-        sc(
-            &mut g,
-            "game.players[1].get_main_inventory().insert{name='iron-plate', quality='mythic'}"
-        )
-        .contains("Unknown quality name: mythic")
+    assert_reply_contains(
+        &mut g,
+        "game.players[1].get_main_inventory().insert{name='iron-plate', quality='mythic'}",
+        "Unknown quality name: mythic",
     );
-    assert_eq!(
-        sc(
-            &mut g,
-            "rcon.print(prototypes.item['removed-mod-item'] == nil and prototypes.item['iron-plate'].stack_size == 100 and prototypes.quality.legendary.level == 5)"
-        ),
-        "true\n"
+    assert_reply(
+        &mut g,
+        "rcon.print(prototypes.item['removed-mod-item'] == nil and prototypes.item['iron-plate'].stack_size == 100 and prototypes.quality.legendary.level == 5)",
+        "true\n",
     );
-    let r = sc(
+    assert_reply(
         &mut g,
         r#"
         local p = game.players[1]
@@ -409,15 +412,14 @@ fn inventories_stacks_and_quality() {
         local ok2 = guns.insert{name="pistol"}
         p.cursor_stack.set_stack{name="blueprint"}
         rcon.print(ok1 .. ok2 .. #p.get_inventory(defines.inventory.character_trash) .. tostring(p.cursor_stack.is_blueprint) .. p.get_item_count("pistol"))"#,
+        "0110true1\n",
     );
-    assert_eq!(r, "0110true1\n");
 }
 
 #[test]
 fn character_bonuses_resize_the_inventory() {
-    let mut g = game("");
-    join(&mut g, "ann");
-    let r = sc(
+    let mut g = game_with_ann();
+    assert_reply(
         &mut g,
         r#"
         local p = game.players[1]
@@ -426,40 +428,33 @@ fn character_bonuses_resize_the_inventory() {
         p.character_running_speed_modifier = 0.25
         p.character_reach_distance_bonus = 3
         rcon.print(#p.get_main_inventory() .. " " .. p.character.character_mining_speed_modifier .. " " .. p.character_reach_distance_bonus)"#,
+        "90 0.5 3\n",
     );
-    assert_eq!(r, "90 0.5 3\n");
-    assert!(
-        sc(
-            &mut g,
-            "game.players[1].character_inventory_slots_bonus = 1.5"
-        )
-        .contains("whole number")
+    assert_reply_contains(
+        &mut g,
+        "game.players[1].character_inventory_slots_bonus = 1.5",
+        "whole number",
     );
     sc(
         &mut g,
         "game.players[1].set_controller{type=defines.controllers.spectator}",
     );
-    assert!(
-        sc(
-            &mut g,
-            "local _ = game.players[1].character_crafting_speed_modifier"
-        )
-        .contains("doesn't have a character")
+    assert_reply_contains(
+        &mut g,
+        "local _ = game.players[1].character_crafting_speed_modifier",
+        "doesn't have a character",
     );
-    assert_eq!(
-        sc(
-            &mut g,
-            "local p = game.players[1] p.color = {r=1, g=0, b=0} rcon.print(p.color.r .. p.color.a)"
-        ),
-        "11\n"
+    assert_reply(
+        &mut g,
+        "local p = game.players[1] p.color = {r=1, g=0, b=0} rcon.print(p.color.r .. p.color.a)",
+        "11\n",
     );
 }
 
 #[test]
 fn blueprint_export_import_validates_strings() {
-    let mut g = game("");
-    join(&mut g, "ann");
-    let r = sc(
+    let mut g = game_with_ann();
+    assert_reply(
         &mut g,
         r#"
         local inv = game.players[1].get_main_inventory()
@@ -469,9 +464,13 @@ fn blueprint_export_import_validates_strings() {
         local s = bp.export_stack()
         local code = inv[2].import_stack(s)
         rcon.print(string.sub(s, 1, 1) .. " " .. code .. " " .. inv[2].label .. " " .. inv[2].import_stack("0garbage") .. " " .. inv[3].import_stack("") .. " " .. tostring(inv[2].is_blueprint))"#,
+        "0 0 smelting 1 1 true\n",
     );
-    assert_eq!(r, "0 0 smelting 1 1 true\n");
-    assert!(sc(&mut g, "local inv = game.players[1].get_main_inventory() inv.insert{name='coal'} inv[3].export_stack()").contains("can not be exported"));
+    assert_reply_contains(
+        &mut g,
+        "local inv = game.players[1].get_main_inventory() inv.insert{name='coal'} inv[3].export_stack()",
+        "can not be exported",
+    );
     // A book string with one broken entry imports "with errors".
     let book = r#"{"blueprint_book":{"item":"blueprint-book","blueprints":[{"index":0,"blueprint":{"item":"blueprint"}},{"index":1,"car":{}}]}}"#;
     let code = format!(
@@ -483,39 +482,36 @@ fn blueprint_export_import_validates_strings() {
 #[test]
 fn helpers_match_the_game_formats() {
     let mut g = game("");
-    assert_eq!(
-        sc(
-            &mut g,
-            "rcon.print(helpers.table_to_json({b=1, a={1, 2, 'x'}, c={}}))"
-        ),
-        "{\"a\":[1,2,\"x\"],\"b\":1,\"c\":[]}\n"
+    assert_reply(
+        &mut g,
+        "rcon.print(helpers.table_to_json({b=1, a={1, 2, 'x'}, c={}}))",
+        "{\"a\":[1,2,\"x\"],\"b\":1,\"c\":[]}\n",
     );
-    assert_eq!(
-        sc(
-            &mut g,
-            "rcon.print(helpers.json_to_table('{\"a\":[1,2]}').a[2])"
-        ),
-        "2\n"
+    assert_reply(
+        &mut g,
+        "rcon.print(helpers.json_to_table('{\"a\":[1,2]}').a[2])",
+        "2\n",
     );
-    assert_eq!(
-        sc(&mut g, "rcon.print(helpers.json_to_table('{oops') == nil)"),
-        "true\n"
+    assert_reply(
+        &mut g,
+        "rcon.print(helpers.json_to_table('{oops') == nil)",
+        "true\n",
     );
-    assert_eq!(
-        sc(
-            &mut g,
-            "rcon.print(helpers.decode_string(helpers.encode_string('hello')))"
-        ),
-        "hello\n"
+    assert_reply(
+        &mut g,
+        "rcon.print(helpers.decode_string(helpers.encode_string('hello')))",
+        "hello\n",
     );
-    assert_eq!(
-        sc(&mut g, "rcon.print(helpers.decode_string('!!') == nil)"),
-        "true\n"
+    assert_reply(
+        &mut g,
+        "rcon.print(helpers.decode_string('!!') == nil)",
+        "true\n",
     );
-    assert!(sc(&mut g, "helpers.table_to_json({f=print})").contains("root.f"));
-    assert!(
-        sc(&mut g, "helpers.write_file('x', 'y')")
-            .contains("LuaHelpers doesn't contain key write_file.")
+    assert_reply_contains(&mut g, "helpers.table_to_json({f=print})", "root.f");
+    assert_reply_contains(
+        &mut g,
+        "helpers.write_file('x', 'y')",
+        "LuaHelpers doesn't contain key write_file.",
     );
 }
 
@@ -527,7 +523,7 @@ fn gui_elements_and_click_events() {
            end)"#,
     );
     join(&mut g, "ann");
-    let r = sc(
+    assert_reply(
         &mut g,
         r#"
         local screen = game.players[1].gui.screen
@@ -538,32 +534,35 @@ fn gui_elements_and_click_events() {
         b.value = 0.5
         f.force_auto_center()
         rcon.print(screen.sync.bar.value .. " " .. #f.children .. " " .. screen.sync.caption .. " " .. tostring(screen.nothing_here))"#,
+        "0.5 3 Downloading nil\n",
     );
-    assert_eq!(r, "0.5 3 Downloading nil\n");
-    assert!(
-        sc(
-            &mut g,
-            "game.players[1].gui.screen.sync.add{type='label', name='text'}"
-        )
-        .contains("already present")
+    assert_reply_contains(
+        &mut g,
+        "game.players[1].gui.screen.sync.add{type='label', name='text'}",
+        "already present",
     );
-    assert!(
-        sc(&mut g, "game.players[1].gui.screen.add{type='camera'}")
-            .contains("unknown or unmodelled")
+    assert_reply_contains(
+        &mut g,
+        "game.players[1].gui.screen.add{type='camera'}",
+        "unknown or unmodelled",
     );
-    assert!(sc(&mut g, "game.players[1].gui.screen.sync.bar.value = 2").contains("outside [0, 1]"));
-    g.act(Action::Click {
-        name: "ann".into(),
-        element: "retry".into(),
-    });
-    g.step().unwrap();
-    assert_eq!(sc(&mut g, "rcon.print(storage.clicked)"), "retry@1:sync\n");
-    assert_eq!(
-        sc(
-            &mut g,
-            "local f = game.players[1].gui.screen.sync local b = f.bar f.destroy() rcon.print(tostring(b.valid) .. tostring(game.players[1].gui.screen.sync))"
-        ),
-        "falsenil\n"
+    assert_reply_contains(
+        &mut g,
+        "game.players[1].gui.screen.sync.bar.value = 2",
+        "outside [0, 1]",
+    );
+    act_and_step(
+        &mut g,
+        Action::Click {
+            name: "ann".into(),
+            element: "retry".into(),
+        },
+    );
+    assert_reply(&mut g, "rcon.print(storage.clicked)", "retry@1:sync\n");
+    assert_reply(
+        &mut g,
+        "local f = game.players[1].gui.screen.sync local b = f.bar f.destroy() rcon.print(tostring(b.valid) .. tostring(game.players[1].gui.screen.sync))",
+        "falsenil\n",
     );
 }
 
@@ -572,25 +571,27 @@ fn remote_interfaces() {
     let mut g = game(
         r#"remote.add_interface("invsync", { recv = function(frame) rcon.print("ok " .. #frame) return 7 end })"#,
     );
-    assert_eq!(
-        sc(
-            &mut g,
-            "local r = remote.call('invsync', 'recv', [==[IS1 abc]==]) rcon.print(r)"
-        ),
-        "ok 7\n7\n"
+    assert_reply(
+        &mut g,
+        "local r = remote.call('invsync', 'recv', [==[IS1 abc]==]) rcon.print(r)",
+        "ok 7\n7\n",
     );
-    assert!(sc(&mut g, "remote.call('nope', 'x')").contains("Unknown interface: nope"));
-    assert!(sc(&mut g, "remote.call('invsync', 'x')").contains("No such function: x"));
-    assert_eq!(
-        sc(&mut g, "rcon.print(remote.interfaces.invsync.recv)"),
-        "true\n"
+    assert_reply_contains(
+        &mut g,
+        "remote.call('nope', 'x')",
+        "Unknown interface: nope",
+    );
+    assert_reply_contains(&mut g, "remote.call('invsync', 'x')", "No such function: x");
+    assert_reply(
+        &mut g,
+        "rcon.print(remote.interfaces.invsync.recv)",
+        "true\n",
     );
 }
 
 #[test]
 fn print_log_and_player_messages() {
-    let mut g = game("");
-    join(&mut g, "ann");
+    let mut g = game_with_ann();
     let (_, report) = g.run_command("/sc print('plain', 1, nil) log('logged') game.players[1].print('hi ann') game.print('all')", 10).unwrap();
     assert!(report.lines.contains(&Line::Raw("plain\t1\tnil".into())));
     assert!(
@@ -625,14 +626,12 @@ fn save_and_load_keep_storage_world_and_run_on_load() {
     let text = serde_json::to_string(&save).unwrap();
     let save2: invsync_emulator::SaveState = serde_json::from_str(&text).unwrap();
     let mut g2 = Game::from_save(g.config().clone(), save2).unwrap();
-    assert_eq!(
-        sc(
-            &mut g2,
-            "rcon.print(storage.n .. ' ' .. tostring(storage.alias == storage.shared) .. ' ' .. storage.player.name .. ' ' .. storage.player.get_item_count('coal'))"
-        ),
-        "42 true ann 7\n"
+    assert_reply(
+        &mut g2,
+        "rcon.print(storage.n .. ' ' .. tostring(storage.alias == storage.shared) .. ' ' .. storage.player.name .. ' ' .. storage.player.get_item_count('coal'))",
+        "42 true ann 7\n",
     );
-    assert_eq!(sc(&mut g2, "remote.call('t', 'cache')"), "rebuilt\n");
+    assert_reply(&mut g2, "remote.call('t', 'cache')", "rebuilt\n");
     assert_eq!(
         sc(&mut g2, "rcon.print(tostring(game.players[1].connected))"),
         "false\n",
@@ -664,11 +663,9 @@ fn crash_and_restart_from_the_last_autosave() {
     g.restart().unwrap();
     assert_eq!(g.tick(), 10);
     // The autosave was taken after tick 9 ran (10 increments); the command runs before tick 10's handlers.
-    assert_eq!(
-        sc(
-            &mut g,
-            "rcon.print(storage.n .. tostring(game.players[1].connected))"
-        ),
-        "10false\n"
+    assert_reply(
+        &mut g,
+        "rcon.print(storage.n .. tostring(game.players[1].connected))",
+        "10false\n",
     );
 }

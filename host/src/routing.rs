@@ -133,18 +133,11 @@ pub fn plan_to_host(
 mod tests {
     use super::*;
     use invsync_codec::Frame;
+    use invsync_test_support::xorshift::{XorShift64, text_from_range};
 
     fn text(len: usize, seed: u64) -> Vec<u8> {
         // Incompressible printable text, so the size decides the route, not the content.
-        let mut state = seed | 1;
-        (0..len)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                b'!' + (state % 90) as u8
-            })
-            .collect()
+        text_from_range(b'!'..=b'z', len, &mut XorShift64(seed | 1))
     }
 
     #[test]

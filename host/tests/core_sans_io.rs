@@ -100,6 +100,12 @@ impl Game {
         panic!("verify of an incomplete message");
     }
 
+    /// The game restarted from a save: every chunk it held is gone.
+    fn lose_held_chunks(&mut self) {
+        self.held.clear();
+        self.counts.clear();
+    }
+
     fn status(&self, id: u32) -> String {
         if self.done.contains_key(&id) {
             return format!("done {id}");
@@ -214,6 +220,63 @@ fn run(core: &mut LinkCore, game: &mut Game, now: Instant) -> Vec<Command> {
     }
 }
 
+/// Hands stdout events to the link, in order.
+fn feed(core: &mut LinkCore, events: Vec<StdoutEvent>) {
+    for e in events {
+        core.on_stdout(e);
+    }
+}
+
+/// Answers the link's first command, the caps query, with a game that decodes every method in
+/// frames of up to 1000 bytes.
+fn answer_caps(core: &mut LinkCore, now: Instant) {
+    let caps = drain_commands(core, now);
+    core.on_reply(
+        caps[0].token,
+        Capabilities::all(1000).to_json().as_bytes(),
+        now,
+    );
+}
+
+/// Sends `len` bytes of noise and answers every command for it; returns the message id.
+fn send_and_run(core: &mut LinkCore, game: &mut Game, len: usize, now: Instant) -> u32 {
+    let id = core.send(noise(len));
+    run(core, game, now);
+    id
+}
+
+/// At the link's next timeout, answers the status query it sends with what the game says of
+/// message `id`; returns that time.
+fn answer_status_when_due(core: &mut LinkCore, game: &Game, id: u32) -> Instant {
+    let due = core.poll_timeout().unwrap();
+    let q = drain_commands(core, due);
+    core.on_reply(q[0].token, game.status(id).as_bytes(), due);
+    due
+}
+
+/// Asserts that the only event is the delivery of message `id`, confirmed by `confirmed_by`.
+#[track_caller]
+fn assert_delivered(core: &mut LinkCore, id: u32, confirmed_by: Confirmation) {
+    let events = drain_events(core);
+    assert!(
+        matches!(
+            events.as_slice(),
+            [LinkEvent::Delivered(d)] if d.id == id && d.confirmed_by == confirmed_by
+        ),
+        "{events:?}"
+    );
+}
+
+/// The only event, which must be a failed send.
+#[track_caller]
+fn only_send_failure(core: &mut LinkCore) -> SendError {
+    let events = drain_events(core);
+    let [LinkEvent::SendFailed(err)] = events.as_slice() else {
+        panic!("{events:?}")
+    };
+    err.clone()
+}
+
 #[test]
 fn caps_come_first_and_decide_the_method() {
     let now = Instant::now();
@@ -257,9 +320,7 @@ fn caps_come_first_and_decide_the_method() {
     // A new declaration on stdout (the module was updated): the next message uses zlib.
     let mut stdout = Stdout::new();
     let caps = br#"{"type":"caps","protocol":1,"decode":["zlib","raw"],"max_frame":8192,"max_message":16777216,"max_chunks":65536}"#;
-    for e in stdout.message(caps) {
-        core.on_stdout(e);
-    }
+    feed(&mut core, stdout.message(caps));
     assert!(
         matches!(drain_events(&mut core).as_slice(), [LinkEvent::CapsChanged(c)] if c.decode == [Method::Zlib, Method::Raw])
     );
@@ -277,12 +338,7 @@ fn caps_come_first_and_decide_the_method() {
 fn the_window_bounds_commands_in_flight_over_all_messages() {
     let now = Instant::now();
     let mut core = LinkCore::new(config(), MessageIds::starting_at(1), now);
-    let caps = drain_commands(&mut core, now);
-    core.on_reply(
-        caps[0].token,
-        Capabilities::all(1000).to_json().as_bytes(),
-        now,
-    );
+    answer_caps(&mut core, now);
     let a = core.send(noise(9_000));
     let b = core.send(noise(9_000));
     assert_eq!(run_encoding(&mut core), 2);
@@ -320,62 +376,45 @@ fn the_window_bounds_commands_in_flight_over_all_messages() {
     assert_eq!(delivered, [a, b]);
 }
 
-fn ready_core(cfg: LinkConfig, now: Instant) -> LinkCore {
+/// A link created now with `cfg` (ids from 50), its caps query answered and its events
+/// drained; returned with the time it was created.
+fn ready_core(cfg: LinkConfig) -> (LinkCore, Instant) {
+    let now = Instant::now();
     let mut core = LinkCore::new(cfg, MessageIds::starting_at(50), now);
-    let caps = drain_commands(&mut core, now);
-    core.on_reply(
-        caps[0].token,
-        Capabilities::all(1000).to_json().as_bytes(),
-        now,
-    );
+    answer_caps(&mut core, now);
     drain_events(&mut core);
-    core
+    (core, now)
 }
 
 #[test]
 fn deferred_verification_is_settled_by_the_received_report() {
-    let now = Instant::now();
-    let mut core = ready_core(config(), now);
+    let (mut core, now) = ready_core(config());
     let mut game = Game::new(true);
-    let id = core.send(noise(5_000));
-    run(&mut core, &mut game, now);
+    let id = send_and_run(&mut core, &mut game, 5_000, now);
     // Every chunk is held (`ok n/n`) but nothing is confirmed yet.
     assert!(drain_events(&mut core).is_empty());
     assert_eq!(core.pending_sends(), 1);
     assert!(game.verify(id));
     let mut stdout = Stdout::new();
     let report = format!(r#"{{"type":"received","id":{id},"status":"done"}}"#);
-    for e in stdout.message(report.as_bytes()) {
-        core.on_stdout(e);
-    }
-    let events = drain_events(&mut core);
-    assert!(
-        matches!(
-            events.as_slice(),
-            [LinkEvent::Delivered(d)] if d.id == id && d.confirmed_by == Confirmation::Stdout
-        ),
-        "{events:?}"
-    );
+    feed(&mut core, stdout.message(report.as_bytes()));
+    assert_delivered(&mut core, id, Confirmation::Stdout);
     assert_eq!(core.pending_sends(), 0);
     assert_eq!(core.poll_timeout(), None);
     // The same report again (a game that reports what `done` already settled): not a problem.
-    for e in stdout.message(report.as_bytes()) {
-        core.on_stdout(e);
-    }
+    feed(&mut core, stdout.message(report.as_bytes()));
     assert!(drain_events(&mut core).is_empty());
 }
 
 #[test]
 fn without_a_report_the_link_asks_status_and_waits_while_the_game_verifies() {
-    let now = Instant::now();
     let cfg = LinkConfig {
         verify_after: Duration::from_secs(2),
         ..config()
     };
-    let mut core = ready_core(cfg, now);
+    let (mut core, now) = ready_core(cfg);
     let mut game = Game::new(true);
-    let id = core.send(noise(5_000));
-    run(&mut core, &mut game, now);
+    let id = send_and_run(&mut core, &mut game, 5_000, now);
     let due = core.poll_timeout().expect("a status query is scheduled");
     assert_eq!(due, now + Duration::from_secs(2));
     assert!(
@@ -389,28 +428,17 @@ fn without_a_report_the_link_asks_status_and_waits_while_the_game_verifies() {
     core.on_reply(q[0].token, game.status(id).as_bytes(), due);
     assert_eq!(game.status(id), format!("missing {id}"));
     assert!(drain_events(&mut core).is_empty());
-    let later = core.poll_timeout().unwrap();
-    assert_eq!(later, due + Duration::from_secs(2));
     game.verify(id);
-    let q = drain_commands(&mut core, later);
-    core.on_reply(q[0].token, game.status(id).as_bytes(), later);
-    let events = drain_events(&mut core);
-    assert!(
-        matches!(
-            events.as_slice(),
-            [LinkEvent::Delivered(d)] if d.id == id && d.confirmed_by == Confirmation::Status
-        ),
-        "{events:?}"
-    );
+    let later = answer_status_when_due(&mut core, &game, id);
+    assert_eq!(later, due + Duration::from_secs(2));
+    assert_delivered(&mut core, id, Confirmation::Status);
 }
 
 #[test]
 fn a_reconnect_asks_status_at_once() {
-    let now = Instant::now();
-    let mut core = ready_core(config(), now);
+    let (mut core, now) = ready_core(config());
     let mut game = Game::new(true);
-    let id = core.send(noise(3_000));
-    run(&mut core, &mut game, now);
+    let id = send_and_run(&mut core, &mut game, 3_000, now);
     game.verify(id);
     let soon = now + Duration::from_millis(10);
     assert!(drain_commands(&mut core, soon).is_empty());
@@ -427,35 +455,25 @@ fn a_reconnect_asks_status_at_once() {
 
 #[test]
 fn failures_are_typed_and_name_the_message_and_the_protocol_error() {
-    let now = Instant::now();
-    let mut core = ready_core(config(), now);
+    let (mut core, now) = ready_core(config());
     let mut game = Game::new(true);
     // The game dropped the message after holding it (status says `failed`).
-    let id = core.send(noise(3_000));
-    run(&mut core, &mut game, now);
+    let id = send_and_run(&mut core, &mut game, 3_000, now);
     game.held.remove(&id);
     game.failed.insert(id, "MessageChecksumMismatch".into());
-    let due = core.poll_timeout().unwrap();
-    let q = drain_commands(&mut core, due);
-    core.on_reply(q[0].token, game.status(id).as_bytes(), due);
-    let events = drain_events(&mut core);
-    let [LinkEvent::SendFailed(err)] = events.as_slice() else {
-        panic!("{events:?}")
-    };
+    answer_status_when_due(&mut core, &game, id);
+    let err = only_send_failure(&mut core);
     assert_eq!(err.message_id(), id);
     assert_eq!(err.protocol_error(), Some("MessageChecksumMismatch"));
     assert!(err.to_string().contains(&format!("message {id}")), "{err}");
 
     // A `received` report with status failed.
-    let id = core.send(noise(3_000));
-    run(&mut core, &mut game, now);
+    let id = send_and_run(&mut core, &mut game, 3_000, now);
     let mut stdout = Stdout::new();
     let report = format!(
         r#"{{"type":"received","id":{id},"status":"failed","error":"DecompressFailed","detail":"bad zlib"}}"#
     );
-    for e in stdout.message(report.as_bytes()) {
-        core.on_stdout(e);
-    }
+    feed(&mut core, stdout.message(report.as_bytes()));
     let events = drain_events(&mut core);
     assert!(
         matches!(
@@ -475,10 +493,7 @@ fn failures_are_typed_and_name_the_message_and_the_protocol_error() {
         format!("err {id} MethodNotAccepted raw is off").as_bytes(),
         now,
     );
-    let events = drain_events(&mut core);
-    let [LinkEvent::SendFailed(err)] = events.as_slice() else {
-        panic!("{events:?}")
-    };
+    let err = only_send_failure(&mut core);
     assert_eq!(err.protocol_error(), Some("MethodNotAccepted"));
     assert_eq!(err.message_id(), id);
     // Replies to its other commands are ignored from now on.
@@ -491,12 +506,11 @@ fn failures_are_typed_and_name_the_message_and_the_protocol_error() {
 
 #[test]
 fn chunks_lost_by_the_game_are_delivered_again_within_a_bound() {
-    let now = Instant::now();
     let cfg = LinkConfig {
         max_redeliveries: 1,
         ..config()
     };
-    let mut core = ready_core(cfg, now);
+    let (mut core, now) = ready_core(cfg);
     let mut game = Game::new(true);
     let id = core.send(noise(3_000));
     let first = run(&mut core, &mut game, now);
@@ -505,20 +519,14 @@ fn chunks_lost_by_the_game_are_delivered_again_within_a_bound() {
         .filter(|c| matches!(c.kind, CommandKind::Recv { .. }))
         .count();
     // The game restarted from a save and lost everything.
-    game.held.clear();
-    game.counts.clear();
-    let due = core.poll_timeout().unwrap();
-    let q = drain_commands(&mut core, due);
-    core.on_reply(q[0].token, game.status(id).as_bytes(), due);
+    game.lose_held_chunks();
+    let due = answer_status_when_due(&mut core, &game, id);
     assert_eq!(game.status(id), format!("unknown {id}"));
     let again = run(&mut core, &mut game, due);
     assert_eq!(again.len(), chunks, "the whole message again");
     // And once more: the bound is reached.
-    game.held.clear();
-    game.counts.clear();
-    let due = core.poll_timeout().unwrap();
-    let q = drain_commands(&mut core, due);
-    core.on_reply(q[0].token, game.status(id).as_bytes(), due);
+    game.lose_held_chunks();
+    answer_status_when_due(&mut core, &game, id);
     let events = drain_events(&mut core);
     assert!(
         matches!(
@@ -572,10 +580,9 @@ fn unanswered_caps_fall_back_to_the_protocols_assumption() {
 
 #[test]
 fn staged_messages_are_pulled_with_their_own_window_and_acknowledged() {
-    let now = Instant::now();
     let mut cfg = config();
     cfg.pull.in_flight = 4;
-    let mut core = ready_core(cfg, now);
+    let (mut core, now) = ready_core(cfg);
     let payload = noise(700_000);
     let staged = encode(
         77,
@@ -597,16 +604,12 @@ fn staged_messages_are_pulled_with_their_own_window_and_acknowledged() {
     let mut chat = b"2024-01-01 00:00:00 [CHAT] eve: \x0c".to_vec();
     chat.extend_from_slice(announcement.as_bytes());
     chat.push(b'\n');
-    for e in stdout.lines(&chat) {
-        core.on_stdout(e);
-    }
+    feed(&mut core, stdout.lines(&chat));
     assert!(drain_commands(&mut core, now).is_empty());
     assert!(
         matches!(drain_events(&mut core).as_slice(), [LinkEvent::Log(l)] if l.text.contains("[CHAT] eve"))
     );
-    for e in stdout.message(announcement.as_bytes()) {
-        core.on_stdout(e);
-    }
+    feed(&mut core, stdout.message(announcement.as_bytes()));
     // Pulls have their own window (4 here), beside the 4 slots into the game.
     let pulls = drain_commands(&mut core, now);
     assert_eq!(
@@ -663,18 +666,20 @@ fn staged_messages_are_pulled_with_their_own_window_and_acknowledged() {
 
 #[test]
 fn inline_messages_and_log_lines_arrive_in_stdout_order() {
-    let now = Instant::now();
-    let mut core = ready_core(config(), now);
+    let (mut core, now) = ready_core(config());
     let mut stdout = Stdout::new();
-    for e in stdout.lines(b"   1.234 Info Something happened\r\n") {
-        core.on_stdout(e);
-    }
-    for e in stdout.message(br#"{"type":"player","name":"alice"}"#) {
-        core.on_stdout(e);
-    }
-    for e in stdout.lines(b"2024-01-01 00:00:00 [CHAT] alice: hi\n") {
-        core.on_stdout(e);
-    }
+    feed(
+        &mut core,
+        stdout.lines(b"   1.234 Info Something happened\r\n"),
+    );
+    feed(
+        &mut core,
+        stdout.message(br#"{"type":"player","name":"alice"}"#),
+    );
+    feed(
+        &mut core,
+        stdout.lines(b"2024-01-01 00:00:00 [CHAT] alice: hi\n"),
+    );
     let events = drain_events(&mut core);
     assert!(
         matches!(&events[0], LinkEvent::Log(l) if l.text == "   1.234 Info Something happened")
@@ -688,17 +693,14 @@ fn inline_messages_and_log_lines_arrive_in_stdout_order() {
 
 #[test]
 fn reports_and_announcements_that_make_no_sense_are_problems_not_actions() {
-    let now = Instant::now();
-    let mut core = ready_core(config(), now);
+    let (mut core, now) = ready_core(config());
     let mut stdout = Stdout::new();
     for payload in [
         &br#"{"type":"received","id":999,"status":"done"}"#[..],
         br#"{"type":"staged","id":5,"count":0,"wlen":10,"method":"raw","bytes":10}"#,
         br#"{"type":"staged","id":6,"count":100000,"wlen":100000000,"method":"raw","bytes":100000000}"#,
     ] {
-        for e in stdout.message(payload) {
-            core.on_stdout(e);
-        }
+        feed(&mut core, stdout.message(payload));
     }
     let events = drain_events(&mut core);
     assert!(
@@ -728,8 +730,7 @@ fn reports_and_announcements_that_make_no_sense_are_problems_not_actions() {
 
 #[test]
 fn a_stopped_transport_fails_everything_pending() {
-    let now = Instant::now();
-    let mut core = ready_core(config(), now);
+    let (mut core, now) = ready_core(config());
     let a = core.send(noise(3_000));
     let b = core.send(noise(3_000));
     run_encoding(&mut core);
@@ -759,12 +760,11 @@ fn inconsistent_replies_never_leave_a_message_hanging() {
     // after a status round confirmed the other) can leave the transport's `Delivery` with
     // every chunk confirmed and nothing to send. Whatever the delivery makes of them, the link
     // settles the message with `status` instead of waiting forever.
-    let now = Instant::now();
     let cfg = LinkConfig {
         in_flight: 2,
         ..config()
     };
-    let mut core = ready_core(cfg, now);
+    let (mut core, now) = ready_core(cfg);
     let id = core.send(noise(1_500));
     run_encoding(&mut core);
     let sent = drain_commands(&mut core, now);
@@ -798,10 +798,6 @@ fn inconsistent_replies_never_leave_a_message_hanging() {
             core.on_reply(c.token, reply.as_bytes(), t);
         }
     }
-    let events = drain_events(&mut core);
-    assert!(
-        matches!(events.as_slice(), [LinkEvent::Delivered(d)] if d.id == id && d.confirmed_by == Confirmation::Status),
-        "{events:?}"
-    );
+    assert_delivered(&mut core, id, Confirmation::Status);
     assert_eq!(core.pending_sends(), 0);
 }

@@ -20,6 +20,11 @@ fn server(name: &str, settings: &str) -> Server {
     s
 }
 
+/// An empty cluster and a fresh server "alpha" with the default settings.
+fn cluster_and_alpha() -> (Cluster, Server) {
+    (Cluster::default(), server("alpha", ""))
+}
+
 fn name_of(data: &str) -> String {
     serde_json::from_str::<Value>(data).unwrap()["name"]
         .as_str()
@@ -27,11 +32,37 @@ fn name_of(data: &str) -> String {
         .to_string()
 }
 
+/// Stores sample player data (`kind`, made from `seed`) on the cluster at `generation`;
+/// returns the data and the player's name.
+fn seed_sample(c: &mut Cluster, kind: SampleKind, seed: u64, generation: u64) -> (String, String) {
+    let data = sample(kind, seed);
+    let name = name_of(&data);
+    c.seed(&name, generation, data.clone());
+    (data, name)
+}
+
+/// Runs ticks until player `name` is in sync state `state`, at most `max`; `what` names the
+/// wait in the failure message.
+fn run_until_state(
+    s: &mut Server,
+    c: &mut Cluster,
+    name: &str,
+    state: &str,
+    max: u64,
+    what: &str,
+) -> u64 {
+    s.run_until(c, max, what, |s, _| s.state(name) == state)
+}
+
+/// Player `name` joins; runs ticks until it is in sync state `state`, at most `max`.
+fn join_until_state(s: &mut Server, c: &mut Cluster, name: &str, state: &str, max: u64) -> u64 {
+    s.join(name);
+    run_until_state(s, c, name, state, max, state)
+}
+
 fn join_and_play(s: &mut Server, c: &mut Cluster, name: &str) -> u64 {
     s.join(name);
-    s.run_until(c, 3000, &format!("{name} playing"), |s, _| {
-        s.state(name) == "playing"
-    })
+    run_until_state(s, c, name, "playing", 3000, &format!("{name} playing"))
 }
 
 fn leave_and_upload(s: &mut Server, c: &mut Cluster, name: &str, generation: u64) {
@@ -49,6 +80,16 @@ fn leave_and_upload(s: &mut Server, c: &mut Cluster, name: &str, generation: u64
     );
 }
 
+/// Whether player `name` has a character (a spectator waiting for its data has none).
+fn has_character(s: &Server, name: &str) -> bool {
+    s.game
+        .world()
+        .player_by_name(name)
+        .unwrap()
+        .character
+        .is_some()
+}
+
 fn assert_within_budget(s: &Server) {
     assert!(
         s.over_budget.is_empty(),
@@ -62,11 +103,8 @@ fn assert_within_budget(s: &Server) {
 #[test]
 fn the_game_writes_back_exactly_the_data_it_was_given() {
     for kind in [SampleKind::Small, SampleKind::Rep, SampleKind::Bp] {
-        let mut c = Cluster::default();
-        let data = sample(kind, 7);
-        let name = name_of(&data);
-        c.seed(&name, 1, data.clone());
-        let mut a = server("alpha", "");
+        let (mut c, mut a) = cluster_and_alpha();
+        let (data, name) = seed_sample(&mut c, kind, 7, 1);
         join_and_play(&mut a, &mut c, &name);
         leave_and_upload(&mut a, &mut c, &name, 2);
         assert_same_player_data(&data, &c.stored[&name].data);
@@ -80,11 +118,8 @@ fn the_game_writes_back_exactly_the_data_it_was_given() {
 
 #[test]
 fn data_survives_join_play_leave_join_elsewhere_byte_for_byte_through_faults() {
-    let mut c = Cluster::default();
-    let data = sample(SampleKind::Bp, 3);
-    let name = name_of(&data);
-    c.seed(&name, 5, data.clone());
-    let mut a = server("alpha", "");
+    let (mut c, mut a) = cluster_and_alpha();
+    let (_, name) = seed_sample(&mut c, SampleKind::Bp, 3, 5);
     a.faults = Faults::all();
     a.status_after = 60;
     join_and_play(&mut a, &mut c, &name);
@@ -208,22 +243,13 @@ fn busy_and_error_answers_offer_retry() {
     let mut a = server("alpha", FAST);
     c.answers.insert("ann".into(), Answer::Busy("gamma".into()));
     a.join("ann");
-    a.run_until(&mut c, 300, "failed on busy", |s, _| {
-        s.state("ann") == "failed"
-    });
+    run_until_state(&mut a, &mut c, "ann", "failed", 300, "failed on busy");
     let status = a.gui_caption("ann", "invsync_status").unwrap();
     assert!(status.contains("gamma"), "says which server: {status}");
     assert!(a.gui_visible("ann", "invsync_retry"));
     assert!(a.gui_visible("ann", "invsync_temporary"));
     // the player waits as a spectator: no character to play with
-    assert!(
-        a.game
-            .world()
-            .player_by_name("ann")
-            .unwrap()
-            .character
-            .is_none()
-    );
+    assert!(!has_character(&a, "ann"));
     c.answers
         .insert("ann".into(), Answer::Error("disk on fire".into()));
     a.click("ann", "invsync_retry");
@@ -233,18 +259,9 @@ fn busy_and_error_answers_offer_retry() {
     });
     c.answers.remove("ann");
     a.click("ann", "invsync_retry");
-    a.run_until(&mut c, 300, "playing after retry", |s, _| {
-        s.state("ann") == "playing"
-    });
+    run_until_state(&mut a, &mut c, "ann", "playing", 300, "playing after retry");
     assert!(!a.gui_visible("ann", "invsync_sync"), "the window is gone");
-    assert!(
-        a.game
-            .world()
-            .player_by_name("ann")
-            .unwrap()
-            .character
-            .is_some()
-    );
+    assert!(has_character(&a, "ann"));
     assert_within_budget(&a);
 }
 
@@ -269,13 +286,8 @@ fn a_stalled_download_offers_a_temporary_inventory_merged_at_the_next_sync_witho
     let mut a = server("alpha", FAST);
     // the data never arrives
     a.lose_types = vec!["player_data".into()];
-    a.join("ann");
-    a.run_until(&mut c, 400, "downloading", |s, _| {
-        s.state("ann") == "downloading"
-    });
-    a.run_until(&mut c, 400, "failed on stall", |s, _| {
-        s.state("ann") == "failed"
-    });
+    join_until_state(&mut a, &mut c, "ann", "downloading", 400);
+    run_until_state(&mut a, &mut c, "ann", "failed", 400, "failed on stall");
     assert!(
         a.gui_caption("ann", "invsync_status")
             .unwrap()
@@ -283,9 +295,7 @@ fn a_stalled_download_offers_a_temporary_inventory_merged_at_the_next_sync_witho
     );
     assert!(c.holder.contains_key("ann"), "still holds the lock");
     a.click("ann", "invsync_temporary");
-    a.run_until(&mut c, 60, "temporary", |s, _| {
-        s.state("ann") == "temporary"
-    });
+    run_until_state(&mut a, &mut c, "ann", "temporary", 60, "temporary");
     assert!(
         !c.holder.contains_key("ann"),
         "a temporary inventory releases the lock"
@@ -300,7 +310,7 @@ fn a_stalled_download_offers_a_temporary_inventory_merged_at_the_next_sync_witho
     // the network is back: sync now merges the temporary inventory into the synced one
     a.lose_types.clear();
     a.click("ann", "invsync_sync_now");
-    a.run_until(&mut c, 2000, "playing", |s, _| s.state("ann") == "playing");
+    run_until_state(&mut a, &mut c, "ann", "playing", 2000, "playing");
     let items = a.items("ann");
     assert_eq!(
         items.get(&("iron-plate".into(), "normal".into())),
@@ -451,15 +461,9 @@ fn uploads_are_retried_with_backoff_until_confirmed() {
 
 #[test]
 fn leaving_before_the_sync_finishes_releases_and_uploads_nothing() {
-    let mut c = Cluster::default();
-    let data = sample(SampleKind::Rep, 2);
-    let name = name_of(&data);
-    c.seed(&name, 9, data);
-    let mut a = server("alpha", "");
-    a.join(&name);
-    a.run_until(&mut c, 600, "downloading", |s, _| {
-        s.state(&name) == "downloading"
-    });
+    let (mut c, mut a) = cluster_and_alpha();
+    let (_, name) = seed_sample(&mut c, SampleKind::Rep, 2, 9);
+    join_until_state(&mut a, &mut c, &name, "downloading", 600);
     a.leave(&name);
     a.run(&mut c, 400);
     assert_eq!(a.state(&name), "idle");
@@ -474,15 +478,9 @@ fn leaving_before_the_sync_finishes_releases_and_uploads_nothing() {
 
 #[test]
 fn leaving_while_the_data_is_applied_uploads_nothing_and_the_next_join_downloads_again() {
-    let mut c = Cluster::default();
-    let data = sample(SampleKind::Rep, 4);
-    let name = name_of(&data);
-    c.seed(&name, 2, data.clone());
-    let mut a = server("alpha", "");
-    a.join(&name);
-    a.run_until(&mut c, 1000, "applying", |s, _| {
-        s.state(&name) == "applying"
-    });
+    let (mut c, mut a) = cluster_and_alpha();
+    let (data, name) = seed_sample(&mut c, SampleKind::Rep, 4, 2);
+    join_until_state(&mut a, &mut c, &name, "applying", 1000);
     a.tick(&mut c);
     assert_eq!(a.state(&name), "applying", "applying takes several ticks");
     a.leave(&name);

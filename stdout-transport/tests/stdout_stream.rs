@@ -8,6 +8,7 @@ use std::task::{Context, Poll};
 
 use invsync_codec::{Capabilities, EncodeOptions, Method, MethodChoice, encode};
 use invsync_stdout_transport::{StdoutEvent, StdoutStream, StdoutStreamConfig};
+use invsync_test_support::xorshift::{XorShift64, text_from_range};
 use tokio::io::{AsyncRead, AsyncWriteExt, ReadBuf};
 
 fn frames(id: u32, payload: &[u8]) -> Vec<String> {
@@ -20,15 +21,7 @@ fn frames(id: u32, payload: &[u8]) -> Vec<String> {
 }
 
 fn pseudo_random_text(len: usize) -> Vec<u8> {
-    let mut state = 0x2545_f491_4f6c_dd1du64;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            b'a' + (state % 26) as u8
-        })
-        .collect()
+    text_from_range(b'a'..=b'z', len, &mut XorShift64(0x2545_f491_4f6c_dd1d))
 }
 
 async fn collect(mut stream: StdoutStream) -> Vec<StdoutEvent> {
