@@ -364,6 +364,7 @@ impl Game {
                 effects.lua_time,
                 effects.instructions,
                 input.commands.len(),
+                effects.lua_memory,
             );
         }
         self.stats

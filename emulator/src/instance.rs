@@ -73,6 +73,8 @@ pub struct TickEffects {
     pub replies: Vec<(CommandHandle, String)>,
     pub lua_time: Duration,
     pub instructions: u64,
+    /// Bytes the Lua state holds at the end of the tick.
+    pub lua_memory: usize,
 }
 
 /// The save form of a game.
@@ -603,6 +605,7 @@ impl Instance {
             replies,
             lua_time: self.lua_time.get(),
             instructions: self.shared.instructions.get() - instr_before,
+            lua_memory: self.lua.used_memory(),
         })
     }
 }

@@ -113,7 +113,7 @@ impl Stats {
 /// one line per event, space-separated, so `sort -k3 -n` and `awk` read it.
 ///
 /// ```text
-/// tick <tick> <lua_ms> <instructions> <commands executed>
+/// tick <tick> <lua_ms> <instructions> <commands executed> <KiB the Lua state holds after it>
 /// command <tick> <bytes> <the command's first 60 characters, escaped>
 /// reset <tick>
 /// ```
@@ -132,9 +132,20 @@ impl TickLog {
         }
     }
 
-    pub fn tick(&mut self, tick: u64, lua: Duration, instructions: u64, commands: usize) {
+    pub fn tick(
+        &mut self,
+        tick: u64,
+        lua: Duration,
+        instructions: u64,
+        commands: usize,
+        lua_memory: usize,
+    ) {
         let ms = lua.as_secs_f64() * 1000.0;
-        let _ = writeln!(self.out, "tick {tick} {ms:.3} {instructions} {commands}");
+        let kib = lua_memory / 1024;
+        let _ = writeln!(
+            self.out,
+            "tick {tick} {ms:.3} {instructions} {commands} {kib}"
+        );
     }
 
     pub fn command(&mut self, tick: u64, text: &str) {

@@ -39,6 +39,18 @@ local limits = {
   --- Bytes of a staged `raw` payload per work unit for its text check (one C-speed scan of
   --- printable ASCII runs; measured 0.09 units per byte by the same benchmark).
   text_scan_bytes = 8,
+  --- Work units per KiB a sender checksums when it stages a message. A unit is the time of one
+  --- byte of CRC when the charges were set (24 ns); the `bit32` CRC now reads 16 bytes per
+  --- step and takes 16.5 ns a byte, so staging charges it 0.6875 units a byte, and its ticks
+  --- take the time the budget stands for (in the emulator 0.45 ms at one unit a byte, 0.6 ms
+  --- at this). The receiver keeps one unit a byte: its other charges, set against the emulator's
+  --- ticks, already fill its ticks (PROTOCOL.md 8).
+  staging_crc_units_per_kib = 704,
+  --- Bytes of a staged frame per work unit when it is built: a copy of its data, the frame
+  --- string, and the collector's work that this allocation brings in the same tick. At 16
+  --- bytes a unit, five 64 KiB frames were built in one tick and the collector swept the whole
+  --- heap in it (1.0-1.2 ms in the emulator); at 4, one or two a tick.
+  build_bytes = 4,
   --- Work units for one call of the native inflate (`helpers.decode_string`) ...
   inflate_call_cost = 32,
   --- ... plus one per this many base64 characters of its input ...

@@ -22,6 +22,8 @@ local sender = {}
 
 local COMBINE_COST = limits.combine_cost
 local TEXT_SCAN_BYTES = limits.text_scan_bytes
+local CRC_UNITS_PER_KIB = limits.staging_crc_units_per_kib
+local BUILD_BYTES = limits.build_bytes
 
 local MAX_ID = 4294967295
 
@@ -387,11 +389,13 @@ function sender.step(job, budget)
       local stop = job.ends[k]
       local pos = job.pos
       local take = stop - pos + 1
-      if take > left then take = left end
+      local most = floor(left * 1024 / CRC_UNITS_PER_KIB)
+      if most < 1 then most = 1 end
+      if take > most then take = most end
       if take > 0 then
         job.cur = crc32.update(job.cur, wire, pos, pos + take - 1)
         job.pos = pos + take
-        left = left - take
+        left = left - ceil(take * CRC_UNITS_PER_KIB / 1024)
       end
       if job.pos > stop then
         local n = stop - chunk_start(job, k) + 1
@@ -414,7 +418,7 @@ function sender.step(job, budget)
       local hdr = frame.body_header(job.id, k, job.count, job.method, job.plen, job.wlen, job.acc)
       local fcrc = crc32.combine_op(crc32.of(hdr), job.ccrc[k], crc32.shift_op(e - s + 1))
       job.frames[k] = frame.assemble(fcrc, hdr, sub(wire, s, e))
-      left = left - COMBINE_COST - #hdr - floor((e - s + 1) / 16)
+      left = left - COMBINE_COST - #hdr - floor((e - s + 1) / BUILD_BYTES)
       job.k = k + 1
       if k == job.count then
         job.phase = "done"

@@ -109,6 +109,10 @@ fn lua_frames_of_every_sample_decode_in_the_reference_reassembler() {
     let s = common::module(&lua, "invsync.sender");
     let new: Function = s.get("new").unwrap();
     let step: Function = s.get("step").unwrap();
+    // what staging charges per KiB checksummed (limits.lua)
+    let crc_units_per_kib: f64 = common::module(&lua, "invsync.limits")
+        .get("staging_crc_units_per_kib")
+        .unwrap();
     for kind in SampleKind::ALL {
         let payload = generate(kind, 1);
         for (method, max_frame) in [
@@ -157,10 +161,11 @@ fn lua_frames_of_every_sample_decode_in_the_reference_reassembler() {
                 delivered.expect("complete") == payload,
                 "{kind} {method} {max_frame}"
             );
-            // each wire byte is checksummed once: that alone needs wlen / budget calls
+            // each wire byte is checksummed once: that alone needs the units of wlen bytes
+            // of CRC, divided by the budget, calls
             let wlen: f64 = job.get("wlen").unwrap();
             assert!(
-                f64::from(calls) >= wlen / BUDGET,
+                f64::from(calls) >= wlen * crc_units_per_kib / 1024.0 / BUDGET,
                 "{kind} {method}: {wlen} wire bytes staged in {calls} calls"
             );
         }
