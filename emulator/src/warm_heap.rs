@@ -13,7 +13,8 @@
 //! With glibc: blocks up to 32 MiB (the largest mmap threshold glibc accepts) come from the heap,
 //! freed heap memory is kept (no trimming), one arena serves every thread, and `MIB` mebibytes are
 //! allocated, written and freed, so later allocations reuse touched pages. Other C libraries have
-//! no such knobs: there it does nothing, and [`warm_heap`] says so.
+//! no such knobs: there [`warm_heap`] refuses with an error saying so (and `invsync bench` does not
+//! ask for it).
 
 /// Largest mmap threshold glibc accepts on 64-bit targets (`DEFAULT_MMAP_THRESHOLD_MAX`).
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
