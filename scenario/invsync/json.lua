@@ -199,6 +199,15 @@ local function store(d, v)
   d.mode = "after"
 end
 
+--- Closes the innermost object or array and stores it in its parent (or as the result).
+---@param d table decoder state
+local function close(d)
+  local top = d.stack[d.depth]
+  d.stack[d.depth] = nil
+  d.depth = d.depth - 1
+  store(d, top.t)
+end
+
 --- Decodes for about `budget` units. Returns true when finished (then `d.err` is nil and
 --- `d.root` holds the value, or `d.err` says what was wrong and where), false when more
 --- calls are needed; and the units spent.
@@ -234,21 +243,16 @@ function json.decode_step(d, budget)
         d.mode = top.obj and "key" or "value"
         pos = p + 1
       elseif (c == 125 and top.obj) or (c == 93 and not top.obj) then -- } or ]
-        d.stack[depth] = nil
-        d.depth = depth - 1
+        close(d)
         pos = p + 1
-        store(d, top.t)
       else
         fail(d, format("byte %d: expected ',' or the end of the %s", p, top.obj and "object" or "array"))
         return true, budget - left
       end
     elseif mode == "key" or mode == "first_key" then
-      if c == 125 and mode == "first_key" then
-        local top = d.stack[d.depth]
-        d.stack[d.depth] = nil
-        d.depth = d.depth - 1
+      if c == 125 and mode == "first_key" then -- {}
+        close(d)
         pos = p + 1
-        store(d, top.t)
       elseif c == 34 then
         local key, after = read_string(s, p)
         if not key then
@@ -269,12 +273,9 @@ function json.decode_step(d, budget)
         return true, budget - left
       end
     else -- "value" or "first_value"
-      if c == 93 and mode == "first_value" then
-        local top = d.stack[d.depth]
-        d.stack[d.depth] = nil
-        d.depth = d.depth - 1
+      if c == 93 and mode == "first_value" then -- []
+        close(d)
         pos = p + 1
-        store(d, top.t)
       elseif c == 123 or c == 91 then -- { or [
         if d.depth >= d.max_depth then
           fail(d, format("byte %d: nesting deeper than %d", p, d.max_depth))
