@@ -10,7 +10,7 @@
 ---   precomputed 32-bit tables. Three C calls per 16 bytes: about 59 MB/s on PUC Lua 5.2
 ---   (slice-by-8, three C calls per 8 bytes, made 43 MB/s; the eight more tables take 32 KiB).
 --- * Without it (Lua 5.4): the 32-bit register is kept as four byte-sized locals and every
----   xor is a lookup in a 256 x 256 table (`bits.XOR`), so a byte costs nine table reads and
+---   xor is a lookup in a 256 x 256 table (`bits.xor_table()`), so a byte costs nine table reads and
 ---   no function call; input is read 16 bytes per `string.byte` call (about 13 MB/s).
 ---
 --- Values are plain numbers 0 ..= 0xFFFFFFFF in the usual finalised form, so
@@ -20,7 +20,7 @@
 local bits = require("invsync.bits")
 
 local byte, format, floor = string.byte, string.format, math.floor
-local XOR, bxor32 = bits.XOR, bits.bxor32
+local bxor32 = bits.bxor32
 
 local crc32 = {}
 
@@ -61,7 +61,7 @@ function crc32.update_tables(crc, s, i, j)
   local c2 = crc % 256
   local c3 = 255 - (crc - c2) / 256
   c0, c1, c2 = 255 - c0, 255 - c1, 255 - c2
-  local X, A, B, C, D = XOR, T0, T1, T2, T3
+  local X, A, B, C, D = bits.xor_table(), T0, T1, T2, T3
   local k
   while i + 15 <= j do
     local b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11, b12, b13, b14, b15, b16 = byte(s, i, i + 15)
