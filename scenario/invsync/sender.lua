@@ -5,10 +5,10 @@
 --- pure Lua. `new` plans the chunks: `raw` by arithmetic, cut between UTF-8 characters;
 --- `zlib` as one stream per chunk (PROTOCOL.md 2.3), one native deflate per payload slice,
 --- slices sized to fill the frames, by the reference encoder's rule so both make the same
---- frames for the same deflate. `step(job, budget)` then checks `raw` text, checksums every
---- chunk once (folding the chunk CRCs into `mcrc` with `crc32.combine_op`) and builds the
---- frames, each call doing about `budget` work units, so staging a large message is spread
---- over ticks. The job is plain data: keep it in `storage` while it is staged for `pull`.
+--- frames for the same deflate. `step(job, budget)` then checksums every chunk once (folding
+--- the chunk CRCs into `mcrc` with `crc32.combine_op`) and builds the frames, checking `raw`
+--- text on the copy of each chunk a frame is built from, each call doing about `budget` work
+--- units, so staging a large message is spread over ticks. The job is plain data: keep it in `storage` while it is staged for `pull`.
 
 local errors = require("invsync.errors")
 local limits = require("invsync.limits")
@@ -212,7 +212,7 @@ local function restart(job, i)
   job.choice = i
   job.method, job.wire, job.ends = o.method, o.wire, o.ends
   job.wlen, job.count = #o.wire, #o.ends
-  job.phase = (o.method == "raw") and "check" or "crc"
+  job.phase = "crc"
   job.k, job.pos, job.cur, job.acc = 1, 1, 0, 0
   job.ccrc = {}
   job.frames = {}
@@ -353,38 +353,7 @@ function sender.step(job, budget)
   while left > 0 do
     local phase = job.phase
     if phase == "done" then return true, nil, budget - left end
-    if phase == "check" then
-      -- raw: frame text, checked a slice at a time at character boundaries
-      local stop = job.wlen
-      local pos = job.pos
-      if pos > stop then
-        job.phase, job.pos = "crc", 1
-      else
-        local e = pos + left * TEXT_SCAN_BYTES - 1
-        if e >= stop then
-          e = stop
-        else
-          local b = text.boundary(wire, pos, e)
-          if b >= pos then e = b else e = pos + 3 end
-          if e > stop then e = stop end
-        end
-        local name, off, detail = text.check(wire, pos, e)
-        if name then
-          local nxt = job.choice + 1
-          if job.options[nxt] then
-            restart(job, nxt)
-            wire = job.wire
-          else
-            job.phase = "failed"
-            return nil, errors.new("RawUnrepresentable", format("message %d: payload byte %d: %s (%s)",
-              job.id, off, detail, name), job.id, nil, off), budget - left
-          end
-        else
-          left = left - floor((e - pos + 1) / TEXT_SCAN_BYTES) - 1
-          job.pos = e + 1
-        end
-      end
-    elseif phase == "crc" then
+    if phase == "crc" then
       local k = job.k
       local stop = job.ends[k]
       local pos = job.pos
@@ -415,15 +384,34 @@ function sender.step(job, budget)
     elseif phase == "build" then
       local k = job.k
       local s, e = chunk_start(job, k), job.ends[k]
-      local hdr = frame.body_header(job.id, k, job.count, job.method, job.plen, job.wlen, job.acc)
-      local fcrc = crc32.combine_op(crc32.of(hdr), job.ccrc[k], crc32.shift_op(e - s + 1))
-      job.frames[k] = frame.assemble(fcrc, hdr, sub(wire, s, e))
-      left = left - COMBINE_COST - #hdr - floor((e - s + 1) / BUILD_BYTES)
-      job.k = k + 1
-      if k == job.count then
-        job.phase = "done"
-        job.ccrc, job.options, job.wire = nil, nil, nil
-        return true, nil, budget - left
+      local data = sub(wire, s, e)
+      local bad, off, detail
+      if job.method == "raw" then
+        -- the text check scans the copy the frame needs anyway (chunks end between characters,
+        -- so checking them one by one checks the whole), rather than copies of its own
+        bad, off, detail = text.check(data)
+        left = left - floor((e - s + 1) / TEXT_SCAN_BYTES)
+      end
+      if bad then
+        local nxt = job.choice + 1
+        if not job.options[nxt] then
+          job.phase = "failed"
+          return nil, errors.new("RawUnrepresentable", format("message %d: payload byte %d: %s (%s)",
+            job.id, off + s - 1, detail, bad), job.id, nil, off + s - 1), budget - left
+        end
+        restart(job, nxt)
+        wire = job.wire
+      else
+        local hdr = frame.body_header(job.id, k, job.count, job.method, job.plen, job.wlen, job.acc)
+        local fcrc = crc32.combine_op(crc32.of(hdr), job.ccrc[k], crc32.shift_op(e - s + 1))
+        job.frames[k] = frame.assemble(fcrc, hdr, data)
+        left = left - COMBINE_COST - #hdr - floor((e - s + 1) / BUILD_BYTES)
+        job.k = k + 1
+        if k == job.count then
+          job.phase = "done"
+          job.ccrc, job.options, job.wire = nil, nil, nil
+          return true, nil, budget - left
+        end
       end
     else
       error("invsync.sender.step: job has failed")
