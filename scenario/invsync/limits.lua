@@ -49,7 +49,8 @@ local limits = {
   --- Bytes of a staged frame per work unit when it is built: a copy of its data, the frame
   --- string, and the collector's work that this allocation brings in the same tick. At 16
   --- bytes a unit, five 64 KiB frames were built in one tick and the collector swept the whole
-  --- heap in it (1.0-1.2 ms in the emulator); at 4, one or two a tick.
+  --- heap in it (1.0-1.2 ms in the emulator); at 4, with the text check of the same copy,
+  --- about one a tick.
   build_bytes = 4,
   --- Work units for one call of the native inflate (`helpers.decode_string`) ...
   inflate_call_cost = 32,
