@@ -379,7 +379,7 @@ fn calibrate(lua: &Lua, bench: &Bench) {
             mlua::Value::String(ls(&payload)),
         ),
         (
-            "staging raw (check + CRC)",
+            "staging raw (all of it)",
             "tick_stage",
             mlua::Value::String(ls(&payload)),
         ),
