@@ -8,7 +8,8 @@
 --- frames for the same deflate. `step(job, budget)` then checksums every chunk once (folding
 --- the chunk CRCs into `mcrc` with `crc32.combine_op`) and builds the frames, checking `raw`
 --- text on the copy of each chunk a frame is built from, each call doing about `budget` work
---- units, so staging a large message is spread over ticks. The job is plain data: keep it in `storage` while it is staged for `pull`.
+--- units, so staging a large message is spread over ticks. The job is plain data: keep it in
+--- `storage` while it is staged for `pull`.
 
 local errors = require("invsync.errors")
 local limits = require("invsync.limits")

@@ -34,6 +34,18 @@ inventory_sync = {
   end,
 }
 
+--- What the host sent, or nil after printing why there is nothing to `what`.
+---@param what string
+---@return string|nil
+local function received_payload(what)
+  local b = storage.bench
+  if not (b and b.payload) then
+    rcon.print("error: nothing to " .. what)
+    return nil
+  end
+  return b.payload
+end
+
 remote.add_interface("invsync_bench", {
   -- "<tick> <bytes>" of the last message the module delivered
   received = function()
@@ -42,12 +54,9 @@ remote.add_interface("invsync_bench", {
   end,
   -- sends back what arrived; answers the module's message id
   echo = function()
-    local b = storage.bench
-    if not (b and b.payload) then
-      rcon.print("error: nothing to echo")
-      return
-    end
-    local id, why = invsync.send(b.payload)
+    local payload = received_payload("echo")
+    if not payload then return end
+    local id, why = invsync.send(payload)
     rcon.print(id and tostring(id) or ("error: " .. tostring(why)))
   end,
   -- the tick at which the last frame of message `id` left the game
@@ -66,12 +75,9 @@ remote.add_interface("invsync_bench", {
   end,
   -- Clusterio's upload: clusterio_api.send_json prints the JSON behind an IPC marker
   baseline_upload = function()
-    local b = storage.bench
-    if not (b and b.payload) then
-      rcon.print("error: nothing to upload")
-      return
-    end
-    print("\f$ipc:inventory_sync_upload?j" .. b.payload)
+    local payload = received_payload("upload")
+    if not payload then return end
+    print("\f$ipc:inventory_sync_upload?j" .. payload)
     rcon.print(tostring(game.tick))
   end,
 })
