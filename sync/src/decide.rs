@@ -63,9 +63,11 @@ pub enum AcquireOutcome {
 
 /// An `acquire` from `server`, whose local copy is `local_generation` (`unchanged`: the copy
 /// it uploaded at that generation and has not changed since).
+#[allow(clippy::too_many_arguments)]
 pub fn acquire(
     head: &PlayerHead,
     server: &str,
+    request: u64,
     local_generation: u64,
     unchanged: bool,
     holder_heartbeat: Option<Millis>,
@@ -78,6 +80,7 @@ pub fn acquire(
             // the holder asks again (a retry, a rejoin, a restart): same grant, renewed
             let lease = next.lease.as_mut().expect("held");
             lease.renewed_at = now;
+            lease.request = request;
             lease.epoch
         }
         Some(lease) if is_live(lease, holder_heartbeat, now, settings) => {
@@ -96,6 +99,7 @@ pub fn acquire(
                 epoch: next.epoch,
                 granted_at: now,
                 renewed_at: now,
+                request,
                 ended_at: None,
             });
             next.epoch
@@ -315,10 +319,20 @@ fn prune(head: &mut PlayerHead, change: &mut Change, settings: &Settings) {
     });
 }
 
-/// A `release` from `server` carrying `epoch`: ends the hold only if it is that grant's.
-pub fn release(head: &PlayerHead, server: &str, epoch: u64, now: Millis) -> Option<PlayerHead> {
+/// A `release` from `server` of the grant of `epoch` (or, when the game did not learn the epoch
+/// yet, of the grant its acquire `request` got): ends the hold only if it is that grant's.
+pub fn release(
+    head: &PlayerHead,
+    server: &str,
+    request: u64,
+    epoch: Option<u64>,
+    now: Millis,
+) -> Option<PlayerHead> {
     match head.held() {
-        Some(lease) if lease.holder == server && lease.epoch == epoch => {
+        Some(lease)
+            if lease.holder == server
+                && epoch.map_or(lease.request == request, |e| e == lease.epoch) =>
+        {
             let mut next = head.clone();
             next.lease.as_mut().expect("held").ended_at = Some(now);
             Some(next)

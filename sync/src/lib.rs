@@ -10,15 +10,15 @@
 //! use invsync_sync::{Acquired, MemoryStore, PlayerStore, Settings, UploadOutcome};
 //!
 //! let players = PlayerStore::new(Arc::new(MemoryStore::new()), Settings::default());
-//! let Acquired::Acquired { epoch, generation, .. } = players.acquire("north", "alice", 0, false)? else {
+//! let Acquired::Acquired { epoch, generation, .. } = players.acquire("north", "alice", 1, 0, false)? else {
 //!     unreachable!("nobody holds alice")
 //! };
 //! // while north holds alice, south is told so
-//! assert!(matches!(players.acquire("south", "alice", 0, false)?, Acquired::Busy { .. }));
+//! assert!(matches!(players.acquire("south", "alice", 1, 0, false)?, Acquired::Busy { .. }));
 //! // alice leaves north: her inventory is stored as the next generation, and the hold ends
 //! let out = players.upload("north", "alice", generation + 1, epoch, false, br#"{"format":1}"#)?;
 //! assert!(matches!(out, UploadOutcome::Stored { .. }));
-//! assert!(matches!(players.acquire("south", "alice", 0, false)?, Acquired::Acquired { .. }));
+//! assert!(matches!(players.acquire("south", "alice", 1, 0, false)?, Acquired::Acquired { .. }));
 //! # Ok::<(), invsync_sync::StoreError>(())
 //! ```
 //!

@@ -42,8 +42,8 @@ pub enum GameMessage {
         player: String,
         /// The game's request number.
         request: u64,
-        /// The lease epoch of the hold to drop.
-        epoch: u64,
+        /// The lease epoch of the hold to drop (`None`: the game had no answer yet).
+        epoch: Option<u64>,
     },
 }
 
@@ -73,7 +73,8 @@ struct Wire<'a> {
     generation: Option<u64>,
     unchanged: Option<bool>,
     upload: Option<u64>,
-    epoch: Option<u64>,
+    #[serde(default, deserialize_with = "nullable")]
+    epoch: Option<Option<u64>>,
     recovered: Option<bool>,
     #[serde(borrow)]
     data: Option<&'a RawValue>,
@@ -96,6 +97,11 @@ fn sync_type(payload: &[u8]) -> Option<&'static str> {
     ["acquire", "upload", "release"]
         .into_iter()
         .find(|t| rest.starts_with(&format!("\"{t}\"")))
+}
+
+/// A field that may be present as `null` (`Some(None)`) or absent (`None`).
+fn nullable<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<u64>>, D::Error> {
+    Option::<u64>::deserialize(d).map(Some)
 }
 
 fn need<T>(v: Option<T>, field: &str, kind: &str) -> Result<T, MessageError> {
@@ -153,7 +159,7 @@ pub fn parse(payload: &[u8]) -> Result<GameMessage, MessageError> {
             Ok(GameMessage::Upload {
                 generation,
                 upload: need(wire.upload, "upload", kind)?,
-                epoch: need(wire.epoch, "epoch", kind)?,
+                epoch: need(need(wire.epoch, "epoch", kind)?, "epoch (not null)", kind)?,
                 recovered: wire.recovered.unwrap_or(false),
                 data: data.as_bytes().to_vec(),
                 player: wire.player,
@@ -290,6 +296,7 @@ mod tests {
             (b"not json", "not a sync message object"),
             (br#"{"type":"acquire","player":"a","request":1,"generation":0}"#, "\"unchanged\""),
             (br#"{"type":"release","player":"a","request":1}"#, "\"epoch\""),
+            (br#"{"type":"upload","player":"a","generation":1,"upload":1,"epoch":null,"data":{}}"#, "epoch (not null)"),
             (br#"{"type":"upload","player":"a","generation":1,"upload":1,"epoch":1,"data":[1]}"#, "not a JSON object"),
             (br#"{"type":"upload","player":"a","generation":0,"upload":1,"epoch":1,"data":{}}"#, "generation 0"),
             (br#"{"type":"acquire","player":"","request":1,"generation":0,"unchanged":false}"#, "player name"),

@@ -248,6 +248,7 @@ impl PlayerStore {
         &self,
         server: &str,
         player: &str,
+        request: u64,
         local_generation: u64,
         unchanged: bool,
     ) -> Result<Acquired, StoreError> {
@@ -260,6 +261,7 @@ impl PlayerStore {
             let (outcome, next) = decide::acquire(
                 head,
                 server,
+                request,
                 local_generation,
                 unchanged,
                 heartbeat,
@@ -324,12 +326,18 @@ impl PlayerStore {
         })
     }
 
-    /// A game gives up `server`'s hold on `player` (the grant of `epoch`). Returns whether a
-    /// hold ended.
-    pub fn release(&self, server: &str, player: &str, epoch: u64) -> Result<bool, StoreError> {
+    /// A game gives up `server`'s hold on `player` (the grant of `epoch`, or if the game did
+    /// not learn it, of its acquire `request`). Returns whether a hold ended.
+    pub fn release(
+        &self,
+        server: &str,
+        player: &str,
+        request: u64,
+        epoch: Option<u64>,
+    ) -> Result<bool, StoreError> {
         check_name("server", server, MAX_SERVER_ID)?;
         self.run(player, |head, now| {
-            let next = decide::release(head, server, epoch, now);
+            let next = decide::release(head, server, request, epoch, now);
             Ok::<_, StoreError>((next.is_some(), next.map(|n| (n, decide::Change::default()))))
         })
     }

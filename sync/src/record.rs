@@ -81,6 +81,10 @@ pub struct Lease {
     pub granted_at: Millis,
     /// When the holder last acquired it again.
     pub renewed_at: Millis,
+    /// The holder's request number of its latest acquire (a `release` sent before the game
+    /// learnt the epoch names the request instead).
+    #[serde(default)]
+    pub request: u64,
     /// When the hold ended (an upload was stored, the holder released it, an admin ended it);
     /// `None` while it is held.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -350,6 +354,7 @@ mod tests {
             epoch: 2,
             granted_at: 5,
             renewed_at: 6,
+            request: 3,
             ended_at: None,
         });
         let bytes = encode_head(&head);
