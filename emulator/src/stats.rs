@@ -13,6 +13,7 @@ pub const MAX_SAMPLES: usize = 1 << 22;
 pub struct Stats {
     ticks: u64,
     lua_ms: Vec<f64>,
+    tick_instructions: Vec<u64>,
     max_ms: f64,
     total_ms: f64,
     instructions: u64,
@@ -40,6 +41,8 @@ pub struct StatsSnapshot {
     pub instructions: u64,
     /// Largest instruction count of one tick.
     pub max_tick_instructions: u64,
+    /// 99th percentile of the per-tick instruction count.
+    pub p99_tick_instructions: u64,
     /// Command bytes the stream model delivered into the game.
     pub bytes_streamed: u64,
     /// Console commands executed.
@@ -67,8 +70,10 @@ impl Stats {
         self.ticks += 1;
         if self.lua_ms.len() >= MAX_SAMPLES {
             self.lua_ms.remove(0);
+            self.tick_instructions.remove(0);
         }
         self.lua_ms.push(ms);
+        self.tick_instructions.push(instructions);
         self.max_ms = self.max_ms.max(ms);
         self.total_ms += ms;
         self.instructions += instructions;
@@ -87,26 +92,29 @@ impl Stats {
     pub fn snapshot(&self, game_tick: u64, bytes_now: u64) -> StatsSnapshot {
         let mut sorted = self.lua_ms.clone();
         sorted.sort_by(|a, b| a.total_cmp(b));
-        let p99 = if sorted.is_empty() {
-            0.0
-        } else {
-            let idx = ((sorted.len() as f64) * 0.99).ceil() as usize;
-            sorted[idx.clamp(1, sorted.len()) - 1]
-        };
+        let mut instructions = self.tick_instructions.clone();
+        instructions.sort_unstable();
         StatsSnapshot {
             ticks: self.ticks,
             game_tick,
             max_tick_lua_ms: self.max_ms,
-            p99_tick_lua_ms: p99,
+            p99_tick_lua_ms: p99(&sorted).unwrap_or(0.0),
             total_lua_ms: self.total_ms,
             instructions: self.instructions,
             max_tick_instructions: self.max_instructions,
+            p99_tick_instructions: p99(&instructions).unwrap_or(0),
             bytes_streamed: bytes_now - self.bytes_base,
             commands_executed: self.commands,
             first_command_tick: self.first_command_tick,
             last_command_tick: self.last_command_tick,
         }
     }
+}
+
+/// The 99th percentile of `sorted` (ascending), nearest rank; `None` if empty.
+fn p99<T: Copy>(sorted: &[T]) -> Option<T> {
+    let idx = ((sorted.len() as f64) * 0.99).ceil() as usize;
+    sorted.get(idx.clamp(1, sorted.len().max(1)) - 1).copied()
 }
 
 /// A per-tick trace for finding where a transfer's ticks and milliseconds go (`--tick-log`):
@@ -177,13 +185,15 @@ mod tests {
     fn percentile_and_reset() {
         let mut s = Stats::default();
         for i in 1..=100 {
-            s.record_tick(Duration::from_millis(i), 1000, 1);
+            s.record_tick(Duration::from_millis(i), 1000 * i, 1);
         }
         let snap = s.snapshot(7, 500);
         assert_eq!(snap.ticks, 100);
         assert!((snap.max_tick_lua_ms - 100.0).abs() < 1e-9);
         assert!((snap.p99_tick_lua_ms - 99.0).abs() < 1e-9);
-        assert_eq!(snap.instructions, 100_000);
+        assert_eq!(snap.instructions, 5_050_000);
+        assert_eq!(snap.max_tick_instructions, 100_000);
+        assert_eq!(snap.p99_tick_instructions, 99_000);
         assert_eq!(snap.bytes_streamed, 500);
         s.reset(500);
         let snap = s.snapshot(7, 600);
