@@ -1,23 +1,32 @@
 //! `invsync bench` as the README runs it, on the small sample: it must move the bytes intact both
-//! ways, beside the baseline, and report every field of its JSON. Speeds are not checked here:
-//! the benchmark reports them, tests check correctness.
+//! ways, beside the baseline, report every field of its JSON, and say with its exit status
+//! whether the checks (and, when asked, the goals) held. Speeds are not checked here: the
+//! benchmark reports them, tests check correctness.
 
-use std::process::Command;
+use std::process::{Command, Output};
 
 use serde_json::Value;
 
-fn bench(args: &[&str]) -> Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_invsync"))
+fn bench_output(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_invsync"))
         .arg("bench")
         .args(args)
         .output()
-        .expect("run invsync bench");
+        .expect("run invsync bench")
+}
+
+fn json_of(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).expect("--json prints one JSON object")
+}
+
+fn bench(args: &[&str]) -> Value {
+    let out = bench_output(args);
     assert!(
         out.status.success(),
         "invsync bench {args:?} failed:\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    serde_json::from_slice(&out.stdout).expect("--json prints one JSON object")
+    json_of(&out)
 }
 
 #[test]
@@ -34,10 +43,15 @@ fn small_both_ways_with_a_concurrency_sweep() {
             "payload_bytes",
             "wire_bytes",
             "ticks",
+            "in_hand_ticks",
             "baseline_ticks",
+            "baseline_payload_bytes",
             "limit_ticks",
             "max_tick_lua_ms",
             "p99_tick_lua_ms",
+            "max_tick_instructions",
+            "p99_tick_instructions",
+            "baseline_max_tick_instructions",
             "host_cpu_ms",
         ] {
             assert!(
@@ -47,15 +61,26 @@ fn small_both_ways_with_a_concurrency_sweep() {
         }
         assert_eq!(run["kind"], "small");
         assert_eq!(run["verified"], true, "the bytes must arrive intact: {run}");
+        assert!(run["problem"].is_null(), "{run}");
         assert!(["to_game", "to_host"].contains(&run["direction"].as_str().unwrap()));
         assert!(["raw", "lz4", "zlib"].contains(&run["method"].as_str().unwrap()));
-        assert!(run["ticks"].as_u64().unwrap() >= 1);
+        let ticks = run["ticks"].as_u64().unwrap();
+        assert!(ticks >= 1);
+        assert!(run["in_hand_ticks"].as_u64().unwrap() >= ticks, "{run}");
         assert!(run["wire_bytes"].as_u64().unwrap() > 0);
+        // the stream model's floor: a tick of streaming and the wait for an execution tick
+        assert!(run["limit_ticks"].as_f64().unwrap() >= 1.5, "{run}");
+        let max = run["max_tick_instructions"].as_u64().unwrap();
+        let p99 = run["p99_tick_instructions"].as_u64().unwrap();
+        assert!(max > 0 && p99 <= max, "{run}");
         let payload = run["payload_bytes"].as_u64().unwrap();
         assert!(
             (1_000..4_000).contains(&payload),
             "the small sample: {payload}"
         );
+        // Clusterio's form of the same player is smaller than ours, not empty
+        let theirs = run["baseline_payload_bytes"].as_u64().unwrap();
+        assert!((100..payload * 2).contains(&theirs), "{run}");
     }
     let in_flight: Vec<u64> = runs
         .iter()
@@ -63,7 +88,7 @@ fn small_both_ways_with_a_concurrency_sweep() {
         .collect();
     assert_eq!(in_flight, vec![1, 1, 16, 16]);
     // The goals are judged on the runs at the default 16 in flight: the stream-model limit into
-    // the game, and the Lua time per tick.
+    // the game, and the instructions per tick.
     let goals = doc["goals"].as_array().expect("a `goals` array");
     assert_eq!(goals.len(), 2, "{doc:#}");
     let goal = |i: usize| goals[i]["goal"].as_str().unwrap();
@@ -73,20 +98,83 @@ fn small_both_ways_with_a_concurrency_sweep() {
     );
     let fraction = runs[2]["limit_fraction"].as_f64().unwrap();
     assert_eq!(goals[0]["met"], fraction >= 0.8, "{doc:#}");
-    assert!(goal(1).starts_with("no tick over 1 ms"), "{doc:#}");
+    assert!(
+        goal(1).starts_with("no tick over 150000 instructions"),
+        "{doc:#}"
+    );
     let worst = runs[2..]
         .iter()
-        .map(|r| r["max_tick_lua_ms"].as_f64().unwrap())
-        .fold(0.0, f64::max);
-    assert_eq!(goals[1]["met"], worst <= 1.0, "{doc:#}");
+        .map(|r| r["max_tick_instructions"].as_u64().unwrap())
+        .max()
+        .unwrap();
+    assert_eq!(goals[1]["met"], worst <= 150_000, "{doc:#}");
+}
+
+#[test]
+fn a_transfer_that_fails_its_check_fails_the_command() {
+    // The game checksums what it received with one byte changed: the host's CRC differs.
+    let out = bench_output(&["--kind", "small", "--no-baseline", "--json", "--tamper"]);
+    assert!(
+        !out.status.success(),
+        "a failed check must fail the command"
+    );
+    let doc = json_of(&out);
+    let runs = doc["runs"].as_array().unwrap();
+    let row = |dir: &str| runs.iter().find(|r| r["direction"] == dir).unwrap();
+    assert_eq!(row("to_game")["verified"], false, "{doc:#}");
+    assert!(
+        row("to_game")["problem"]
+            .as_str()
+            .unwrap()
+            .contains("CRC-32"),
+        "{doc:#}"
+    );
+    // the way back checks what the game sent, which was not damaged
+    assert_eq!(row("to_host")["verified"], true, "{doc:#}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("small to_game"), "{stderr}");
+}
+
+#[test]
+fn check_goals_fails_the_command_when_a_goal_is_not_met() {
+    let args = [
+        "--kind",
+        "small",
+        "--direction",
+        "to_game",
+        "--no-baseline",
+        "--json",
+    ];
+    let plain = bench(&args);
+    let unmet: Vec<&Value> = plain["goals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|g| g["met"] == false)
+        .collect();
+    let out = bench_output(&[&args[..], &["--check-goals"]].concat());
+    // exit status follows the goals the run judged, whichever way they came out
+    assert_eq!(
+        out.status.success(),
+        unmet.is_empty(),
+        "{plain:#}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc = json_of(&out);
+    for g in doc["goals"].as_array().unwrap() {
+        if g["met"] == false {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                stderr.contains(g["goal"].as_str().unwrap()),
+                "unmet goals are named: {stderr}"
+            );
+        }
+    }
 }
 
 #[test]
 fn a_bad_concurrency_is_refused() {
-    let out = Command::new(env!("CARGO_BIN_EXE_invsync"))
-        .args(["bench", "--kind", "small", "--in-flight", "0"])
-        .output()
-        .unwrap();
+    let out = bench_output(&["--kind", "small", "--in-flight", "0"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--in-flight"));
 }

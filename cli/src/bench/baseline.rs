@@ -1,10 +1,12 @@
-//! The baseline: moving the same payload the way Clusterio's inventory_sync does today.
+//! The baseline: moving the same player the way Clusterio's inventory_sync does today, in its
+//! own serialized form ([`super::clusterio`]).
 //!
 //! * Into the game (`plugins/inventory_sync/instance.ts`, `handleDownload`): the JSON text is cut
 //!   into `rcon_chunk_size` (1000) characters, each escaped with `lib.escapeString` and sent as
 //!   `/sc inventory_sync.download_inventory('<name>','<chunk>',<i>,<n>)`, one command at a time,
-//!   each awaited. The game appends the chunks (`record.data = record.data .. data`) and decodes
-//!   the JSON with `helpers.json_to_table` after the last one (`download_inventory.lua`).
+//!   each awaited. The game appends the chunks (`record.data = record.data .. data`); after the
+//!   last one it decodes the JSON with `helpers.json_to_table` and writes the player, in that
+//!   same command (`download_inventory.lua`, `finish_download`). Done when the player has it.
 //! * Out of the game: `clusterio_api.send_json` prints the whole JSON behind `\f$ipc:<channel>?j`
 //!   (above 4000 bytes Clusterio writes a script-output file instead, which arrives in one go as
 //!   well; the emulator has no files, so the bench prints the line).
@@ -15,11 +17,11 @@ use anyhow::{Context, bail};
 use tokio::sync::mpsc;
 
 use super::game_process::GameProcess;
-use super::{Arrival, Measured, cpu_ms, stats_of};
+use super::{Arrival, Measured, cpu_ms, crc_problem, game_crc, stats_of};
 
 /// Clusterio's default `inventory_sync.rcon_chunk_size`.
 pub const CHUNK_CHARS: usize = 1000;
-/// The player name the bench's downloads are for.
+/// The player the bench's downloads are for (the one the bench scenario writes into).
 const PLAYER: &str = "bench";
 /// The stdout line prefix of Clusterio's IPC upload.
 pub const IPC_UPLOAD: &str = "\x0c$ipc:inventory_sync_upload?j";
@@ -62,9 +64,9 @@ pub fn download_commands(json: &str) -> Vec<String> {
         .collect()
 }
 
-/// Sends `payload` into the game Clusterio's way and measures it.
-pub async fn to_game(game: &GameProcess, payload: &[u8]) -> anyhow::Result<Measured> {
-    let json = std::str::from_utf8(payload).context("the baseline carries JSON text")?;
+/// Sends the serialized player `json` into the game Clusterio's way and measures it to the tick
+/// the player had it in hand; the character must then hold `items` items.
+pub async fn to_game(game: &GameProcess, json: &str, items: u64) -> anyhow::Result<Measured> {
     let commands = download_commands(json);
     game.reset_stats().await?;
     let cpu = cpu_ms();
@@ -77,28 +79,33 @@ pub async fn to_game(game: &GameProcess, payload: &[u8]) -> anyhow::Result<Measu
         }
     }
     let host_cpu_ms = cpu_ms() - cpu;
-    // "<tick> <bytes>": when the game decoded the JSON, and how long the text was.
+    // "<tick> <items>": when the game had decoded and written the player, and what it holds.
     let done = game.bench_call("baseline_done", "").await?;
     let stats = game.stats().await?;
-    let (tick, len) = two_numbers(&done)?;
-    if len != payload.len() as u64 {
-        bail!("the baseline delivered {len} bytes of {}", payload.len());
+    let (tick, held) = two_numbers(&done)?;
+    if let Some(problem) = crc_problem(game_crc(game, "baseline").await?, json.as_bytes()) {
+        bail!("the baseline download arrived damaged: {problem}");
+    }
+    if held != items {
+        bail!("after the baseline download the character holds {held} of {items} items");
     }
     Ok(Measured {
         method: "json-chunks".into(),
         frames: commands.len() as u32,
         wire_bytes,
+        payload_bytes: json.len() as u64,
         end_tick: tick,
         host_cpu_ms,
         ..stats_of(&stats)?
     })
 }
 
-/// Has the game upload what it holds Clusterio's way and measures it.
+/// Has the game upload the player it holds Clusterio's way (the serialized `json` its download
+/// brought) and measures it.
 pub async fn to_host(
     game: &GameProcess,
     arrivals: &mut mpsc::Receiver<Arrival>,
-    payload: &[u8],
+    json: &str,
 ) -> anyhow::Result<Measured> {
     game.reset_stats().await?;
     let cpu = cpu_ms();
@@ -117,17 +124,18 @@ pub async fn to_host(
     let host_cpu_ms = cpu_ms() - cpu;
     let stats = game.stats().await?;
     let body = line.strip_prefix(IPC_UPLOAD).unwrap_or_default();
-    if body.as_bytes() != payload {
+    if body != json {
         bail!(
-            "the baseline upload differs from the payload ({} of {} bytes)",
+            "the baseline upload differs from the serialized player ({} of {} bytes)",
             body.len(),
-            payload.len()
+            json.len()
         );
     }
     Ok(Measured {
         method: "json-line".into(),
         frames: 1,
         wire_bytes: line.len() as u64,
+        payload_bytes: json.len() as u64,
         end_tick,
         host_cpu_ms,
         ..stats_of(&stats)?

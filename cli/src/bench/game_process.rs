@@ -15,7 +15,11 @@ use tokio::sync::mpsc;
 /// The bench scenario's control.lua (next to a copy of the module's files).
 const BENCH_CONTROL: &str = include_str!("bench_control.lua");
 
-/// Writes the module and the bench control.lua into a fresh scenario folder.
+/// The emulator's driver script: the player the bench writes inventories into joins first.
+const JOIN_SCRIPT: &str = "join bench\n";
+
+/// Writes the module and the bench control.lua into a fresh scenario folder (and the driver
+/// script beside it, `join.txt`).
 pub fn write_scenario(dir: &Path) -> anyhow::Result<PathBuf> {
     let root = dir.join("invsync-bench");
     for (path, contents) in invsync_scenario::scenario_files(Some(BENCH_CONTROL)) {
@@ -23,7 +27,12 @@ pub fn write_scenario(dir: &Path) -> anyhow::Result<PathBuf> {
         std::fs::create_dir_all(path.parent().expect("scenario files sit in a folder"))?;
         std::fs::write(&path, contents).with_context(|| format!("writing {}", path.display()))?;
     }
+    std::fs::write(script_of(&root), JOIN_SCRIPT)?;
     Ok(root)
+}
+
+fn script_of(scenario: &Path) -> PathBuf {
+    scenario.with_file_name("join.txt")
 }
 
 /// A running emulator and the host's link to it.
@@ -54,6 +63,8 @@ impl GameProcess {
         let mut child = command
             .args(["--rcon-bind", "127.0.0.1:0", "--scenario"])
             .arg(scenario)
+            .arg("--script")
+            .arg(script_of(scenario))
             // The host answers within microseconds on loopback; a generous grace keeps tick counts
             // exact even when the host spends milliseconds encoding (virtual time, EMULATOR.md).
             .args(["--grace-ms", "250"])
@@ -118,6 +129,21 @@ impl GameProcess {
             bail!("bench scenario `{function}` answered {reply:?}");
         }
         Ok(reply)
+    }
+
+    /// Calls a function of the bench scenario that answers with JSON (whose text may name an
+    /// error without being one).
+    pub async fn bench_json<T: serde::de::DeserializeOwned>(
+        &self,
+        function: &str,
+    ) -> anyhow::Result<T> {
+        let reply = self
+            .command(&format!(
+                "/sc remote.call(\"invsync_bench\",\"{function}\")"
+            ))
+            .await?;
+        serde_json::from_str(reply.trim())
+            .with_context(|| format!("bench scenario `{function}` answered {reply:?}"))
     }
 
     /// The emulator's per-tick accounting (an emulator extension, docs/EMULATOR.md).

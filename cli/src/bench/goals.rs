@@ -8,14 +8,20 @@ use serde::Serialize;
 
 use super::{Direction, Run};
 
-/// The scenario's Lua time budget per tick, in ms.
-pub const TICK_BUDGET_MS: f64 = 1.0;
+/// The scenario's budget per tick in VM instructions: about 1 ms of the Lua that runs the most
+/// instructions per millisecond (CRC-32, ~158 000 per ms on PUC Lua 5.2; scenario/README.md,
+/// "Budgets"), the figure the scenario's tests hold every tick to. Deterministic, unlike the
+/// milliseconds, which are reported beside it.
+pub const TICK_INSTRUCTION_BUDGET: u64 = 150_000;
 /// Least fraction of the stream-model limit a transfer into the game should reach.
 pub const LIMIT_FRACTION: f64 = 0.8;
 /// `huge` out of the game: fewer ticks than this.
 pub const HUGE_TO_HOST_TICKS: u64 = 60;
-/// Least ratio of baseline ticks to ours into the game, by sample kind.
-pub const SPEEDUPS: [(&str, f64); 2] = [("rep", 50.0), ("bp", 10.0)];
+/// Least ratio of baseline ticks to ours into the game (both to the player having it in hand),
+/// by sample kind: an order of magnitude over Clusterio's way with its own compact form (the
+/// 50x for `rep` was set against a baseline that sent our 200 kB form instead of Clusterio's
+/// 16 kB one; README, "A real run").
+pub const SPEEDUPS: [(&str, f64); 2] = [("rep", 10.0), ("bp", 10.0)];
 
 /// One goal, what the run measured for it, and whether it holds.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -38,11 +44,11 @@ pub fn judge(runs: &[Run]) -> Vec<Goal> {
         if let Some((r, speedup)) = found.and_then(|r| r.speedup.map(|s| (r, s))) {
             goals.push(Goal {
                 goal: format!(
-                    "{kind} into the game: at least {least}x fewer ticks than the baseline"
+                    "{kind} into the game, in hand: at least {least}x fewer ticks than Clusterio"
                 ),
                 value: format!(
                     "{speedup:.1}x ({} against {} ticks)",
-                    r.ticks,
+                    r.in_hand_ticks,
                     r.baseline_ticks.unwrap_or(0)
                 ),
                 met: speedup >= least,
@@ -50,11 +56,6 @@ pub fn judge(runs: &[Run]) -> Vec<Goal> {
         }
     }
     for r in runs.iter().filter(into_game) {
-        let below_one_tick = if r.limit_ticks < 1.0 {
-            ": the limit is under the one tick any command takes"
-        } else {
-            ""
-        };
         goals.push(Goal {
             goal: format!(
                 "{} into the game: at least {:.0} % of the stream-model limit",
@@ -62,7 +63,7 @@ pub fn judge(runs: &[Run]) -> Vec<Goal> {
                 LIMIT_FRACTION * 100.0
             ),
             value: format!(
-                "{:.0} % ({} ticks, limit {:.1}{below_one_tick})",
+                "{:.0} % ({} ticks, limit {:.1})",
                 r.limit_fraction * 100.0,
                 r.ticks,
                 r.limit_ticks
@@ -73,17 +74,20 @@ pub fn judge(runs: &[Run]) -> Vec<Goal> {
     let worst = runs
         .iter()
         .filter(|r| default_k(r))
-        .max_by(|a, b| a.max_tick_lua_ms.total_cmp(&b.max_tick_lua_ms));
+        .max_by_key(|r| r.max_tick_instructions);
     if let Some(worst) = worst {
         goals.push(Goal {
-            goal: format!("no tick over {TICK_BUDGET_MS} ms of the scenario's Lua"),
-            value: format!(
-                "worst {:.3} ms ({} {})",
-                worst.max_tick_lua_ms,
-                worst.kind,
-                direction_name(worst.direction)
+            goal: format!(
+                "no tick over {TICK_INSTRUCTION_BUDGET} instructions of the scenario's Lua (~1 ms)"
             ),
-            met: worst.max_tick_lua_ms <= TICK_BUDGET_MS,
+            value: format!(
+                "worst {} ({} {}; {:.3} ms)",
+                worst.max_tick_instructions,
+                worst.kind,
+                direction_name(worst.direction),
+                worst.max_tick_lua_ms
+            ),
+            met: worst.max_tick_instructions <= TICK_INSTRUCTION_BUDGET,
         });
     }
     let huge_out = runs
@@ -111,7 +115,7 @@ pub fn direction_name(d: Direction) -> &'static str {
 mod tests {
     use super::*;
 
-    fn run(kind: &str, direction: Direction, ticks: u64, limit_ticks: f64, max_ms: f64) -> Run {
+    fn run(kind: &str, direction: Direction, ticks: u64, limit_ticks: f64, max_ins: u64) -> Run {
         Run {
             kind: kind.into(),
             direction,
@@ -122,17 +126,22 @@ mod tests {
             frames: 1,
             path: "rcon".into(),
             ticks,
-            baseline_ticks: Some(ticks * 20),
+            in_hand_ticks: ticks * 2,
+            baseline_ticks: Some(ticks * 40),
+            baseline_payload_bytes: Some(1),
             baseline_wire_bytes: Some(1),
             speedup: Some(20.0),
             limit_ticks,
             limit_fraction: limit_ticks / ticks as f64,
-            max_tick_lua_ms: max_ms,
-            p99_tick_lua_ms: max_ms,
-            max_tick_instructions: 0,
+            max_tick_lua_ms: 0.5,
+            p99_tick_lua_ms: 0.5,
+            max_tick_instructions: max_ins,
+            p99_tick_instructions: max_ins / 2,
             baseline_max_tick_lua_ms: None,
+            baseline_max_tick_instructions: None,
             host_cpu_ms: 0.0,
             verified: true,
+            problem: None,
         }
     }
 
@@ -145,28 +154,36 @@ mod tests {
 
     #[test]
     fn each_goal_is_judged_against_its_threshold() {
+        let (rep_least, bp_least) = (SPEEDUPS[0].1, SPEEDUPS[1].1);
+        let mut rep = run("rep", Direction::ToGame, 16, 13.8, 90_000);
+        rep.speedup = Some(rep_least - 0.1);
+        let mut bp = run(
+            "bp",
+            Direction::ToGame,
+            136,
+            112.0,
+            TICK_INSTRUCTION_BUDGET + 1,
+        );
+        bp.speedup = Some(bp_least);
         let runs = [
-            run("rep", Direction::ToGame, 16, 13.3, 0.8),
-            run("bp", Direction::ToGame, 136, 111.5, 1.2),
-            run("small", Direction::ToGame, 4, 0.6, 0.3),
-            run("huge", Direction::ToHost, 60, 600.0, 0.5),
+            rep,
+            bp,
+            run("small", Direction::ToGame, 4, 1.5, 30_000),
+            run("huge", Direction::ToHost, 60, 600.0, 50_000),
         ];
         let goals = judge(&runs);
-        // speedup 20x: under rep's 50x, over bp's 10x
-        assert!(!verdict(&goals, "rep into the game: at least 50x").met);
-        assert!(verdict(&goals, "bp into the game: at least 10x").met);
+        assert!(!verdict(&goals, "rep into the game, in hand: at least").met);
+        assert!(verdict(&goals, "bp into the game, in hand: at least").met);
         assert!(verdict(&goals, "rep into the game: at least 80 %").met);
         assert!(verdict(&goals, "bp into the game: at least 80 %").met);
-        let small = verdict(&goals, "small into the game: at least 80 %");
-        assert!(!small.met);
+        assert!(!verdict(&goals, "small into the game: at least 80 %").met);
+        let lua = verdict(&goals, "no tick over 150000 instructions");
+        assert!(!lua.met, "{lua:?}");
         assert!(
-            small.value.contains("under the one tick"),
+            lua.value.contains("worst 150001 (bp to_game"),
             "{}",
-            small.value
+            lua.value
         );
-        let lua = verdict(&goals, "no tick over 1 ms");
-        assert!(!lua.met);
-        assert!(lua.value.contains("1.200 ms (bp to_game"), "{}", lua.value);
         assert!(
             !verdict(&goals, "huge out of the game").met,
             "60 ticks is not under 60"
@@ -175,18 +192,18 @@ mod tests {
 
     #[test]
     fn only_measured_goals_and_the_default_in_flight_are_judged() {
-        let mut swept = run("rep", Direction::ToGame, 10, 7.6, 1.5);
+        let mut swept = run("rep", Direction::ToGame, 10, 7.6, 200_000);
         swept.in_flight = 32;
         let goals = judge(&[swept.clone()]);
         assert_eq!(goals, vec![], "a run at 32 in flight judges nothing");
-        let mut default = run("rep", Direction::ToHost, 13, 125.0, 0.6);
+        let mut default = run("rep", Direction::ToHost, 13, 125.0, 100_000);
         default.speedup = None;
         let goals = judge(&[swept, default]);
         assert_eq!(goals.len(), 1, "{goals:?}");
         assert!(goals[0].goal.starts_with("no tick over"));
         assert!(
             goals[0].met,
-            "the 1.5 ms tick was at 32 in flight: {goals:?}"
+            "the tick over budget was at 32 in flight: {goals:?}"
         );
     }
 }

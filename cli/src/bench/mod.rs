@@ -4,21 +4,29 @@
 //! with a real stdout pipe and a real loopback RCON port, running the reference Lua module, and
 //! moves the sample through the host's [`invsync_host::Link`]:
 //!
-//! * `to_game`: the host sends the payload; it is done when the module hands the verified payload
-//!   to the scenario. Ticks run from the first tick a byte of it streamed into the game.
+//! * `to_game`: the host sends the payload (player data); `ticks` run from the first tick a byte
+//!   of it streamed into the game to the tick the module handed the verified payload to the
+//!   scenario, `in_hand_ticks` to the tick the scenario had decoded it and written it into the
+//!   bench player's character with the module's own pieces, within the tick budget (the player
+//!   has the inventory in hand). The game then computes a CRC-32 of exactly the payload it
+//!   received, in Lua, and the host compares it with its own; the character must hold every item.
 //! * `to_host`: the scenario sends back the payload it received; it is done when the last frame
 //!   left the game (printed on stdout, or pulled through an RCON reply). Ticks run from the first
-//!   tick of the command that asked for it.
+//!   tick of the command that asked for it. The host compares what it got byte for byte with what
+//!   it sent in, and its CRC with the one the game computed of what it sent back.
 //!
-//! Beside each, the same bytes move the way Clusterio does it today ([`baseline`]). Every run
-//! checks that the bytes arrived intact. Nothing here asserts a speed: the numbers are reported.
+//! Beside each, the same player moves the way Clusterio does it today ([`baseline`]), in
+//! Clusterio's own serialized form ([`clusterio`]), to the same end. Nothing here asserts a
+//! speed: the numbers are reported, and [`goals`] judges them.
 //!
-//! The stream model's limit for a run is `wire bytes / (commands in flight x bytes per tick)`:
-//! the fewest ticks the game's input stream allows for that many bytes. Out of the game the data
-//! travels in RCON replies, outside the input stream, so a `to_host` run can beat that limit
-//! (a fraction above 1).
+//! The stream model's limit for a run into the game is the fewest ticks the game's input stream
+//! allows for its wire bytes: `max(wire bytes / (commands in flight x bytes per tick), 1) + 0.5`.
+//! Streaming takes at least one tick, and a command runs on the next execution tick (every other
+//! tick: half a tick's wait on average). Out of the game the data travels in RCON replies,
+//! outside the input stream, so a `to_host` run can beat that limit (a fraction above 1).
 
 mod baseline;
+mod clusterio;
 mod game_process;
 mod goals;
 mod report;
@@ -29,9 +37,9 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
-use invsync_codec::sample::{SampleKind, generate};
+use invsync_codec::sample::{self, SampleKind};
 use invsync_host::{DEFAULT_IN_FLIGHT, Incoming, Path};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
 use game_process::GameProcess;
@@ -39,6 +47,15 @@ use game_process::GameProcess;
 /// Bytes per tick per command in flight: the game's default `maximum_segment_size` with no
 /// players (the emulator's default).
 pub const BYTES_PER_TICK: f64 = 100.0;
+/// What the game adds to any command's ticks in the stream model: half a tick's wait on average
+/// for the next execution tick (commands run every other tick).
+pub const EXECUTION_WAIT_TICKS: f64 = 0.5;
+
+/// The fewest ticks the stream model allows `wire_bytes` into the game with `k` commands in
+/// flight: at least one tick of streaming, then the wait for the next execution tick.
+pub fn limit_ticks(wire_bytes: u64, k: usize) -> f64 {
+    (wire_bytes as f64 / (k as f64 * BYTES_PER_TICK)).max(1.0) + EXECUTION_WAIT_TICKS
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -76,6 +93,14 @@ pub struct BenchArgs {
     /// started to `<DIR>/<kind>-<in-flight>.log`, to see where ticks and milliseconds go.
     #[arg(long, value_name = "DIR")]
     tick_log: Option<std::path::PathBuf>,
+    /// Exit with status 1 also when a goal is not met (a transfer that fails its check always
+    /// does).
+    #[arg(long)]
+    check_goals: bool,
+    /// Testing the checks: the game checksums what it received with its first byte changed, as
+    /// if the transfer into the game had damaged it.
+    #[arg(long, hide = true)]
+    tamper: bool,
 }
 
 /// One measured run, as printed by `--json`.
@@ -89,18 +114,33 @@ pub struct Run {
     pub wire_bytes: u64,
     pub frames: u32,
     pub path: String,
+    /// To the module delivering the verified payload (`to_game`) or the host holding it.
     pub ticks: u64,
+    /// To the player having the inventory in hand (`to_game`: decoded and written into the
+    /// character); the same as `ticks` for `to_host`.
+    pub in_hand_ticks: u64,
+    /// Clusterio's way, in hand (`to_game`) or held by the host (`to_host`).
     pub baseline_ticks: Option<u64>,
+    /// Clusterio's serialized form of the same player (JSON bytes).
+    pub baseline_payload_bytes: Option<u64>,
     pub baseline_wire_bytes: Option<u64>,
+    /// `baseline_ticks / in_hand_ticks`.
     pub speedup: Option<f64>,
     pub limit_ticks: f64,
+    /// `limit_ticks / ticks`.
     pub limit_fraction: f64,
     pub max_tick_lua_ms: f64,
     pub p99_tick_lua_ms: f64,
     pub max_tick_instructions: u64,
+    pub p99_tick_instructions: u64,
     pub baseline_max_tick_lua_ms: Option<f64>,
+    pub baseline_max_tick_instructions: Option<u64>,
     pub host_cpu_ms: f64,
+    /// The checks held: the game's CRC-32 of what it received (or sent) equals the host's, and
+    /// (`to_game`) the character holds every item.
     pub verified: bool,
+    /// What failed, when `verified` is false.
+    pub problem: Option<String>,
 }
 
 /// What one transfer measured.
@@ -112,15 +152,28 @@ pub struct Measured {
     pub wire_bytes: u64,
     pub first_tick: u64,
     pub end_tick: u64,
+    /// When the player had it in hand (`None`: at `end_tick`).
+    pub in_hand_tick: Option<u64>,
+    pub payload_bytes: u64,
     pub max_tick_lua_ms: f64,
     pub p99_tick_lua_ms: f64,
     pub max_tick_instructions: u64,
+    pub p99_tick_instructions: u64,
     pub host_cpu_ms: f64,
+    /// Why the transfer failed its check (`None`: it passed).
+    pub problem: Option<String>,
 }
 
 impl Measured {
     fn ticks(&self) -> u64 {
-        self.end_tick.saturating_sub(self.first_tick)
+        self.end_tick.saturating_sub(self.first_tick).max(1)
+    }
+
+    fn in_hand_ticks(&self) -> u64 {
+        self.in_hand_tick
+            .unwrap_or(self.end_tick)
+            .saturating_sub(self.first_tick)
+            .max(1)
     }
 }
 
@@ -138,6 +191,7 @@ pub fn stats_of(stats: &serde_json::Value) -> anyhow::Result<Measured> {
         max_tick_lua_ms: num("max_tick_lua_ms")?,
         p99_tick_lua_ms: num("p99_tick_lua_ms")?,
         max_tick_instructions: num("max_tick_instructions")? as u64,
+        p99_tick_instructions: num("p99_tick_instructions")? as u64,
         ..Measured::default()
     })
 }
@@ -223,7 +277,34 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
     } else {
         print!("{}", report::table(&runs, &goals));
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(exit_code(&runs, &goals, args.check_goals))
+}
+
+/// 1 when a transfer failed its check (each named on stderr), or, with `check_goals`, when a goal
+/// is not met; else 0.
+fn exit_code(runs: &[Run], goals: &[goals::Goal], check_goals: bool) -> ExitCode {
+    let mut failed = false;
+    for r in runs.iter().filter(|r| !r.verified) {
+        eprintln!(
+            "invsync bench: {} {} ({} in flight) failed its check: {}",
+            r.kind,
+            goals::direction_name(r.direction),
+            r.in_flight,
+            r.problem.as_deref().unwrap_or("unknown")
+        );
+        failed = true;
+    }
+    if check_goals {
+        for g in goals.iter().filter(|g| !g.met) {
+            eprintln!("invsync bench: goal not met: {} ({})", g.goal, g.value);
+            failed = true;
+        }
+    }
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
 async fn run_all(args: &BenchArgs) -> anyhow::Result<Vec<Run>> {
@@ -239,9 +320,16 @@ async fn run_all(args: &BenchArgs) -> anyhow::Result<Vec<Run>> {
         // Keep stdout for the JSON; the bar draws on stderr either way.
         bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
     }
+    let protos = invsync_emulator::items::Prototypes::default();
     let mut runs = Vec::new();
     for &kind in &args.kind {
-        let payload = generate(kind, args.seed);
+        let player = sample::player(kind, args.seed);
+        let sample = Sample {
+            kind,
+            payload: player.to_json().into_bytes(),
+            clusterio: clusterio::player_json(&player, &protos),
+            items: clusterio::items(&player),
+        };
         let mut baselines: Option<(Option<Measured>, Option<Measured>)> = None;
         for &k in &args.in_flight {
             bar.set_message(format!("{kind}, {k} in flight: starting the game"));
@@ -255,17 +343,8 @@ async fn run_all(args: &BenchArgs) -> anyhow::Result<Vec<Run>> {
             };
             let (game, incoming) = GameProcess::start(&scenario, k, tick_log.as_deref()).await?;
             let mut arrivals = forward(incoming, false);
-            let result = run_kind(
-                args,
-                &game,
-                &mut arrivals,
-                kind,
-                k,
-                &payload,
-                &bar,
-                &mut baselines,
-            )
-            .await;
+            let result =
+                run_kind(args, &game, &mut arrivals, &sample, k, &bar, &mut baselines).await;
             game.stop().await;
             runs.extend(result.with_context(|| format!("bench of {kind} with {k} in flight"))?);
         }
@@ -274,17 +353,24 @@ async fn run_all(args: &BenchArgs) -> anyhow::Result<Vec<Run>> {
     Ok(runs)
 }
 
-#[allow(clippy::too_many_arguments)]
+/// One sample kind: our payload, Clusterio's form of the same player, and the items it holds.
+struct Sample {
+    kind: SampleKind,
+    payload: Vec<u8>,
+    clusterio: String,
+    items: u64,
+}
+
 async fn run_kind(
     args: &BenchArgs,
     game: &GameProcess,
     arrivals: &mut mpsc::Receiver<Arrival>,
-    kind: SampleKind,
+    sample: &Sample,
     k: usize,
-    payload: &[u8],
     bar: &ProgressBar,
     baselines: &mut Option<(Option<Measured>, Option<Measured>)>,
 ) -> anyhow::Result<Vec<Run>> {
+    let kind = sample.kind;
     let mut watch = game.link.watch_caps();
     tokio::time::timeout(Duration::from_secs(30), watch.wait_for(|c| c.is_some()))
         .await
@@ -294,79 +380,123 @@ async fn run_kind(
 
     // Into the game (always: the way back echoes what arrived).
     bar.set_message(format!("{kind}: to_game, {k} in flight"));
-    let ours = to_game(game, payload).await?;
+    let ours = to_game(game, sample, args.tamper).await?;
     if baselines.is_none() {
         let base_in = if args.no_baseline || !wants(Direction::ToGame) {
             None
         } else {
             bar.set_message(format!("{kind}: to_game, Clusterio baseline"));
-            Some(baseline::to_game(game, payload).await?)
+            Some(baseline::to_game(game, &sample.clusterio, sample.items).await?)
         };
-        let base_out = if args.no_baseline || !wants(Direction::ToHost) {
+        let base_out = if args.no_baseline || !wants(Direction::ToHost) || base_in.is_none() {
             None
         } else {
             bar.set_message(format!("{kind}: to_host, Clusterio baseline"));
-            Some(baseline::to_host(game, arrivals, payload).await?)
+            Some(baseline::to_host(game, arrivals, &sample.clusterio).await?)
         };
         *baselines = Some((base_in, base_out));
     }
     let (base_in, base_out) = baselines.clone().unwrap_or_default();
     if wants(Direction::ToGame) {
         runs.push(make_run(
-            kind,
+            sample,
             Direction::ToGame,
             k,
-            payload.len(),
             &ours,
             base_in.as_ref(),
-            true,
         ));
         bar.inc(1);
     }
     if wants(Direction::ToHost) {
         bar.set_message(format!("{kind}: to_host, {k} in flight"));
-        let (back, verified) = to_host(game, arrivals, payload).await?;
+        let back = to_host(game, arrivals, &sample.payload).await?;
         runs.push(make_run(
-            kind,
+            sample,
             Direction::ToHost,
             k,
-            payload.len(),
             &back,
             base_out.as_ref(),
-            verified,
         ));
         bar.inc(1);
     }
     Ok(runs)
 }
 
-/// Host -> game through the link.
-async fn to_game(game: &GameProcess, payload: &[u8]) -> anyhow::Result<Measured> {
+/// What the bench scenario's `received` answers.
+#[derive(Debug, Deserialize)]
+struct Received {
+    state: String,
+    received_tick: i64,
+    applied_tick: i64,
+    items: i64,
+    skipped: u64,
+    overflow: u64,
+    error: String,
+}
+
+/// The CRC-32 the game computed (in Lua) of `which` text: 8 hex digits.
+pub async fn game_crc(game: &GameProcess, which: &str) -> anyhow::Result<u32> {
+    let hex = game
+        .bench_call("checksum", &format!(",\"{which}\""))
+        .await?;
+    u32::from_str_radix(&hex, 16).with_context(|| format!("`checksum` answered {hex:?}"))
+}
+
+/// `None` when the game's CRC-32 of what it holds equals the host's of `sent`, else what differs.
+pub fn crc_problem(game: u32, sent: &[u8]) -> Option<String> {
+    let host = crc32fast::hash(sent);
+    (game != host).then(|| {
+        format!(
+            "the game's CRC-32 of the {} bytes is {game:08x}, the host's {host:08x}",
+            sent.len()
+        )
+    })
+}
+
+/// Host -> game through the link, to the player holding the inventory.
+async fn to_game(game: &GameProcess, sample: &Sample, tamper: bool) -> anyhow::Result<Measured> {
+    let payload = &sample.payload;
     game.reset_stats().await?;
     let cpu = cpu_ms();
     let delivered = game
         .link
-        .send(payload.to_vec())
+        .send(payload.clone())
         .await
         .context("sending to the game")?;
     let host_cpu_ms = cpu_ms() - cpu;
-    // "<tick> <bytes>": when the module handed the payload to the scenario, and its length.
-    let got = game.bench_call("received", "").await?;
-    let stats = game.stats().await?;
-    let mut it = got.split_whitespace().map(str::parse::<u64>);
-    let (Some(Ok(end_tick)), Some(Ok(len))) = (it.next(), it.next()) else {
-        bail!("bench scenario `received` answered {got:?}");
+    // Decoding and writing take a few ticks more.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    let got = loop {
+        let got: Received = game.bench_json("received").await?;
+        if got.state == "applied" || got.state == "failed" {
+            break got;
+        }
+        if tokio::time::Instant::now() > deadline {
+            bail!("the player data was not applied within 120 s: {got:?}");
+        }
     };
-    if len != payload.len() as u64 {
-        bail!("the game received {len} bytes of {}", payload.len());
+    // Read before the checksum: computing it is the check's work, not the transfer's.
+    let stats = game.stats().await?;
+    let crc = game_crc(game, if tamper { "tampered" } else { "payload" }).await?;
+    let mut problems: Vec<String> = crc_problem(crc, payload).into_iter().collect();
+    if got.state == "failed" {
+        problems.push(format!("applying it failed: {}", got.error));
+    } else if got.items != sample.items as i64 || got.skipped + got.overflow > 0 {
+        problems.push(format!(
+            "the character holds {} of {} items ({} stacks skipped, {} did not fit)",
+            got.items, sample.items, got.skipped, got.overflow
+        ));
     }
     Ok(Measured {
         method: delivered.method.to_string(),
         path: "rcon".into(),
         frames: delivered.frames,
         wire_bytes: delivered.command_bytes,
-        end_tick,
+        payload_bytes: payload.len() as u64,
+        end_tick: u64::try_from(got.received_tick).unwrap_or(0),
+        in_hand_tick: u64::try_from(got.applied_tick).ok(),
         host_cpu_ms,
+        problem: (!problems.is_empty()).then(|| problems.join("; ")),
         ..stats_of(&stats)?
     })
 }
@@ -376,7 +506,7 @@ async fn to_host(
     game: &GameProcess,
     arrivals: &mut mpsc::Receiver<Arrival>,
     payload: &[u8],
-) -> anyhow::Result<(Measured, bool)> {
+) -> anyhow::Result<Measured> {
     game.reset_stats().await?;
     let cpu = cpu_ms();
     // "<game message id>"
@@ -410,54 +540,90 @@ async fn to_host(
         .parse()
         .context("`sent` answers a tick")?;
     let stats = game.stats().await?;
-    Ok((
-        Measured {
-            method,
-            path: match path {
-                Path::Stdout => "stdout".into(),
-                Path::Pulled => "pulled".into(),
-            },
-            frames: count,
-            wire_bytes: wire_len,
-            end_tick: end,
-            host_cpu_ms,
-            ..stats_of(&stats)?
+    // What the game sent (the payload it received) checksummed in the game, against what the
+    // host got; and what the host got against what it first sent in.
+    let crc = game_crc(game, "payload").await?;
+    let mut problems: Vec<String> = crc_problem(crc, &got).into_iter().collect();
+    if got != payload {
+        problems.push(format!(
+            "the host got {} bytes that differ from the {} it sent in",
+            got.len(),
+            payload.len()
+        ));
+    }
+    Ok(Measured {
+        method,
+        path: match path {
+            Path::Stdout => "stdout".into(),
+            Path::Pulled => "pulled".into(),
         },
-        got == payload,
-    ))
+        frames: count,
+        wire_bytes: wire_len,
+        payload_bytes: payload.len() as u64,
+        end_tick: end,
+        host_cpu_ms,
+        problem: (!problems.is_empty()).then(|| problems.join("; ")),
+        ..stats_of(&stats)?
+    })
 }
 
 fn make_run(
-    kind: SampleKind,
+    sample: &Sample,
     direction: Direction,
     k: usize,
-    payload_bytes: usize,
     m: &Measured,
     base: Option<&Measured>,
-    verified: bool,
 ) -> Run {
-    let ticks = m.ticks().max(1);
-    let limit_ticks = m.wire_bytes as f64 / (k as f64 * BYTES_PER_TICK);
+    let ticks = m.ticks();
+    let in_hand_ticks = m.in_hand_ticks();
+    let limit_ticks = limit_ticks(m.wire_bytes, k);
     Run {
-        kind: kind.to_string(),
+        kind: sample.kind.to_string(),
         direction,
         method: m.method.clone(),
         in_flight: k,
-        payload_bytes: payload_bytes as u64,
+        payload_bytes: m.payload_bytes,
         wire_bytes: m.wire_bytes,
         frames: m.frames,
         path: m.path.clone(),
         ticks,
-        baseline_ticks: base.map(|b| b.ticks().max(1)),
+        in_hand_ticks,
+        baseline_ticks: base.map(Measured::in_hand_ticks),
+        baseline_payload_bytes: base.map(|b| b.payload_bytes),
         baseline_wire_bytes: base.map(|b| b.wire_bytes),
-        speedup: base.map(|b| b.ticks().max(1) as f64 / ticks as f64),
+        speedup: base.map(|b| b.in_hand_ticks() as f64 / in_hand_ticks as f64),
         limit_ticks,
         limit_fraction: limit_ticks / ticks as f64,
         max_tick_lua_ms: m.max_tick_lua_ms,
         p99_tick_lua_ms: m.p99_tick_lua_ms,
         max_tick_instructions: m.max_tick_instructions,
+        p99_tick_instructions: m.p99_tick_instructions,
         baseline_max_tick_lua_ms: base.map(|b| b.max_tick_lua_ms),
+        baseline_max_tick_instructions: base.map(|b| b.max_tick_instructions),
         host_cpu_ms: m.host_cpu_ms,
-        verified,
+        verified: m.problem.is_none(),
+        problem: m.problem.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_limit_has_the_floor_of_one_streamed_tick_and_the_execution_wait() {
+        // 1.7 kB at 16 in flight streams in 0.6 ticks, but any command takes a tick
+        assert_eq!(limit_ticks(966, 16), 1.5);
+        assert_eq!(limit_ticks(1, 1), 1.5);
+        // above a tick the bytes decide
+        assert_eq!(limit_ticks(21_331, 16), 21_331.0 / 1600.0 + 0.5);
+    }
+
+    #[test]
+    fn the_host_crc_is_compared_with_the_game_s() {
+        let sent = b"{\"format\":1}";
+        assert_eq!(crc_problem(crc32fast::hash(sent), sent), None);
+        let problem = crc_problem(crc32fast::hash(b"{\"format\":2}"), sent).expect("differs");
+        assert!(problem.contains("12 bytes"), "{problem}");
     }
 }

@@ -3,68 +3,90 @@
 use std::fmt::Write;
 
 use super::Run;
-use super::goals::{Goal, direction_name};
+use super::goals::{Goal, TICK_INSTRUCTION_BUDGET, direction_name};
+
+/// `-` for what a run did not measure.
+fn or_dash<T>(v: Option<T>, f: impl Fn(T) -> String) -> String {
+    v.map_or("-".to_string(), f)
+}
 
 /// A fixed-width table of the runs, with the goals of the transfer path beneath.
 pub fn table(runs: &[Run], goals: &[Goal]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<6} {:<7} {:>3} {:<5} {:>9} {:>9} {:>6} {:>7} {:>9} {:>8} {:>7} {:>6} {:>6} {:>7} {:>7} {:>5}",
+        "{:<5} {:<7} {:>2} {:<4} {:>7} {:>7} {:>3} {:>5} {:>5} {:>7} {:>5} {:>7} {:>6} {:>5} {:>6} {:>6} {:>7} {:>5} {:>5} {:>6} {:>3}",
         "kind",
         "dir",
         "k",
         "meth",
         "payload",
         "wire",
-        "frames",
+        "fr",
         "ticks",
-        "baseline",
+        "hand",
+        "b.bytes",
+        "b.hand",
         "speedup",
         "limit",
-        "of lim",
+        "oflim",
+        "maxki",
+        "p99ki",
+        "b.maxki",
         "maxms",
         "p99ms",
         "b.maxms",
         "ok"
     );
     for r in runs {
-        let dir = direction_name(r.direction);
         let _ = writeln!(
             out,
-            "{:<6} {:<7} {:>3} {:<5} {:>9} {:>9} {:>6} {:>7} {:>9} {:>8} {:>7.1} {:>5.0}% {:>6.3} {:>7.3} {:>7} {:>5}",
+            "{:<5} {:<7} {:>2} {:<4} {:>7} {:>7} {:>3} {:>5} {:>5} {:>7} {:>5} {:>7} {:>6.1} {:>4.0}% {:>6.1} {:>6.1} {:>7} {:>5.2} {:>5.2} {:>6} {:>3}",
             r.kind,
-            dir,
+            direction_name(r.direction),
             r.in_flight,
             r.method,
             r.payload_bytes,
             r.wire_bytes,
             r.frames,
             r.ticks,
-            r.baseline_ticks.map_or("-".to_string(), |t| t.to_string()),
-            r.speedup.map_or("-".to_string(), |s| format!("{s:.1}x")),
+            r.in_hand_ticks,
+            or_dash(r.baseline_payload_bytes, |b| b.to_string()),
+            or_dash(r.baseline_ticks, |t| t.to_string()),
+            or_dash(r.speedup, |s| format!("{s:.1}x")),
             r.limit_ticks,
             r.limit_fraction * 100.0,
+            r.max_tick_instructions as f64 / 1000.0,
+            r.p99_tick_instructions as f64 / 1000.0,
+            or_dash(r.baseline_max_tick_instructions, |i| format!(
+                "{:.1}",
+                i as f64 / 1000.0
+            )),
             r.max_tick_lua_ms,
             r.p99_tick_lua_ms,
-            r.baseline_max_tick_lua_ms
-                .map_or("-".to_string(), |ms| format!("{ms:.3}")),
+            or_dash(r.baseline_max_tick_lua_ms, |ms| format!("{ms:.2}")),
             if r.verified { "yes" } else { "NO" },
         );
     }
     let _ = writeln!(
         out,
-        "\nticks: game ticks from the first byte into the game to the end of the transfer; baseline: \
-         Clusterio's way (1000-character escaped JSON chunks, one command at a time; out of the game \
-         one IPC line); limit: wire bytes / (k x 100 bytes per tick); maxms, p99ms: the scenario's \
-         Lua time per tick (budget 1 ms); b.maxms: the same for the baseline's worst tick; ok: the \
-         bytes arrived intact."
+        "\nticks: game ticks from the first byte into the game to the module delivering the verified \
+         payload (to_host: from the command asking for it to the host holding it); hand: to the \
+         player having it in hand (decoded and written into the character); b.bytes, b.hand: \
+         Clusterio's serialized form of the same player and its ticks to the same end, its way \
+         (1000-character escaped JSON chunks, one command at a time; out of the game one IPC \
+         line); speedup: b.hand / hand; limit: the stream model's fewest ticks for the wire bytes, \
+         max(wire / (k x 100 bytes per tick), 1) + 0.5 (the wait for an execution tick); oflim: \
+         limit / ticks; maxki, p99ki: thousands of the scenario's VM instructions per tick (budget \
+         {TICK_INSTRUCTION_BUDGET}); maxms, p99ms: its Lua CPU time per tick, for information; \
+         b.: the baseline's; ok: the game's CRC-32 of what it received (or sent) equals the \
+         host's, and the character holds every item."
     );
     if !goals.is_empty() {
         let _ = writeln!(out, "\ngoals:");
         for g in goals {
             let verdict = if g.met { "met" } else { "NOT MET" };
-            let _ = writeln!(out, "  {verdict:<7}  {:<68} {}", g.goal, g.value);
+            let _ = writeln!(out, "  {verdict:<7}  {:<72} {}", g.goal, g.value);
         }
     }
     out
