@@ -97,6 +97,8 @@ pub struct Statics {
     pub scenario: ScenarioFiles,
     /// Refuse the first console Lua command of a fresh save with the achievements warning.
     pub achievements_warning: bool,
+    /// See `GameConfig::encode_string_fails_above`.
+    pub encode_string_fails_above: Option<usize>,
 }
 
 /// Where the Lua state is in its life cycle (the game restricts what each phase may do).

@@ -38,6 +38,10 @@ pub struct GameConfig {
     pub autosave_interval: Option<u64>,
     /// Measure Lua time and count instructions on the server peer.
     pub measure: bool,
+    /// `helpers.encode_string` returns nil (the game's "encode failed") for strings longer
+    /// than this many bytes. The game documents that it can fail, not when; tests use this to
+    /// make it fail. None: it never fails.
+    pub encode_string_fails_above: Option<usize>,
 }
 
 impl Default for GameConfig {
@@ -51,6 +55,7 @@ impl Default for GameConfig {
             heavy: false,
             autosave_interval: None,
             measure: true,
+            encode_string_fails_above: None,
         }
     }
 }
@@ -101,6 +106,7 @@ impl Game {
             protos: Default::default(),
             scenario: config.scenario.clone(),
             achievements_warning: config.achievements_warning,
+            encode_string_fails_above: config.encode_string_fails_above,
         })
     }
 

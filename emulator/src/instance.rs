@@ -435,6 +435,7 @@ impl Instance {
                                 durability: None,
                                 ammo: None,
                                 data: None,
+                                grid: None,
                             };
                             let proto = protos.item(item).expect("checked above");
                             spec.durability = proto.durability;
@@ -575,6 +576,25 @@ impl Instance {
             for p in w.players.iter_mut().filter(|p| p.connected) {
                 p.online_ticks += 1;
             }
+        }
+        // dead players online count down to their respawn
+        let respawned: Vec<u32> = {
+            let mut w = self.shared.world.borrow_mut();
+            let mut due = Vec::new();
+            for p in w.players.iter_mut().filter(|p| p.connected) {
+                match p.ticks_to_respawn.as_mut() {
+                    Some(0) => due.push(p.index),
+                    Some(t) => *t -= 1,
+                    None => {}
+                }
+            }
+            due.retain(|&i| crate::api::player::respawn(&mut w, i));
+            due
+        };
+        for index in respawned {
+            self.raise(event_id("on_player_respawned"), |_, ev| {
+                ev.raw_set("player_index", index)
+            })?;
         }
         for a in &input.actions {
             self.apply_action(a)?;

@@ -25,6 +25,64 @@ pub struct ItemStack {
     /// Contents of blueprints, books and planners (the JSON object under the item's top key).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<serde_json::Value>,
+    /// The equipment grid of an armor item, once it has one (`LuaItemStack.grid`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grid: Option<Grid>,
+}
+
+/// An equipment grid (`LuaEquipmentGrid`) and what is placed in it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Grid {
+    pub width: u32,
+    pub height: u32,
+    /// Placed equipment, in the order it was put.
+    pub equipment: Vec<Equipment>,
+}
+
+/// One piece of equipment in a grid (`LuaEquipment`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Equipment {
+    pub name: String,
+    pub quality: String,
+    /// Top-left cell, 0-based.
+    pub x: u32,
+    pub y: u32,
+    pub energy: f64,
+    pub shield: f64,
+}
+
+impl Grid {
+    pub fn new(width: u32, height: u32) -> Grid {
+        Grid {
+            width,
+            height,
+            equipment: Vec::new(),
+        }
+    }
+
+    /// The index of the equipment covering cell (x, y).
+    pub fn at(&self, protos: &Prototypes, x: u32, y: u32) -> Option<usize> {
+        self.equipment.iter().position(|e| {
+            protos
+                .equipment(&e.name)
+                .is_some_and(|p| x >= e.x && x < e.x + p.width && y >= e.y && y < e.y + p.height)
+        })
+    }
+
+    /// Whether equipment of `w` x `h` fits with its top-left cell at (x, y).
+    pub fn fits(&self, protos: &Prototypes, x: u32, y: u32, w: u32, h: u32) -> bool {
+        if x + w > self.width || y + h > self.height {
+            return false;
+        }
+        (y..y + h).all(|cy| (x..x + w).all(|cx| self.at(protos, cx, cy).is_none()))
+    }
+
+    /// The first free place for `w` x `h`, row by row.
+    pub fn free_place(&self, protos: &Prototypes, w: u32, h: u32) -> Option<(u32, u32)> {
+        (0..self.height)
+            .flat_map(|y| (0..self.width).map(move |x| (x, y)))
+            .find(|&(x, y)| self.fits(protos, x, y, w, h))
+    }
 }
 
 impl ItemStack {
@@ -39,6 +97,7 @@ impl ItemStack {
             durability: proto.and_then(|p| p.durability),
             ammo: proto.and_then(|p| p.magazine_size),
             data: None,
+            grid: None,
         }
     }
 
@@ -50,6 +109,8 @@ impl ItemStack {
             && self.ammo == other.ammo
             && self.data.is_none()
             && other.data.is_none()
+            && self.grid.is_none()
+            && other.grid.is_none()
     }
 }
 
@@ -122,6 +183,7 @@ pub struct StackSpec {
     pub durability: Option<f64>,
     pub ammo: Option<u32>,
     pub data: Option<serde_json::Value>,
+    pub grid: Option<Grid>,
 }
 
 impl StackSpec {
@@ -134,6 +196,7 @@ impl StackSpec {
             durability: self.durability,
             ammo: self.ammo,
             data: self.data.clone(),
+            grid: self.grid.clone(),
         }
     }
 }
@@ -146,14 +209,16 @@ impl Inventory {
         }
     }
 
-    /// Change the size; occupied slots past the new end are kept (the game would spill them).
-    pub fn resize(&mut self, size: usize) {
-        let last_used = self
-            .slots
-            .iter()
-            .rposition(|s| s.is_some())
-            .map_or(0, |i| i + 1);
-        self.slots.resize(size.max(last_used), None);
+    /// Change the size. Stacks in slots past the new end are taken out and returned (the game
+    /// spills them on the ground).
+    pub fn resize(&mut self, size: usize) -> Vec<ItemStack> {
+        let spilled = if size < self.slots.len() {
+            self.slots.drain(size..).flatten().collect()
+        } else {
+            Vec::new()
+        };
+        self.slots.resize(size, None);
+        spilled
     }
 
     fn stack_limit(protos: &Prototypes, spec: &ItemStack) -> u32 {
@@ -293,6 +358,7 @@ mod tests {
             durability: None,
             ammo: None,
             data: None,
+            grid: None,
         }
     }
 
@@ -339,13 +405,14 @@ mod tests {
     }
 
     #[test]
-    fn resize_never_drops_items() {
+    fn resize_spills_what_no_longer_fits() {
         let p = Prototypes::default();
         let mut inv = Inventory::new(InventoryKind::CharacterMain, 4);
         inv.slots[3] = Some(ItemStack::new(&p, "coal", 1, "normal"));
-        inv.resize(2);
-        assert_eq!(inv.slots.len(), 4);
-        inv.resize(10);
+        let spilled = inv.resize(2);
+        assert_eq!(inv.slots.len(), 2);
+        assert_eq!(spilled.len(), 1);
+        assert!(inv.resize(10).is_empty());
         assert_eq!(inv.slots.len(), 10);
     }
 }

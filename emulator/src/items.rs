@@ -17,6 +17,11 @@ pub struct ItemProto {
     pub durability: Option<f64>,
     /// Rounds per magazine for `ammo` items.
     pub magazine_size: Option<u32>,
+    /// Main inventory slots an `armor` item adds while worn (`inventory_size_bonus` of the
+    /// armor prototype).
+    pub inventory_size_bonus: u32,
+    /// Width and height of the equipment grid of an `armor` item, if it has one.
+    pub grid: Option<(u32, u32)>,
 }
 
 impl ItemProto {
@@ -67,6 +72,8 @@ const fn item(name: &'static str, kind: &'static str, stack_size: u32) -> ItemPr
         stack_size,
         durability: None,
         magazine_size: None,
+        inventory_size_bonus: 0,
+        grid: None,
     }
 }
 
@@ -82,6 +89,8 @@ const fn tool(
         stack_size,
         durability: Some(durability),
         magazine_size: None,
+        inventory_size_bonus: 0,
+        grid: None,
     }
 }
 
@@ -92,6 +101,24 @@ const fn ammo(name: &'static str, stack_size: u32, magazine: u32) -> ItemProto {
         stack_size,
         durability: None,
         magazine_size: Some(magazine),
+        inventory_size_bonus: 0,
+        grid: None,
+    }
+}
+
+const fn armor(
+    name: &'static str,
+    inventory_size_bonus: u32,
+    grid: Option<(u32, u32)>,
+) -> ItemProto {
+    ItemProto {
+        name,
+        kind: "armor",
+        stack_size: 1,
+        durability: None,
+        magazine_size: None,
+        inventory_size_bonus,
+        grid,
     }
 }
 
@@ -201,11 +228,12 @@ pub const ITEMS: &[ItemProto] = &[
     ammo("shotgun-shell", 200, 10),
     ammo("rocket", 200, 1),
     ammo("flamethrower-ammo", 100, 100),
-    item("light-armor", "armor", 1),
-    item("heavy-armor", "armor", 1),
-    item("modular-armor", "armor", 1),
-    item("power-armor", "armor", 1),
-    item("power-armor-mk2", "armor", 1),
+    // inventory_size_bonus and equipment_grid of data/base (small 5x5, medium 7x7, large 10x10)
+    armor("light-armor", 0, None),
+    armor("heavy-armor", 0, None),
+    armor("modular-armor", 10, Some((5, 5))),
+    armor("power-armor", 20, Some((7, 7))),
+    armor("power-armor-mk2", 30, Some((10, 10))),
     item("solar-panel-equipment", "item", 20),
     item("battery-equipment", "item", 20),
     item("exoskeleton-equipment", "item", 20),
@@ -231,6 +259,45 @@ pub const ITEMS: &[ItemProto] = &[
     item("upgrade-planner", "upgrade-item", 1),
 ];
 
+/// One equipment prototype: its shape in a grid and its energy buffer and shield.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EquipmentProto {
+    pub name: &'static str,
+    pub width: u32,
+    pub height: u32,
+    /// Joules the equipment's buffer holds (0 for equipment without one).
+    pub max_energy: f64,
+    /// Shield hit points (0 for equipment that is not a shield).
+    pub max_shield: f64,
+}
+
+const fn equipment(
+    name: &'static str,
+    width: u32,
+    height: u32,
+    max_energy: f64,
+    max_shield: f64,
+) -> EquipmentProto {
+    EquipmentProto {
+        name,
+        width,
+        height,
+        max_energy,
+        max_shield,
+    }
+}
+
+/// The equipment of the emulated game (base game shapes; each is placed by the item of the
+/// same name). Buffers and shields are round figures of the base game's.
+pub const EQUIPMENT: &[EquipmentProto] = &[
+    equipment("solar-panel-equipment", 1, 1, 0.0, 0.0),
+    equipment("battery-equipment", 1, 2, 20e6, 0.0),
+    equipment("exoskeleton-equipment", 2, 4, 4.5e5, 0.0),
+    equipment("personal-roboport-equipment", 2, 2, 3.5e7, 0.0),
+    equipment("energy-shield-equipment", 2, 2, 1.2e5, 50.0),
+    equipment("night-vision-equipment", 2, 2, 1.2e5, 0.0),
+];
+
 /// Lookup tables over [`ITEMS`] and [`QUALITIES`].
 #[derive(Debug)]
 pub struct Prototypes {
@@ -246,6 +313,10 @@ impl Default for Prototypes {
 }
 
 impl Prototypes {
+    pub fn equipment(&self, name: &str) -> Option<&'static EquipmentProto> {
+        EQUIPMENT.iter().find(|e| e.name == name)
+    }
+
     pub fn item(&self, name: &str) -> Option<&ItemProto> {
         self.items.get(name)
     }

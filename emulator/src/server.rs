@@ -243,6 +243,7 @@ fn game_config(args: &EmulatorArgs) -> anyhow::Result<GameConfig> {
         heavy: args.heavy,
         autosave_interval: args.autosave_interval,
         measure: true,
+        encode_string_fails_above: None,
     })
 }
 

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::inventory::{Inventory, InventoryKind, ItemStack};
+use crate::items::Prototypes;
 
 /// Base size of a character's main inventory (Factorio 2.0 character prototype).
 pub const CHARACTER_MAIN_SLOTS: usize = 80;
@@ -227,14 +228,22 @@ impl Character {
         }
     }
 
-    /// Apply the slot bonuses to the inventory sizes.
-    pub fn apply_slot_bonuses(&mut self) {
-        let main =
-            CHARACTER_MAIN_SLOTS + self.bonuses.character_inventory_slots_bonus.max(0.0) as usize;
-        self.main.resize(main);
+    /// Apply the slot bonuses (the character's and its armor's) to the inventory sizes;
+    /// returns the stacks of slots that no longer exist (the game spills them on the ground).
+    pub fn apply_slot_bonuses(&mut self, protos: &Prototypes) -> Vec<ItemStack> {
+        let armor = self.armor.slots.iter().flatten().next().map_or(0, |s| {
+            protos
+                .item(&s.name)
+                .map_or(0, |p| p.inventory_size_bonus as usize)
+        });
+        let main = CHARACTER_MAIN_SLOTS
+            + self.bonuses.character_inventory_slots_bonus.max(0.0) as usize
+            + armor;
+        let mut spilled = self.main.resize(main);
         let trash =
             CHARACTER_TRASH_SLOTS + self.bonuses.character_trash_slot_count_bonus.max(0.0) as usize;
-        self.trash.resize(trash);
+        spilled.extend(self.trash.resize(trash));
+        spilled
     }
 }
 
@@ -257,6 +266,9 @@ pub struct Player {
     pub online_ticks: u64,
     pub last_online: u64,
     pub tag: String,
+    /// Ticks until a dead player respawns (`LuaPlayer.ticks_to_respawn`); None when not dead.
+    #[serde(default)]
+    pub ticks_to_respawn: Option<u32>,
 }
 
 /// Kinds of GUI element the emulator models.
@@ -306,6 +318,10 @@ pub struct World {
     pub next_script_inventory: u32,
     /// Set once the first console Lua command was refused with the achievements warning.
     pub achievements_disabled: bool,
+    /// Stacks that left every inventory without being destroyed: spilled on the ground when
+    /// an inventory shrank, or left in the corpse of a character that died.
+    #[serde(default)]
+    pub ground: Vec<ItemStack>,
 }
 
 impl World {
@@ -363,6 +379,7 @@ impl World {
             online_ticks: 0,
             last_online: 0,
             tag: String::new(),
+            ticks_to_respawn: None,
         });
         index
     }
@@ -379,6 +396,30 @@ impl World {
             p.controller = Controller::Character;
         }
         unit
+    }
+
+    /// Resize character `unit`'s inventories after a change of its bonuses or armor; what no
+    /// longer fits goes to the ground.
+    pub fn refresh_character(&mut self, protos: &Prototypes, unit: u32) {
+        if let Some(c) = self.characters.get_mut(&unit) {
+            let spilled = c.apply_slot_bonuses(protos);
+            self.ground.extend(spilled);
+        }
+    }
+
+    /// Kill character `unit` (`LuaEntity.die`): its items go to its corpse (the ground here),
+    /// and a player controlling it waits `respawn` ticks to respawn, without a character.
+    pub fn kill_character(&mut self, unit: u32, respawn: u32) -> Option<u32> {
+        let c = self.characters.remove(&unit)?;
+        for inv in [c.main, c.guns, c.ammo, c.armor, c.trash] {
+            self.ground.extend(inv.slots.into_iter().flatten());
+        }
+        let player = c.player?;
+        let p = self.player_mut(player)?;
+        p.character = None;
+        p.controller = Controller::Ghost;
+        p.ticks_to_respawn = Some(respawn);
+        Some(player)
     }
 
     /// Detach the player's character (it stays in the world, like the game's spectator switch).

@@ -93,9 +93,13 @@ local function send_acquire(S, ctx, rec, unchanged, now)
     quote(rec.name), r, rec.generation, unchanged and "true" or "false"))
 end
 
+--- Gives up the hold of the current request. The epoch is the grant's fencing token; before
+--- `acquired` arrived it is unknown (`null`), and the host matches the request instead.
 local function send_release(ctx, rec)
   if rec.request then
-    ctx.send(format('{"type":"release","player":%s,"request":%d}', quote(rec.name), rec.request))
+    local epoch = rec.epoch_request == rec.request and rec.epoch or nil
+    ctx.send(format('{"type":"release","player":%s,"request":%d,"epoch":%s}', quote(rec.name), rec.request,
+      epoch and format("%d", epoch) or "null"))
   end
   rec.request = nil
 end
@@ -302,7 +306,7 @@ function sync.joined(S, ctx, player, now)
   local rec = record(S, player)
   if ONLINE_STATES[rec.state] then
     -- online here already: a restart from an autosave lost their leave; handle it first
-    sync.leaving(S, ctx, player, now)
+    sync.leaving(S, ctx, player, now, true)
   end
   detach(player, rec)
   begin(S, ctx, player, rec, now)
@@ -313,9 +317,11 @@ end
 ---@param ctx table
 ---@param player LuaPlayer
 ---@param now number
-function sync.leaving(S, ctx, player, now)
+---@param recovered boolean|nil true when the player was online in the autosave this game restarted from
+function sync.leaving(S, ctx, player, now, recovered)
   local rec = S.players[player.index]
   if not rec then return end
+  rec.recovered = recovered or nil
   local s = rec.state
   rec.rejoin = nil
   if s == "playing" or s == "merging" then
@@ -468,6 +474,13 @@ function sync.message(S, ctx, kind, msg, now)
     if type(generation) ~= "number" or generation < 0 or generation ~= floor(generation) then
       return fail(player, rec, "The inventory server sent an invalid answer (generation).")
     end
+    local epoch = msg.epoch
+    if type(epoch) ~= "number" or epoch < 1 or epoch ~= floor(epoch) then
+      return fail(player, rec, "The inventory server sent an invalid answer (epoch).")
+    end
+    -- kept in storage: an upload after a restart from an autosave carries the grant it was made under
+    rec.epoch, rec.epoch_request = epoch, rec.request
+    rec.recovered = nil
     rec.host_generation = generation
     if msg.has_data ~= true or type(msg.message) ~= "number" then
       -- keep the local inventory
@@ -520,11 +533,14 @@ local function job_done(S, ctx, player, rec, now)
     local u = S.next_upload
     S.next_upload = u + 1
     local generation = rec.generation + 1
+    -- the epoch of the grant this player was played under (0 if this save predates epochs:
+    -- the host then refuses the upload and keeps its data as a conflict)
+    local epoch = rec.epoch or 0
     rec.upload = {
       id = u, generation = generation, crc = job.crc, len = #job.text, tries = 0,
       wait = ctx.cfg.upload_retry_ticks, next_at = now,
-      payload = format('{"type":"upload","player":%s,"generation":%d,"upload":%d,"data":', quote(rec.name), generation, u)
-        .. job.text .. "}",
+      payload = format('{"type":"upload","player":%s,"generation":%d,"upload":%d,"epoch":%d,%s"data":',
+        quote(rec.name), generation, u, epoch, rec.recovered and '"recovered":true,' or "") .. job.text .. "}",
     }
     send_upload(ctx, rec, now)
     if rec.rejoin and player.connected then
@@ -582,7 +598,7 @@ function sync.tick(S, ctx, now, budget)
     else
       if ONLINE_STATES[rec.state] and not player.connected then
         -- online here but not connected, with no leave event: the server restarted
-        sync.leaving(S, ctx, player, now)
+        sync.leaving(S, ctx, player, now, true)
       end
       local s = rec.state
       if rec.upload and now >= rec.upload.next_at then send_upload(ctx, rec, now) end

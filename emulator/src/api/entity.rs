@@ -9,8 +9,13 @@ use super::refs::InvId;
 use super::{as_number, as_uint, first, invalid, key_str, method, no_key, one, position_table};
 use crate::context::shared;
 use crate::inventory::InventoryKind;
+use crate::items::Prototypes;
 use crate::sandbox::rt;
 use crate::world::{Bonuses, Controller, World};
+
+/// Ticks a player whose character died waits before respawning (the game's default respawn
+/// time of a character, 10 s).
+pub const RESPAWN_TICKS: u32 = 600;
 
 /// `LuaEntity` handle of a character, by unit number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,7 +35,13 @@ pub fn get_bonus(w: &World, unit: u32, name: &str) -> Option<f64> {
 }
 
 /// Write a bonus field of a character (validating whole numbers where the game wants them).
-pub fn set_bonus(w: &mut World, unit: u32, name: &str, v: &Value) -> mlua::Result<()> {
+pub fn set_bonus(
+    w: &mut World,
+    protos: &Prototypes,
+    unit: u32,
+    name: &str,
+    v: &Value,
+) -> mlua::Result<()> {
     let n = if Bonuses::is_integer(name) {
         f64::from(as_uint(v, name)?)
     } else {
@@ -41,7 +52,7 @@ pub fn set_bonus(w: &mut World, unit: u32, name: &str, v: &Value) -> mlua::Resul
         .get_mut(&unit)
         .ok_or_else(|| invalid("LuaEntity"))?;
     c.bonuses.set(name, n);
-    c.apply_slot_bonuses();
+    w.refresh_character(protos, unit);
     Ok(())
 }
 
@@ -92,6 +103,13 @@ impl Handle for EntityRef {
                     }),
                 )
             })?,
+            "die" => method(lua, move |lua, _| {
+                shared(lua)
+                    .world
+                    .borrow_mut()
+                    .kill_character(unit, RESPAWN_TICKS);
+                one(lua, true)
+            })?,
             "destroy" => method(lua, move |lua, _| {
                 let sh = shared(lua);
                 let mut w = sh.world.borrow_mut();
@@ -116,7 +134,7 @@ impl Handle for EntityRef {
             return Err(invalid("LuaEntity"));
         }
         if Bonuses::NAMES.contains(&k.as_str()) {
-            return set_bonus(&mut w, self.0, &k, &v);
+            return set_bonus(&mut w, &sh.statics.protos, self.0, &k, &v);
         }
         match k.as_str() {
             "health" => {

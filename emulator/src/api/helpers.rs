@@ -30,7 +30,17 @@ pub fn create_helpers(lua: &Lua) -> mlua::Result<Table> {
     h.raw_set(
         "encode_string",
         lua.create_function(|lua, s: mlua::LuaString| {
-            lua.create_string(game_strings::encode_string(&s.as_bytes()))
+            let bytes = s.as_bytes();
+            // "The encoded string or nil if the encode failed." (LuaHelpers, 2.0.45)
+            let limit = crate::context::shared(lua)
+                .statics
+                .encode_string_fails_above;
+            if limit.is_some_and(|max| bytes.len() > max) {
+                return Ok(Value::Nil);
+            }
+            Ok(Value::String(
+                lua.create_string(game_strings::encode_string(&bytes))?,
+            ))
         })?,
     )?;
     h.raw_set(

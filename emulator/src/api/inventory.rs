@@ -10,7 +10,7 @@ use super::{
 };
 use crate::context::shared;
 use crate::game_strings;
-use crate::inventory::{ItemStack, StackSpec};
+use crate::inventory::{InventoryKind, ItemStack, StackSpec};
 use crate::items::Prototypes;
 use crate::sandbox::rt;
 use crate::world::World;
@@ -66,6 +66,7 @@ pub fn parse_spec(lua: &Lua, v: &Value) -> mlua::Result<StackSpec> {
                 durability: proto.durability,
                 ammo: proto.magazine_size,
                 data: None,
+                grid: None,
                 name,
             })
         }
@@ -127,6 +128,7 @@ pub fn parse_spec(lua: &Lua, v: &Value) -> mlua::Result<StackSpec> {
                 durability,
                 ammo,
                 data: None,
+                grid: None,
             })
         }
         Value::UserData(ud) => {
@@ -147,6 +149,7 @@ pub fn parse_spec(lua: &Lua, v: &Value) -> mlua::Result<StackSpec> {
                 durability: s.durability,
                 ammo: s.ammo,
                 data: s.data.clone(),
+                grid: s.grid.clone(),
             })
         }
         other => Err(rt(format!(
@@ -180,6 +183,25 @@ fn parse_filter(lua: &Lua, v: &Value) -> mlua::Result<(String, String)> {
     }
 }
 
+/// After a write into inventory `id`: a character's armor slot changes its main inventory's
+/// size (the armor's `inventory_size_bonus`).
+fn after_write(w: &mut World, protos: &Prototypes, id: InvId) {
+    if let InvId::Character {
+        unit,
+        kind: InventoryKind::CharacterArmor,
+    } = id
+    {
+        w.refresh_character(protos, unit);
+    }
+}
+
+fn stack_inv(id: StackId) -> Option<InvId> {
+    match id {
+        StackId::Slot { inv, .. } => Some(inv),
+        StackId::Cursor { .. } => None,
+    }
+}
+
 fn with_inv<R>(
     lua: &Lua,
     id: InvId,
@@ -190,7 +212,9 @@ fn with_inv<R>(
     if id.get(&w).is_none() {
         return Err(invalid("LuaInventory"));
     }
-    f(&mut w, &sh.statics.protos)
+    let r = f(&mut w, &sh.statics.protos);
+    after_write(&mut w, &sh.statics.protos, id);
+    r
 }
 
 /// Insert into several inventories in order (LuaControl.insert).
@@ -205,6 +229,7 @@ pub fn insert_into(lua: &Lua, invs: &[InvId], spec: &StackSpec) -> mlua::Result<
         if let Some(inv) = id.get_mut(&mut w) {
             left.count -= inv.insert(&sh.statics.protos, &left);
         }
+        after_write(&mut w, &sh.statics.protos, *id);
     }
     Ok(spec.count - left.count)
 }
@@ -218,6 +243,7 @@ pub fn remove_from(lua: &Lua, invs: &[InvId], spec: &StackSpec) -> mlua::Result<
         if let Some(inv) = id.get_mut(&mut w) {
             removed += inv.remove(&spec.name, &spec.quality, spec.count - removed);
         }
+        after_write(&mut w, &sh.statics.protos, *id);
     }
     Ok(removed)
 }
@@ -279,6 +305,7 @@ pub fn control_method(lua: &Lua, key: &str, invs: Vec<InvId>) -> mlua::Result<Op
                 if let Some(inv) = id.get_mut(&mut w) {
                     inv.clear();
                 }
+                after_write(&mut w, &sh.statics.protos, *id);
             }
             Ok(MultiValue::new())
         })?,
@@ -521,10 +548,14 @@ fn write_stack<R>(
 ) -> mlua::Result<R> {
     let sh = shared(lua);
     let mut w = sh.world.borrow_mut();
-    match id.get_mut(&mut w) {
+    let r = match id.get_mut(&mut w) {
         None => Err(invalid("LuaItemStack")),
         Some(slot) => f(slot, &sh.statics.protos),
+    };
+    if let Some(inv) = stack_inv(id) {
+        after_write(&mut w, &sh.statics.protos, inv);
     }
+    r
 }
 
 /// Whether the stack `s` may go into the slot `id`.
@@ -621,6 +652,30 @@ impl Handle for StackRef {
             .map(|l| lua.create_string(l).map(Value::String))
             .transpose()?
             .unwrap_or(Value::Nil),
+            "is_armor" => Value::Boolean(read_stack(lua, id, |s, p| {
+                Ok(p.item(&s.name).is_some_and(|p| p.kind == "armor"))
+            })?),
+            "grid" => {
+                if read_stack(lua, id, |s, _| Ok(s.grid.is_some()))? {
+                    Value::UserData(lua.create_userdata(super::equipment::GridRef(id))?)
+                } else {
+                    Value::Nil
+                }
+            }
+            "create_grid" => method(lua, move |lua, _| {
+                write_stack(lua, id, |slot, p| {
+                    let s = slot.as_mut().ok_or_else(|| {
+                        rt("LuaItemStack API call when LuaItemStack was invalid for read.")
+                    })?;
+                    let (w, h) = p.item(&s.name).and_then(|p| p.grid).ok_or_else(|| {
+                        rt(format!("Item {} does not support equipment grids.", s.name))
+                    })?;
+                    s.grid
+                        .get_or_insert_with(|| crate::inventory::Grid::new(w, h));
+                    Ok(())
+                })?;
+                one(lua, super::equipment::GridRef(id))
+            })?,
             "clear" => method(lua, move |lua, _| {
                 write_stack(lua, id, |slot, _| {
                     *slot = None;
@@ -673,6 +728,9 @@ impl Handle for StackRef {
                 }
                 *id.get_mut(&mut w).expect("checked above") = b_stack;
                 *other.get_mut(&mut w).expect("checked above") = a_stack;
+                for inv in [stack_inv(id), stack_inv(other)].into_iter().flatten() {
+                    after_write(&mut w, &sh.statics.protos, inv);
+                }
                 one(lua, true)
             })?,
             "is_blueprint_setup" => method(lua, move |lua, _| {

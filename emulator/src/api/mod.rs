@@ -7,6 +7,7 @@
 
 pub mod defines;
 pub mod entity;
+pub mod equipment;
 pub mod game;
 pub mod gui;
 pub mod handle;

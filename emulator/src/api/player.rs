@@ -14,7 +14,7 @@ use super::{
 use crate::context::shared;
 use crate::inventory::InventoryKind;
 use crate::sandbox::{rt, to_display};
-use crate::world::{Bonuses, Color, Controller, GUI_ROOTS, Position, World};
+use crate::world::{Bonuses, Color, Controller, GUI_ROOTS, Player, Position, World};
 
 /// `LuaPlayer` handle, by player index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,16 +89,33 @@ fn no_character(key: &str) -> mlua::Error {
     ))
 }
 
+/// The player's character as the API shows it: none while the player is disconnected (the
+/// character stays in the world).
+fn live_character(p: &Player) -> Option<u32> {
+    p.character.filter(|_| p.connected)
+}
+
 /// Inventories `LuaControl.insert` uses for a player.
 fn player_invs(w: &World, index: u32) -> Vec<InvId> {
     match w.player(index) {
-        Some(p) => match (p.controller, p.character) {
+        Some(p) => match (p.controller, live_character(p)) {
             (Controller::Character, Some(unit)) => character_invs(unit),
             (Controller::God, _) => vec![InvId::God { player: index }],
             _ => Vec::new(),
         },
         None => Vec::new(),
     }
+}
+
+/// Respawns player `index` now if it is waiting to respawn: a new character, controlled.
+/// Returns whether it respawned.
+pub fn respawn(w: &mut World, index: u32) -> bool {
+    let waiting = w.player_mut(index).and_then(|p| p.ticks_to_respawn.take());
+    if waiting.is_none() {
+        return false;
+    }
+    w.create_character_for(index);
+    true
 }
 
 fn set_controller(lua: &Lua, index: u32, spec: Table) -> mlua::Result<()> {
@@ -172,7 +189,7 @@ impl Handle for PlayerRef {
             }
         };
         if Bonuses::NAMES.contains(&k.as_str()) {
-            let unit = p.character.ok_or_else(|| no_character(&k))?;
+            let unit = live_character(&p).ok_or_else(|| no_character(&k))?;
             return Ok(get_bonus(&sh.world.borrow(), unit, &k)
                 .map(Value::Number)
                 .unwrap_or(Value::Nil));
@@ -191,7 +208,10 @@ impl Handle for PlayerRef {
             "admin" => Value::Boolean(p.admin),
             "tag" => s(&p.tag)?,
             "controller_type" => Value::Number(f64::from(p.controller.define())),
-            "character" => match p.character {
+            "ticks_to_respawn" => p
+                .ticks_to_respawn
+                .map_or(Value::Nil, |t| Value::Number(f64::from(t))),
+            "character" => match live_character(&p) {
                 Some(u) => Value::UserData(lua.create_userdata(EntityRef(u))?),
                 None => Value::Nil,
             },
@@ -218,7 +238,7 @@ impl Handle for PlayerRef {
                 let sh = shared(lua);
                 let w = sh.world.borrow();
                 let p = w.player(index).ok_or_else(|| invalid("LuaPlayer"))?;
-                let id = match (n, p.controller, p.character) {
+                let id = match (n, p.controller, live_character(p)) {
                     (2, Controller::God, _) => Some(InvId::God { player: index }),
                     (n, _, Some(unit)) => InventoryKind::character_from_define(n)
                         .map(|kind| InvId::Character { unit, kind }),
@@ -231,7 +251,7 @@ impl Handle for PlayerRef {
                 let sh = shared(lua);
                 let w = sh.world.borrow();
                 let p = w.player(index).ok_or_else(|| invalid("LuaPlayer"))?;
-                let id = match (p.controller, p.character) {
+                let id = match (p.controller, live_character(p)) {
                     (Controller::God, _) => Some(InvId::God { player: index }),
                     (Controller::Character, Some(unit)) => Some(InvId::Character {
                         unit,
@@ -262,12 +282,15 @@ impl Handle for PlayerRef {
                 }
                 let sh = shared(lua);
                 let mut w = sh.world.borrow_mut();
-                let has = w
-                    .player(index)
-                    .ok_or_else(|| invalid("LuaPlayer"))?
-                    .character
-                    .is_some();
-                if has {
+                let p = w.player(index).ok_or_else(|| invalid("LuaPlayer"))?;
+                // The game: the player must be online and without a character. The emulator is
+                // as strict as Clusterio assumes: only from the god (or ghost) controller, never
+                // while dead (waiting to respawn).
+                if !p.connected
+                    || p.character.is_some()
+                    || !matches!(p.controller, Controller::God | Controller::Ghost)
+                    || p.ticks_to_respawn.is_some()
+                {
                     return Ok(MultiValue::from_iter([Value::Boolean(false)]));
                 }
                 w.create_character_for(index);
@@ -339,8 +362,29 @@ impl Handle for PlayerRef {
         let mut w = sh.world.borrow_mut();
         let p = w.player(index).ok_or_else(|| invalid("LuaPlayer"))?;
         if Bonuses::NAMES.contains(&k.as_str()) {
-            let unit = p.character.ok_or_else(|| no_character(&k))?;
-            return set_bonus(&mut w, unit, &k, &v);
+            let unit = live_character(p).ok_or_else(|| no_character(&k))?;
+            return set_bonus(&mut w, &sh.statics.protos, unit, &k, &v);
+        }
+        if k == "ticks_to_respawn" {
+            match &v {
+                Value::Nil => {
+                    respawn(&mut w, index);
+                }
+                other => {
+                    let n = as_uint(other, "LuaPlayer.ticks_to_respawn")?;
+                    match w.player(index).and_then(|p| p.character) {
+                        Some(unit) => {
+                            w.kill_character(unit, n);
+                        }
+                        None => {
+                            let p = w.player_mut(index).expect("checked above");
+                            p.ticks_to_respawn = Some(n);
+                            p.controller = Controller::Ghost;
+                        }
+                    }
+                }
+            }
+            return Ok(());
         }
         let p = w.player_mut(index).expect("checked above");
         match k.as_str() {
