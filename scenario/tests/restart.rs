@@ -50,16 +50,16 @@ fn players_online_at_the_autosave_are_uploaded_after_a_restart() {
     );
     assert_eq!(a.caps, caps_before);
     a.run_until(&mut c, 600, "both uploaded", |_, c| {
-        c.stored.get("ann").is_some_and(|s| s.generation == 1)
-            && c.stored.get("bob").is_some_and(|s| s.generation == 1)
+        c.stored().get("ann").is_some_and(|s| s.generation == 1)
+            && c.stored().get("bob").is_some_and(|s| s.generation == 1)
     });
-    let ann = PlayerData::from_json(c.stored["ann"].data.as_bytes()).unwrap();
+    let ann = PlayerData::from_json(c.stored()["ann"].data.as_bytes()).unwrap();
     assert!(ann.stacks().any(|s| s.name == "coal" && s.count == 42));
     assert!(
         !ann.stacks().any(|s| s.name == "wood"),
         "the state of the autosave, not the lost one"
     );
-    let bob = PlayerData::from_json(c.stored["bob"].data.as_bytes()).unwrap();
+    let bob = PlayerData::from_json(c.stored()["bob"].data.as_bytes()).unwrap();
     assert!(bob.stacks().any(|s| s.name == "stone" && s.count == 17));
     assert_eq!(a.state("ann"), "idle");
     assert!(a.over_budget.is_empty(), "{:?}", a.over_budget);
@@ -88,7 +88,7 @@ fn a_player_who_reconnects_at_once_keeps_the_autosaved_inventory() {
     });
     assert_eq!(a.items("ann"), before);
     // its autosaved state was uploaded first, then acquired back as unchanged
-    assert_eq!(c.stored["ann"].generation, 1);
+    assert_eq!(c.stored()["ann"].generation, 1);
     let acquires: Vec<_> = c
         .log
         .iter()
@@ -113,7 +113,9 @@ fn a_stale_upload_after_a_restart_is_refused_and_the_newer_data_downloaded() {
         "game.get_player('ann').insert{name='coal', count=7}",
     );
     a.leave("ann");
-    a.run_until(&mut c, 300, "uploaded", |_, c| c.stored.contains_key("ann"));
+    a.run_until(&mut c, 300, "uploaded", |_, c| {
+        c.stored().contains_key("ann")
+    });
     assert!(
         a.game.tick() % 40 > 5,
         "no autosave between the leave and the crash (tick {})",
@@ -124,7 +126,7 @@ fn a_stale_upload_after_a_restart_is_refused_and_the_newer_data_downloaded() {
     a.run_until(&mut c, 600, "the stale upload is refused", |s, c| {
         c.count("alpha", "upload") == 2 && s.state("ann") == "idle"
     });
-    assert_eq!(c.stored["ann"].generation, 1, "the stored data stays");
+    assert_eq!(c.stored()["ann"].generation, 1, "the stored data stays");
     assert!(a.host_sent.iter().any(|t| t == "upload_refused"));
     // when ann comes back, the stored (newer) data is downloaded
     a.join("ann");

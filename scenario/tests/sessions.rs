@@ -127,7 +127,7 @@ fn check(a: &Server, c: &Cluster) {
         c.log.len()
     );
     assert!(c.count_all("upload") > 0, "players uploaded");
-    let uploads_confirmed = c.stored.values().filter(|s| s.generation > 0).count();
+    let uploads_confirmed = c.stored().values().filter(|s| s.generation > 0).count();
     assert!(uploads_confirmed > 0);
 }
 

@@ -54,9 +54,9 @@ fn the_huge_sample_syncs_both_ways_within_budget() {
     let down = a.run_until(&mut c, 5000, "playing", |s, _| s.state(&name) == "playing");
     a.leave(&name);
     let up = a.run_until(&mut c, 5000, "uploaded", |s, c| {
-        s.state(&name) == "idle" && c.stored[&name].generation == 2
+        s.state(&name) == "idle" && c.stored()[&name].generation == 2
     });
-    assert_same_player_data(&data, &c.stored[&name].data);
+    assert_same_player_data(&data, &c.stored()[&name].data);
     assert!(a.over_budget.is_empty(), "over budget: {:?}", a.over_budget);
     eprintln!(
         "huge sync: download and apply {down} ticks, read and upload {up} ticks, max tick instructions {}",

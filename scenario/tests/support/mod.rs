@@ -1,6 +1,7 @@
 //! A scripted host for the player-sync tests: it drives emulated game servers (the sans-I/O
 //! `invsync_emulator::Game`) running the module, reads their stdout frames, pulls staged
-//! messages, answers `acquire`/`upload`/`release` like the cluster's storage would, and sends
+//! messages, answers `acquire`/`upload`/`release` with the product's host half of the sync
+//! (`invsync_sync::PlayerStore` over an in-memory store), and sends
 //! its answers as frames through the game's command stream model, with faults on the way
 //! (shuffled, duplicated, dropped-then-resent, damaged frames).
 //!
@@ -9,6 +10,7 @@
 #![allow(dead_code)]
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
 
 use invsync_codec::sample::{SampleKind, generate};
 use invsync_codec::{
@@ -16,6 +18,8 @@ use invsync_codec::{
     encode,
 };
 use invsync_emulator::{Action, CommandHandle, Game, GameConfig, Line, ScenarioFiles};
+use invsync_sync::message::{self as sync_message, GameMessage};
+use invsync_sync::{Acquired, MemoryStore, PlayerStore, Settings as SyncSettings, UploadOutcome};
 use serde_json::{Value, json};
 
 /// The instruction budget of one tick of the module, calibrated by the Lua benchmark to about
@@ -203,11 +207,11 @@ pub struct Stored {
     pub data: String,
 }
 
-/// The cluster: stored player data, locks, and scripted answers.
-#[derive(Debug, Default)]
+/// The cluster: the product's host half of the sync ([`PlayerStore`] over an in-memory store),
+/// with scripted faults around it.
+#[derive(Debug)]
 pub struct Cluster {
-    pub stored: BTreeMap<String, Stored>,
-    pub holder: BTreeMap<String, String>,
+    pub players: PlayerStore,
     pub answers: BTreeMap<String, Answer>,
     /// Every sync message received, as (server, JSON) in order.
     pub log: Vec<(String, Value)>,
@@ -217,11 +221,62 @@ pub struct Cluster {
     pub ignore_uploads: usize,
 }
 
+impl Default for Cluster {
+    fn default() -> Cluster {
+        Cluster {
+            players: PlayerStore::new(Arc::new(MemoryStore::new()), SyncSettings::default()),
+            answers: BTreeMap::new(),
+            log: Vec::new(),
+            uploads: Vec::new(),
+            ignore_uploads: 0,
+        }
+    }
+}
+
 impl Cluster {
-    /// Stores `data` for `player` at `generation`.
+    /// Stores `data` for `player` at `generation` (admin imports up to it).
     pub fn seed(&mut self, player: &str, generation: u64, data: String) {
-        self.stored
-            .insert(player.into(), Stored { generation, data });
+        let now = self.stored().get(player).map_or(0, |s| s.generation);
+        assert!(
+            now < generation,
+            "seeding {player} back to generation {generation}"
+        );
+        for _ in now..generation {
+            self.players
+                .import(player, data.as_bytes(), true)
+                .expect("seed");
+        }
+    }
+
+    /// Every player's stored generation and data.
+    pub fn stored(&self) -> BTreeMap<String, Stored> {
+        let mut out = BTreeMap::new();
+        for player in self.players.list().expect("list") {
+            let view = self.players.show(&player).expect("show");
+            if view.head.generation > 0 {
+                let data = self.players.export(&player, None).expect("export");
+                out.insert(
+                    player,
+                    Stored {
+                        generation: view.head.generation,
+                        data: String::from_utf8(data).expect("UTF-8"),
+                    },
+                );
+            }
+        }
+        out
+    }
+
+    /// The server holding each held player.
+    pub fn holder(&self) -> BTreeMap<String, String> {
+        let mut out = BTreeMap::new();
+        for player in self.players.list().expect("list") {
+            let view = self.players.show(&player).expect("show");
+            if let Some(lease) = view.head.held() {
+                out.insert(player, lease.holder.clone());
+            }
+        }
+        out
     }
 
     pub fn count(&self, server: &str, kind: &str) -> usize {
@@ -235,115 +290,115 @@ impl Cluster {
         self.log.iter().filter(|(_, v)| v["type"] == kind).count()
     }
 
-    /// The answers to a sync message from `server`: (payload, is player data).
+    /// The answers to a sync message from `server`. An `acquired` that names a data message
+    /// has `@ID@` and `@WLEN@` where its id and wire length go (the link knows them only once
+    /// the data is encoded).
     fn handle(&mut self, server: &str, payload: &[u8]) -> Vec<String> {
-        let text = std::str::from_utf8(payload).expect("sync messages are UTF-8");
-        let v: Value = serde_json::from_str(text).expect("sync messages are JSON");
-        self.log.push((server.to_string(), v.clone()));
-        let player = v["player"].as_str().expect("player name").to_string();
-        match v["type"].as_str() {
-            Some("acquire") => {
-                let request = v["request"].as_u64().unwrap();
+        let v: Value = serde_json::from_slice(payload).expect("sync messages are JSON");
+        self.log.push((server.to_string(), v));
+        let msg = sync_message::parse(payload)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(payload)));
+        match msg {
+            GameMessage::Acquire {
+                player,
+                request,
+                generation,
+                unchanged,
+            } => {
                 match self.answers.get(&player).cloned().unwrap_or(Answer::Normal) {
                     Answer::Silent => return vec![],
                     Answer::Busy(holder) => {
-                        return vec![typed(
-                            "busy",
-                            json!({"player": player, "request": request, "holder": holder}),
-                        )];
+                        return vec![sync_message::busy(&player, request, &holder, 0)];
                     }
                     Answer::Error(message) => {
-                        return vec![typed(
-                            "error",
-                            json!({"player": player, "request": request, "message": message}),
-                        )];
+                        return vec![sync_message::error(&player, request, &message)];
                     }
                     Answer::Normal => {}
                 }
-                if let Some(h) = self.holder.get(&player)
-                    && h != server
+                match self
+                    .players
+                    .acquire(server, &player, request, generation, unchanged)
+                    .expect("the memory store does not fail")
                 {
-                    return vec![typed(
-                        "busy",
-                        json!({"player": player, "request": request, "holder": h}),
-                    )];
-                }
-                self.holder.insert(player.clone(), server.to_string());
-                let unchanged = v["unchanged"].as_bool().unwrap();
-                let local = v["generation"].as_u64().unwrap();
-                match self.stored.get(&player) {
-                    None => vec![typed(
-                        "acquired",
-                        json!({"player": player, "request": request, "generation": 0,
-                            "has_data": false, "message": null, "bytes": 0}),
-                    )],
-                    Some(s) if unchanged && local == s.generation => vec![typed(
-                        "acquired",
-                        json!({"player": player, "request": request,
-                            "generation": s.generation, "has_data": true, "message": null, "bytes": 0}),
-                    )],
-                    Some(s) => {
-                        // the data message's id and size are filled in by the link (it knows
-                        // the id and the wire length only once it is encoded)
-                        vec![
-                            format!(
-                                r#"{{"type":"acquired","player":{},"request":{request},"generation":{},"has_data":true,"message":@ID@,"bytes":@WLEN@}}"#,
-                                json!(player),
-                                s.generation
-                            ),
-                            format!(
-                                r#"{{"type":"player_data","player":{},"generation":{},"data":{}}}"#,
-                                json!(player),
-                                s.generation,
-                                s.data
-                            ),
-                        ]
+                    Acquired::Busy { holder, since } => {
+                        vec![sync_message::busy(&player, request, &holder, since)]
                     }
+                    Acquired::Acquired {
+                        generation,
+                        epoch,
+                        data: None,
+                    } => vec![sync_message::acquired(
+                        &player,
+                        request,
+                        generation,
+                        epoch,
+                        generation > 0,
+                        None,
+                    )],
+                    Acquired::Acquired {
+                        generation,
+                        epoch,
+                        data: Some(data),
+                    } => vec![
+                        sync_message::acquired(
+                            &player,
+                            request,
+                            generation,
+                            epoch,
+                            true,
+                            Some((0, 0)),
+                        )
+                        .replace(
+                            r#""message":0,"bytes":0"#,
+                            r#""message":@ID@,"bytes":@WLEN@"#,
+                        ),
+                        String::from_utf8(sync_message::player_data(&player, generation, &data))
+                            .expect("UTF-8"),
+                    ],
                 }
             }
-            Some("upload") => {
-                let generation = v["generation"].as_u64().unwrap();
-                let upload = v["upload"].as_u64().unwrap();
-                let at = text.find(",\"data\":").expect("data is the last key") + 8;
-                let data = text[at..text.len() - 1].to_string();
-                serde_json::from_str::<Value>(&data).expect("the data is JSON");
+            GameMessage::Upload {
+                player,
+                generation,
+                upload,
+                epoch,
+                recovered,
+                data,
+            } => {
+                let text = String::from_utf8(data.clone()).expect("UTF-8");
+                serde_json::from_str::<Value>(&text).expect("the data is JSON");
                 self.uploads
-                    .push((server.into(), player.clone(), generation, data.clone()));
+                    .push((server.into(), player.clone(), generation, text));
+                let outcome = self
+                    .players
+                    .upload(server, &player, generation, epoch, recovered, &data)
+                    .expect("the memory store does not fail");
                 if self.ignore_uploads > 0 {
+                    // stored, but the answer is lost
                     self.ignore_uploads -= 1;
                     return vec![];
                 }
-                let stored = self.stored.get(&player).map_or(0, |s| s.generation);
-                let holder_ok = self.holder.get(&player).is_none_or(|h| h == server);
-                let same = self
-                    .stored
-                    .get(&player)
-                    .is_some_and(|s| s.generation == generation && s.data == data);
-                if (generation == stored + 1 && holder_ok) || same {
-                    self.stored
-                        .insert(player.clone(), Stored { generation, data });
-                    if self.holder.get(&player).is_some_and(|h| h == server) {
-                        self.holder.remove(&player);
+                match outcome {
+                    UploadOutcome::Stored { .. } | UploadOutcome::Repeat { .. } => {
+                        vec![sync_message::uploaded(&player, generation, upload)]
                     }
-                    vec![typed(
-                        "uploaded",
-                        json!({"player": player, "generation": generation, "upload": upload}),
-                    )]
-                } else {
-                    vec![typed(
-                        "upload_refused",
-                        json!({"player": player, "generation": generation,
-                            "upload": upload, "message": format!("stored generation is {stored}")}),
-                    )]
+                    UploadOutcome::Refused { reason, .. } => {
+                        vec![sync_message::upload_refused(
+                            &player, generation, upload, &reason,
+                        )]
+                    }
                 }
             }
-            Some("release") => {
-                if self.holder.get(&player).is_some_and(|h| h == server) {
-                    self.holder.remove(&player);
-                }
+            GameMessage::Release {
+                player,
+                request,
+                epoch,
+            } => {
+                self.players
+                    .release(server, &player, request, epoch)
+                    .expect("the memory store does not fail");
                 vec![]
             }
-            other => panic!("unexpected sync message type {other:?}: {text}"),
         }
     }
 }
