@@ -98,6 +98,29 @@ pub struct Stack {
     /// `export_stack` string of a blueprint, book or planner item.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub export: Option<String>,
+    /// The equipment in the grid of an armor item, by position (row, then column).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grid: Option<Vec<Equipment>>,
+}
+
+/// One piece of equipment in an armor's grid.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Equipment {
+    /// Equipment prototype name.
+    pub name: String,
+    /// Column of its top-left cell, 0-based.
+    pub x: u32,
+    /// Row of its top-left cell, 0-based.
+    pub y: u32,
+    /// Quality prototype name; absent means `normal`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quality: Option<String>,
+    /// Energy in its buffer, joules; absent means 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub energy: Option<f64>,
+    /// Shield hit points; absent means 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shield: Option<f64>,
 }
 
 impl Stack {
@@ -112,6 +135,7 @@ impl Stack {
             durability: None,
             ammo: None,
             export: None,
+            grid: None,
         }
     }
 }
@@ -215,6 +239,17 @@ mod tests {
         p.inventories.main.push(Stack {
             quality: Some("rare".into()),
             ..Stack::plain(3, "iron-plate", 100)
+        });
+        p.inventories.armor.push(Stack {
+            grid: Some(vec![Equipment {
+                name: "energy-shield-equipment".into(),
+                x: 0,
+                y: 2,
+                quality: Some("rare".into()),
+                energy: Some(100.0),
+                shield: Some(30.5),
+            }]),
+            ..Stack::plain(1, "power-armor-mk2", 1)
         });
         let back = PlayerData::from_json(p.to_json().as_bytes()).unwrap();
         assert_eq!(back, p);

@@ -44,12 +44,20 @@ local function natives()
   return rawget(_G, "helpers") or game
 end
 
+--- `helpers.encode_string`, or nil when it fails ("nil if the encode failed", LuaHelpers): a
+--- failed deflate only means that this payload goes out raw.
+local function deflate_b64(payload)
+  local ok, text = pcall(natives().encode_string, payload)
+  if ok and type(text) == "string" then return text end
+  return nil
+end
+
 local function env()
   local h = natives()
   return {
     print = print,
     log = log,
-    deflate_b64 = h.encode_string,
+    deflate_b64 = deflate_b64,
     inflate_b64 = h.decode_string,
   }
 end
@@ -99,6 +107,7 @@ local function on_tick(event)
   end
   -- one budget for the tick, shared in order of urgency (README, "Budgets")
   local left = cfg.tick_budget - link.take_debt(st.link, cfg.tick_budget)
+  if cfg.sync then left = left - sync.take_debt(st.sync, math.max(left, 0)) end
   left = left - link.flush(st.link, cfg, e, math.max(left, 0), now)
   local delivered, spent = link.receive(st.link, cfg, now, e, math.max(left, 0))
   left = left - spent

@@ -184,10 +184,10 @@ function link.flush(st, cfg, env, budget, now)
       left = left - n
     end
     if not (frames and #frames == 1) then
-      local wire = env.deflate_b64(payload)
+      local wire = env.deflate_b64(payload) -- nil if the native deflate failed
       left = left - n * link.DEFLATE_COST
       frames = nil
-      if #wire + frame.header_len(id, 1, 1, "zlib", n, #wire) <= cfg.stdout_max_frame then
+      if wire and #wire + frame.header_len(id, 1, 1, "zlib", n, #wire) <= cfg.stdout_max_frame then
         -- (the sender deflates again only if its rule cuts the payload in two after all)
         frames = sender.frames(payload, { id = id, method = "zlib", max_frame = cfg.stdout_max_frame,
           deflated = wire, deflate_b64 = function(p)

@@ -6,15 +6,20 @@
 --- survives a save and runs the same on every peer.
 ---
 --- * `reader(...)` + `read_step(job, budget)`: visits every slot of the character's main,
----   guns, ammo, armor and trash inventories, a budget at a time, and writes the JSON text
----   piece by piece (the order of keys is fixed, so two servers write the same bytes for the
----   same data); then checksums it (the fingerprint that tells "unchanged" at the next join).
+---   guns, ammo, armor and trash inventories (with the equipment grids of armor), a budget at a
+---   time, keeping each stack as a plain table; then writes the JSON text piece by piece (the
+---   order of keys is fixed, so two servers write the same bytes for the same data); then
+---   checksums it (the fingerprint that tells "unchanged" at the next join). `capture(job)`
+---   does the visiting at once, for a leaving player whose character the game hides after
+---   the event.
 --- * `writer(...)` + `write_step(job, budget)`: clears the character, sets colours and
----   bonuses, then places the stacks, a budget at a time. Items the game does not know (a
+---   bonuses, then places the stacks, a budget at a time: armor first (it adds main slots),
+---   each stack into its own slot only if that slot is empty. Items the game does not know (a
 ---   removed mod), unknown qualities and export strings `import_stack` refuses are skipped
 ---   and listed in `job.skipped`; stacks that do not fit (an inventory that shrank, a slot of
----   the wrong kind) go anywhere else in the character, and what still does not fit is kept
----   in `job.overflow` for the player to collect later. Nothing is destroyed.
+---   the wrong kind) and equipment a grid refuses wait until every slot is written, then go
+---   anywhere else in the character, and what still does not fit is kept in `job.overflow`
+---   for the player to collect later. Nothing is destroyed or overwritten.
 ---
 --- Work units (one unit: about one byte checksummed, ~30 ns): visiting a slot costs SLOT_COST,
 --- reading or writing a stack STACK_COST plus one unit per EXPORT_BYTES of its export string,
@@ -39,6 +44,10 @@ player_data.STACK_COST = 64
 --- Bytes of an export string per unit (export_stack deflates natively, import_stack
 --- inflates and parses).
 player_data.EXPORT_BYTES = 2
+--- Units for writing a captured stack's JSON.
+player_data.JSON_COST = 16
+--- Bytes of an export string per unit when quoting it into the JSON.
+player_data.EXPORT_JSON_BYTES = 8
 --- Bytes checksummed per unit.
 player_data.CRC_BYTES = 1
 
@@ -50,6 +59,10 @@ player_data.INVENTORIES = {
   { key = "armor", define = "character_armor" },
   { key = "trash", define = "character_trash" },
 }
+
+--- The order the writer fills them: armor first, because a worn armor adds main slots
+--- (indices into INVENTORIES).
+player_data.WRITE_ORDER = { 4, 2, 3, 1, 5 }
 
 --- Item types whose contents travel as `export_stack` strings.
 local EXPORTED = { ["blueprint"] = true, ["blueprint-book"] = true, ["deconstruction-item"] = true, ["upgrade-item"] = true }
@@ -66,6 +79,13 @@ end
 ---@return table|nil
 function player_data.read_stack(st)
   if not st.valid_for_read then return nil end
+  return player_data.read_fields(st)
+end
+
+--- `read_stack` of a stack known to hold something.
+---@param st LuaItemStack
+---@return table
+function player_data.read_fields(st)
   local e = { name = st.name, count = st.count }
   local quality = st.quality.name
   if quality ~= "normal" then e.quality = quality end
@@ -80,8 +100,48 @@ function player_data.read_stack(st)
     if a < st.prototype.magazine_size then e.ammo = a end
   elseif EXPORTED[kind] then
     e.export = st.export_stack()
+  elseif kind == "armor" then
+    e.grid = player_data.read_grid(st.grid)
   end
   return e
+end
+
+--- The equipment of a grid as a list of `{name, x, y, quality?, energy?, shield?}` sorted by
+--- position (row, then column), or nil for no grid or an empty one.
+---@param grid LuaEquipmentGrid|nil
+---@return table|nil
+function player_data.read_grid(grid)
+  if not grid then return nil end
+  local list = {}
+  local equipment = grid.equipment
+  for i = 1, #equipment do
+    local q = equipment[i]
+    local pos = q.position
+    local e = { name = q.name, x = pos.x, y = pos.y }
+    local quality = q.quality.name
+    if quality ~= "normal" then e.quality = quality end
+    local energy, shield = q.energy, q.shield
+    if energy > 0 then e.energy = energy end
+    if shield > 0 then e.shield = shield end
+    list[i] = e
+  end
+  if #list == 0 then return nil end
+  table.sort(list, function(a, b) return a.y < b.y or (a.y == b.y and a.x < b.x) end)
+  return list
+end
+
+local function grid_json(grid)
+  local parts = {}
+  for i = 1, #grid do
+    local q = grid[i]
+    local p = { format('{"name":%s,"x":%d,"y":%d', quote(q.name), q.x, q.y) }
+    if q.quality then p[#p + 1] = ',"quality":' .. quote(q.quality) end
+    if q.energy then p[#p + 1] = ',"energy":' .. number(q.energy) end
+    if q.shield then p[#p + 1] = ',"shield":' .. number(q.shield) end
+    p[#p + 1] = "}"
+    parts[i] = concat(p)
+  end
+  return "[" .. concat(parts, ",") .. "]"
 end
 
 --- The JSON object of a stack table, with `slot` first when given.
@@ -96,6 +156,7 @@ function player_data.stack_json(e, slot)
   if e.durability then parts[#parts + 1] = ',"durability":' .. number(e.durability) end
   if e.ammo then parts[#parts + 1] = ',"ammo":' .. number(e.ammo) end
   if e.export then parts[#parts + 1] = ',"export":' .. quote(e.export) end
+  if e.grid then parts[#parts + 1] = ',"grid":' .. grid_json(e.grid) end
   parts[#parts + 1] = "}"
   return concat(parts)
 end
@@ -134,6 +195,21 @@ function player_data.check_stack(e, where)
     if type(e.export) ~= "string" then return nil, where .. " (" .. name .. "): 'export' must be a string" end
     out.export = e.export
   end
+  if e.grid ~= nil then
+    if type(e.grid) ~= "table" then return nil, where .. " (" .. name .. "): 'grid' must be a list" end
+    local grid = {}
+    for i = 1, #e.grid do
+      local q = e.grid[i]
+      if type(q) ~= "table" or type(q.name) ~= "string" or type(q.x) ~= "number" or type(q.y) ~= "number"
+        or (q.quality ~= nil and type(q.quality) ~= "string") or (q.energy ~= nil and type(q.energy) ~= "number")
+        or (q.shield ~= nil and type(q.shield) ~= "number") then
+        return nil, where .. " (" .. name .. "): grid[" .. i .. "] must be {name, x, y, quality?, energy?, shield?}"
+      end
+      grid[i] = { name = q.name, x = q.x, y = q.y, quality = q.quality ~= "normal" and q.quality or nil,
+        energy = q.energy, shield = q.shield }
+    end
+    if #grid > 0 then out.grid = grid end
+  end
   return out
 end
 
@@ -148,13 +224,39 @@ function player_data.unknown_reason(e)
   return nil
 end
 
---- Writes stack table `e` into the LuaItemStack `st` (which is replaced). Returns true, or
---- false and "refused" (the slot does not take it) or "import" (import_stack refused the
---- export string; the slot is left empty).
+--- Puts the equipment list `grid` into the grid of the armor in `st`. Returns the equipment
+--- that could not be placed, as stack tables of their items (nil when all was placed).
+---@param st LuaItemStack
+---@param grid table
+---@return table|nil
+local function write_grid(st, grid)
+  local made, g = pcall(st.create_grid)
+  local unplaced = nil
+  for i = 1, #grid do
+    local q = grid[i]
+    local ok, placed = false, nil
+    if made then
+      ok, placed = pcall(g.put, { name = q.name, position = { x = q.x, y = q.y }, quality = q.quality or "normal" })
+    end
+    if ok and placed then
+      if q.energy then pcall(function() placed.energy = q.energy end) end
+      if q.shield then pcall(function() placed.shield = q.shield end) end
+    else
+      unplaced = unplaced or {}
+      unplaced[#unplaced + 1] = { name = q.name, count = 1, quality = q.quality }
+    end
+  end
+  return unplaced
+end
+
+--- Writes stack table `e` into the LuaItemStack `st` (which is replaced). Returns true (and
+--- the equipment its grid refused, as stack tables, if any), or false and "refused" (the slot
+--- does not take it) or "import" (import_stack refused the export string; the slot is left
+--- empty).
 ---@param st LuaItemStack
 ---@param e table
 ---@return boolean
----@return string|nil
+---@return string|table|nil
 function player_data.write_stack(st, e)
   local ok, placed = pcall(st.set_stack, {
     name = e.name, count = e.export and 1 or e.count, quality = e.quality or "normal",
@@ -168,21 +270,35 @@ function player_data.write_stack(st, e)
       return false, "import"
     end
   end
+  if e.grid then return true, write_grid(st, e.grid) end
   return true
 end
 
 --- Puts stack table `e` anywhere in `character` (plain stacks through `insert`, exported ones
---- into an empty main slot). Returns the count that did not fit (0 when all did).
+--- and armor with a grid into an empty main slot). Returns the count that did not fit (0 when
+--- all did); equipment a grid refused is appended to `rest` as stack tables.
 ---@param character LuaEntity
 ---@param e table
+---@param rest table|nil
 ---@return number
-function player_data.insert_anywhere(character, e)
-  if e.export then
+function player_data.insert_anywhere(character, e, rest)
+  if e.export or e.grid then
     local main = inventory_of(character, "character_main")
     for i = 1, #main do
       local st = main[i]
       if not st.valid_for_read then
-        return player_data.write_stack(st, e) and 0 or e.count
+        local ok, unplaced = player_data.write_stack(st, e)
+        if ok and type(unplaced) == "table" then
+          for k = 1, #unplaced do
+            local u = unplaced[k]
+            local left = player_data.insert_anywhere(character, u)
+            if left > 0 and rest then
+              u.count = left
+              rest[#rest + 1] = u
+            end
+          end
+        end
+        return ok and 0 or e.count
       end
     end
     return e.count
@@ -198,7 +314,7 @@ end
 -- Reading ------------------------------------------------------------------------------
 
 --- A job that reads `character` (and `player` for colours, `cursor` as a stack table) into
---- PLAYER_DATA JSON.
+--- PLAYER_DATA JSON. The colours and bonuses are read now.
 ---@param player LuaPlayer
 ---@param character LuaEntity
 ---@param cursor table|nil
@@ -215,11 +331,79 @@ function player_data.reader(player, character, cursor, bonuses)
   local head = format('{"format":%d,"name":%s,"color":%s,"chat_color":%s,"bonuses":{%s},"inventories":{',
     player_data.FORMAT, quote(player.name), colour(player.color), colour(player.chat_color), concat(b, ","))
   return {
-    character = character, phase = "slots", inv = 1, slot = 1,
-    parts = { head }, items = {}, stacks = 0,
+    character = character, phase = "slots", inv = 1, slot = 1, k = 1,
+    captured = {}, parts = { head }, items = {}, stacks = 0,
     tail = cursor and ("},\"cursor\":" .. player_data.stack_json(cursor) .. "}") or "}}",
     text = nil, crc = 0, crc_pos = 1,
   }
+end
+
+--- Visits slots for about `budget` units, keeping their stacks as tables in
+--- `job.captured[inv]`. Returns the units left, or nil and a message if the character vanished.
+local function read_slots(job, budget)
+  local left = budget
+  local invs = player_data.INVENTORIES
+  while left > 0 and job.phase == "slots" do
+    local spec = invs[job.inv]
+    if not job.character.valid then return nil, "the character disappeared while it was being read" end
+    local inv = inventory_of(job.character, spec.define)
+    local n = inv and #inv or 0
+    local list = job.captured[job.inv] or {}
+    job.captured[job.inv] = list
+    local slot = job.slot
+    while slot <= n and left > 0 do
+      local e = player_data.read_stack(inv[slot])
+      left = left - player_data.SLOT_COST
+      if e then
+        e.slot = slot
+        list[#list + 1] = e
+        left = left - player_data.STACK_COST
+        if e.export then left = left - floor(#e.export / player_data.EXPORT_BYTES) end
+      end
+      slot = slot + 1
+    end
+    job.slot = slot
+    if slot > n then
+      job.inv, job.slot = job.inv + 1, 1
+      if job.inv > #invs then job.phase, job.inv = "json", 1 end
+    end
+  end
+  return left
+end
+
+--- Visits every slot now (for a leaving player: the game shows no character once the player
+--- is gone), in a tighter loop than `read_step`'s. Returns the units it cost (for the tick's
+--- budget to pay), or nil and a message if the character is not valid.
+---@param job table
+---@return number|nil spent
+---@return string|nil err
+function player_data.capture(job)
+  if job.phase ~= "slots" then return 0 end
+  local character = job.character
+  if not character.valid then return nil, "the character is not valid" end
+  local invs, read = player_data.INVENTORIES, player_data.read_fields
+  local slots, stacks, exported = 0, 0, 0
+  for i = job.inv, #invs do
+    local inv = inventory_of(character, invs[i].define)
+    local list = job.captured[i] or {}
+    job.captured[i] = list
+    local n = #list
+    local first = i == job.inv and job.slot or 1
+    local size = inv and #inv or 0
+    for slot = first, size do
+      local st = inv[slot]
+      if st.valid_for_read then
+        local e = read(st)
+        e.slot = slot
+        n = n + 1
+        list[n] = e
+        if e.export then exported = exported + #e.export end
+      end
+    end
+    slots, stacks = slots + size - first + 1, stacks + n
+  end
+  job.phase, job.inv, job.slot = "json", 1, 1
+  return slots * player_data.SLOT_COST + stacks * player_data.STACK_COST + floor(exported / player_data.EXPORT_BYTES)
 end
 
 --- Reads for about `budget` units. Returns true when `job.text` (the JSON) and `job.crc` (its
@@ -235,28 +419,27 @@ function player_data.read_step(job, budget)
   local invs = player_data.INVENTORIES
   while left > 0 do
     if job.phase == "slots" then
-      local spec = invs[job.inv]
-      if not job.character.valid then return nil, "the character disappeared while it was being read", budget - left end
-      local inv = inventory_of(job.character, spec.define)
-      local n = inv and #inv or 0
-      local slot, items = job.slot, job.items
-      while slot <= n and left > 0 do
-        local e = player_data.read_stack(inv[slot])
-        left = left - player_data.SLOT_COST
-        if e then
-          items[#items + 1] = player_data.stack_json(e, slot)
-          left = left - player_data.STACK_COST
-          if e.export then left = left - floor(#e.export / player_data.EXPORT_BYTES) end
-        end
-        slot = slot + 1
+      local err
+      left, err = read_slots(job, left)
+      if not left then return nil, err, budget end
+    elseif job.phase == "json" then
+      local list = job.captured[job.inv] or {}
+      local k, items = job.k, job.items
+      while k <= #list and left > 0 do
+        local e = list[k]
+        items[#items + 1] = player_data.stack_json(e, e.slot)
+        left = left - player_data.JSON_COST
+        if e.export then left = left - floor(#e.export / player_data.EXPORT_JSON_BYTES) end
+        k = k + 1
       end
-      job.slot = slot
-      if slot > n then
+      job.k = k
+      if k > #list then
         local parts = job.parts
-        parts[#parts + 1] = (job.inv > 1 and "," or "") .. quote(spec.key) .. ":[" .. concat(items, ",") .. "]"
+        parts[#parts + 1] = (job.inv > 1 and "," or "") .. quote(invs[job.inv].key) .. ":[" .. concat(items, ",") .. "]"
         job.stacks = job.stacks + #items
         job.items = {}
-        job.inv, job.slot = job.inv + 1, 1
+        job.captured[job.inv] = nil
+        job.inv, job.k = job.inv + 1, 1
         if job.inv > #invs then
           parts[#parts + 1] = job.tail
           job.text = concat(parts)
@@ -302,7 +485,7 @@ function player_data.writer(player, character, data, bonuses)
   return {
     player = player, character = character, data = data, bonuses = bonuses,
     phase = "prepare", inv = 1, k = 1,
-    skipped = {}, overflow = {}, cursor = nil, placed = 0,
+    skipped = {}, overflow = {}, deferred = {}, cursor = nil, placed = 0,
   }
 end
 
@@ -316,23 +499,37 @@ local function skip(job, e, reason)
   job.skipped[#job.skipped + 1] = { entry = e, reason = reason }
 end
 
---- Places one checked stack table of inventory `define`.
+--- Queues stack table `e` for the leftovers phase (after every slot is written).
+local function defer(job, e)
+  job.deferred[#job.deferred + 1] = e
+end
+
+--- Places one checked stack table into its slot of `inv` if that slot is empty; anything else
+--- waits for the leftovers phase, so no fallback ever lands in a slot a later stack needs.
 local function place(job, inv, e)
   local why = player_data.unknown_reason(e)
   if why then return skip(job, e, why) end
   local slot = e.slot
-  if slot and slot <= #inv then
+  if slot and slot <= #inv and not inv[slot].valid_for_read then
     local ok, problem = player_data.write_stack(inv[slot], e)
     if ok then
       job.placed = job.placed + 1
+      if type(problem) == "table" then
+        for i = 1, #problem do defer(job, problem[i]) end
+      end
       return
     end
     if problem == "import" then return skip(job, e, "the game refused its export string") end
   end
-  local left = player_data.insert_anywhere(job.character, e)
+  defer(job, e)
+end
+
+--- Puts a deferred stack table anywhere in the character; the rest goes to the overflow.
+local function place_anywhere(job, e)
+  local left = player_data.insert_anywhere(job.character, e, job.deferred)
   if left > 0 then
     job.overflow[#job.overflow + 1] = { name = e.name, count = left, quality = e.quality, health = e.health,
-      durability = e.durability, ammo = e.ammo, export = e.export }
+      durability = e.durability, ammo = e.ammo, export = e.export, grid = e.grid }
   else
     job.placed = job.placed + 1
   end
@@ -350,6 +547,7 @@ end
 function player_data.write_step(job, budget)
   local left = budget
   local invs = player_data.INVENTORIES
+  local order = player_data.WRITE_ORDER
   local character = job.character
   while left > 0 do
     if not character.valid then return nil, "the character disappeared while it was being written", budget - left end
@@ -357,6 +555,11 @@ function player_data.write_step(job, budget)
       local data = job.data
       set_colour(job.player, "color", data.color)
       set_colour(job.player, "chat_color", data.chat_color)
+      -- empty first (armor last), so that no bonus slot shrinks under a stack
+      for i = #order, 1, -1 do
+        local inv = inventory_of(character, invs[order[i]].define)
+        if inv then inv.clear() end
+      end
       local given = type(data.bonuses) == "table" and data.bonuses or {}
       for i = 1, #job.bonuses do
         local name = job.bonuses[i]
@@ -364,14 +567,10 @@ function player_data.write_step(job, budget)
         if type(v) ~= "number" then v = 0 end
         pcall(function() character[name] = v end)
       end
-      for i = 1, #invs do
-        local inv = inventory_of(character, invs[i].define)
-        if inv then inv.clear() end
-      end
       left = left - 64
       job.phase = "stacks"
     elseif job.phase == "stacks" then
-      local spec = invs[job.inv]
+      local spec = invs[order[job.inv]]
       local list = job.data.inventories and job.data.inventories[spec.key]
       if type(list) ~= "table" then list = {} end
       local inv = inventory_of(character, spec.define)
@@ -383,7 +582,7 @@ function player_data.write_step(job, budget)
         elseif inv then
           place(job, inv, e)
         else
-          skip(job, e, "this character has no " .. spec.key .. " inventory")
+          defer(job, e)
         end
         left = left - player_data.STACK_COST
         if e and e.export then left = left - floor(#e.export / player_data.EXPORT_BYTES) end
@@ -392,21 +591,32 @@ function player_data.write_step(job, budget)
       job.k = k
       if k > #list then
         job.inv, job.k = job.inv + 1, 1
-        if job.inv > #invs then
-          local c = job.data.cursor
-          if c ~= nil then
-            local e, err = player_data.check_stack(c, "cursor")
-            if not e then
-              skip(job, c, err)
-            else
-              local why = player_data.unknown_reason(e)
-              if why then skip(job, e, why) else job.cursor = e end
-            end
+        if job.inv > #order then job.phase = "leftovers" end
+      end
+    elseif job.phase == "leftovers" then
+      local k = job.k
+      while k <= #job.deferred and left > 0 do
+        local e = job.deferred[k]
+        place_anywhere(job, e)
+        left = left - player_data.STACK_COST
+        if e.export then left = left - floor(#e.export / player_data.EXPORT_BYTES) end
+        k = k + 1
+      end
+      job.k = k
+      if k > #job.deferred then
+        local c = job.data.cursor
+        if c ~= nil then
+          local e, err = player_data.check_stack(c, "cursor")
+          if not e then
+            skip(job, c, err)
+          else
+            local why = player_data.unknown_reason(e)
+            if why then skip(job, e, why) else job.cursor = e end
           end
-          job.phase = "done"
-          job.data = nil
-          return true, nil, budget - left
         end
+        job.phase = "done"
+        job.data = nil
+        return true, nil, budget - left
       end
     else
       return true, nil, budget - left
@@ -446,13 +656,13 @@ function player_data.move_step(job, budget)
       left = left - player_data.SLOT_COST
       local e = player_data.read_stack(st)
       if e then
-        local rest = player_data.insert_anywhere(job.into, e)
+        st.clear()
+        local rest = player_data.insert_anywhere(job.into, e, job.overflow)
         if rest > 0 then
           e.count = rest
           job.overflow[#job.overflow + 1] = e
         end
         job.moved = job.moved + 1
-        st.clear()
         left = left - 2 * player_data.STACK_COST
         if e.export then left = left - 2 * floor(#e.export / player_data.EXPORT_BYTES) end
       end

@@ -163,6 +163,9 @@ end
 --- for data assumes bounds for the header's count and wire length, widened if the result
 --- outgrows them; the number of slices starts from the deflated size of the whole payload.
 --- Returns the chunk texts or nil, err (FrameTooSmall).
+--- Raised (as a value) by a zlib candidate's deflate when the native deflate returned nil.
+local DEFLATE_FAILED = {}
+
 local function zlib_chunks(id, payload, max_frame, deflate, whole)
   local n = #payload
   local whole_len = #whole
@@ -279,14 +282,21 @@ function sender.new(payload, opts)
       local function deflate(p)
         deflated = deflated + #p
         local z = deflate_b64(p)
+        -- nil: the native deflate failed (helpers.encode_string may), so no zlib this time
+        if z == nil then error(DEFLATE_FAILED, 0) end
         if type(z) ~= "string" or #z % 4 ~= 0 or not find(z, "^[A-Za-z0-9+/]*=?=?$") then
           error("invsync.sender.new: deflate_b64 did not return padded base64 text")
         end
         return z
       end
-      local whole = opts.deflated or deflate(payload)
-      local chunks
-      chunks, err = zlib_chunks(id, payload, max_frame, deflate, whole)
+      local ok, chunks, why = pcall(function()
+        return zlib_chunks(id, payload, max_frame, deflate, opts.deflated or deflate(payload))
+      end)
+      if not ok then
+        if chunks ~= DEFLATE_FAILED then error(chunks, 0) end
+        chunks, why = nil, errors.new("NoAcceptableMethod", format("message %d: the native deflate failed", id), id)
+      end
+      err = why
       if chunks then
         wire = concat(chunks)
         ends = {}

@@ -36,13 +36,15 @@ local MAX_SKIPPED = 100
 local MAX_TOLD = 8
 --- Ticks between progress bar updates.
 local GUI_EVERY = 10
+--- Ticks between attempts to make a character for a player who cannot have one now.
+local CHARACTER_RETRY = 60
 
 --- States with an inventory job.
 local JOB_STATES = { reading = true, applying = true, merging = true, saving = true }
 --- States of a player who is (or, before a crash, was) connected.
 local ONLINE_STATES = {
   reading = true, waiting = true, acquiring = true, downloading = true, applying = true, merging = true,
-  failed = true, playing = true, temporary = true,
+  failed = true, playing = true, temporary = true, no_character = true,
 }
 
 --- A new sync state.
@@ -140,6 +142,7 @@ local function view(rec, now)
     return v
   end
   if s == "applying" or s == "merging" then return { status = "Applying your inventory...", progress = 1 } end
+  if s == "no_character" then return { status = rec.reason } end
   if s == "failed" then
     return { status = rec.reason or "The inventory sync failed.", choices = true,
       detail = "Retry, or play with a temporary inventory that is merged into yours at the next successful sync." }
@@ -195,11 +198,47 @@ end
 --- Puts a cursor stack table into `character` (anywhere), the rest into the overflow.
 local function stow(player, rec, character, e)
   if not e then return end
-  local left = player_data.insert_anywhere(character, e)
+  local rest = {}
+  local left = player_data.insert_anywhere(character, e, rest)
   if left > 0 then
     e.count = left
-    add_overflow(player, rec, { e })
+    rest[#rest + 1] = e
   end
+  add_overflow(player, rec, rest)
+end
+
+--- A new character for `player`, who then controls it (the god controller first, as Clusterio
+--- does, then `create_character`, whose result is checked), or nil (the player is left a
+--- spectator).
+local function make_character(player)
+  pcall(player.set_controller, { type = defines.controllers.god })
+  local ok, made = pcall(player.create_character)
+  local character = ok and made and player.character or nil
+  if character and character.valid then return character end
+  pcall(player.set_controller, { type = defines.controllers.spectator })
+  return nil
+end
+
+--- Makes sure `rec.character` is a valid character to sync into: the one kept aside, or else
+--- a new one, made as Clusterio does (the god controller, then `create_character`, whose
+--- result is checked); the player is left a spectator. Returns true, or false and why a
+--- character cannot be made now (offline, dead, or a controller the game refuses it in).
+local function ensure_character(player, rec)
+  if rec.character and rec.character.valid then return true end
+  rec.character = nil
+  if not player.connected then return false, "You are not connected." end
+  if player.ticks_to_respawn then return false, "Your inventory is restored when you respawn." end
+  local c = player.controller_type
+  if c == defines.controllers.editor or c == defines.controllers.remote then
+    return false, "Your inventory is restored when you leave the editor or the remote view."
+  end
+  local character = make_character(player)
+  if not character then
+    return false, "A character cannot be made for you here yet; your inventory is restored as soon as it can."
+  end
+  rec.character = character
+  pcall(player.set_controller, { type = defines.controllers.spectator })
+  return true
 end
 
 --- Detaches the player from their characters while the sync works: the synced character is
@@ -216,13 +255,10 @@ local function detach(player, rec)
     local e = take_cursor(player)
     if e then rec.cursor = e end
   end
-  if not (rec.character and rec.character.valid) then
-    -- no synced character at all (it died, or was never made): start from a fresh one
-    if player.character then player.set_controller({ type = defines.controllers.spectator }) end
-    player.create_character()
-    rec.character = player.character
-  end
-  player.set_controller({ type = defines.controllers.spectator })
+  -- (no synced character at all, because it died or was never made: one is made when the
+  -- data is applied, see ensure_character)
+  if not (rec.character and rec.character.valid) then rec.character = nil end
+  pcall(player.set_controller, { type = defines.controllers.spectator })
 end
 
 --- Gives the player their synced character back and ends the sync.
@@ -232,7 +268,12 @@ local function attach(player, rec, cursor)
   rec.cursor = nil
   if e then
     local st = player.cursor_stack
-    if not (st and player_data.write_stack(st, e)) then stow(player, rec, rec.character, e) end
+    local ok, unplaced = false, nil
+    if st then ok, unplaced = player_data.write_stack(st, e) end
+    if not ok then stow(player, rec, rec.character, e) end
+    if type(unplaced) == "table" then
+      for i = 1, #unplaced do stow(player, rec, rec.character, unplaced[i]) end
+    end
   end
   rec.state = "playing"
   rec.deadline = nil
@@ -249,7 +290,27 @@ local function fail(player, rec, reason)
   refresh(player, rec, 0)
 end
 
+--- No character can be made for the player now (dead, editor, remote view...): wait, and
+--- try again every CHARACTER_RETRY ticks. `pending` is what to do then: the player data to
+--- apply, or true to give the (new) character back.
+local function wait_for_character(player, rec, why, pending, now)
+  if rec.state ~= "no_character" and player.valid and player.connected then player.print(why) end
+  rec.state = "no_character"
+  rec.reason = why
+  rec.pending = pending
+  rec.job = nil
+  rec.deadline = now + CHARACTER_RETRY
+  refresh(player, rec, now)
+end
+
 local function finish(ctx, player, rec, now)
+  if not (rec.character and rec.character.valid) then
+    -- the character kept aside is gone (it died while it stood unattended): a new one
+    local ok, why = ensure_character(player, rec)
+    if not ok then return wait_for_character(player, rec, why, true, now) end
+    player.print("Your character was lost while your inventory was being synced; what it carried is where it "
+      .. "was lost (its corpse). You have a new character.")
+  end
   if rec.temp and rec.temp.valid then
     rec.state = "merging"
     rec.job = player_data.mover(rec.temp, rec.character)
@@ -270,7 +331,7 @@ local function begin(S, ctx, player, rec, now)
   elseif rec.upload then
     rec.state = "waiting"
     rec.deadline = now + ctx.cfg.acquire_timeout
-  elseif rec.generation > 0 and rec.fingerprint then
+  elseif rec.generation > 0 and rec.fingerprint and rec.character then
     rec.state = "reading"
     rec.job = player_data.reader(player, rec.character, rec.cursor, ctx.cfg.bonuses)
   else
@@ -280,6 +341,8 @@ local function begin(S, ctx, player, rec, now)
 end
 
 local function start_apply(ctx, player, rec, data, now)
+  local ready, why = ensure_character(player, rec)
+  if not ready then return wait_for_character(player, rec, why, data, now) end
   local job, err = player_data.writer(player, rec.character, data, ctx.cfg.bonuses)
   if not job then
     ctx.log(format("invsync: player %s: %s", rec.name, err))
@@ -346,6 +409,16 @@ function sync.leaving(S, ctx, player, now, recovered)
     end
     rec.state = "saving"
     rec.job = player_data.reader(player, character, cursor, ctx.cfg.bonuses)
+    -- every stack is read now, in the event: the game shows no character for a player who has
+    -- left; only writing the JSON, checksumming and sending wait for later ticks
+    local spent, err = player_data.capture(rec.job)
+    if spent then
+      S.debt = (S.debt or 0) + spent
+    else
+      ctx.log(format("invsync: player %s: %s; nothing to upload", rec.name, err))
+      send_release(ctx, rec)
+      rec.state, rec.job = "idle", nil
+    end
   elseif s == "temporary" then
     if rec.temp and rec.temp.valid then stow(player, rec, rec.temp, take_cursor(player)) end
     send_release(ctx, rec)
@@ -378,13 +451,16 @@ function sync.clicked(S, ctx, player, name, now)
       refresh(player, rec, now)
     end
   elseif name == gui.TEMPORARY and rec.state == "failed" then
-    send_release(ctx, rec)
     if rec.temp and rec.temp.valid then
       player.set_controller({ type = defines.controllers.character, character = rec.temp })
     else
-      player.create_character()
-      rec.temp = player.character
+      rec.temp = (not player.ticks_to_respawn) and make_character(player) or nil
+      if not rec.temp then
+        player.print("A temporary character cannot be made for you now; try again in a moment.")
+        return
+      end
     end
+    send_release(ctx, rec)
     rec.state = "temporary"
     player.print("You are playing with a temporary inventory. It is merged into your synced inventory at the "
       .. "next successful sync (\"Sync my inventory\" in the top bar, or your next visit).")
@@ -399,7 +475,7 @@ function sync.clicked(S, ctx, player, name, now)
     for i = 1, #rec.overflow do
       local e = rec.overflow[i]
       if i <= ctx.cfg.overflow_per_click then
-        local left = player_data.insert_anywhere(character, e)
+        local left = player_data.insert_anywhere(character, e, kept)
         if left > 0 then
           e.count = left
           kept[#kept + 1] = e
@@ -567,8 +643,17 @@ local function step_job(S, ctx, player, rec, now, budget)
   if err then
     ctx.log(format("invsync: player %s: %s", rec.name, err))
     rec.job = nil
+    local gone = not (rec.character and rec.character.valid)
     if s == "saving" then
       rec.state = "idle"
+    elseif s == "applying" and gone and job.data then
+      -- the character kept aside died while it was written: write the data into a new one
+      start_apply(ctx, player, rec, job.data, now)
+    elseif s == "reading" and gone then
+      -- nothing local to compare: ask for the stored data
+      rec.character = nil
+      send_acquire(S, ctx, rec, false, now)
+      refresh(player, rec, now)
     else
       send_release(ctx, rec)
       fail(player, rec, "Your inventory could not be " .. (s == "reading" and "read" or "written") .. ": " .. err)
@@ -605,6 +690,10 @@ function sync.tick(S, ctx, now, budget)
       if (s == "acquiring" or s == "waiting") and now >= rec.deadline then
         fail(player, rec, s == "waiting" and "The inventory server has not confirmed your last upload yet."
           or "The inventory server did not answer in time.")
+      elseif s == "no_character" and now >= rec.deadline then
+        local pending = rec.pending
+        rec.pending = nil
+        if type(pending) == "table" then start_apply(ctx, player, rec, pending, now) else finish(ctx, player, rec, now) end
       elseif s == "downloading" then
         local d = rec.download
         local state, got = ctx.progress(d.message)
@@ -639,6 +728,18 @@ function sync.tick(S, ctx, now, budget)
     tries = tries - 1
   end
   return budget - left
+end
+
+--- The units the leave events spent reading inventories since the last call, to charge to
+--- this tick's budget (at most `budget`; the rest to the next ticks).
+---@param S table
+---@param budget number
+---@return number
+function sync.take_debt(S, budget)
+  local d = S.debt or 0
+  if d > budget then d = budget end
+  S.debt = (S.debt or 0) - d
+  return d
 end
 
 --- A record's state, for tests and admin commands: the state name and the record.

@@ -471,7 +471,7 @@ pub struct Server {
     /// The ticks at which application messages arrived (parallel to `app_messages`).
     pub app_ticks: Vec<u64>,
     /// The tick being handled.
-    now: u64,
+    pub now: u64,
 }
 
 impl Server {

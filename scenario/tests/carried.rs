@@ -1,0 +1,220 @@
+//! What a player carries survives the game's rules (issue 14): armor with an equipment grid
+//! and the main slots it adds; no stack overwritten by a fallback; a leaving player's
+//! inventory read in the leave event; no character creatable now (dead) retried; a character
+//! kept aside that died replaced; `helpers.encode_string` failing.
+
+mod support;
+
+use invsync_emulator::GameConfig;
+use serde_json::{Value, json};
+use support::*;
+
+fn server_with(name: &str, config: GameConfig) -> Server {
+    let mut s = Server::new(name, config);
+    s.run(&mut Cluster::default(), 1);
+    s
+}
+
+fn server(name: &str) -> Server {
+    server_with(name, config(&control_with(""), 0, false))
+}
+
+fn play(s: &mut Server, c: &mut Cluster, name: &str) {
+    s.join(name);
+    s.run_until(c, 3000, &format!("{name} playing"), |s, _| {
+        s.state(name) == "playing"
+    });
+}
+
+fn leave_and_upload(s: &mut Server, c: &mut Cluster, name: &str, generation: u64) {
+    s.leave(name);
+    s.run_until(c, 3000, &format!("{name} uploaded"), |s, c| {
+        s.state(name) == "idle"
+            && c.stored()
+                .get(name)
+                .is_some_and(|d| d.generation == generation)
+    });
+}
+
+fn data(name: &str, inventories: Value) -> String {
+    let colour = json!({"r": 1, "g": 0.5, "b": 0, "a": 1});
+    json!({"format": 1, "name": name, "color": colour, "chat_color": colour, "inventories": inventories})
+        .to_string()
+}
+
+fn item_count(s: &Server, name: &str, item: &str) -> u64 {
+    s.items(name)
+        .iter()
+        .filter(|((n, _), _)| n == item)
+        .map(|(_, c)| *c)
+        .sum()
+}
+
+#[test]
+fn power_armor_with_its_grid_and_the_slots_it_adds_comes_back_the_same() {
+    let mut c = Cluster::default();
+    let mut a = server("alpha");
+    let given = data(
+        "ann",
+        json!({
+            "main": [
+                {"slot": 1, "name": "coal", "count": 5},
+                {"slot": 85, "name": "iron-plate", "count": 100},
+                {"slot": 110, "name": "copper-plate", "count": 7}
+            ],
+            "armor": [{"slot": 1, "name": "power-armor-mk2", "count": 1, "grid": [
+                {"name": "energy-shield-equipment", "x": 0, "y": 0, "quality": "rare", "energy": 100, "shield": 30},
+                {"name": "battery-equipment", "x": 2, "y": 0, "energy": 5000},
+                {"name": "exoskeleton-equipment", "x": 0, "y": 2}
+            ]}]
+        }),
+    );
+    c.seed("ann", 1, given.clone());
+    play(&mut a, &mut c, "ann");
+    leave_and_upload(&mut a, &mut c, "ann", 2);
+    assert_same_player_data(&given, &c.stored()["ann"].data);
+    // and on a second server, byte for byte
+    let first = c.stored()["ann"].data.clone();
+    let mut b = server("beta");
+    play(&mut b, &mut c, "ann");
+    leave_and_upload(&mut b, &mut c, "ann", 3);
+    assert_eq!(c.stored()["ann"].data, first);
+}
+
+#[test]
+fn a_stack_that_misses_its_slot_never_lands_where_a_later_one_is_written() {
+    let mut c = Cluster::default();
+    let mut a = server("alpha");
+    // not in slot order, and two armors for one armor slot: the fallbacks wait for the end
+    c.seed(
+        "ann",
+        1,
+        data(
+            "ann",
+            json!({
+                "main": [
+                    {"slot": 500, "name": "iron-plate", "count": 100},
+                    {"slot": 1, "name": "coal", "count": 5},
+                    {"slot": 2, "name": "stone", "count": 9}
+                ],
+                "armor": [
+                    {"slot": 1, "name": "modular-armor", "count": 1},
+                    {"slot": 2, "name": "heavy-armor", "count": 1}
+                ]
+            }),
+        ),
+    );
+    play(&mut a, &mut c, "ann");
+    for (item, n) in [
+        ("iron-plate", 100),
+        ("coal", 5),
+        ("stone", 9),
+        ("modular-armor", 1),
+        ("heavy-armor", 1),
+    ] {
+        assert_eq!(item_count(&a, "ann", item), n, "{item}");
+    }
+}
+
+#[test]
+fn the_inventory_of_a_leaving_player_is_read_in_the_leave_event() {
+    let mut c = Cluster::default();
+    let mut a = server("alpha");
+    let given = sample(invsync_codec::sample::SampleKind::Rep, 5);
+    let name = serde_json::from_str::<Value>(&given).unwrap()["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    c.seed(&name, 1, given.clone());
+    play(&mut a, &mut c, &name);
+    a.leave(&name);
+    a.tick(&mut c);
+    // the character left behind dies right after: what the player left with is uploaded all the same
+    a.eval::<()>(&format!(
+        "local r = storage.invsync.sync.players[{}] if r.character.valid then r.character.die() end",
+        a.index_of(&name)
+    ));
+    a.run_until(&mut c, 3000, "uploaded", |s, c| {
+        s.state(&name) == "idle" && c.stored().get(&name).is_some_and(|d| d.generation == 2)
+    });
+    assert_same_player_data(&given, &c.stored()[&name].data);
+}
+
+#[test]
+fn a_dead_player_gets_the_inventory_when_they_respawn_and_nothing_raises() {
+    let mut c = Cluster::default();
+    let mut a = server("alpha");
+    c.seed(
+        "ann",
+        1,
+        data(
+            "ann",
+            json!({"main": [{"slot": 1, "name": "coal", "count": 5}]}),
+        ),
+    );
+    play(&mut a, &mut c, "ann");
+    a.sc(&mut c, "game.get_player('ann').character.die()");
+    leave_and_upload_nothing(&mut a, &mut c, "ann");
+    // back while still dead: no character can be made until the respawn
+    a.join("ann");
+    a.run_until(&mut c, 600, "waiting for a character", |s, _| {
+        s.state("ann") == "no_character"
+    });
+    let index = a.index_of("ann");
+    assert!(
+        a.player_messages
+            .iter()
+            .any(|(p, m)| *p == index && m.contains("respawn")),
+        "the player is told: {:?}",
+        a.player_messages
+    );
+    play(&mut a, &mut c, "ann");
+    assert_eq!(item_count(&a, "ann", "coal"), 5);
+}
+
+fn leave_and_upload_nothing(s: &mut Server, c: &mut Cluster, name: &str) {
+    s.leave(name);
+    s.run(c, 5);
+    assert_eq!(s.state(name), "idle");
+}
+
+#[test]
+fn a_character_kept_aside_that_died_is_replaced_and_the_player_told() {
+    let mut c = Cluster::default();
+    let mut a = server("alpha");
+    a.join("ann");
+    a.tick(&mut c);
+    assert_eq!(a.state("ann"), "acquiring");
+    a.eval::<()>("storage.invsync.sync.players[1].character.die()");
+    play(&mut a, &mut c, "ann");
+    assert!(
+        a.player_messages
+            .iter()
+            .any(|(_, m)| m.contains("Your character was lost")),
+        "{:?}",
+        a.player_messages
+    );
+    let has: bool = a.eval("return game.get_player('ann').character.valid");
+    assert!(has);
+}
+
+#[test]
+fn a_failing_encode_string_sends_raw_and_raises_nothing() {
+    let mut c = Cluster::default();
+    let mut a = server_with(
+        "alpha",
+        GameConfig {
+            encode_string_fails_above: Some(0),
+            ..config(&control_with(""), 0, false)
+        },
+    );
+    // a few kB: too long for one raw stdout line, the size that is deflated first
+    let main: Vec<Value> = (1..=80)
+        .map(|i| json!({"slot": i, "name": "iron-plate", "count": i, "health": 0.5}))
+        .collect();
+    let given = data("ann", json!({ "main": main }));
+    c.seed("ann", 1, given.clone());
+    play(&mut a, &mut c, "ann");
+    leave_and_upload(&mut a, &mut c, "ann", 2);
+    assert_same_player_data(&given, &c.stored()["ann"].data);
+}
