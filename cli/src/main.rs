@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod admin;
 mod bench;
 mod frames;
 mod lines;
@@ -34,6 +35,8 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Run a game-server emulator: Factorio-like RCON and stdout, a Lua 5.2 scenario (docs/EMULATOR.md).
     Emulator(Box<invsync_emulator::EmulatorArgs>),
+    /// Look at and repair the player store: list, show, history, export, import, restore, release, pin, servers.
+    Admin(admin::AdminArgs),
 }
 
 /// Exit status for bad input (as clap uses for bad arguments).
@@ -46,6 +49,7 @@ fn main() -> ExitCode {
         Command::Frames(cmd) => frames::run(cmd),
         Command::Bench(args) => bench::run(&args),
         Command::Emulator(args) => invsync_emulator::run(*args).map(|()| ExitCode::SUCCESS),
+        Command::Admin(args) => admin::run(&args),
     };
     match result {
         Ok(code) => code,
