@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 
 mod admin;
 mod bench;
+mod bench_store;
 mod frames;
 mod lines;
 mod sample;
@@ -33,6 +34,8 @@ enum Command {
     Frames(frames::FramesCommand),
     /// Measure the transfer path against the emulator, beside Clusterio's way (the main job).
     Bench(bench::BenchArgs),
+    /// Measure the player store's sync cycles per second, beside the bare store.
+    BenchStore(bench_store::BenchStoreArgs),
     /// Run a game-server emulator: Factorio-like RCON and stdout, a Lua 5.2 scenario (docs/EMULATOR.md).
     Emulator(Box<invsync_emulator::EmulatorArgs>),
     /// Look at and repair the player store: list, show, history, export, import, restore, release, pin, servers.
@@ -48,6 +51,7 @@ fn main() -> ExitCode {
         Command::Sample(args) => sample::run(&args),
         Command::Frames(cmd) => frames::run(cmd),
         Command::Bench(args) => bench::run(&args),
+        Command::BenchStore(args) => bench_store::run(&args),
         Command::Emulator(args) => invsync_emulator::run(*args).map(|()| ExitCode::SUCCESS),
         Command::Admin(args) => admin::run(&args),
     };
