@@ -32,6 +32,9 @@ pub struct RedisOptions {
     pub replica_timeout: Duration,
     /// Connect, read and write timeout of each connection.
     pub timeout: Duration,
+    /// For `rediss://`: a PEM file of the certificate authorities to trust instead of the
+    /// built-in web roots (a private CA, as most self-hosted Redis TLS setups use).
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 impl Default for RedisOptions {
@@ -41,6 +44,7 @@ impl Default for RedisOptions {
             replicas: 0,
             replica_timeout: Duration::from_secs(1),
             timeout: Duration::from_secs(5),
+            ca_file: None,
         }
     }
 }
@@ -157,8 +161,19 @@ impl RedisStore {
             #[allow(deprecated)]
             let _ = rustls::crypto::ring::default_provider().install_default();
         }
-        let client = redis::Client::open(url)
-            .map_err(|e| StoreError::Config(format!("store URL {shown}: {e}")))?;
+        let client = match &options.ca_file {
+            None => redis::Client::open(url),
+            Some(path) => {
+                let pem = std::fs::read(path)
+                    .map_err(|e| StoreError::Config(format!("CA file {}: {e}", path.display())))?;
+                let certs = redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(pem),
+                };
+                redis::Client::build_with_tls(url, certs)
+            }
+        }
+        .map_err(|e| StoreError::Config(format!("store URL {shown}: {e}")))?;
         let mut store = RedisStore {
             client,
             shown,
@@ -168,6 +183,10 @@ impl RedisStore {
             heartbeat_script: redis::Script::new(HEARTBEAT_SCRIPT),
             warning: None,
         };
+        // the server must answer (and accept the password) before anything else: otherwise
+        // the durability check below would take a refusal for "CONFIG is disabled" and open
+        // a store that cannot serve a single request
+        store.now()?;
         store.warning = store.check_durability()?;
         if let Some(w) = &store.warning {
             tracing::warn!(store = %store.shown, "{w}");
