@@ -248,6 +248,92 @@ fn two_processes_race_for_the_same_players_on_one_redis_and_one_wins_each() {
     two_processes_race("redis", &redis.url, &redis.cluster);
 }
 
+/// `threads` servers, each with its own connection, run whole sync cycles on one player as
+/// fast as they can: every cycle a server gets is stored as the next generation, no two
+/// uploads are ever stored as one generation, and every stored one reads back as sent.
+fn concurrent_cycles(open: impl Fn() -> Arc<dyn Store> + Sync, threads: usize, cycles: usize) {
+    let syncs: Vec<PlayerStore> = (0..threads).map(|_| sync_over(open())).collect();
+    let barrier = Barrier::new(threads);
+    let stored: Vec<(u64, u64, Vec<u8>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = syncs
+            .iter()
+            .enumerate()
+            .map(|(t, s)| {
+                let barrier = &barrier;
+                scope.spawn(move || {
+                    let server = format!("server{t}");
+                    let mut mine = Vec::new();
+                    barrier.wait();
+                    for attempt in 0..100_000u64 {
+                        if mine.len() == cycles {
+                            break;
+                        }
+                        let Acquired::Acquired {
+                            generation, epoch, ..
+                        } = s.acquire(&server, "shared", attempt, 0, false).unwrap()
+                        else {
+                            std::thread::yield_now();
+                            continue;
+                        };
+                        let data = format!(r#"{{"format":1,"by":"{server}","n":{attempt}}}"#);
+                        let out = s
+                            .upload(
+                                &server,
+                                "shared",
+                                generation + 1,
+                                epoch,
+                                false,
+                                data.as_bytes(),
+                            )
+                            .unwrap();
+                        let UploadOutcome::Stored { snapshot } = out else {
+                            panic!("{server} held the player and was refused: {out:?}")
+                        };
+                        mine.push((generation + 1, snapshot, data.into_bytes()));
+                    }
+                    assert_eq!(mine.len(), cycles, "{server} starved");
+                    mine
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    });
+    let total = (threads * cycles) as u64;
+    let mut generations: Vec<u64> = stored.iter().map(|(g, ..)| *g).collect();
+    generations.sort_unstable();
+    assert_eq!(
+        generations,
+        (1..=total).collect::<Vec<_>>(),
+        "one upload per generation"
+    );
+    let s = &syncs[0];
+    let head = s.show("shared").unwrap().head;
+    assert_eq!(head.generation, total);
+    for (generation, snapshot, data) in &stored {
+        if let Some(meta) = head.snapshot(*snapshot) {
+            assert_eq!(meta.generation, *generation);
+            assert_eq!(&s.export("shared", Some(*snapshot)).unwrap(), data);
+        }
+    }
+}
+
+#[test]
+fn concurrent_cycles_on_sqlite_store_each_upload_as_its_own_generation() {
+    let db = support::Sqlite::new();
+    concurrent_cycles(|| Arc::new(SqliteStore::open(&db.path).unwrap()), 6, 8);
+}
+
+#[test]
+fn concurrent_cycles_on_redis_store_each_upload_as_its_own_generation() {
+    let Some(redis) = TestRedis::get("concurrent-cycles") else {
+        return;
+    };
+    concurrent_cycles(|| Arc::new(redis.store()), 6, 8);
+}
+
 // durability -----------------------------------------------------------------------------
 
 /// Checks that every upload in `answered` is stored as generation 1 with its exact data.
@@ -351,4 +437,54 @@ fn an_answer_is_sent_only_once_the_upload_is_durable_redis_server_killed_9() {
     server.restart();
     let store = RedisStore::open(&server.url(), options).unwrap();
     all_there(Arc::new(store), &answered);
+}
+
+/// A store opened before `redis-server` died works again once it is back: the failed
+/// requests are `Unavailable` (the host retries them), and none is lost or half done.
+#[test]
+fn a_redis_store_works_again_after_redis_server_restarts() {
+    let test = "redis-restart";
+    let dir = tempfile::tempdir().unwrap();
+    let Some(mut server) = RedisServer::start(test, dir.path(), &[]) else {
+        return;
+    };
+    let options = RedisOptions {
+        cluster: support::unique(test),
+        ..RedisOptions::default()
+    };
+    let sync = sync_over(Arc::new(RedisStore::open(&server.url(), options).unwrap()));
+    // several pooled connections, all of which the restart breaks
+    std::thread::scope(|scope| {
+        for t in 0..4 {
+            let sync = &sync;
+            scope.spawn(move || {
+                sync.acquire(&format!("s{t}"), &format!("p{t}"), 1, 0, false)
+                    .unwrap()
+            });
+        }
+    });
+    server.restart();
+    let mut failures = 0;
+    let answer = loop {
+        match sync.acquire("s0", "p0", 2, 0, false) {
+            Ok(a) => break a,
+            Err(e) => {
+                assert!(
+                    matches!(e, invsync_sync::StoreError::Unavailable(_)),
+                    "a broken connection is reported as unavailable: {e}"
+                );
+                failures += 1;
+                assert!(failures <= 8, "the store does not recover: {e}");
+            }
+        }
+    };
+    // the grant from before the restart was durable: s0 still holds p0 under epoch 1
+    assert!(
+        matches!(answer, Acquired::Acquired { epoch: 1, .. }),
+        "{answer:?}"
+    );
+    assert!(matches!(
+        sync.acquire("s9", "p1", 1, 0, false).unwrap(),
+        Acquired::Busy { .. }
+    ));
 }
