@@ -127,18 +127,28 @@ impl RedisServer {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
+        // ready when its own log says so (not merely when something answers on the port: that
+        // could be another test's server that took the port first) and it answers PING
+        // (-NOAUTH counts)
+        let log = self.dir.join("redis.log");
+        let readies = || {
+            std::fs::read_to_string(&log)
+                .unwrap_or_default()
+                .matches("Ready to accept connections")
+                .count()
+        };
+        let before = readies();
         let mut child = cmd.spawn().map_err(|e| format!("spawn: {e}"))?;
-        // ready when it answers anything to PING on its plain port (-NOAUTH counts)
         for _ in 0..400 {
             if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
-                let log = std::fs::read_to_string(self.dir.join("redis.log")).unwrap_or_default();
+                let log = std::fs::read_to_string(&log).unwrap_or_default();
                 let tail: String = log.lines().rev().take(3).collect::<Vec<_>>().join(" | ");
                 return Err(format!(
                     "exited with {status} on port {}: {tail}",
                     self.port
                 ));
             }
-            if ping(self.port) {
+            if readies() > before && ping(self.port) {
                 self.child = Some(child);
                 return Ok(());
             }
