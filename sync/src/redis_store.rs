@@ -294,7 +294,7 @@ impl Store for RedisStore {
 
     fn load(&self, player: &str) -> Result<Option<StoredHead>, StoreError> {
         let key = self.head_key(player);
-        let (rev, head): (Option<u64>, Option<Vec<u8>>) = self.with(|c| {
+        let (rev, head): (Option<Vec<u8>>, Option<Vec<u8>>) = self.with(|c| {
             redis::cmd("HMGET")
                 .arg(&key)
                 .arg("rev")
@@ -303,7 +303,20 @@ impl Store for RedisStore {
         })?;
         match (rev, head) {
             (None, None) => Ok(None),
-            (Some(revision), Some(bytes)) => Ok(Some(StoredHead { revision, bytes })),
+            (Some(rev), Some(bytes)) => {
+                match std::str::from_utf8(&rev).ok().and_then(|r| r.parse().ok()) {
+                    Some(revision) => Ok(Some(StoredHead { revision, bytes })),
+                    // damaged like any other part of the record: reported by player
+                    None => Err(crate::record::RecordError::CorruptHead {
+                        player: player.to_string(),
+                        problem: format!(
+                            "revision {:?} is not a number",
+                            String::from_utf8_lossy(&rev)
+                        ),
+                    }
+                    .into()),
+                }
+            }
             _ => Err(crate::record::RecordError::CorruptHead {
                 player: player.to_string(),
                 problem: "the head hash lacks its revision or its record".into(),
@@ -371,8 +384,11 @@ impl Store for RedisStore {
             let name = unescape(&r).ok_or_else(|| {
                 StoreError::Backend(format!("player list holds an undecodable name {r:?}"))
             })?;
-            // listed before its first commit; only players with a record count
-            if self.load(&name)?.is_some() {
+            // listed before its first commit; only players with a record count (a damaged
+            // one too: it is listed, so that an admin sees it)
+            let head = self.head_key(&name);
+            let exists: bool = self.with(|c| redis::cmd("EXISTS").arg(&head).query(c))?;
+            if exists {
                 out.push(name);
             }
         }

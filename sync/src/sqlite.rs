@@ -117,19 +117,34 @@ impl Store for SqliteStore {
     }
 
     fn load(&self, player: &str) -> Result<Option<StoredHead>, StoreError> {
-        self.conn()
+        use rusqlite::types::Value;
+        let row: Option<(Value, Value)> = self
+            .conn()
             .query_row(
                 "SELECT revision, head FROM players WHERE name = ?1",
                 params![player],
-                |r| {
-                    Ok(StoredHead {
-                        revision: r.get::<_, i64>(0)? as u64,
-                        bytes: r.get(1)?,
-                    })
-                },
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()
-            .map_err(backend)
+            .map_err(backend)?;
+        // a damaged row is reported by player like any other damaged record
+        match row {
+            None => Ok(None),
+            Some((Value::Integer(revision), Value::Blob(bytes))) if revision > 0 => {
+                Ok(Some(StoredHead {
+                    revision: revision as u64,
+                    bytes,
+                }))
+            }
+            Some((revision, head)) => Err(crate::record::RecordError::CorruptHead {
+                player: player.to_string(),
+                problem: format!(
+                    "the row holds revision {revision:?} and a head of type {:?}",
+                    head.data_type()
+                ),
+            }
+            .into()),
+        }
     }
 
     fn commit(

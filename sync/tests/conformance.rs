@@ -530,9 +530,28 @@ mod cases {
         assert!(named(
             &s.acquire("south", "alice", 1, 0, false).unwrap_err()
         ));
+        // a damaged revision (the compare-and-set counter beside the head) is damage too
+        let carols_revision = store.load("carol").unwrap().unwrap().revision;
+        for (i, bad) in ["x1", "-3"].into_iter().enumerate() {
+            let dave = format!("dave{i}");
+            cycle(&s, "north", &dave, &player_data(&dave, 1));
+            if b.overwrite_revision(&dave, bad) {
+                let named = |e: &StoreError| matches!(e, StoreError::Corrupt(RecordError::CorruptHead { player, .. }) if *player == dave);
+                assert!(named(&s.show(&dave).unwrap_err()), "revision {bad:?}");
+                assert!(named(&s.acquire("south", &dave, 1, 0, false).unwrap_err()));
+            }
+        }
         // other players are untouched
+        assert_eq!(
+            store.load("carol").unwrap().unwrap().revision,
+            carols_revision
+        );
         assert_eq!(s.export("carol", None).unwrap(), player_data("carol", 1));
-        assert!(s.list().unwrap().contains(&"carol".to_string()));
+        // damaged players are still listed, for an admin to find
+        let listed = s.list().unwrap();
+        for p in ["alice", "carol", "dave0", "dave1"] {
+            assert!(listed.contains(&p.to_string()), "{p} in {listed:?}");
+        }
     }
 
     pub fn bad_names_are_refused_and_change_nothing(b: &dyn Backend) {

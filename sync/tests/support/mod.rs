@@ -279,6 +279,9 @@ pub trait Backend {
     fn overwrite_head(&self, player: &str, bytes: &[u8]);
     /// Replaces a snapshot blob's bytes, bypassing every check.
     fn overwrite_blob(&self, player: &str, snapshot: u64, bytes: &[u8]);
+    /// Replaces a head's revision with `text`; false where the store cannot hold such a
+    /// thing (in memory it is typed).
+    fn overwrite_revision(&self, player: &str, text: &str) -> bool;
 }
 
 /// The in-memory store.
@@ -296,6 +299,9 @@ impl Backend for Memory {
     }
     fn overwrite_blob(&self, player: &str, snapshot: u64, bytes: &[u8]) {
         self.0.corrupt_blob(player, snapshot, bytes.to_vec());
+    }
+    fn overwrite_revision(&self, _player: &str, _text: &str) -> bool {
+        false
     }
 }
 
@@ -348,6 +354,16 @@ impl Backend for Sqlite {
             .expect("damage the blob");
         assert_eq!(n, 1, "no blob row for {player}/{snapshot}");
     }
+    fn overwrite_revision(&self, player: &str, text: &str) -> bool {
+        let n = self
+            .raw()
+            .execute(
+                "UPDATE players SET revision = ?1 WHERE name = ?2",
+                rusqlite::params![text, player],
+            )
+            .expect("damage the revision");
+        n == 1
+    }
 }
 
 /// A real Redis, under this test's own key prefix.
@@ -388,6 +404,16 @@ impl Backend for Redis {
             .arg(bytes)
             .query(&mut c)
             .expect("damage the blob");
+    }
+    fn overwrite_revision(&self, player: &str, text: &str) -> bool {
+        let key = self.0.head_key(player);
+        let n: i64 = redis::cmd("HSET")
+            .arg(&key)
+            .arg("rev")
+            .arg(text)
+            .query(&mut self.0.raw())
+            .expect("damage the revision");
+        n == 0 // the field existed and was replaced
     }
 }
 
