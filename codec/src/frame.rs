@@ -330,12 +330,13 @@ impl<'a> Frame<'a> {
     }
 }
 
-/// Where the data would start if the header were well formed: after the 10th space.
+/// Where the data would start if the header were well formed: after the 8th space (`IS1`,
+/// `fcrc`, `id`, `index/count`, `method`, `plen`, `wlen` and `mcrc` each end with one).
 fn data_start_hint(line: &[u8]) -> usize {
     line.iter()
         .enumerate()
         .filter(|(_, b)| **b == b' ')
-        .nth(8)
+        .nth(7)
         .map_or(line.len(), |(i, _)| i + 1)
 }
 
@@ -433,6 +434,33 @@ mod tests {
         let f = Frame::parse(line.as_bytes()).unwrap();
         assert_eq!(f.header, h);
         assert_eq!(f.data, b"hello ");
+    }
+
+    #[test]
+    fn a_control_byte_in_the_data_is_reported_in_the_data() {
+        // Data with a space after the bad byte: the hint used to count one space too many and
+        // took that space for the header's end.
+        let h = Header {
+            payload_len: 13,
+            wire_len: 13,
+            count: 1,
+            ..header()
+        };
+        let line = h.build("hello\u{1} world");
+        let at = line.find('\u{1}').unwrap();
+        match Frame::parse(line.as_bytes()) {
+            Err(Error::ForbiddenCharacter { offset, part, .. }) => {
+                assert_eq!((offset, part), (at, "data"));
+            }
+            other => panic!("{other:?}"),
+        }
+        // A control byte before the data's start is in the header.
+        let mut bad = line.clone().into_bytes();
+        bad[line.find(" 1/1").unwrap()] = 1;
+        match Frame::parse(&bad) {
+            Err(Error::ForbiddenCharacter { part, .. }) => assert_eq!(part, "header"),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
