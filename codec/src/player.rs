@@ -256,6 +256,22 @@ mod tests {
     }
 
     #[test]
+    fn numbers_round_trip_exactly() {
+        // Found by the `player_data` fuzzer: without serde_json's `float_roundtrip` this `b`
+        // came back one unit in the last place off after parse -> write -> parse.
+        let json = br#"{"format":1,"name":"","color":{"r":1,"g":5,"b":133333333333933333}}"#;
+        let p = PlayerData::from_json(json).unwrap();
+        assert_eq!(p.color.as_ref().unwrap().b, 133333333333933333.0);
+        let again = PlayerData::from_json(p.to_json().as_bytes()).unwrap();
+        assert_eq!(again, p);
+        assert_eq!(again.to_json(), p.to_json());
+        let bonuses = br#"{"format":1,"name":"x","bonuses":{"a":0.30000000000000004,"b":1.7976931348623157e308,"c":5e-324}}"#;
+        let p = PlayerData::from_json(bonuses).unwrap();
+        assert_eq!(PlayerData::from_json(p.to_json().as_bytes()).unwrap(), p);
+        assert_eq!(p.bonuses["c"], 5e-324);
+    }
+
+    #[test]
     fn rejects_wrong_shapes() {
         assert!(
             PlayerData::from_json(br#"{"format":1,"name":"x","inventories":{"main":{"a":1}}}"#)
