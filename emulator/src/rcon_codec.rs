@@ -88,13 +88,12 @@ impl Decoder {
             self.buf = Vec::new();
             return Err(FrameError::TooShort(len));
         }
-        if len as u64 > (self.cap + OVERHEAD) as u64 {
+        // Saturating: a cap near usize::MAX means "no cap" and must not wrap to a tiny one.
+        let max_len = self.cap.saturating_add(OVERHEAD);
+        if len as u64 > max_len as u64 {
             self.failed = true;
             self.buf = Vec::new();
-            return Err(FrameError::TooLong {
-                len,
-                cap: self.cap + OVERHEAD,
-            });
+            return Err(FrameError::TooLong { len, cap: max_len });
         }
         let len = len as usize;
         if self.buf.len() < 4 + len {
@@ -164,6 +163,16 @@ mod tests {
         let mut d = Decoder::new(10);
         d.push(&(-5i32).to_le_bytes());
         assert_eq!(d.next_packet(), Err(FrameError::TooShort(-5)));
+    }
+
+    #[test]
+    fn a_cap_near_usize_max_accepts_packets() {
+        for cap in [usize::MAX, usize::MAX - OVERHEAD + 1, usize::MAX - 1] {
+            let mut d = Decoder::new(cap);
+            d.push(&encode(7, TYPE_EXEC, b"/c 1"));
+            let p = d.next_packet().unwrap().unwrap();
+            assert_eq!((p.id, p.body.as_slice()), (7, &b"/c 1"[..]));
+        }
     }
 
     #[test]
