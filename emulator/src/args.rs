@@ -39,12 +39,17 @@ pub struct EmulatorArgs {
     /// Stop after running this many ticks.
     #[arg(long)]
     pub ticks: Option<u64>,
-    /// Write the game here when stopping and at every autosave.
+    /// Write the game here when stopping and at every autosave; start from it when it exists
+    /// (unless --load names another save), as a server restarted on its autosave does.
     #[arg(long)]
     pub save: Option<PathBuf>,
     /// Start from this save file instead of a new game.
     #[arg(long)]
     pub load: Option<PathBuf>,
+    /// Accept the driver's steps as RCON commands: /emulator join|leave|chat|give|take|click|
+    /// crash|items ... (an emulator extension; the game has no such command).
+    #[arg(long)]
+    pub driver_commands: bool,
     /// Driver script (join/leave/chat/give/take/click/rcon/wait/crash/restart/quit).
     #[arg(long)]
     pub script: Option<PathBuf>,

@@ -20,6 +20,7 @@
 
 use thiserror::Error;
 
+use crate::api::defines::DISCONNECT_REASONS;
 use crate::instance::Action;
 
 /// One script step.
@@ -45,17 +46,6 @@ pub struct ScriptError {
 /// Longest script accepted.
 pub const MAX_SCRIPT_BYTES: usize = 16 * 1024 * 1024;
 
-fn count(word: Option<&str>, what: &str, line: usize) -> Result<u64, ScriptError> {
-    let w = word.ok_or_else(|| ScriptError {
-        line,
-        message: format!("missing {what}"),
-    })?;
-    w.parse::<u64>().map_err(|_| ScriptError {
-        line,
-        message: format!("{what} must be a whole number, got {w:?}"),
-    })
-}
-
 /// Parse a script.
 pub fn parse(text: &str) -> Result<Vec<(usize, Step)>, ScriptError> {
     if text.len() > MAX_SCRIPT_BYTES {
@@ -71,104 +61,114 @@ pub fn parse(text: &str) -> Result<Vec<(usize, Step)>, ScriptError> {
         if content.is_empty() {
             continue;
         }
-        let mut words = content.split_whitespace();
-        let verb = words.next().unwrap_or("");
-        let name = |w: Option<&str>| -> Result<String, ScriptError> {
-            w.map(str::to_string).ok_or_else(|| ScriptError {
-                line,
-                message: format!("{verb}: missing player name"),
-            })
-        };
-        let rest_after = |n: usize| -> String {
-            let mut s = content;
-            for _ in 0..n {
-                s = s.trim_start();
-                s = s.find(char::is_whitespace).map_or("", |i| &s[i..]);
-            }
-            s.trim_start().to_string()
-        };
-        let step = match verb {
-            "autosave" => Step::Autosave(count(words.next(), "autosave interval", line)?),
-            "join" => Step::Act(Action::Join {
-                name: name(words.next())?,
-            }),
-            "leave" => Step::Act(Action::Leave {
-                name: name(words.next())?,
-                reason: words.next().unwrap_or("quit").to_string(),
-            }),
-            "chat" => {
-                let n = name(words.next())?;
-                Step::Act(Action::Chat {
-                    name: n,
-                    text: rest_after(2),
-                })
-            }
-            "give" | "take" => {
-                let n = name(words.next())?;
-                let item = words
-                    .next()
-                    .ok_or_else(|| ScriptError {
-                        line,
-                        message: format!("{verb}: missing item"),
-                    })?
-                    .to_string();
-                let c = count(words.next(), "count", line)?;
-                let c = u32::try_from(c).map_err(|_| ScriptError {
-                    line,
-                    message: "count too large".into(),
-                })?;
-                let quality = words.next().unwrap_or("normal").to_string();
-                if verb == "give" {
-                    Step::Act(Action::Give {
-                        name: n,
-                        item,
-                        count: c,
-                        quality,
-                    })
-                } else {
-                    Step::Act(Action::Take {
-                        name: n,
-                        item,
-                        count: c,
-                        quality,
-                    })
-                }
-            }
-            "click" => {
-                let n = name(words.next())?;
-                let element = words.next().ok_or_else(|| ScriptError {
-                    line,
-                    message: "click: missing element name".into(),
-                })?;
-                Step::Act(Action::Click {
-                    name: n,
-                    element: element.to_string(),
-                })
-            }
-            "rcon" => {
-                let t = rest_after(1);
-                if t.is_empty() {
-                    return Err(ScriptError {
-                        line,
-                        message: "rcon: missing command text".into(),
-                    });
-                }
-                Step::Rcon(t)
-            }
-            "wait" => Step::Wait(count(words.next(), "tick count", line)?),
-            "crash" => Step::Crash,
-            "restart" => Step::Restart,
-            "quit" => Step::Quit,
-            other => {
-                return Err(ScriptError {
-                    line,
-                    message: format!("unknown step {other:?}"),
-                });
-            }
-        };
+        let step = parse_step(content).map_err(|message| ScriptError { line, message })?;
         steps.push((line, step));
     }
     Ok(steps)
+}
+
+fn count(word: Option<&str>, what: &str) -> Result<u64, String> {
+    let w = word.ok_or_else(|| format!("missing {what}"))?;
+    w.parse::<u64>()
+        .map_err(|_| format!("bad {what} {w:?} (a whole number)"))
+}
+
+/// Parse one step (a script line without its comment, or the text of an `/emulator`
+/// command); the error names what is wrong.
+pub fn parse_step(content: &str) -> Result<Step, String> {
+    let content = content.trim();
+    let mut words = content.split_whitespace();
+    let verb = words.next().unwrap_or("");
+    let name = |w: Option<&str>| -> Result<String, String> {
+        w.map(str::to_string)
+            .ok_or_else(|| format!("{verb}: missing player name"))
+    };
+    let rest_after = |n: usize| -> String {
+        let mut s = content;
+        for _ in 0..n {
+            s = s.trim_start();
+            s = s.find(char::is_whitespace).map_or("", |i| &s[i..]);
+        }
+        s.trim_start().to_string()
+    };
+    let step = match verb {
+        "autosave" => Step::Autosave(count(words.next(), "autosave interval")?),
+        "join" => Step::Act(Action::Join {
+            name: name(words.next())?,
+        }),
+        "leave" => {
+            let n = name(words.next())?;
+            let reason = words.next().unwrap_or("quit");
+            if !DISCONNECT_REASONS.iter().any(|(r, _)| *r == reason) {
+                return Err(format!("leave: unknown disconnect reason {reason:?}"));
+            }
+            Step::Act(Action::Leave {
+                name: n,
+                reason: reason.to_string(),
+            })
+        }
+        "chat" => {
+            let n = name(words.next())?;
+            Step::Act(Action::Chat {
+                name: n,
+                text: rest_after(2),
+            })
+        }
+        "give" | "take" => {
+            let n = name(words.next())?;
+            let item = words
+                .next()
+                .ok_or_else(|| format!("{verb}: missing item"))?
+                .to_string();
+            let c = count(words.next(), "count")?;
+            let c = u32::try_from(c)
+                .ok()
+                .filter(|c| *c > 0)
+                .ok_or_else(|| format!("bad count {c} (1 to {})", u32::MAX))?;
+            let quality = words.next().unwrap_or("normal").to_string();
+            if let Some(extra) = words.next() {
+                return Err(format!("{verb}: unexpected {extra:?} after the quality"));
+            }
+            if verb == "give" {
+                Step::Act(Action::Give {
+                    name: n,
+                    item,
+                    count: c,
+                    quality,
+                })
+            } else {
+                Step::Act(Action::Take {
+                    name: n,
+                    item,
+                    count: c,
+                    quality,
+                })
+            }
+        }
+        "click" => {
+            let n = name(words.next())?;
+            let element = words
+                .next()
+                .ok_or_else(|| "click: missing element name".to_string())?;
+            Step::Act(Action::Click {
+                name: n,
+                element: element.to_string(),
+            })
+        }
+        "rcon" => {
+            let t = rest_after(1);
+            if t.is_empty() {
+                return Err("rcon: missing command text".into());
+            }
+            Step::Rcon(t)
+        }
+        "wait" => Step::Wait(count(words.next(), "tick count")?),
+        "crash" => Step::Crash,
+        "restart" => Step::Restart,
+        "quit" => Step::Quit,
+        other => return Err(format!("unknown step {other:?}")),
+    };
+    Ok(step)
 }
 
 /// Hands out a script's steps as ticks pass.

@@ -33,6 +33,9 @@ pub enum EmulatorError {
     /// The game is crashed and waits for `restart`.
     #[error("the server is crashed; restart it first")]
     Crashed,
+    /// `/emulator crash` (with `--driver-commands`): the process ends at once, without saving.
+    #[error("the server crashed (/emulator crash); nothing was saved")]
+    CrashCommand,
     /// An internal Lua error that is not attributable to the scenario.
     #[error("lua runtime: {0}")]
     Lua(String),

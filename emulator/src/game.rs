@@ -19,6 +19,13 @@ use crate::world::World;
 /// Name of the emulator's own RCON command (an extension, not a game command).
 pub const STATS_COMMAND: &str = "/emulator-stats";
 
+/// The driver's steps as RCON commands (`--driver-commands`; not a game command).
+pub const DRIVER_COMMAND: &str = "/emulator";
+
+/// The disconnect reason of the players who were online in a save when it is loaded
+/// (*unconfirmed*: the game raises the leave events then, with a reason we have not seen).
+pub const LOAD_LEAVE_REASON: &str = "dropped";
+
 /// How many ticks of input a desync report shows.
 pub const REPORT_INPUT_TICKS: usize = 4;
 
@@ -42,6 +49,8 @@ pub struct GameConfig {
     /// than this many bytes. The game documents that it can fail, not when; tests use this to
     /// make it fail. None: it never fails.
     pub encode_string_fails_above: Option<usize>,
+    /// Accept the driver's steps as `/emulator ...` console commands (`--driver-commands`).
+    pub driver_commands: bool,
 }
 
 impl Default for GameConfig {
@@ -56,6 +65,7 @@ impl Default for GameConfig {
             autosave_interval: None,
             measure: true,
             encode_string_fails_above: None,
+            driver_commands: false,
         }
     }
 }
@@ -82,6 +92,8 @@ pub struct Game {
     peers: Vec<Instance>,
     stream: StreamModel,
     pending: Vec<Action>,
+    /// Per pending action: the `/emulator` command to answer once it is done.
+    pending_replies: Vec<Option<CommandHandle>>,
     stats: Stats,
     last_autosave: Option<SaveState>,
     crashed: bool,
@@ -120,17 +132,27 @@ impl Game {
         Self::assemble(statics, config, server, peers)
     }
 
-    /// Continue from a save (runs `on_load` on every peer). Players in the save are offline.
-    pub fn from_save(config: GameConfig, mut save: SaveState) -> Result<Game> {
+    /// Continue from a save (runs `on_load` on every peer). The players who were online in the
+    /// save leave in the first tick, before anything else (`on_pre_player_left_game`, then
+    /// `on_player_left_game`, reason [`LOAD_LEAVE_REASON`]), as in the game: nobody is connected
+    /// to a server that just started.
+    pub fn from_save(config: GameConfig, save: SaveState) -> Result<Game> {
         if save.format != crate::instance::SAVE_FORMAT {
             return Err(EmulatorError::Save {
                 path: "<save>".into(),
                 message: format!("unknown format {:?}", save.format),
             });
         }
-        for p in save.world.players.iter_mut() {
-            p.connected = false;
-        }
+        let leaving: Vec<Action> = save
+            .world
+            .players
+            .iter()
+            .filter(|p| p.connected)
+            .map(|p| Action::Leave {
+                name: p.name.clone(),
+                reason: LOAD_LEAVE_REASON.into(),
+            })
+            .collect();
         let statics = Self::statics(&config);
         let server = Instance::load(statics.clone(), &save, config.measure)?;
         let peers = (0..config.lockstep_peers)
@@ -138,6 +160,9 @@ impl Game {
             .collect::<Result<Vec<_>>>()?;
         let mut g = Self::assemble(statics, config, server, peers)?;
         g.last_autosave = Some(save);
+        for a in leaving {
+            g.act(a);
+        }
         Ok(g)
     }
 
@@ -158,6 +183,7 @@ impl Game {
             server,
             peers,
             pending: Vec::new(),
+            pending_replies: Vec::new(),
             stats: Stats::default(),
             last_autosave: None,
             crashed: false,
@@ -226,6 +252,9 @@ impl Game {
             };
             return Some(reply);
         }
+        if self.config.driver_commands && is_driver_command(&text) {
+            return self.driver_command(handle, &text[DRIVER_COMMAND.len()..]);
+        }
         let tick = self.tick();
         if let Some(log) = &mut self.tick_log {
             log.command(tick, &text);
@@ -239,6 +268,91 @@ impl Game {
     /// Queue a driver action for the next tick.
     pub fn act(&mut self, action: Action) {
         self.pending.push(action);
+        self.pending_replies.push(None);
+    }
+
+    /// Whether `text` is `/emulator crash` and driver commands are on: the shell then ends the
+    /// process at once, without saving (the game cannot do that itself).
+    pub fn is_crash_command(&self, text: &str) -> bool {
+        self.config.driver_commands
+            && is_driver_command(text)
+            && text[DRIVER_COMMAND.len()..].trim() == "crash"
+    }
+
+    /// An `/emulator` command (`args`: the text after `/emulator`). Steps are queued for the
+    /// next tick and answered (`ok` or `error: ...`) in the report of the tick that ran them;
+    /// `items` and malformed commands are answered at once.
+    fn driver_command(&mut self, handle: CommandHandle, args: &str) -> Option<String> {
+        let args = args.trim();
+        let verb = args.split_whitespace().next().unwrap_or("");
+        match verb {
+            "join" | "leave" | "chat" | "give" | "take" | "click" => {
+                match crate::driver::parse_step(args) {
+                    Ok(crate::driver::Step::Act(action)) => {
+                        if self.crashed {
+                            return None;
+                        }
+                        self.pending.push(action);
+                        self.pending_replies.push(Some(handle));
+                        None
+                    }
+                    Ok(_) => Some(format!("error: {verb}: not a player action\n")),
+                    Err(why) => Some(format!("error: {why}\n")),
+                }
+            }
+            "items" => {
+                let mut words = args.split_whitespace().skip(1);
+                match (words.next(), words.next()) {
+                    (Some(name), None) => Some(match self.player_items(name) {
+                        Some(v) => format!("{v}\n"),
+                        None => format!("error: unknown player {name:?}\n"),
+                    }),
+                    _ => Some("error: items: expected one player name\n".into()),
+                }
+            }
+            // handled by the shell (`is_crash_command`); here only with words after it
+            "crash" => Some("error: crash: takes no arguments\n".into()),
+            "" => Some(format!(
+                "error: missing subcommand (use {DRIVER_SUBCOMMANDS})\n"
+            )),
+            other => Some(format!(
+                "error: unknown subcommand {other:?} (use {DRIVER_SUBCOMMANDS})\n"
+            )),
+        }
+    }
+
+    /// What player `name`'s character holds in every inventory (main, guns, ammo, armor,
+    /// trash), the god controller's main inventory and the cursor, as
+    /// `{"player", "online", "items": {name: {quality: count}}}`; None for an unknown player.
+    /// The `/emulator items` answer (docs/EMULATOR.md says what is not counted).
+    pub fn player_items(&self, name: &str) -> Option<serde_json::Value> {
+        use std::collections::BTreeMap;
+        let w = self.world();
+        let p = w.player_by_name(name)?;
+        let mut items: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
+        let mut add = |s: &crate::inventory::ItemStack| {
+            *items
+                .entry(s.name.clone())
+                .or_default()
+                .entry(s.quality.clone())
+                .or_default() += u64::from(s.count);
+        };
+        if let Some(c) = p.character.and_then(|u| w.characters.get(&u)) {
+            for kind in crate::inventory::InventoryKind::CHARACTER {
+                if let Some(inv) = c.inventory(kind) {
+                    inv.slots.iter().flatten().for_each(&mut add);
+                }
+            }
+        }
+        p.god_main.slots.iter().flatten().for_each(&mut add);
+        if let Some(s) = &p.cursor {
+            add(s);
+        }
+        Some(serde_json::json!({
+            "player": p.name,
+            "online": p.connected,
+            "items": items,
+        }))
     }
 
     pub fn stats(&self) -> StatsSnapshot {
@@ -265,7 +379,9 @@ impl Game {
     pub fn crash(&mut self) -> Vec<CommandHandle> {
         self.crashed = true;
         self.pending.clear();
-        self.stream.clear()
+        let mut lost: Vec<CommandHandle> = self.pending_replies.drain(..).flatten().collect();
+        lost.extend(self.stream.clear());
+        lost
     }
 
     /// Change the autosave interval (`None` = off).
@@ -330,6 +446,7 @@ impl Game {
             actions: std::mem::take(&mut self.pending),
             commands,
         };
+        let action_replies = std::mem::take(&mut self.pending_replies);
         // Heavy mode: a copy reloaded from the state before this tick must end it identically.
         let shadow = if self.config.heavy {
             Some(Instance::load(
@@ -340,7 +457,21 @@ impl Game {
         } else {
             None
         };
-        let effects = self.server.apply_tick(&input)?;
+        let mut effects = self.server.apply_tick(&input)?;
+        // the `/emulator` steps of this tick are answered before its commands
+        let mut replies: Vec<(CommandHandle, String)> = action_replies
+            .iter()
+            .zip(&effects.refusals)
+            .filter_map(|(h, refused)| {
+                let reply = match refused {
+                    None => "ok\n".to_string(),
+                    Some(why) => format!("error: {why}\n"),
+                };
+                h.map(|h| (h, reply))
+            })
+            .collect();
+        replies.append(&mut effects.replies);
+        effects.replies = replies;
         for p in &self.peers {
             p.apply_tick(&input)?;
             p.take_outputs();
@@ -434,4 +565,12 @@ impl Game {
             message: format!("no reply within {max_ticks} ticks"),
         })
     }
+}
+
+/// The subcommands of `/emulator`, for error messages.
+const DRIVER_SUBCOMMANDS: &str = "join, leave, chat, give, take, click, crash, items";
+
+fn is_driver_command(text: &str) -> bool {
+    text.strip_prefix(DRIVER_COMMAND)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with(char::is_whitespace))
 }

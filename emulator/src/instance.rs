@@ -59,6 +59,20 @@ pub enum Action {
     },
 }
 
+impl Action {
+    /// The driver verb of the action (`join`, `give`...).
+    pub fn verb(&self) -> &'static str {
+        match self {
+            Action::Join { .. } => "join",
+            Action::Leave { .. } => "leave",
+            Action::Chat { .. } => "chat",
+            Action::Give { .. } => "give",
+            Action::Take { .. } => "take",
+            Action::Click { .. } => "click",
+        }
+    }
+}
+
 /// Everything that goes into one tick, identical for every peer.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct TickInput {
@@ -75,6 +89,9 @@ pub struct TickEffects {
     pub instructions: u64,
     /// Bytes the Lua state holds at the end of the tick.
     pub lua_memory: usize,
+    /// Per driver action of the tick, in order: None if it was done, or why it was refused
+    /// (nothing changed).
+    pub refusals: Vec<Option<String>>,
 }
 
 /// The save form of a game.
@@ -295,15 +312,19 @@ impl Instance {
             .line(Line::Log(format!("Warning Emulator: {text}")));
     }
 
-    fn player_index(&self, name: &str) -> Option<u32> {
-        self.shared
-            .world
-            .borrow()
-            .player_by_name(name)
-            .map(|p| p.index)
+    /// The player named `name` who is online, or why there is none.
+    fn online_player(&self, name: &str) -> std::result::Result<u32, String> {
+        let w = self.shared.world.borrow();
+        match w.player_by_name(name) {
+            None => Err(format!("unknown player {name:?}")),
+            Some(p) if !p.connected => Err(format!("player {name:?} is not online")),
+            Some(p) => Ok(p.index),
+        }
     }
 
-    fn apply_action(&self, action: &Action) -> Result<()> {
+    /// Apply one driver action. `Ok(Err(why))`: refused, nothing changed (the driver reports
+    /// it); `Err`: a script error in an event handler it raised.
+    fn apply_action(&self, action: &Action) -> Result<std::result::Result<(), String>> {
         match action {
             Action::Join { name } => {
                 let existing = self
@@ -314,8 +335,7 @@ impl Instance {
                     .map(|p| (p.index, p.connected));
                 let (index, created) = match existing {
                     Some((_, true)) => {
-                        self.warn(format!("join: player {name} is already connected"));
-                        return Ok(());
+                        return Ok(Err(format!("player {name:?} is already online")));
                     }
                     Some((i, false)) => (i, false),
                     None => {
@@ -342,17 +362,17 @@ impl Instance {
                 })?;
             }
             Action::Leave { name, reason } => {
-                let Some(index) = self
-                    .player_index(name)
-                    .filter(|i| self.world().player(*i).is_some_and(|p| p.connected))
-                else {
-                    self.warn(format!("leave: player {name} is not connected"));
-                    return Ok(());
+                let index = match self.online_player(name) {
+                    Ok(i) => i,
+                    Err(why) => return Ok(Err(why)),
                 };
-                let reason_id = DISCONNECT_REASONS
+                let Some(reason_id) = DISCONNECT_REASONS
                     .iter()
                     .find(|(n, _)| n == reason)
-                    .map_or(0, |(_, v)| *v);
+                    .map(|(_, v)| *v)
+                else {
+                    return Ok(Err(format!("unknown disconnect reason {reason:?}")));
+                };
                 self.raise(event_id("on_pre_player_left_game"), |_, ev| {
                     ev.raw_set("player_index", index)?;
                     ev.raw_set("reason", reason_id)
@@ -372,9 +392,9 @@ impl Instance {
                 })?;
             }
             Action::Chat { name, text } => {
-                let Some(index) = self.player_index(name) else {
-                    self.warn(format!("chat: no player named {name}"));
-                    return Ok(());
+                let index = match self.online_player(name) {
+                    Ok(i) => i,
+                    Err(why) => return Ok(Err(why)),
                 };
                 self.shared
                     .line(Line::Dated(format!("[CHAT] {name}: {text}")));
@@ -396,18 +416,22 @@ impl Instance {
                 quality,
             } => {
                 let give = matches!(action, Action::Give { .. });
-                let Some(index) = self.player_index(name) else {
-                    self.warn(format!("give/take: no player named {name}"));
-                    return Ok(());
+                let index = match self.online_player(name) {
+                    Ok(i) => i,
+                    Err(why) => return Ok(Err(why)),
                 };
                 let protos = &self.shared.statics.protos;
-                if protos.item(item).is_none() || protos.quality(quality).is_none() {
-                    self.warn(format!(
-                        "give/take: unknown item {item} or quality {quality}"
-                    ));
-                    return Ok(());
+                if protos.item(item).is_none() {
+                    return Ok(Err(format!("unknown item {item:?}")));
                 }
-                let changed = {
+                if protos.quality(quality).is_none() {
+                    return Ok(Err(format!("unknown quality {quality:?}")));
+                }
+                if *count == 0 {
+                    return Ok(Err("bad count 0 (at least 1)".into()));
+                }
+                // all or nothing: a refused give or take changes nothing
+                let changed: std::result::Result<u32, String> = {
                     let mut w = self.shared.world.borrow_mut();
                     let p = w.player(index).expect("player exists");
                     let inv = match (p.controller, p.character) {
@@ -419,13 +443,9 @@ impl Instance {
                         _ => None,
                     };
                     match inv.and_then(|id| id.get_mut(&mut w)) {
-                        None => {
-                            drop(w);
-                            self.warn(format!(
-                                "give/take: player {name} has no main inventory now"
-                            ));
-                            0
-                        }
+                        None => Err(format!(
+                            "player {name:?} has no main inventory now (no character)"
+                        )),
                         Some(inv) if give => {
                             let mut spec = StackSpec {
                                 name: item.clone(),
@@ -440,10 +460,30 @@ impl Instance {
                             let proto = protos.item(item).expect("checked above");
                             spec.durability = proto.durability;
                             spec.ammo = proto.magazine_size;
-                            inv.insert(protos, &spec)
+                            let room = inv.insertable_count(protos, &spec);
+                            if room < *count {
+                                Err(format!(
+                                    "player {name:?} has room for {room} of {count} {item} ({quality}) in the main inventory; nothing given"
+                                ))
+                            } else {
+                                Ok(inv.insert(protos, &spec))
+                            }
                         }
-                        Some(inv) => inv.remove(item, quality, *count),
+                        Some(inv) => {
+                            let held = inv.count(Some(item), Some(quality));
+                            if held < u64::from(*count) {
+                                Err(format!(
+                                    "player {name:?} holds {held} {item} ({quality}) in the main inventory, not {count}; nothing taken"
+                                ))
+                            } else {
+                                Ok(inv.remove(item, quality, *count))
+                            }
+                        }
                     }
+                };
+                let changed = match changed {
+                    Ok(n) => n,
+                    Err(why) => return Ok(Err(why)),
                 };
                 if changed > 0 {
                     self.raise(event_id("on_player_main_inventory_changed"), |_, ev| {
@@ -452,9 +492,9 @@ impl Instance {
                 }
             }
             Action::Click { name, element } => {
-                let Some(index) = self.player_index(name) else {
-                    self.warn(format!("click: no player named {name}"));
-                    return Ok(());
+                let index = match self.online_player(name) {
+                    Ok(i) => i,
+                    Err(why) => return Ok(Err(why)),
                 };
                 let found = {
                     let w = self.shared.world.borrow();
@@ -464,10 +504,9 @@ impl Instance {
                         .map(|e| e.index)
                 };
                 let Some(id) = found else {
-                    self.warn(format!(
-                        "click: player {name} has no visible, enabled element named {element}"
-                    ));
-                    return Ok(());
+                    return Ok(Err(format!(
+                        "player {name:?} has no visible, enabled element named {element:?}"
+                    )));
                 };
                 self.raise(event_id("on_gui_click"), |lua, ev| {
                     ev.raw_set("player_index", index)?;
@@ -480,7 +519,7 @@ impl Instance {
                 })?;
             }
         }
-        Ok(())
+        Ok(Ok(()))
     }
 
     /// Run a console command the way the game's server console does; returns the RCON reply.
@@ -596,12 +635,28 @@ impl Instance {
                 ev.raw_set("player_index", index)
             })?;
         }
+        let mut refusals = Vec::with_capacity(input.actions.len());
         for a in &input.actions {
-            self.apply_action(a)?;
+            let refused = self.apply_action(a)?.err();
+            if let Some(why) = &refused {
+                self.warn(format!("{}: {why}", a.verb()));
+            }
+            refusals.push(refused);
         }
         let mut replies = Vec::with_capacity(input.commands.len());
         for c in &input.commands {
             replies.push((c.handle, self.run_command(&c.text)?));
+        }
+        // players kicked by a script or command leave as if they had quit, with reason kicked
+        let kicks = std::mem::take(&mut *self.shared.kicks.borrow_mut());
+        for name in kicks {
+            let leave = Action::Leave {
+                name,
+                reason: "kicked".into(),
+            };
+            if let Err(why) = self.apply_action(&leave)? {
+                self.warn(format!("kick: {why}"));
+            }
         }
         self.raise(event_id("on_tick"), |_, _| Ok(()))?;
         let nth: Table = self.lua.named_registry_value(reg::NTH)?;
@@ -626,6 +681,7 @@ impl Instance {
             lua_time: self.lua_time.get(),
             instructions: self.shared.instructions.get() - instr_before,
             lua_memory: self.lua.used_memory(),
+            refusals,
         })
     }
 }

@@ -89,10 +89,19 @@ fn load_save(path: &Path) -> anyhow::Result<SaveState> {
     })
 }
 
+/// Writes the save to `FILE.tmp`, flushes it to disk, then renames it over `FILE`: a process
+/// killed at any moment leaves either the old save or the new one, never a torn file.
 fn write_save(path: &Path, save: &SaveState) -> anyhow::Result<()> {
-    let tmp = path.with_extension("tmp");
+    let mut tmp_name = path.as_os_str().to_owned();
+    tmp_name.push(".tmp");
+    let tmp = std::path::PathBuf::from(tmp_name);
     let bytes = serde_json::to_vec(save).context("serialising the save")?;
-    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
+    let mut file =
+        std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+    file.write_all(&bytes)
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("writing {}", tmp.display()))?;
+    drop(file);
     std::fs::rename(&tmp, path)
         .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))?;
     Ok(())
@@ -244,6 +253,7 @@ fn game_config(args: &EmulatorArgs) -> anyhow::Result<GameConfig> {
         autosave_interval: args.autosave_interval,
         measure: true,
         encode_string_fails_above: None,
+        driver_commands: args.driver_commands,
     })
 }
 
@@ -298,7 +308,12 @@ pub async fn serve(
         ],
         0,
     )?;
-    let mut game = match &args.load {
+    // --load, else --save when the file exists (a server restarted on its autosave)
+    let load = args
+        .load
+        .as_ref()
+        .or(args.save.as_ref().filter(|p| p.exists()));
+    let mut game = match load {
         Some(p) => {
             out.log(format!("Info Emulator: Loading map {}", p.display()), 0)?;
             Game::from_save(config, load_save(p)?)?
@@ -552,6 +567,14 @@ fn handle_event(
         NetEvent::Packet { conn } => heard(awaiting, conn),
         NetEvent::Command { conn, id, text } => {
             heard(awaiting, conn);
+            if game.is_crash_command(&text) {
+                // a crash: no reply, no save; `serve` returns the error at once
+                out.log(
+                    "Error Emulator: the server crashed (/emulator crash); nothing was saved",
+                    game.tick(),
+                )?;
+                return Err(anyhow::Error::new(EmulatorError::CrashCommand));
+            }
             if let Some(reply) = game.submit(CommandHandle { conn, id }, text)
                 && let Some(w) = conns.get(&conn)
             {

@@ -22,6 +22,7 @@ local settings = require("invsync.settings")
 local link = require("invsync.link")
 local inbox = require("invsync.inbox")
 local sync = require("invsync.sync")
+local json = require("invsync.json")
 
 local invsync = {}
 
@@ -156,6 +157,107 @@ local function answer(text)
   rcon.print(text)
 end
 
+--- The character inventories counted by `player_state`.
+local CHARACTER_INVENTORIES = { "character_main", "character_guns", "character_ammo", "character_armor", "character_trash" }
+
+--- Adds `count` of `name` at `quality` to `into` (`into[name][quality]`).
+local function add_items(into, name, quality, count)
+  if type(name) ~= "string" or type(count) ~= "number" then return end
+  quality = type(quality) == "string" and quality or "normal"
+  local by_quality = into[name]
+  if not by_quality then
+    by_quality = {}
+    into[name] = by_quality
+  end
+  by_quality[quality] = (by_quality[quality] or 0) + count
+end
+
+--- Adds the stack tables of `list` (`{name, count, quality?}`, as player_data reads them).
+local function add_entries(into, list)
+  if type(list) ~= "table" then return end
+  for i = 1, #list do
+    local e = list[i]
+    if type(e) == "table" then add_items(into, e.name, e.quality, e.count) end
+  end
+end
+
+--- Adds what `character` holds in its inventories; nothing for nil or an invalid entity.
+local function add_character(into, character)
+  if not (character and character.valid) then return end
+  for i = 1, #CHARACTER_INVENTORIES do
+    local inv = character.get_inventory(defines.inventory[CHARACTER_INVENTORIES[i]])
+    if inv then
+      local contents = inv.get_contents()
+      for k = 1, #contents do
+        local c = contents[k]
+        local q = c.quality
+        if type(q) ~= "string" then q = q and q.name end
+        add_items(into, c.name, q, c.count)
+      end
+    end
+  end
+end
+
+--- A character no player controls (kept aside by the module).
+local function detached(character)
+  return character and character.valid and character.player == nil
+end
+
+--- `{"name":{"quality":count}}` with names and qualities sorted.
+local function items_json(items)
+  local names = {}
+  for name in pairs(items) do names[#names + 1] = name end
+  table.sort(names)
+  local parts = {}
+  for i = 1, #names do
+    local by_quality = items[names[i]]
+    local qualities = {}
+    for q in pairs(by_quality) do qualities[#qualities + 1] = q end
+    table.sort(qualities)
+    local inner = {}
+    for k = 1, #qualities do
+      inner[k] = json.quote(qualities[k]) .. ":" .. string.format("%d", by_quality[qualities[k]])
+    end
+    parts[i] = json.quote(names[i]) .. ":{" .. table.concat(inner, ",") .. "}"
+  end
+  return "{" .. table.concat(parts, ",") .. "}"
+end
+
+local function int_or_null(n)
+  return type(n) == "number" and string.format("%d", n) or "null"
+end
+
+--- The `player_state(name)` answer (PROTOCOL.md 5.3): one line of JSON, or an `err` line.
+---@param name any
+---@return string
+local function player_state_line(name)
+  if type(name) ~= "string" then return "err - BadArgument player_state expects a player name" end
+  local player = game.get_player(name)
+  if not player then return "err - UnknownPlayer no player named " .. json.quote(name) end
+  local rec = storage.invsync and storage.invsync.sync and storage.invsync.sync.players[player.index]
+  local stash, temporary, kept = {}, nil, {}
+  local state, generation, epoch, upload = "none", 0, nil, nil
+  if rec then
+    state, generation, epoch, upload = rec.state, rec.generation, rec.epoch, rec.upload
+    add_entries(stash, rec.overflow)
+    add_entries(kept, rec.overflow)
+    if rec.temp and rec.temp.valid then
+      temporary = {}
+      add_character(temporary, rec.temp)
+      if detached(rec.temp) then add_character(kept, rec.temp) end
+    end
+    if rec.character ~= rec.temp and detached(rec.character) then add_character(kept, rec.character) end
+    if type(rec.cursor) == "table" then add_entries(kept, { rec.cursor }) end
+    if type(rec.apply_cursor) == "table" then add_entries(kept, { rec.apply_cursor }) end
+  end
+  return string.format(
+    '{"player":%s,"state":%s,"generation":%s,"epoch":%s,"upload_pending":%s,"upload_generation":%s,'
+      .. '"temporary":%s,"stash":%s,"temporary_items":%s,"kept":%s}',
+    json.quote(player.name), json.quote(state), int_or_null(generation), int_or_null(epoch),
+    upload and "true" or "false", int_or_null(upload and upload.generation), state == "temporary" and "true" or "false",
+    items_json(stash), temporary and items_json(temporary) or "null", items_json(kept))
+end
+
 local interface = {
   recv = function(frame) answer(link.recv(state().link, frame, game.tick)) end,
   status = function(id) answer(link.status(state().link, id)) end,
@@ -165,6 +267,11 @@ local interface = {
     local st = state()
     answer(link.caps(st.link))
     link.announce_caps(st.link, cfg)
+  end,
+  --- The sync state of a player and the items the module holds for them (PROTOCOL.md 5.3).
+  player_state = function(name)
+    local ok, line = pcall(player_state_line, name)
+    answer(ok and line or ("err - Internal " .. tostring(line)))
   end,
 }
 
