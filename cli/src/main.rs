@@ -11,6 +11,7 @@ mod admin;
 mod bench;
 mod bench_store;
 mod frames;
+mod host;
 mod lines;
 mod sample;
 
@@ -40,6 +41,8 @@ enum Command {
     Emulator(Box<invsync_emulator::EmulatorArgs>),
     /// Look at and repair the player store: list, show, history, export, import, restore, release, pin, servers.
     Admin(admin::AdminArgs),
+    /// Run beside one game server: start it, answer its player sync from the store, stop it cleanly.
+    Host(Box<host::HostArgs>),
 }
 
 /// Exit status for bad input (as clap uses for bad arguments).
@@ -54,6 +57,7 @@ fn main() -> ExitCode {
         Command::BenchStore(args) => bench_store::run(&args),
         Command::Emulator(args) => invsync_emulator::run(*args).map(|()| ExitCode::SUCCESS),
         Command::Admin(args) => admin::run(&args),
+        Command::Host(args) => host::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -144,6 +144,8 @@ pub struct Shared {
     pub instructions: Cell<u64>,
     /// Next id handed out by `script.generate_event_name`.
     pub next_custom_event: Cell<u32>,
+    /// Players `game.kick_player` disconnects once the tick's commands have run (names).
+    pub kicks: RefCell<Vec<String>>,
 }
 
 impl Shared {
@@ -156,6 +158,7 @@ impl Shared {
             rcon: RefCell::new(None),
             instructions: Cell::new(0),
             next_custom_event: Cell::new(crate::api::defines::FIRST_CUSTOM_EVENT),
+            kicks: RefCell::new(Vec::new()),
         })
     }
 

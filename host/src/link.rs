@@ -86,6 +86,7 @@ pub enum LinkError {
 struct SendRequest {
     payload: Vec<u8>,
     id: oneshot::Sender<u32>,
+    wire_len: oneshot::Sender<u64>,
     outcome: oneshot::Sender<Result<Delivered, SendError>>,
 }
 
@@ -102,6 +103,7 @@ pub struct Link {
 #[derive(Debug)]
 pub struct PendingSend {
     id: u32,
+    wire_len: Option<oneshot::Receiver<u64>>,
     outcome: oneshot::Receiver<Result<Delivered, SendError>>,
     // Keeps the link running until the outcome is known.
     _link: mpsc::Sender<SendRequest>,
@@ -111,6 +113,13 @@ impl PendingSend {
     /// The host message id.
     pub fn id(&self) -> u32 {
         self.id
+    }
+
+    /// Waits until the message is encoded and returns its wire length (`wlen`, what the game's
+    /// progress counts against), or `None` if it failed before. Once only: later calls give
+    /// `None`.
+    pub async fn wire_len(&mut self) -> Option<u64> {
+        self.wire_len.take()?.await.ok()
     }
 
     /// Waits for the outcome.
@@ -155,6 +164,7 @@ impl Link {
             incoming: incoming_tx,
             caps: caps_tx,
             waiters: HashMap::new(),
+            wire_len_waiters: HashMap::new(),
             commands: JoinSet::new(),
             command_tokens: HashMap::new(),
             encodes: JoinSet::new(),
@@ -174,10 +184,12 @@ impl Link {
     /// Queues `payload` for the game; the returned handle gives its id and outcome.
     pub async fn submit(&self, payload: impl Into<Vec<u8>>) -> Result<PendingSend, SendError> {
         let (id_tx, id_rx) = oneshot::channel();
+        let (wire_len_tx, wire_len_rx) = oneshot::channel();
         let (outcome_tx, outcome_rx) = oneshot::channel();
         let request = SendRequest {
             payload: payload.into(),
             id: id_tx,
+            wire_len: wire_len_tx,
             outcome: outcome_tx,
         };
         let closed = || SendError::LinkClosed {
@@ -188,6 +200,7 @@ impl Link {
         let id = id_rx.await.map_err(|_| closed())?;
         Ok(PendingSend {
             id,
+            wire_len: Some(wire_len_rx),
             outcome: outcome_rx,
             _link: self.requests.clone(),
         })
@@ -227,6 +240,7 @@ struct Driver {
     incoming: mpsc::Sender<Incoming>,
     caps: watch::Sender<Option<Capabilities>>,
     waiters: HashMap<u32, oneshot::Sender<Result<Delivered, SendError>>>,
+    wire_len_waiters: HashMap<u32, oneshot::Sender<u64>>,
     commands: JoinSet<Result<Reply, RconError>>,
     command_tokens: HashMap<Id, CommandToken>,
     encodes: JoinSet<Result<Encoded, CodecError>>,
@@ -257,6 +271,7 @@ impl Driver {
                     Some(r) => {
                         let id = self.core.send(r.payload);
                         self.waiters.insert(id, r.outcome);
+                        self.wire_len_waiters.insert(id, r.wire_len);
                         let _ = r.id.send(id);
                     }
                     None => break,
@@ -274,6 +289,11 @@ impl Driver {
                     match joined {
                         Ok((task, result)) => {
                             if let Some(id) = self.encode_ids.remove(&task) {
+                                if let (Ok(encoded), Some(waiter)) =
+                                    (&result, self.wire_len_waiters.remove(&id))
+                                {
+                                    let _ = waiter.send(encoded.wire_len);
+                                }
                                 self.core.on_encoded(id, result);
                             }
                         }
@@ -355,12 +375,14 @@ impl Driver {
         while let Some(event) = self.core.poll_event() {
             let incoming = match event {
                 LinkEvent::Delivered(d) => {
+                    self.wire_len_waiters.remove(&d.id);
                     if let Some(waiter) = self.waiters.remove(&d.id) {
                         let _ = waiter.send(Ok(d));
                     }
                     continue;
                 }
                 LinkEvent::SendFailed(e) => {
+                    self.wire_len_waiters.remove(&e.message_id());
                     if let Some(waiter) = self.waiters.remove(&e.message_id()) {
                         let _ = waiter.send(Err(e));
                     }

@@ -101,6 +101,38 @@ impl UserData for GameRef {
                         None => Value::Nil,
                     }]))
                 })?,
+                // LuaGameScript::kick_player(player, reason?): the player leaves once this
+                // tick's commands have run (on_pre_player_left_game with reason kicked)
+                "kick_player" => method(lua, |lua, a| {
+                    // PlayerIdentification: an index, a name or a LuaPlayer
+                    let key = a.iter().next().cloned().unwrap_or(Value::Nil);
+                    let found = match &key {
+                        Value::UserData(ud) => match ud.borrow::<PlayerRef>() {
+                            Ok(p) => Some(p.0),
+                            Err(_) => {
+                                return Err(rt("kick_player: expected a LuaPlayer".to_string()));
+                            }
+                        },
+                        other => find_player(lua, other)?,
+                    };
+                    let Some(i) = found else {
+                        return Err(rt("kick_player: no such player".to_string()));
+                    };
+                    let sh = shared(lua);
+                    let name = {
+                        let w = sh.world.borrow();
+                        let p = w.player(i).expect("found");
+                        if !p.connected {
+                            return Err(rt(format!("kick_player: {} is not connected", p.name)));
+                        }
+                        p.name.clone()
+                    };
+                    let mut kicks = sh.kicks.borrow_mut();
+                    if !kicks.contains(&name) {
+                        kicks.push(name);
+                    }
+                    Ok(MultiValue::new())
+                })?,
                 "is_multiplayer" => method(lua, |_, _| {
                     Ok(MultiValue::from_iter([Value::Boolean(true)]))
                 })?,

@@ -1,0 +1,385 @@
+//! The sync messages of one game server, answered from the player store.
+//!
+//! Each player's messages are handled in the order the game sent them, by one worker task per
+//! player; different players proceed in parallel. Store calls run on the blocking pool.
+//! An upload that cannot be stored (the store unreachable, a damaged record) is retried with
+//! backoff until it is stored, and the game is answered only then: it keeps the upload and
+//! sends it again too, so nothing is dropped on either side. An `acquire` the store cannot
+//! answer is answered `error` at once (the player may take a temporary inventory).
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use invsync_host::Link;
+use invsync_sync::message::{self, GameMessage};
+use invsync_sync::{Acquired, PlayerStore, StoreError, UploadOutcome};
+use metrics::{counter, gauge, histogram};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
+
+/// Longest wait between two tries of a store write.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// The player store once it could be opened (it may be unreachable when the host starts).
+pub type StoreSlot = Arc<OnceLock<PlayerStore>>;
+
+struct Shared {
+    server: String,
+    store: StoreSlot,
+    link: watch::Receiver<Option<Link>>,
+    /// Players this host acquired and has not yet seen uploaded or released.
+    held: Mutex<BTreeSet<String>>,
+    /// Set when the host stops: workers give up their retries at this instant.
+    give_up_at: watch::Receiver<Option<Instant>>,
+    /// Messages given to workers and not yet handled.
+    pending: AtomicUsize,
+}
+
+/// The sync service of one host.
+pub struct Service {
+    shared: Arc<Shared>,
+    workers: HashMap<String, mpsc::UnboundedSender<GameMessage>>,
+    tasks: JoinSet<()>,
+}
+
+impl Service {
+    pub fn new(
+        server: String,
+        store: StoreSlot,
+        link: watch::Receiver<Option<Link>>,
+        give_up_at: watch::Receiver<Option<Instant>>,
+    ) -> Service {
+        Service {
+            shared: Arc::new(Shared {
+                server,
+                store,
+                link,
+                held: Mutex::new(BTreeSet::new()),
+                give_up_at,
+                pending: AtomicUsize::new(0),
+            }),
+            workers: HashMap::new(),
+            tasks: JoinSet::new(),
+        }
+    }
+
+    /// Handles a message from the game: a sync message goes to its player's worker.
+    pub fn on_message(&mut self, payload: &[u8]) {
+        counter!("invsync_transfers_total", "direction" => "to_host").increment(1);
+        counter!("invsync_bytes_total", "direction" => "to_host").increment(payload.len() as u64);
+        if !message::is_sync_message(payload) {
+            tracing::debug!(
+                bytes = payload.len(),
+                "a message from the game that is not for the sync"
+            );
+            return;
+        }
+        let msg = match message::parse(payload) {
+            Ok(m) => m,
+            Err(e) => {
+                counter!("invsync_bad_messages_total").increment(1);
+                tracing::warn!(server = %self.shared.server, "{e}");
+                return;
+            }
+        };
+        let player = msg.player().to_string();
+        let sender = self.workers.entry(player.clone()).or_insert_with(|| {
+            let (tx, rx) = mpsc::unbounded_channel();
+            self.tasks.spawn(worker(self.shared.clone(), player, rx));
+            tx
+        });
+        self.shared.pending.fetch_add(1, Ordering::SeqCst);
+        // a worker ends only when its sender is dropped, so this cannot fail
+        let _ = sender.send(msg);
+    }
+
+    /// Players this host holds (acquired, not yet uploaded or released).
+    pub fn held(&self) -> usize {
+        self.shared
+            .held
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .len()
+    }
+
+    /// True when no player is held and no message waits: a stop loses nothing now.
+    pub fn settled(&self) -> bool {
+        self.held() == 0 && self.shared.pending.load(Ordering::SeqCst) == 0
+    }
+
+    /// Lets every worker finish what it was given (uploads are stored, or given up at the
+    /// deadline set through `give_up_at`), then returns.
+    pub async fn drain(mut self) {
+        self.workers.clear();
+        while self.tasks.join_next().await.is_some() {}
+    }
+}
+
+async fn worker(shared: Arc<Shared>, player: String, mut rx: mpsc::UnboundedReceiver<GameMessage>) {
+    while let Some(msg) = rx.recv().await {
+        match msg {
+            GameMessage::Acquire {
+                request,
+                generation,
+                unchanged,
+                ..
+            } => acquire(&shared, &player, request, generation, unchanged).await,
+            GameMessage::Upload {
+                generation,
+                upload,
+                epoch,
+                recovered,
+                data,
+                ..
+            } => store_upload(&shared, &player, generation, upload, epoch, recovered, data).await,
+            GameMessage::Release { request, epoch, .. } => {
+                release(&shared, &player, request, epoch).await
+            }
+        }
+        shared.pending.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Runs a store call on the blocking pool, timing it.
+async fn call<T: Send + 'static>(
+    shared: &Shared,
+    op: &'static str,
+    f: impl FnOnce(&PlayerStore) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    let Some(players) = shared.store.get().cloned() else {
+        return Err(StoreError::Unavailable(
+            "the player store has not been reached yet".into(),
+        ));
+    };
+    let started = Instant::now();
+    let result = tokio::task::spawn_blocking(move || f(&players))
+        .await
+        .unwrap_or_else(|e| Err(StoreError::Backend(format!("the store call failed: {e}"))));
+    histogram!("invsync_store_seconds", "op" => op).record(started.elapsed().as_secs_f64());
+    if let Err(e) = &result {
+        counter!("invsync_store_errors_total", "op" => op).increment(1);
+        tracing::warn!(server = %shared.server, op, "store: {e}");
+    }
+    result
+}
+
+/// Sends `payload` into the game if a game is connected; failures are logged (the game asks
+/// again: it retries acquires on Retry, uploads with backoff).
+async fn send(shared: &Shared, payload: Vec<u8>) -> Option<invsync_host::PendingSend> {
+    let link = shared.link.borrow().clone();
+    let Some(link) = link else {
+        tracing::info!(server = %shared.server, "no game connected; an answer is dropped (the game asks again)");
+        return None;
+    };
+    counter!("invsync_transfers_total", "direction" => "to_game").increment(1);
+    counter!("invsync_bytes_total", "direction" => "to_game").increment(payload.len() as u64);
+    match link.submit(payload).await {
+        Ok(pending) => Some(pending),
+        Err(e) => {
+            tracing::warn!(server = %shared.server, "cannot send to the game: {e}");
+            None
+        }
+    }
+}
+
+/// Sends and logs the outcome in the background.
+async fn send_and_forget(shared: &Shared, payload: Vec<u8>) {
+    if let Some(pending) = send(shared, payload).await {
+        track(shared.server.clone(), pending);
+    }
+}
+
+fn track(server: String, pending: invsync_host::PendingSend) {
+    tokio::spawn(async move {
+        if let Err(e) = pending.outcome().await {
+            tracing::warn!(server, "a message to the game failed: {e}");
+        }
+    });
+}
+
+async fn acquire(shared: &Shared, player: &str, request: u64, generation: u64, unchanged: bool) {
+    counter!("invsync_joins_total").increment(1);
+    let (server, p) = (shared.server.clone(), player.to_string());
+    let result = call(shared, "acquire", move |s| {
+        s.acquire(&server, &p, request, generation, unchanged)
+    })
+    .await;
+    match result {
+        Ok(Acquired::Busy { holder, since }) => {
+            counter!("invsync_acquire_total", "outcome" => "busy").increment(1);
+            tracing::info!(server = %shared.server, player, holder, "acquire: busy");
+            send_and_forget(
+                shared,
+                message::busy(player, request, &holder, since).into_bytes(),
+            )
+            .await;
+        }
+        Ok(Acquired::Acquired {
+            generation,
+            epoch,
+            data,
+        }) => {
+            counter!("invsync_acquire_total", "outcome" => "acquired").increment(1);
+            {
+                let mut held = shared.held.lock().unwrap_or_else(|e| e.into_inner());
+                held.insert(player.to_string());
+                gauge!("invsync_leases_held").set(held.len() as f64);
+            }
+            tracing::info!(
+                server = %shared.server, player, generation, epoch,
+                bytes = data.as_ref().map_or(0, Vec::len), "acquire: acquired"
+            );
+            let data_message = match data {
+                None => None,
+                Some(data) => {
+                    let payload = message::player_data(player, generation, &data);
+                    match send(shared, payload).await {
+                        None => return,
+                        Some(mut pending) => {
+                            let id = pending.id();
+                            let wlen = pending.wire_len().await;
+                            track(shared.server.clone(), pending);
+                            match wlen {
+                                Some(wlen) => Some((id, wlen as usize)),
+                                // it failed before it was encoded: the game times out and retries
+                                None => return,
+                            }
+                        }
+                    }
+                }
+            };
+            let answer = message::acquired(
+                player,
+                request,
+                generation,
+                epoch,
+                generation > 0,
+                data_message,
+            );
+            send_and_forget(shared, answer.into_bytes()).await;
+        }
+        Err(e) => {
+            counter!("invsync_acquire_total", "outcome" => "error").increment(1);
+            let text = match e {
+                StoreError::Unavailable(_) => {
+                    "the inventory store cannot be reached; try again later".to_string()
+                }
+                other => format!("the inventory store failed: {other}"),
+            };
+            send_and_forget(shared, message::error(player, request, &text).into_bytes()).await;
+        }
+    }
+}
+
+/// Waits before try `attempt` + 1; false when the host is stopping and its deadline passed.
+async fn backoff(shared: &Shared, attempt: u32) -> bool {
+    let wait = Duration::from_millis(250u64.saturating_mul(1 << attempt.min(7))).min(MAX_BACKOFF);
+    let mut give_up = shared.give_up_at.clone();
+    loop {
+        let deadline = *give_up.borrow_and_update();
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return false;
+        }
+        let sleep = match deadline {
+            Some(d) => wait.min(d.saturating_duration_since(Instant::now())),
+            None => wait,
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(sleep) => return true,
+            changed = give_up.changed() => if changed.is_err() { return true },
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn store_upload(
+    shared: &Shared,
+    player: &str,
+    generation: u64,
+    upload: u64,
+    epoch: u64,
+    recovered: bool,
+    data: Vec<u8>,
+) {
+    let data = Arc::new(data);
+    let mut attempt = 0;
+    loop {
+        let (server, p, d) = (shared.server.clone(), player.to_string(), data.clone());
+        let result = call(shared, "upload", move |s| {
+            s.upload(&server, &p, generation, epoch, recovered, &d)
+        })
+        .await;
+        match result {
+            Ok(outcome) => {
+                let answer = match &outcome {
+                    UploadOutcome::Stored { snapshot } | UploadOutcome::Repeat { snapshot } => {
+                        let kind = if matches!(outcome, UploadOutcome::Stored { .. }) {
+                            "stored"
+                        } else {
+                            "repeat"
+                        };
+                        counter!("invsync_uploads_total", "result" => kind).increment(1);
+                        tracing::info!(server = %shared.server, player, generation, epoch, snapshot, bytes = data.len(), "upload {kind}");
+                        let mut held = shared.held.lock().unwrap_or_else(|e| e.into_inner());
+                        held.remove(player);
+                        gauge!("invsync_leases_held").set(held.len() as f64);
+                        message::uploaded(player, generation, upload)
+                    }
+                    UploadOutcome::Refused { reason, conflict } => {
+                        counter!("invsync_uploads_total", "result" => "refused").increment(1);
+                        tracing::warn!(server = %shared.server, player, generation, epoch, conflict, "upload refused: {reason}; kept as conflict snapshot {conflict}");
+                        message::upload_refused(player, generation, upload, reason)
+                    }
+                };
+                send_and_forget(shared, answer.into_bytes()).await;
+                return;
+            }
+            Err(StoreError::Invalid(e)) => {
+                // cannot become storable by trying again; the game keeps it and retries
+                tracing::error!(server = %shared.server, player, generation, "upload cannot be stored: {e}");
+                return;
+            }
+            Err(_) => {
+                counter!("invsync_upload_retries_total").increment(1);
+                attempt += 1;
+                if !backoff(shared, attempt).await {
+                    tracing::error!(
+                        server = %shared.server, player, generation, epoch,
+                        "stopping with upload {upload} not stored: the game keeps it and sends it again when it runs"
+                    );
+                    return;
+                }
+            }
+        }
+    }
+}
+
+async fn release(shared: &Shared, player: &str, request: u64, epoch: Option<u64>) {
+    let mut attempt = 0;
+    loop {
+        let (server, p) = (shared.server.clone(), player.to_string());
+        match call(shared, "release", move |s| {
+            s.release(&server, &p, request, epoch)
+        })
+        .await
+        {
+            Ok(ended) => {
+                tracing::info!(server = %shared.server, player, request, ?epoch, ended, "release");
+                let mut held = shared.held.lock().unwrap_or_else(|e| e.into_inner());
+                held.remove(player);
+                gauge!("invsync_leases_held").set(held.len() as f64);
+                return;
+            }
+            Err(StoreError::Invalid(_)) => return,
+            Err(_) => {
+                attempt += 1;
+                if !backoff(shared, attempt).await {
+                    tracing::error!(server = %shared.server, player, "stopping with a release not stored: the lease expires after the timeout");
+                    return;
+                }
+            }
+        }
+    }
+}
