@@ -30,9 +30,36 @@ pub struct PlayerData {
     /// The inventories.
     #[serde(default)]
     pub inventories: Inventories,
+    /// The character's crafting queue and the items it holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crafting: Option<Crafting>,
     /// What the player holds in the cursor.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cursor: Option<Stack>,
+}
+
+/// A crafting queue, cancelled into its ingredients to travel and started again on arrival.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Crafting {
+    /// The queued recipes, first in progress (prerequisite crafts are not listed: queuing a
+    /// recipe queues them again).
+    #[serde(default, deserialize_with = "list_or_empty_object")]
+    pub queue: Vec<QueuedCraft>,
+    /// Progress of the first craft, 0..1; absent means 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress: Option<f64>,
+    /// The items the queue holds (no `slot`).
+    #[serde(default, deserialize_with = "list_or_empty_object")]
+    pub ingredients: Vec<Stack>,
+}
+
+/// One entry of a crafting queue.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct QueuedCraft {
+    /// Recipe prototype name.
+    pub recipe: String,
+    /// Crafts queued, >= 1.
+    pub count: u32,
 }
 
 /// An RGBA colour, components 0..=1.
@@ -151,7 +178,8 @@ impl PlayerData {
         serde_json::to_string(self).expect("player data serializes")
     }
 
-    /// Every stack, inventory by inventory, then the cursor.
+    /// Every stack, inventory by inventory, then the crafting queue's ingredients, then the
+    /// cursor.
     pub fn stacks(&self) -> impl Iterator<Item = &Stack> {
         let i = &self.inventories;
         i.main
@@ -160,6 +188,7 @@ impl PlayerData {
             .chain(&i.ammo)
             .chain(&i.armor)
             .chain(&i.trash)
+            .chain(self.crafting.iter().flat_map(|c| &c.ingredients))
             .chain(&self.cursor)
     }
 }
@@ -231,6 +260,17 @@ mod tests {
             chat_color: None,
             bonuses: BTreeMap::from([("character_inventory_slots_bonus".into(), 10.0)]),
             inventories: Inventories::default(),
+            crafting: Some(Crafting {
+                queue: vec![QueuedCraft {
+                    recipe: "iron-gear-wheel".into(),
+                    count: 10,
+                }],
+                progress: Some(0.25),
+                ingredients: vec![Stack {
+                    slot: None,
+                    ..Stack::plain(0, "iron-plate", 20)
+                }],
+            }),
             cursor: Some(Stack {
                 slot: None,
                 ..Stack::plain(0, "blueprint", 1)

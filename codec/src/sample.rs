@@ -245,6 +245,7 @@ fn base_player(rng: &mut Rng) -> PlayerData {
         chat_color: Some(color),
         bonuses,
         inventories,
+        crafting: None,
         cursor: Some(Stack {
             slot: None,
             ..Stack::plain(0, "transport-belt", 42)

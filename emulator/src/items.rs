@@ -298,6 +298,63 @@ pub const EQUIPMENT: &[EquipmentProto] = &[
     equipment("night-vision-equipment", 2, 2, 1.2e5, 0.0),
 ];
 
+/// A hand-craftable recipe (`LuaRecipePrototype`, data/base): one product.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecipeProto {
+    pub name: &'static str,
+    /// Ingredients per craft: item name and count.
+    pub ingredients: &'static [(&'static str, u32)],
+    /// The product and its count per craft.
+    pub result: (&'static str, u32),
+}
+
+const fn recipe(
+    name: &'static str,
+    ingredients: &'static [(&'static str, u32)],
+    count: u32,
+) -> RecipeProto {
+    RecipeProto {
+        name,
+        ingredients,
+        result: (name, count),
+    }
+}
+
+/// A few base-game hand-craftable recipes (Factorio 2.0 data/base, normal difficulty).
+pub const RECIPES: &[RecipeProto] = &[
+    recipe("iron-gear-wheel", &[("iron-plate", 2)], 1),
+    recipe("copper-cable", &[("copper-plate", 1)], 2),
+    recipe(
+        "electronic-circuit",
+        &[("iron-plate", 1), ("copper-cable", 3)],
+        1,
+    ),
+    recipe(
+        "transport-belt",
+        &[("iron-plate", 1), ("iron-gear-wheel", 1)],
+        2,
+    ),
+    recipe(
+        "inserter",
+        &[
+            ("electronic-circuit", 1),
+            ("iron-gear-wheel", 1),
+            ("iron-plate", 1),
+        ],
+        1,
+    ),
+    recipe("pipe", &[("iron-plate", 1)], 1),
+    recipe("iron-stick", &[("iron-plate", 1)], 2),
+    recipe("wooden-chest", &[("wood", 2)], 1),
+    recipe("iron-chest", &[("iron-plate", 8)], 1),
+    recipe("stone-furnace", &[("stone", 5)], 1),
+    recipe(
+        "small-electric-pole",
+        &[("wood", 1), ("copper-cable", 2)],
+        2,
+    ),
+];
+
 /// Lookup tables over [`ITEMS`] and [`QUALITIES`].
 #[derive(Debug)]
 pub struct Prototypes {
@@ -315,6 +372,10 @@ impl Default for Prototypes {
 impl Prototypes {
     pub fn equipment(&self, name: &str) -> Option<&'static EquipmentProto> {
         EQUIPMENT.iter().find(|e| e.name == name)
+    }
+
+    pub fn recipe(&self, name: &str) -> Option<&'static RecipeProto> {
+        RECIPES.iter().find(|r| r.name == name)
     }
 
     pub fn item(&self, name: &str) -> Option<&ItemProto> {

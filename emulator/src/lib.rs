@@ -9,6 +9,7 @@
 pub mod api;
 pub mod args;
 pub mod context;
+pub mod crafting;
 pub mod driver;
 pub mod error;
 pub mod game;

@@ -188,6 +188,24 @@ pub struct Character {
     pub armor: Inventory,
     pub trash: Inventory,
     pub bonuses: Bonuses,
+    /// `LuaControl.crafting_queue`, first entry in progress.
+    #[serde(default)]
+    pub crafting_queue: Vec<CraftingQueueItem>,
+    /// `LuaControl.crafting_queue_progress`, 0..1 (0 when the queue is empty).
+    #[serde(default)]
+    pub crafting_progress: f64,
+    /// `LuaControl.character_additional_mining_categories`.
+    #[serde(default)]
+    pub additional_mining_categories: Vec<String>,
+}
+
+/// One entry of a crafting queue (`CraftingQueueItem`; its `index` is its place in the list).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CraftingQueueItem {
+    pub recipe: String,
+    pub count: u32,
+    /// Always false in the emulator: it queues no intermediate crafts.
+    pub prerequisite: bool,
 }
 
 impl Character {
@@ -203,6 +221,9 @@ impl Character {
             armor: Inventory::new(InventoryKind::CharacterArmor, CHARACTER_ARMOR_SLOTS),
             trash: Inventory::new(InventoryKind::CharacterTrash, CHARACTER_TRASH_SLOTS),
             bonuses: Bonuses::default(),
+            crafting_queue: Vec::new(),
+            crafting_progress: 0.0,
+            additional_mining_categories: Vec::new(),
         }
     }
 
@@ -414,6 +435,9 @@ impl World {
         for inv in [c.main, c.guns, c.ammo, c.armor, c.trash] {
             self.ground.extend(inv.slots.into_iter().flatten());
         }
+        // the ingredients of the crafting queue go to the corpse too
+        self.ground
+            .extend(crate::crafting::queue_ingredients(&c.crafting_queue));
         let player = c.player?;
         let p = self.player_mut(player)?;
         p.character = None;

@@ -11,7 +11,8 @@
 ---   order of keys is fixed, so two servers write the same bytes for the same data); then
 ---   checksums it (the fingerprint that tells "unchanged" at the next join). `capture(job)`
 ---   does the visiting at once, for a leaving player whose character the game hides after
----   the event.
+---   the event. The crafting queue is read when the job is made: cancelled into the inventory
+---   (room made), recorded with the items it held, and queued again (`take_crafting`).
 --- * `writer(...)` + `write_step(job, budget)`: clears the character, sets colours and
 ---   bonuses, then places the stacks, a budget at a time: armor first (it adds main slots),
 ---   each stack into its own slot only if that slot is empty. Items the game does not know (a
@@ -19,7 +20,8 @@
 ---   and listed in `job.skipped`; stacks that do not fit (an inventory that shrank, a slot of
 ---   the wrong kind) and equipment a grid refuses wait until every slot is written, then go
 ---   anywhere else in the character, and what still does not fit is kept in `job.overflow`
----   for the player to collect later. Nothing is destroyed or overwritten.
+---   for the player to collect later. Nothing is destroyed or overwritten. Then the
+---   crafting queue is queued again from its ingredients (`give_crafting`).
 ---
 --- Work units (one unit: about one byte checksummed, ~30 ns): visiting a slot costs SLOT_COST,
 --- reading or writing a stack STACK_COST plus one unit per EXPORT_BYTES of its export string,
@@ -311,6 +313,223 @@ function player_data.insert_anywhere(character, e, rest)
   return e.count - n
 end
 
+-- The crafting queue -------------------------------------------------------------------
+
+--- Main slots added while the queue is cancelled or recreated, so that the ingredients it
+--- returns always fit (Clusterio adds as many).
+player_data.CRAFT_ROOM = 1000
+
+local function safe_get(object, key)
+  local ok, v = pcall(function() return object[key] end)
+  if ok then return v end
+  return nil
+end
+
+--- Moves the stacks of main slots past `base` into slots 1..`base` (merging into stacks of
+--- the same item first), so that lowering the bonus back spills nothing. Returns the stacks
+--- that found no room, as stack tables (taken out of the inventory).
+local function pack_into(main, base)
+  local rest = {}
+  for i = base + 1, #main do
+    local st = main[i]
+    if st.valid_for_read then
+      local plain = st.health == 1 and not EXPORTED[st.type] and st.type ~= "armor"
+      if plain then
+        local limit = st.prototype.stack_size
+        for j = 1, base do
+          local to = main[j]
+          if to.valid_for_read and to.name == st.name and to.quality.name == st.quality.name and to.health == 1
+            and to.count < limit then
+            local n = math.min(limit - to.count, st.count)
+            to.count = to.count + n
+            if n == st.count then st.clear() break end
+            st.count = st.count - n
+          end
+        end
+      end
+      if st.valid_for_read then
+        for j = 1, base do
+          if not main[j].valid_for_read then
+            main[j].swap_stack(st)
+            break
+          end
+        end
+      end
+      if st.valid_for_read then
+        rest[#rest + 1] = player_data.read_fields(st)
+        st.clear()
+      end
+    end
+  end
+  return rest
+end
+
+--- Runs `fn(main)` with CRAFT_ROOM more main slots, then packs what landed past the old end
+--- back into the inventory and restores the bonus. Returns the stacks that found no room.
+local function with_room(character, fn)
+  local bonus = character.character_inventory_slots_bonus
+  local main = inventory_of(character, "character_main")
+  local base = #main
+  character.character_inventory_slots_bonus = bonus + player_data.CRAFT_ROOM
+  main = inventory_of(character, "character_main")
+  local ok, err = pcall(fn, main)
+  local rest = pack_into(main, base)
+  character.character_inventory_slots_bonus = bonus
+  if not ok then rest.error = err end
+  return rest
+end
+
+--- The item counts of `contents` (`get_contents()`) by "name/quality".
+local function count_map(contents)
+  local m = {}
+  for i = 1, #contents do
+    local c = contents[i]
+    local key = c.name .. "/" .. (c.quality or "normal")
+    m[key] = (m[key] or 0) + c.count
+  end
+  return m
+end
+
+--- Queues `queue` (a list of `{recipe, count}`) on `character`, as `begin_crafting` allows.
+local function begin_queue(character, queue)
+  for i = 1, #queue do
+    local q = queue[i]
+    pcall(character.begin_crafting, { recipe = q.recipe, count = q.count, silent = true })
+  end
+end
+
+--- Reads the character's crafting queue without changing what it owns: the queue is
+--- cancelled into the main inventory (with room made), recorded, and queued again; the
+--- ingredients that queuing again took back are the queue's items. Returns
+--- `{queue = {{recipe, count}...}, progress = p?, ingredients = {stack...}}`, or nil for an
+--- empty queue; and the stacks the inventory had no room for afterwards (kept out of it).
+---@param character LuaEntity
+---@return table|nil crafting
+---@return table|nil rest
+function player_data.take_crafting(character)
+  local size = safe_get(character, "crafting_queue_size")
+  if type(size) ~= "number" or size == 0 then return nil end
+  local listed = character.crafting_queue or {}
+  local queue = {}
+  for i = 1, #listed do
+    local q = listed[i]
+    if not q.prerequisite then
+      local last = queue[#queue]
+      if last and last.recipe == q.recipe then last.count = last.count + q.count
+      else queue[#queue + 1] = { recipe = q.recipe, count = q.count } end
+    end
+  end
+  local progress = character.crafting_queue_progress
+  local ingredients = {}
+  local rest = with_room(character, function(main)
+    -- the last entry first: cancelling an entry cancels the prerequisites queued for it
+    local guard = 2 * size + 8
+    while guard > 0 and character.crafting_queue_size > 0 do
+      local q = character.crafting_queue
+      local last = q[#q]
+      character.cancel_crafting({ index = last.index, count = last.count })
+      guard = guard - 1
+    end
+    local cancelled = main.get_contents()
+    begin_queue(character, queue)
+    local now = count_map(main.get_contents())
+    for i = 1, #cancelled do
+      local c = cancelled[i]
+      local quality = c.quality or "normal"
+      local taken = c.count - (now[c.name .. "/" .. quality] or 0)
+      if taken > 0 then
+        ingredients[#ingredients + 1] = { name = c.name, count = taken, quality = quality ~= "normal" and quality or nil }
+      end
+    end
+  end)
+  if progress and progress > 0 and character.crafting_queue_size > 0 then
+    pcall(function() character.crafting_queue_progress = progress end)
+  end
+  if #queue == 0 and #ingredients == 0 then return nil, rest end
+  return { queue = queue, progress = (progress and progress > 0) and progress or nil, ingredients = ingredients }, rest
+end
+
+--- The JSON of a crafting table.
+---@param c table
+---@return string
+function player_data.crafting_json(c)
+  local q, g = {}, {}
+  for i = 1, #c.queue do
+    q[i] = format('{"recipe":%s,"count":%d}', quote(c.queue[i].recipe), c.queue[i].count)
+  end
+  for i = 1, #c.ingredients do g[i] = player_data.stack_json(c.ingredients[i]) end
+  return format('{"queue":[%s],%s"ingredients":[%s]}', concat(q, ","),
+    c.progress and ('"progress":' .. number(c.progress) .. ",") or "", concat(g, ","))
+end
+
+--- Recreates the crafting queue `c` (from a payload) on `character`: the ingredients go into
+--- the main inventory (room made), then the queue is started again. Returns the stacks that
+--- found no room (ingredients a recipe of this game did not take, beyond the inventory's
+--- room), to keep for the player, and the entries skipped as `{entry, reason}`.
+---@param character LuaEntity
+---@param c any
+---@return table rest
+---@return table skipped
+function player_data.give_crafting(character, c)
+  local skipped = {}
+  if type(c) ~= "table" then return {}, skipped end
+  local queue = {}
+  if type(c.queue) == "table" then
+    for i = 1, #c.queue do
+      local q = c.queue[i]
+      if type(q) == "table" and type(q.recipe) == "string" and type(q.count) == "number" and q.count >= 1 then
+        queue[#queue + 1] = { recipe = q.recipe, count = floor(q.count) }
+      end
+    end
+  end
+  local ingredients = {}
+  if type(c.ingredients) == "table" then
+    for i = 1, #c.ingredients do
+      local e, err = player_data.check_stack(c.ingredients[i], "crafting.ingredients[" .. i .. "]")
+      if not e then
+        skipped[#skipped + 1] = { entry = c.ingredients[i], reason = err }
+      else
+        local why = player_data.unknown_reason(e)
+        if why then skipped[#skipped + 1] = { entry = e, reason = why } else ingredients[#ingredients + 1] = e end
+      end
+    end
+  end
+  local missed = {}
+  local rest = with_room(character, function(main)
+    for i = 1, #ingredients do
+      local e = ingredients[i]
+      local ok, n = pcall(main.insert, { name = e.name, count = e.count, quality = e.quality or "normal" })
+      n = ok and n or 0
+      if n < e.count then missed[#missed + 1] = { name = e.name, count = e.count - n, quality = e.quality } end
+    end
+    begin_queue(character, queue)
+  end)
+  for i = 1, #missed do rest[#rest + 1] = missed[i] end
+  local progress = c.progress
+  if type(progress) == "number" and progress > 0 and character.crafting_queue_size > 0 then
+    pcall(function() character.crafting_queue_progress = progress end)
+  end
+  return rest, skipped
+end
+
+--- Cancels the whole crafting queue of `character` into its main inventory (room made).
+--- Returns the stacks that found no room afterwards, taken out of the inventory.
+---@param character LuaEntity
+---@return table rest
+function player_data.cancel_crafting(character)
+  local size = safe_get(character, "crafting_queue_size")
+  if type(size) ~= "number" or size == 0 then return {} end
+  return with_room(character, function()
+    local guard = 2 * size + 8
+    while guard > 0 and character.crafting_queue_size > 0 do
+      local q = character.crafting_queue
+      local last = q[#q]
+      character.cancel_crafting({ index = last.index, count = last.count })
+      guard = guard - 1
+    end
+  end)
+end
+
 -- Reading ------------------------------------------------------------------------------
 
 --- A job that reads `character` (and `player` for colours, `cursor` as a stack table) into
@@ -330,11 +549,19 @@ function player_data.reader(player, character, cursor, bonuses)
   end
   local head = format('{"format":%d,"name":%s,"color":%s,"chat_color":%s,"bonuses":{%s},"inventories":{',
     player_data.FORMAT, quote(player.name), colour(player.color), colour(player.chat_color), concat(b, ","))
+  -- the crafting queue is read now, at once: its items are in the inventory for a moment
+  local read, crafting, rest = pcall(player_data.take_crafting, character)
+  if not read then crafting, rest = nil, nil end
+  local tail = {}
+  if crafting then tail[#tail + 1] = ',"crafting":' .. player_data.crafting_json(crafting) end
+  if cursor then tail[#tail + 1] = ',"cursor":' .. player_data.stack_json(cursor) end
   return {
     character = character, phase = "slots", inv = 1, slot = 1, k = 1,
     captured = {}, parts = { head }, items = {}, stacks = 0,
-    tail = cursor and ("},\"cursor\":" .. player_data.stack_json(cursor) .. "}") or "}}",
+    tail = "}" .. concat(tail) .. "}",
     text = nil, crc = 0, crc_pos = 1,
+    -- stacks the crafting left without room (rare): uploaded in the overflow of the data
+    homeless = rest and #rest > 0 and rest or nil,
   }
 end
 
@@ -555,6 +782,8 @@ function player_data.write_step(job, budget)
       local data = job.data
       set_colour(job.player, "color", data.color)
       set_colour(job.player, "chat_color", data.chat_color)
+      -- the local queue belongs to the local data being replaced, like the inventories
+      pcall(player_data.cancel_crafting, character)
       -- empty first (armor last), so that no bonus slot shrinks under a stack
       for i = #order, 1, -1 do
         local inv = inventory_of(character, invs[order[i]].define)
@@ -604,6 +833,14 @@ function player_data.write_step(job, budget)
       end
       job.k = k
       if k > #job.deferred then
+        if job.data.crafting ~= nil then
+          local ok, rest, skipped = pcall(player_data.give_crafting, character, job.data.crafting)
+          if ok then
+            for i = 1, #rest do job.overflow[#job.overflow + 1] = rest[i] end
+            for i = 1, #skipped do job.skipped[#job.skipped + 1] = skipped[i] end
+          end
+          left = left - player_data.STACK_COST * 4
+        end
         local c = job.data.cursor
         if c ~= nil then
           local e, err = player_data.check_stack(c, "cursor")
@@ -633,7 +870,9 @@ end
 ---@param into LuaEntity
 ---@return table
 function player_data.mover(from, into)
-  return { from = from, into = into, inv = 1, slot = 1, overflow = {}, moved = 0 }
+  -- the crafting queue's items are the temporary character's too: back into its inventory
+  local ok, rest = pcall(player_data.cancel_crafting, from)
+  return { from = from, into = into, inv = 1, slot = 1, overflow = ok and rest or {}, moved = 0 }
 end
 
 --- Moves for about `budget` units; true when done (a vanished character ends the job), and

@@ -334,6 +334,7 @@ local function begin(S, ctx, player, rec, now)
   elseif rec.generation > 0 and rec.fingerprint and rec.character then
     rec.state = "reading"
     rec.job = player_data.reader(player, rec.character, rec.cursor, ctx.cfg.bonuses)
+    if rec.job.homeless then add_overflow(player, rec, rec.job.homeless) end
   else
     send_acquire(S, ctx, rec, false, now)
   end
@@ -409,6 +410,7 @@ function sync.leaving(S, ctx, player, now, recovered)
     end
     rec.state = "saving"
     rec.job = player_data.reader(player, character, cursor, ctx.cfg.bonuses)
+    if rec.job.homeless then add_overflow(player, rec, rec.job.homeless) end
     -- every stack is read now, in the event: the game shows no character for a player who has
     -- left; only writing the JSON, checksumming and sending wait for later ticks
     local spent, err = player_data.capture(rec.job)

@@ -218,3 +218,69 @@ fn a_failing_encode_string_sends_raw_and_raises_nothing() {
     leave_and_upload(&mut a, &mut c, "ann", 2);
     assert_same_player_data(&given, &c.stored()["ann"].data);
 }
+
+#[test]
+fn the_crafting_queue_travels_with_its_items_even_from_a_full_inventory() {
+    let mut c = Cluster::default();
+    let mut a = server("alpha");
+    let mut main: Vec<Value> = vec![
+        json!({"slot": 1, "name": "iron-plate", "count": 95}),
+        json!({"slot": 2, "name": "copper-cable", "count": 30}),
+    ];
+    main.extend((3..=80).map(|i| json!({"slot": i, "name": "stone", "count": 50})));
+    c.seed("ann", 1, data("ann", json!({ "main": main })));
+    play(&mut a, &mut c, "ann");
+    // queue crafts that take every plate and half the cables, then fill the freed slot: the
+    // inventory is full, so cancelling the queue needs room made for its ingredients
+    let queued: (u32, u32) = a.eval(
+        "local p = game.get_player('ann') \
+         local g = p.begin_crafting{recipe = 'iron-gear-wheel', count = 45} \
+         local e = p.begin_crafting{recipe = 'electronic-circuit', count = 5} \
+         p.crafting_queue_progress = 0.25 \
+         p.insert{name = 'stone', count = 50} \
+         return g, e",
+    );
+    assert_eq!(queued, (45, 5));
+    assert_eq!(item_count(&a, "ann", "iron-plate"), 0);
+    leave_and_upload(&mut a, &mut c, "ann", 2);
+    let up: Value = serde_json::from_str(&c.stored()["ann"].data).unwrap();
+    assert_eq!(
+        up["crafting"],
+        json!({"queue": [{"recipe": "iron-gear-wheel", "count": 45}, {"recipe": "electronic-circuit", "count": 5}],
+               "progress": 0.25,
+               "ingredients": [{"name": "copper-cable", "count": 15}, {"name": "iron-plate", "count": 95}]}),
+        "{up}"
+    );
+    // the character left behind still has its queue, and nothing went to the ground
+    let left_behind: (u32, f64) = a.eval(
+        "local c = storage.invsync.sync.players[1].character \
+         return c.crafting_queue_size, c.crafting_queue_progress",
+    );
+    assert_eq!(left_behind, (2, 0.25));
+    assert!(
+        a.game.world().ground.is_empty(),
+        "{:?}",
+        a.game.world().ground
+    );
+    let first = c.stored()["ann"].data.clone();
+    let typed = invsync_codec::player::PlayerData::from_json(first.as_bytes()).unwrap();
+    assert_eq!(typed.crafting.as_ref().unwrap().queue.len(), 2);
+    assert!(
+        typed
+            .stacks()
+            .any(|s| s.name == "iron-plate" && s.count == 95)
+    );
+    let mut b = server("beta");
+    play(&mut b, &mut c, "ann");
+    let there: (u32, u32, u32, f64) = b.eval(
+        "local p = game.get_player('ann') local q = p.crafting_queue \
+         return #q, q[1].count, q[2].count, p.crafting_queue_progress",
+    );
+    assert_eq!(there, (2, 45, 5, 0.25));
+    assert_eq!(item_count(&b, "ann", "iron-plate"), 0);
+    assert_eq!(item_count(&b, "ann", "copper-cable"), 15);
+    assert_eq!(item_count(&b, "ann", "stone"), 79 * 50);
+    assert!(b.game.world().ground.is_empty());
+    leave_and_upload(&mut b, &mut c, "ann", 3);
+    assert_eq!(c.stored()["ann"].data, first);
+}

@@ -74,6 +74,9 @@ impl Handle for EntityRef {
         if let Some(m) = control_method(lua, &k, character_invs(unit))? {
             return Ok(m);
         }
+        if super::control::handles(&k) {
+            return super::control::get(lua, unit, &k);
+        }
         Ok(match k.as_str() {
             "valid" => Value::Boolean(true),
             "object_name" => Value::String(lua.create_string("LuaEntity")?),
@@ -136,6 +139,11 @@ impl Handle for EntityRef {
         if Bonuses::NAMES.contains(&k.as_str()) {
             return set_bonus(&mut w, &sh.statics.protos, self.0, &k, &v);
         }
+        drop(w);
+        if let Some(r) = super::control::set(lua, self.0, &k, &v) {
+            return r;
+        }
+        let mut w = sh.world.borrow_mut();
         match k.as_str() {
             "health" => {
                 let h = as_number(&v, "LuaEntity.health")?;

@@ -5,6 +5,7 @@
 //! reports itself invalid like the game's. Methods are called with a dot (`inv.insert{...}`), as
 //! in the game. Unknown keys raise "<Class> doesn't contain key <key>." like the game.
 
+pub mod control;
 pub mod defines;
 pub mod entity;
 pub mod equipment;

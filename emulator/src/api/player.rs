@@ -198,6 +198,10 @@ impl Handle for PlayerRef {
         if let Some(m) = control_method(lua, &k, invs)? {
             return Ok(m);
         }
+        if super::control::handles(&k) {
+            let unit = live_character(&p).ok_or_else(|| no_character(&k))?;
+            return super::control::get(lua, unit, &k);
+        }
         let s = |v: &str| lua.create_string(v).map(Value::String);
         Ok(match k.as_str() {
             "valid" => Value::Boolean(true),
@@ -359,6 +363,16 @@ impl Handle for PlayerRef {
             };
         }
         let sh = shared(lua);
+        if super::control::handles(&k) {
+            let unit = {
+                let w = sh.world.borrow();
+                let p = w.player(index).ok_or_else(|| invalid("LuaPlayer"))?;
+                live_character(p).ok_or_else(|| no_character(&k))?
+            };
+            if let Some(r) = super::control::set(lua, unit, &k, &v) {
+                return r;
+            }
+        }
         let mut w = sh.world.borrow_mut();
         let p = w.player(index).ok_or_else(|| invalid("LuaPlayer"))?;
         if Bonuses::NAMES.contains(&k.as_str()) {
