@@ -47,6 +47,9 @@ pub struct HostArgs {
     /// The cluster's name (the Redis key prefix).
     #[arg(long)]
     cluster: Option<String>,
+    /// Redis replicas every store write waits for (`WAIT`) before the game is answered.
+    #[arg(long)]
+    redis_replicas: Option<u32>,
     /// Lease timeout in milliseconds; every host of a cluster must use the same (docs/SYNC.md).
     #[arg(long)]
     lease_timeout_ms: Option<u64>,
@@ -76,6 +79,7 @@ struct FileConfig {
     restart: Option<Restart>,
     max_restarts: Option<u32>,
     cluster: Option<String>,
+    redis_replicas: Option<u32>,
     lease_timeout_ms: Option<u64>,
     heartbeat_ms: Option<u64>,
     stop_timeout_s: Option<u64>,
@@ -93,6 +97,7 @@ pub struct HostConfig {
     pub restart: Restart,
     pub max_restarts: u32,
     pub cluster: String,
+    pub redis_replicas: u32,
     pub lease_timeout: Duration,
     pub heartbeat: Duration,
     pub stop_timeout: Duration,
@@ -170,6 +175,7 @@ impl HostArgs {
                 .clone()
                 .or(file.cluster)
                 .unwrap_or_else(|| "invsync".into()),
+            redis_replicas: self.redis_replicas.or(file.redis_replicas).unwrap_or(0),
             lease_timeout: Duration::from_millis(lease_timeout_ms),
             heartbeat: Duration::from_millis(heartbeat_ms),
             stop_timeout: Duration::from_secs(

@@ -79,6 +79,7 @@ async fn open_store(
     let url = config.store.clone();
     let options = RedisOptions {
         cluster: config.cluster.clone(),
+        replicas: config.redis_replicas,
         ..RedisOptions::default()
     };
     let open = {
@@ -202,7 +203,7 @@ async fn host(config: HostConfig) -> anyhow::Result<ExitCode> {
 
     'lifetime: loop {
         let started = Instant::now();
-        tracing::info!(server, command = ?config.command, "starting the game server");
+        tracing::info!(server, command = ?shown_command(&config), "starting the game server");
         let game = tokio::select! {
             g = game::start(&config.command, STARTUP_TIMEOUT) => g,
             _ = sigint.recv() => break 'lifetime,
@@ -315,6 +316,22 @@ async fn host(config: HostConfig) -> anyhow::Result<ExitCode> {
     service.drain().await;
     tracing::info!(server, "host stopped");
     Ok(code)
+}
+
+/// The game server command as it may be logged: the RCON password (which Factorio takes on its
+/// command line) replaced by `***`.
+fn shown_command(config: &HostConfig) -> Vec<String> {
+    config
+        .command
+        .iter()
+        .map(|a| {
+            if a.contains(&config.rcon_password) && !config.rcon_password.is_empty() {
+                a.replace(&config.rcon_password, "***")
+            } else {
+                a.clone()
+            }
+        })
+        .collect()
 }
 
 /// Counts a restart; false when no restart is allowed.
