@@ -27,6 +27,26 @@ pub struct PlayerData {
     /// Character bonuses by the game's property name (e.g. `character_inventory_slots_bonus`).
     #[serde(default, deserialize_with = "map_or_empty_array")]
     pub bonuses: BTreeMap<String, f64>,
+    /// `character_additional_mining_categories`; empty when absent.
+    #[serde(
+        default,
+        deserialize_with = "list_or_empty_object",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub mining_categories: Vec<String>,
+    /// Whether the flashlight is on; absent means on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flashlight: Option<bool>,
+    /// The player's tag; absent means none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
+    /// Quick bar slots holding an item, by slot (1..=100).
+    #[serde(
+        default,
+        deserialize_with = "list_or_empty_object",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub quick_bar: Vec<QuickBarSlot>,
     /// The inventories.
     #[serde(default)]
     pub inventories: Inventories,
@@ -36,6 +56,18 @@ pub struct PlayerData {
     /// What the player holds in the cursor.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cursor: Option<Stack>,
+}
+
+/// One quick bar slot.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct QuickBarSlot {
+    /// 1-based slot, 1..=100.
+    pub slot: u32,
+    /// Item prototype name.
+    pub name: String,
+    /// Quality prototype name; absent means `normal`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quality: Option<String>,
 }
 
 /// A crafting queue, cancelled into its ingredients to travel and started again on arrival.
@@ -259,6 +291,14 @@ mod tests {
             }),
             chat_color: None,
             bonuses: BTreeMap::from([("character_inventory_slots_bonus".into(), 10.0)]),
+            mining_categories: vec!["hard-solid".into()],
+            flashlight: Some(false),
+            tag: Some("builder".into()),
+            quick_bar: vec![QuickBarSlot {
+                slot: 11,
+                name: "transport-belt".into(),
+                quality: None,
+            }],
             inventories: Inventories::default(),
             crafting: Some(Crafting {
                 queue: vec![QueuedCraft {

@@ -244,6 +244,10 @@ fn base_player(rng: &mut Rng) -> PlayerData {
         color: Some(color),
         chat_color: Some(color),
         bonuses,
+        mining_categories: Vec::new(),
+        flashlight: None,
+        tag: None,
+        quick_bar: Vec::new(),
         inventories,
         crafting: None,
         cursor: Some(Stack {

@@ -118,7 +118,8 @@ impl Bonuses {
 
     /// Whether the field only takes whole non-negative numbers.
     pub fn is_integer(name: &str) -> bool {
-        name.ends_with("_bonus") && !name.contains("modifier")
+        // runtime-api.json 2.0.45: the `_bonus` fields are `uint`, except the health bonus (float)
+        name.ends_with("_bonus") && name != "character_health_bonus"
     }
 
     pub fn get(&self, name: &str) -> Option<f64> {
@@ -197,6 +198,13 @@ pub struct Character {
     /// `LuaControl.character_additional_mining_categories`.
     #[serde(default)]
     pub additional_mining_categories: Vec<String>,
+    /// `LuaControl.is_flashlight_enabled()` (on for a new character).
+    #[serde(default = "flashlight_on")]
+    pub flashlight: bool,
+}
+
+fn flashlight_on() -> bool {
+    true
 }
 
 /// One entry of a crafting queue (`CraftingQueueItem`; its `index` is its place in the list).
@@ -224,6 +232,7 @@ impl Character {
             crafting_queue: Vec::new(),
             crafting_progress: 0.0,
             additional_mining_categories: Vec::new(),
+            flashlight: true,
         }
     }
 
@@ -290,7 +299,13 @@ pub struct Player {
     /// Ticks until a dead player respawns (`LuaPlayer.ticks_to_respawn`); None when not dead.
     #[serde(default)]
     pub ticks_to_respawn: Option<u32>,
+    /// Quick bar slots (`get_quick_bar_slot`, 1..=100) holding an item filter: name, quality.
+    #[serde(default)]
+    pub quick_bar: BTreeMap<u32, (String, String)>,
 }
+
+/// Quick bar slots of a player (10 pages of 10).
+pub const QUICK_BAR_SLOTS: u32 = 100;
 
 /// Kinds of GUI element the emulator models.
 pub const GUI_TYPES: [&str; 6] = [
@@ -401,6 +416,7 @@ impl World {
             last_online: 0,
             tag: String::new(),
             ticks_to_respawn: None,
+            quick_bar: BTreeMap::new(),
         });
         index
     }

@@ -530,6 +530,83 @@ function player_data.cancel_crafting(character)
   end)
 end
 
+-- The player's own settings ------------------------------------------------------------
+
+--- Quick bar slots read and written (10 pages of 10).
+player_data.QUICK_BAR_SLOTS = 100
+
+--- `object[key](...)` under pcall (also when `key` is missing): ok, result.
+local function call(object, key, ...)
+  local ok, f = pcall(function() return object[key] end)
+  if not ok then return false, nil end
+  return pcall(f, ...)
+end
+
+--- The members of PLAYER_DATA that are the player's own settings (`mining_categories`,
+--- `flashlight`, `tag`, `quick_bar`), as JSON text with a leading comma each ("" for none).
+---@param player LuaPlayer
+---@param character LuaEntity
+---@return string
+function player_data.settings_json(player, character)
+  local parts = {}
+  local cats = safe_get(character, "character_additional_mining_categories")
+  if type(cats) == "table" and #cats > 0 then
+    local q = {}
+    for i = 1, #cats do q[i] = quote(cats[i]) end
+    parts[#parts + 1] = ',"mining_categories":[' .. concat(q, ",") .. "]"
+  end
+  local ok, lit = call(character, "is_flashlight_enabled")
+  if ok and lit == false then parts[#parts + 1] = ',"flashlight":false' end
+  local tag = safe_get(player, "tag")
+  if type(tag) == "string" and tag ~= "" then parts[#parts + 1] = ',"tag":' .. quote(tag) end
+  local slots = {}
+  for i = 1, player_data.QUICK_BAR_SLOTS do
+    local got, f = call(player, "get_quick_bar_slot", i)
+    if got and type(f) == "table" and type(f.name) == "string" then
+      local quality = type(f.quality) == "string" and f.quality ~= "normal" and f.quality or nil
+      slots[#slots + 1] = format('{"slot":%d,"name":%s%s}', i, quote(f.name),
+        quality and (',"quality":' .. quote(quality)) or "")
+    end
+  end
+  if #slots > 0 then parts[#parts + 1] = ',"quick_bar":[' .. concat(slots, ",") .. "]" end
+  return concat(parts)
+end
+
+--- Applies the player's own settings of payload `data` (absent ones get the defaults: no
+--- extra mining category, the flashlight on, no tag, an empty quick bar). Quick bar items
+--- this game does not know are left out. Raises nothing.
+---@param player LuaPlayer
+---@param character LuaEntity
+---@param data table
+function player_data.apply_settings(player, character, data)
+  local cats = {}
+  if type(data.mining_categories) == "table" then
+    for i = 1, #data.mining_categories do
+      local c = data.mining_categories[i]
+      if type(c) == "string" then cats[#cats + 1] = c end
+    end
+  end
+  pcall(function() character.character_additional_mining_categories = cats end)
+  call(character, data.flashlight == false and "disable_flashlight" or "enable_flashlight")
+  local tag = type(data.tag) == "string" and data.tag or ""
+  pcall(function() player.tag = tag end)
+  local bar = {}
+  if type(data.quick_bar) == "table" then
+    for i = 1, #data.quick_bar do
+      local q = data.quick_bar[i]
+      if type(q) == "table" and type(q.slot) == "number" and type(q.name) == "string" then bar[q.slot] = q end
+    end
+  end
+  for i = 1, player_data.QUICK_BAR_SLOTS do
+    local q = bar[i]
+    local filter = nil
+    if q and prototypes.item[q.name] then
+      filter = { name = q.name, quality = type(q.quality) == "string" and q.quality or "normal" }
+    end
+    call(player, "set_quick_bar_slot", i, filter)
+  end
+end
+
 -- Reading ------------------------------------------------------------------------------
 
 --- A job that reads `character` (and `player` for colours, `cursor` as a stack table) into
@@ -547,8 +624,9 @@ function player_data.reader(player, character, cursor, bonuses)
   for i = 1, #bonuses do
     b[i] = quote(bonuses[i]) .. ":" .. number(character[bonuses[i]])
   end
-  local head = format('{"format":%d,"name":%s,"color":%s,"chat_color":%s,"bonuses":{%s},"inventories":{',
-    player_data.FORMAT, quote(player.name), colour(player.color), colour(player.chat_color), concat(b, ","))
+  local head = format('{"format":%d,"name":%s,"color":%s,"chat_color":%s,"bonuses":{%s}%s,"inventories":{',
+    player_data.FORMAT, quote(player.name), colour(player.color), colour(player.chat_color), concat(b, ","),
+    player_data.settings_json(player, character))
   -- the crafting queue is read now, at once: its items are in the inventory for a moment
   local read, crafting, rest = pcall(player_data.take_crafting, character)
   if not read then crafting, rest = nil, nil end
@@ -796,7 +874,8 @@ function player_data.write_step(job, budget)
         if type(v) ~= "number" then v = 0 end
         pcall(function() character[name] = v end)
       end
-      left = left - 64
+      player_data.apply_settings(job.player, character, data)
+      left = left - 64 - player_data.QUICK_BAR_SLOTS
       job.phase = "stacks"
     elseif job.phase == "stacks" then
       local spec = invs[order[job.inv]]

@@ -78,7 +78,10 @@ settings.DEFAULTS = {
   --- Character bonuses synced (LuaControl property names), in the order they are written.
   bonuses = {
     "character_build_distance_bonus", "character_crafting_speed_modifier", "character_health_bonus",
-    "character_inventory_slots_bonus", "character_mining_speed_modifier", "character_reach_distance_bonus",
+    "character_inventory_slots_bonus", "character_item_drop_distance_bonus",
+    "character_item_pickup_distance_bonus", "character_loot_pickup_distance_bonus",
+    "character_maximum_following_robot_count_bonus", "character_mining_speed_modifier",
+    "character_reach_distance_bonus", "character_resource_reach_distance_bonus",
     "character_running_speed_modifier", "character_trash_slot_count_bonus",
   },
 }

@@ -284,3 +284,65 @@ fn the_crafting_queue_travels_with_its_items_even_from_a_full_inventory() {
     leave_and_upload(&mut b, &mut c, "ann", 3);
     assert_eq!(c.stored()["ann"].data, first);
 }
+
+#[test]
+fn every_character_bonus_and_the_players_own_settings_go_a_to_b_to_a() {
+    let mut c = Cluster::default();
+    let colour = json!({"r": 1, "g": 0.5, "b": 0, "a": 1});
+    let bonuses: serde_json::Map<String, Value> = BONUSES
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            let v = if b.ends_with("_modifier") || *b == "character_health_bonus" {
+                json!(0.25 + i as f64)
+            } else {
+                json!(i + 1)
+            };
+            ((*b).to_string(), v)
+        })
+        .collect();
+    let given = json!({
+        "format": 1, "name": "ann", "color": colour, "chat_color": colour,
+        "bonuses": bonuses,
+        "mining_categories": ["hard-solid", "basic-fluid"],
+        "flashlight": false,
+        "tag": "[builder]",
+        "quick_bar": [
+            {"slot": 1, "name": "transport-belt"},
+            {"slot": 12, "name": "iron-chest", "quality": "rare"},
+            {"slot": 100, "name": "inserter"}
+        ],
+        "inventories": {"main": [{"slot": 1, "name": "coal", "count": 5}]}
+    })
+    .to_string();
+    c.seed("ann", 1, given.clone());
+    let mut a = server("alpha");
+    play(&mut a, &mut c, "ann");
+    let seen: (String, bool, String, f64) = a.eval(
+        "local p = game.get_player('ann') \
+         return p.tag, p.is_flashlight_enabled(), p.get_quick_bar_slot(12).quality, \
+         p.character_health_bonus",
+    );
+    assert_eq!(
+        seen,
+        ("[builder]".to_string(), false, "rare".to_string(), 2.25)
+    );
+    leave_and_upload(&mut a, &mut c, "ann", 2);
+    let up: Value = serde_json::from_str(&c.stored()["ann"].data).unwrap();
+    let want: Value = serde_json::from_str(&given).unwrap();
+    for key in ["mining_categories", "flashlight", "tag", "quick_bar"] {
+        assert_eq!(up[key], want[key], "{key}: {up}");
+    }
+    assert_same_player_data(&given, &c.stored()["ann"].data);
+    let first = c.stored()["ann"].data.clone();
+    let typed = invsync_codec::player::PlayerData::from_json(first.as_bytes()).unwrap();
+    assert_eq!(typed.quick_bar.len(), 3);
+    let mut b = server("beta");
+    play(&mut b, &mut c, "ann");
+    leave_and_upload(&mut b, &mut c, "ann", 3);
+    assert_eq!(c.stored()["ann"].data, first);
+    // and back on alpha, where the local copy is replaced by B's (same) data
+    play(&mut a, &mut c, "ann");
+    leave_and_upload(&mut a, &mut c, "ann", 4);
+    assert_eq!(c.stored()["ann"].data, first);
+}

@@ -21,6 +21,9 @@ pub fn handles(key: &str) -> bool {
             | "begin_crafting"
             | "cancel_crafting"
             | "character_additional_mining_categories"
+            | "is_flashlight_enabled"
+            | "enable_flashlight"
+            | "disable_flashlight"
     )
 }
 
@@ -77,6 +80,16 @@ pub fn get(lua: &Lua, unit: u32, key: &str) -> mlua::Result<Value> {
         "character_additional_mining_categories" => {
             let list = read(lua, unit, |c| c.additional_mining_categories.clone())?;
             Value::Table(lua.create_sequence_from(list)?)
+        }
+        "is_flashlight_enabled" => method(lua, move |lua, _| {
+            one(lua, read(lua, unit, |c| c.flashlight)?)
+        })?,
+        "enable_flashlight" | "disable_flashlight" => {
+            let on = key == "enable_flashlight";
+            method(lua, move |lua, _| {
+                write(lua, unit, |c| c.flashlight = on)?;
+                Ok(mlua::MultiValue::new())
+            })?
         }
         "begin_crafting" => method(lua, move |lua, a| {
             let t = table_arg(&a, "begin_crafting")?;
@@ -141,9 +154,13 @@ pub fn set(lua: &Lua, unit: u32, key: &str, v: &Value) -> Option<mlua::Result<()
             }
             write(lua, unit, |c| c.additional_mining_categories = list)
         })()),
-        "crafting_queue" | "crafting_queue_size" | "begin_crafting" | "cancel_crafting" => {
-            Some(Err(rt(format!("LuaControl::{key} is read-only."))))
-        }
+        "crafting_queue"
+        | "crafting_queue_size"
+        | "begin_crafting"
+        | "cancel_crafting"
+        | "is_flashlight_enabled"
+        | "enable_flashlight"
+        | "disable_flashlight" => Some(Err(rt(format!("LuaControl::{key} is read-only.")))),
         _ => None,
     }
 }

@@ -14,7 +14,9 @@ use super::{
 use crate::context::shared;
 use crate::inventory::InventoryKind;
 use crate::sandbox::{rt, to_display};
-use crate::world::{Bonuses, Color, Controller, GUI_ROOTS, Player, Position, World};
+use crate::world::{
+    Bonuses, Color, Controller, GUI_ROOTS, Player, Position, QUICK_BAR_SLOTS, World,
+};
 
 /// `LuaPlayer` handle, by player index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,6 +107,17 @@ fn player_invs(w: &World, index: u32) -> Vec<InvId> {
         },
         None => Vec::new(),
     }
+}
+
+/// A quick bar slot index, 1..=100 (the game raises outside).
+fn quick_bar_index(v: &Value) -> mlua::Result<u32> {
+    let i = as_uint(v, "quick bar slot index")?;
+    if i == 0 || i > QUICK_BAR_SLOTS {
+        return Err(rt(format!(
+            "Index out of range: {i} (the quick bar has {QUICK_BAR_SLOTS} slots)"
+        )));
+    }
+    Ok(i)
 }
 
 /// Respawns player `index` now if it is waiting to respawn: a new character, controlled.
@@ -299,6 +312,50 @@ impl Handle for PlayerRef {
                 }
                 w.create_character_for(index);
                 Ok(MultiValue::from_iter([Value::Boolean(true)]))
+            })?,
+            "get_quick_bar_slot" => method(lua, move |lua, a| {
+                let i = quick_bar_index(&first(&a))?;
+                let sh = shared(lua);
+                let w = sh.world.borrow();
+                let p = w.player(index).ok_or_else(|| invalid("LuaPlayer"))?;
+                match p.quick_bar.get(&i) {
+                    Some((name, quality)) => {
+                        let t = lua.create_table()?;
+                        t.raw_set("name", name.as_str())?;
+                        t.raw_set("quality", quality.as_str())?;
+                        one(lua, t)
+                    }
+                    None => one(lua, Value::Nil),
+                }
+            })?,
+            "set_quick_bar_slot" => method(lua, move |lua, a| {
+                let mut args = a.iter();
+                let i = quick_bar_index(args.next().unwrap_or(&Value::Nil))?;
+                let filter = match args.next().cloned().unwrap_or(Value::Nil) {
+                    Value::Nil => None,
+                    Value::UserData(ud) => {
+                        let st = ud.borrow::<StackRef>().map_err(|_| {
+                            rt("set_quick_bar_slot: filter must be an item, a LuaItemStack or nil")
+                        })?;
+                        let sh = shared(lua);
+                        let w = sh.world.borrow();
+                        st.0.get(&w)
+                            .and_then(Option::as_ref)
+                            .map(|s| (s.name.clone(), s.quality.clone()))
+                    }
+                    v => {
+                        let spec = super::inventory::parse_spec(lua, &v)?;
+                        Some((spec.name, spec.quality))
+                    }
+                };
+                let sh = shared(lua);
+                let mut w = sh.world.borrow_mut();
+                let p = w.player_mut(index).ok_or_else(|| invalid("LuaPlayer"))?;
+                match filter {
+                    Some(f) => p.quick_bar.insert(i, f),
+                    None => p.quick_bar.remove(&i),
+                };
+                Ok(MultiValue::new())
             })?,
             "clear_cursor" => method(lua, move |lua, _| {
                 let sh = shared(lua);

@@ -1155,13 +1155,18 @@ fn floats(v: &mut Value) {
 }
 
 /// The bonuses the module syncs by default (settings.lua).
-pub const BONUSES: [&str; 8] = [
+pub const BONUSES: [&str; 13] = [
     "character_build_distance_bonus",
     "character_crafting_speed_modifier",
     "character_health_bonus",
     "character_inventory_slots_bonus",
+    "character_item_drop_distance_bonus",
+    "character_item_pickup_distance_bonus",
+    "character_loot_pickup_distance_bonus",
+    "character_maximum_following_robot_count_bonus",
     "character_mining_speed_modifier",
     "character_reach_distance_bonus",
+    "character_resource_reach_distance_bonus",
     "character_running_speed_modifier",
     "character_trash_slot_count_bonus",
 ];
