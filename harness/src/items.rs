@@ -1,0 +1,225 @@
+//! Item counts, the ledger of what each player gained and spent, and the audit's arithmetic.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+/// Items by (name, quality); quality `normal` when the data names none.
+pub type Counts = BTreeMap<(String, String), i64>;
+
+/// Adds `n` of `item` (`quality`) to `counts`, dropping entries that reach 0.
+pub fn add(counts: &mut Counts, item: &str, quality: &str, n: i64) {
+    let key = (item.to_string(), quality.to_string());
+    let v = counts.entry(key.clone()).or_insert(0);
+    *v += n;
+    if *v == 0 {
+        counts.remove(&key);
+    }
+}
+
+/// `a + sign * b`.
+pub fn merge(a: &mut Counts, b: &Counts, sign: i64) {
+    for ((item, quality), n) in b {
+        add(a, item, quality, sign * n);
+    }
+}
+
+/// The total number of items.
+pub fn total(counts: &Counts) -> i64 {
+    counts.values().sum()
+}
+
+/// The items of a PLAYER_DATA document: the five character inventories and the cursor, the
+/// same places `/emulator items` counts (equipment inside armor grids and the contents of a
+/// crafting queue are not counted, by either side).
+pub fn count_data(json: &[u8]) -> anyhow::Result<Counts> {
+    let v: Value = serde_json::from_slice(json)?;
+    let mut counts = Counts::new();
+    let mut stack = |s: &Value| {
+        if let (Some(name), Some(n)) = (s["name"].as_str(), s["count"].as_i64()) {
+            add(
+                &mut counts,
+                name,
+                s["quality"].as_str().unwrap_or("normal"),
+                n,
+            );
+        }
+    };
+    if let Some(invs) = v["inventories"].as_object() {
+        for list in invs.values() {
+            for s in list.as_array().into_iter().flatten() {
+                stack(s);
+            }
+        }
+    }
+    if v["cursor"].is_object() {
+        stack(&v["cursor"]);
+    }
+    Ok(counts)
+}
+
+/// `{"item":{"quality":n}}` (the shape of `/emulator items` and `player_state`'s `kept`).
+pub fn parse_counts(v: &Value) -> Counts {
+    let mut counts = Counts::new();
+    for (item, quals) in v.as_object().into_iter().flatten() {
+        for (quality, n) in quals.as_object().into_iter().flatten() {
+            add(&mut counts, item, quality, n.as_i64().unwrap_or(0));
+        }
+    }
+    counts
+}
+
+/// The same shape back as JSON.
+pub fn counts_json(counts: &Counts) -> Value {
+    let mut out = serde_json::Map::new();
+    for ((item, quality), n) in counts {
+        let entry = out
+            .entry(item.clone())
+            .or_insert_with(|| Value::Object(Default::default()));
+        entry[quality.as_str()] = Value::from(*n);
+    }
+    Value::Object(out)
+}
+
+/// Every item each player gained (seeded data, `give`) or spent (`take`).
+#[derive(Debug, Default, Clone)]
+pub struct Ledger {
+    players: BTreeMap<String, Counts>,
+}
+
+impl Ledger {
+    pub fn gain(&mut self, player: &str, item: &str, quality: &str, n: i64) {
+        add(
+            self.players.entry(player.to_string()).or_default(),
+            item,
+            quality,
+            n,
+        );
+    }
+
+    pub fn spend(&mut self, player: &str, item: &str, quality: &str, n: i64) {
+        self.gain(player, item, quality, -n);
+    }
+
+    /// Adds a whole inventory (an imported PLAYER_DATA).
+    pub fn gain_all(&mut self, player: &str, counts: &Counts) {
+        merge(
+            self.players.entry(player.to_string()).or_default(),
+            counts,
+            1,
+        );
+    }
+
+    /// What `player` should own now.
+    pub fn expected(&self, player: &str) -> Counts {
+        self.players.get(player).cloned().unwrap_or_default()
+    }
+
+    pub fn players(&self) -> impl Iterator<Item = &String> {
+        self.players.keys()
+    }
+}
+
+/// One player's audit: the ledger against what the cluster holds.
+#[derive(Debug, Clone)]
+pub struct PlayerAudit {
+    pub player: String,
+    /// Where the items were found: `store` (nobody holds the player) or the holding server.
+    pub source: String,
+    pub expected: Counts,
+    pub found: Counts,
+    /// Items the ledger has and the cluster does not.
+    pub lost: i64,
+    /// Items the cluster has beyond the ledger.
+    pub duplicated: i64,
+    /// Conflict snapshots counted (their difference from the generation they were built on).
+    pub conflicts: usize,
+}
+
+impl PlayerAudit {
+    pub fn new(
+        player: &str,
+        source: String,
+        expected: Counts,
+        found: Counts,
+        conflicts: usize,
+    ) -> PlayerAudit {
+        let mut diff = found.clone();
+        merge(&mut diff, &expected, -1);
+        let duplicated = diff.values().filter(|n| **n > 0).sum();
+        let lost = -diff.values().filter(|n| **n < 0).sum::<i64>();
+        PlayerAudit {
+            player: player.to_string(),
+            source,
+            expected,
+            found,
+            lost,
+            duplicated,
+            conflicts,
+        }
+    }
+
+    pub fn ok(&self) -> bool {
+        self.lost == 0 && self.duplicated == 0
+    }
+}
+
+/// The audit of every player.
+#[derive(Debug, Clone, Default)]
+pub struct Audit {
+    pub players: Vec<PlayerAudit>,
+}
+
+impl Audit {
+    pub fn lost(&self) -> i64 {
+        self.players.iter().map(|p| p.lost).sum()
+    }
+    pub fn duplicated(&self) -> i64 {
+        self.players.iter().map(|p| p.duplicated).sum()
+    }
+    pub fn ok(&self) -> bool {
+        self.players.iter().all(PlayerAudit::ok)
+    }
+    /// A line per player that is off, for assertion messages.
+    pub fn describe(&self) -> String {
+        let mut out = String::new();
+        for p in &self.players {
+            out += &format!(
+                "{}: {} expected {} found {} (lost {}, duplicated {}, conflicts {})\n",
+                p.player,
+                p.source,
+                total(&p.expected),
+                total(&p.found),
+                p.lost,
+                p.duplicated,
+                p.conflicts
+            );
+            if !p.ok() {
+                let mut diff = p.found.clone();
+                merge(&mut diff, &p.expected, -1);
+                out += &format!("  found - expected: {}\n", counts_json(&diff));
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn data_and_item_lists_count_alike() {
+        let data = br#"{"format":1,"name":"a","inventories":{"main":[{"slot":1,"name":"iron-plate","count":5},{"slot":2,"name":"iron-plate","count":3,"quality":"rare"}],"guns":[],"ammo":[{"slot":1,"name":"rocket","count":2}]},"cursor":{"name":"iron-plate","count":1}}"#;
+        let c = count_data(data).unwrap();
+        let items: Value =
+            serde_json::json!({"iron-plate": {"normal": 6, "rare": 3}, "rocket": {"normal": 2}});
+        assert_eq!(c, parse_counts(&items));
+        assert_eq!(counts_json(&c), items);
+        let mut ledger = Ledger::default();
+        ledger.gain_all("a", &c);
+        ledger.spend("a", "rocket", "normal", 2);
+        let audit = PlayerAudit::new("a", "store".into(), ledger.expected("a"), c, 0);
+        assert_eq!((audit.lost, audit.duplicated), (0, 2));
+    }
+}
