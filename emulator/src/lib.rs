@@ -39,5 +39,7 @@ pub use server::{run, serve};
 pub use stats::StatsSnapshot;
 pub use stream::{CommandHandle, StreamSettings};
 
-/// The game version the emulator imitates (reported by `/version` and `script.active_mods`).
-pub const GAME_VERSION: &str = "2.0.28";
+/// The game version the emulator imitates (reported by `/version`, the first log line and
+/// `script.active_mods`): the version of the API description it was checked against
+/// (docs/EMULATOR.md, "Version").
+pub const GAME_VERSION: &str = "2.0.45";

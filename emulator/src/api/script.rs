@@ -156,7 +156,35 @@ pub fn create_script(lua: &Lua) -> mlua::Result<Table> {
     let mods = lua.create_table()?;
     mods.raw_set("base", crate::GAME_VERSION)?;
     s.raw_set("active_mods", mods)?;
-    Ok(s)
+    read_only_proxy(lua, s, "LuaBootstrap")
+}
+
+/// A table that reads `members` (an unknown key raises, as the game's objects do) and
+/// refuses every write: the attributes of `LuaBootstrap` are read-only (runtime-api 2.0.45).
+fn read_only_proxy(lua: &Lua, members: Table, class: &'static str) -> mlua::Result<Table> {
+    let proxy = lua.create_table()?;
+    let meta = lua.create_table()?;
+    meta.raw_set(
+        "__index",
+        lua.create_function(move |_, (_t, k): (Table, Value)| {
+            let v: Value = members.raw_get(k.clone())?;
+            if v.is_nil() {
+                return Err(super::no_key(class, &k));
+            }
+            Ok(v)
+        })?,
+    )?;
+    meta.raw_set(
+        "__newindex",
+        lua.create_function(
+            move |_, (_t, k, _v): (Table, Value, Value)| -> mlua::Result<()> {
+                let k = super::key_str(class, &k)?;
+                Err(rt(format!("{class}::{k} is read-only.")))
+            },
+        )?,
+    )?;
+    proxy.set_metatable(Some(meta))?;
+    Ok(proxy)
 }
 
 pub fn create_remote(lua: &Lua) -> mlua::Result<Table> {
