@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 mod admin;
 mod bench;
 mod bench_store;
+mod demo;
 mod frames;
 mod host;
 mod lines;
@@ -43,6 +44,8 @@ enum Command {
     Admin(admin::AdminArgs),
     /// Run beside one game server: start it, answer its player sync from the store, stop it cleanly.
     Host(Box<host::HostArgs>),
+    /// A cluster on this machine: emulated servers under `invsync host`, players moving between them, an audit.
+    Demo(demo::DemoArgs),
 }
 
 /// Exit status for bad input (as clap uses for bad arguments).
@@ -58,6 +61,7 @@ fn main() -> ExitCode {
         Command::Emulator(args) => invsync_emulator::run(*args).map(|()| ExitCode::SUCCESS),
         Command::Admin(args) => admin::run(&args),
         Command::Host(args) => host::run(&args),
+        Command::Demo(args) => demo::run(&args),
     };
     match result {
         Ok(code) => code,
