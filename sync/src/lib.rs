@@ -49,22 +49,28 @@
 pub mod decide;
 mod memory;
 pub mod message;
+#[cfg(feature = "stores")]
 mod open;
 mod player_store;
 pub mod record;
+#[cfg(feature = "stores")]
 mod redis_store;
 mod settings;
+#[cfg(feature = "stores")]
 mod sqlite;
 mod store;
 
 pub use decide::{AcquireOutcome, AdminRefusal, UploadOutcome};
 pub use memory::MemoryStore;
+#[cfg(feature = "stores")]
 pub use open::{open, redact_url};
 pub use player_store::{
     Acquired, AdminError, Clock, MAX_PLAYER_NAME, MAX_SERVER_ID, PlayerStore, PlayerView,
 };
 pub use record::{Cause, Lease, Millis, PlayerHead, RecordError, SnapshotMeta};
+#[cfg(feature = "stores")]
 pub use redis_store::{RedisOptions, RedisStore};
 pub use settings::Settings;
+#[cfg(feature = "stores")]
 pub use sqlite::SqliteStore;
 pub use store::{Commit, Heartbeat, Revision, Store, StoreError, StoredHead};
