@@ -20,3 +20,8 @@ if ((${#missing[@]})); then
     "${sudo[@]}" apt-get update -qq
     DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+
+# cargo-fuzz for the fuzz step (tests/fuzz.sh); installed once, reused after.
+if ! command -v cargo-fuzz >/dev/null; then
+    cargo install --quiet --locked cargo-fuzz --version 0.13.2
+fi
