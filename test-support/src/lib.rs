@@ -4,8 +4,10 @@
 //!   a pipe for its stdout), used by the RCON transport's and the host link's tests.
 //! * [`rcon_wire`]: Source RCON packets as the mock reads and writes them, written from the
 //!   spec rather than taken from the crate under test.
+//! * [`peers`]: whether a test fails or skips when an outside program it needs is missing.
 //! * [`xorshift`]: deterministic pseudo-random numbers and incompressible test text.
 
 pub mod mock_game;
+pub mod peers;
 pub mod rcon_wire;
 pub mod xorshift;

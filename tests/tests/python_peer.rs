@@ -23,12 +23,9 @@ fn peer_available() -> bool {
         .status()
         .is_ok_and(|s| s.success());
     if !ok {
-        assert!(
-            std::env::var_os("INVSYNC_REQUIRE_PEERS").is_none(),
-            "python3 with PyPI lz4 is required (pip install -r tests/requirements.txt)"
-        );
-        eprintln!(
-            "NOTICE: skipping: python3 with PyPI lz4 not found (pip install -r tests/requirements.txt)"
+        invsync_test_support::peers::missing(
+            "python peer",
+            "python3 with PyPI lz4 is not available (pip install -r tests/requirements.txt)",
         );
     }
     ok
