@@ -36,6 +36,9 @@ pub struct EmulatorArgs {
     /// 60 ticks per second of wall time instead of virtual time.
     #[arg(long)]
     pub realtime: bool,
+    /// With --realtime: ticks per second of wall time (a slow server runs fewer than 60).
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub ticks_per_second: u32,
     /// Stop after running this many ticks.
     #[arg(long)]
     pub ticks: Option<u64>,

@@ -298,9 +298,9 @@ pub async fn serve(
                 },
                 config.scenario.files.len(),
                 if args.realtime {
-                    "real time (60 ticks/s)"
+                    format!("real time ({} ticks/s)", args.ticks_per_second)
                 } else {
-                    "virtual time"
+                    "virtual time".to_string()
                 },
                 args.peers,
                 if args.heavy { "on" } else { "off" }
@@ -402,7 +402,9 @@ pub async fn serve(
     let mut ticks_run = 0u64;
     let mut quit = false;
     let mut script_ids = 0i32;
-    let mut interval = tokio::time::interval(Duration::from_micros(16_667));
+    let mut interval = tokio::time::interval(Duration::from_micros(
+        1_000_000 / u64::from(args.ticks_per_second.max(1)),
+    ));
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
 
     let result: anyhow::Result<()> = async {
