@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 mod admin;
 mod bench;
 mod bench_store;
+mod chaos;
 mod demo;
 mod frames;
 mod host;
@@ -44,6 +45,8 @@ enum Command {
     Admin(admin::AdminArgs),
     /// Run beside one game server: start it, answer its player sync from the store, stop it cleanly.
     Host(Box<host::HostArgs>),
+    /// A randomized run with faults over a cluster on this machine; exit 1 on any violation.
+    Chaos(chaos::ChaosArgs),
     /// A cluster on this machine: emulated servers under `invsync host`, players moving between them, an audit.
     Demo(demo::DemoArgs),
 }
@@ -61,6 +64,7 @@ fn main() -> ExitCode {
         Command::Emulator(args) => invsync_emulator::run(*args).map(|()| ExitCode::SUCCESS),
         Command::Admin(args) => admin::run(&args),
         Command::Host(args) => host::run(&args),
+        Command::Chaos(args) => chaos::run(&args),
         Command::Demo(args) => demo::run(&args),
     };
     match result {

@@ -12,7 +12,12 @@
 //!
 //! Every wait is bounded; everything listens on loopback; every child is killed on drop.
 
+pub mod chaos;
+pub mod faults;
+pub mod history;
+pub mod invariants;
 pub mod items;
+pub mod proxy;
 pub mod redis;
 
 use std::collections::BTreeMap;
