@@ -2,7 +2,8 @@
 //!
 //! Loaded: base (minus `loadfile`, `dofile`, `loadstring`, `string.dump`; `load` accepts text
 //! chunks only), `string`, `table`, `math` (with a deterministic `math.random` whose state lives in
-//! the world), `bit32`. Not loaded: `io`, `os`, `coroutine`, `debug`, `package`. `require` loads
+//! the world), `bit32`, `debug` with `getinfo` and `traceback` only. Not loaded: `io`, `os`,
+//! `coroutine`, `package`. `require` loads
 //! only files of the scenario folder. `print` writes a stdout line, `log` a log line.
 //!
 //! Errors raised by Rust API functions reach Lua as strings (like the game's), through wrappers of
@@ -66,10 +67,16 @@ fn strip_traceback(s: &str) -> String {
 
 /// Make a new sandboxed state carrying `shared`.
 pub fn new_state(shared_state: Rc<Shared>, count_instructions: bool) -> mlua::Result<Lua> {
-    let lua = Lua::new_with(
-        StdLib::TABLE | StdLib::STRING | StdLib::MATH | StdLib::BIT,
-        LuaOptions::new(),
-    )?;
+    // SAFETY: `debug` is loaded only to keep `getinfo` and `traceback` (the game's Lua has
+    // them; its own event_handler.lua calls `debug.getinfo`); the members that can break the
+    // VM's invariants (`setlocal`, `setupvalue`, `upvaluejoin`, `setmetatable`, `sethook`,
+    // `getregistry`, ...) are dropped below, before any script runs.
+    let lua = unsafe {
+        Lua::unsafe_new_with(
+            StdLib::TABLE | StdLib::STRING | StdLib::MATH | StdLib::BIT | StdLib::DEBUG,
+            LuaOptions::new(),
+        )
+    };
     lua.set_app_data(shared_state.clone());
     for name in [
         reg::EVENTS,
@@ -94,6 +101,12 @@ pub fn new_state(shared_state: Rc<Shared>, count_instructions: bool) -> mlua::Re
     }
     let string: Table = g.get("string")?;
     string.raw_set("dump", Value::Nil)?;
+    let full_debug: Table = g.get("debug")?;
+    let debug = lua.create_table()?;
+    for name in ["getinfo", "traceback"] {
+        debug.raw_set(name, full_debug.raw_get::<Value>(name)?)?;
+    }
+    g.raw_set("debug", debug)?;
 
     g.raw_set("print", lua.create_function(lua_print)?)?;
     g.raw_set("log", lua.create_function(lua_log)?)?;

@@ -302,6 +302,12 @@ pub struct Player {
     /// Quick bar slots (`get_quick_bar_slot`, 1..=100) holding an item filter: name, quality.
     #[serde(default)]
     pub quick_bar: BTreeMap<u32, (String, String)>,
+    /// `LuaControl.cheat_mode`.
+    #[serde(default)]
+    pub cheat_mode: bool,
+    /// `LuaControl.opened`: the GUI element the player has open (only elements are modelled).
+    #[serde(default)]
+    pub opened: Option<u32>,
 }
 
 /// Quick bar slots of a player (10 pages of 10).
@@ -417,6 +423,8 @@ impl World {
             tag: String::new(),
             ticks_to_respawn: None,
             quick_bar: BTreeMap::new(),
+            cheat_mode: false,
+            opened: None,
         });
         index
     }

@@ -194,8 +194,16 @@ fn sandbox_has_only_the_games_libraries() {
     );
     assert_reply(
         &mut g,
-        "rcon.print(tostring(io) .. tostring(os) .. tostring(coroutine) .. tostring(debug) .. tostring(loadfile) .. tostring(dofile) .. type(bit32) .. tostring(string.dump))",
-        "nilnilnilnilnilniltablenil\n",
+        "rcon.print(tostring(io) .. tostring(os) .. tostring(coroutine) .. type(debug) .. tostring(loadfile) .. tostring(dofile) .. type(bit32) .. tostring(string.dump))",
+        "nilnilniltablenilniltablenil\n",
+    );
+    // the game's `debug` has getinfo and traceback (its event_handler.lua uses getinfo); the
+    // emulator offers only those two
+    assert_reply(
+        &mut g,
+        "local n = 0 for _ in pairs(debug) do n = n + 1 end \
+         rcon.print(n .. ' ' .. debug.getinfo(1, 'S').short_src .. ' ' .. type(debug.traceback()))",
+        "2 (command) string\n",
     );
     assert_reply(&mut g, "rcon.print(load('return 1+1')())", "2\n");
     assert_reply_contains(

@@ -174,3 +174,69 @@ fn encode_string_can_fail_as_the_description_says() {
         "string\tnil\n",
     );
 }
+
+#[test]
+fn insert_fills_gun_and_ammo_slots_first_then_main_and_never_trash_or_armor() {
+    let mut g = game_with_ann();
+    let p = "local p = game.get_player('ann') local function n(i) \
+             return p.get_inventory(defines.inventory[i]).get_item_count() end ";
+    assert_reply(
+        &mut g,
+        &format!(
+            "{p}p.insert{{name = 'pistol', count = 1}} p.insert{{name = 'firearm-magazine', count = 10}} \
+             p.insert{{name = 'heavy-armor', count = 1}} \
+             say(n('character_guns'), n('character_ammo'), n('character_armor'), n('character_main'))"
+        ),
+        "1\t10\t0\t1\n",
+    );
+    // a full main inventory takes nothing more: the trash slots are not a fallback
+    assert_reply(
+        &mut g,
+        &format!(
+            "{p}local put = p.insert{{name = 'stone', count = 50 * 80}} \
+             say(put, p.insert{{name = 'iron-plate', count = 5}}, n('character_trash'))"
+        ),
+        "3950\t0\t0\n",
+    );
+}
+
+#[test]
+fn gui_members_of_some_element_types_are_refused_on_the_others() {
+    let mut g = game_with_ann();
+    let p = "local s = game.get_player('ann').gui.screen \
+             local f = s.add{type = 'frame', name = 'f', direction = 'vertical'} \
+             local l = s.add{type = 'label', name = 'l'} \
+             local function e(f) local ok, m = pcall(f) return ok and 'accepted' or m end ";
+    assert_reply(
+        &mut g,
+        &format!(
+            "{p}f.force_auto_center() say(f.direction, e(function() return l.direction end), \
+             e(function() l.force_auto_center() end), e(function() l.value = 0.5 end))"
+        ),
+        "vertical\tLuaGuiElement::direction is only usable on frame, flow, line elements, not on a label.\t\
+         LuaGuiElement::force_auto_center is only usable on frame elements, not on a label.\t\
+         LuaGuiElement::value is only usable on progressbar elements, not on a label.\n",
+    );
+}
+
+#[test]
+fn what_clusterio_reaches_for_exists_as_the_description_says() {
+    let mut g = game_with_ann();
+    // every defines.events entry of runtime-api 2.0.45, e.g. those Clusterio's module registers
+    assert_reply(
+        &mut g,
+        "local e = defines.events local n = 0 for _ in pairs(e) do n = n + 1 end \
+         say(n, type(e.on_pre_player_removed), type(e.on_cutscene_cancelled), type(e.on_player_banned), \
+         script.get_event_id(e.on_player_promoted) == e.on_player_promoted, \
+         script.get_event_id('on_player_demoted') == e.on_player_demoted)",
+        "204\tnumber\tnumber\tnumber\ttrue\ttrue\n",
+    );
+    assert_reply(
+        &mut g,
+        "game.disable_replay() local p = game.get_player('ann') \
+         p.force = 'player' p.cheat_mode = true \
+         local f = p.gui.screen.add{type = 'frame', name = 'f'} p.opened = f \
+         say(p.force.name, p.cheat_mode, p.opened == f, pcall(function() p.force = 'enemy' end))",
+        "player\ttrue\ttrue\tfalse\tLuaPlayer.force: unknown force enemy (the emulator has only 'player')\n",
+    );
+}

@@ -136,6 +136,8 @@ impl UserData for GameRef {
                 "is_multiplayer" => method(lua, |_, _| {
                     Ok(MultiValue::from_iter([Value::Boolean(true)]))
                 })?,
+                // replays are not modelled: disabling them changes nothing the emulator keeps
+                "disable_replay" => method(lua, |_, _| Ok(MultiValue::new()))?,
                 "print" => method(lua, |lua, a| {
                     let msg = a.iter().next().cloned().unwrap_or(Value::Nil);
                     let players: Vec<u32> = shared(lua)

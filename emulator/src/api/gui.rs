@@ -122,6 +122,28 @@ fn add(lua: &Lua, parent: u32, spec: Table) -> mlua::Result<Value> {
     Ok(Value::UserData(lua.create_userdata(GuiRef(id))?))
 }
 
+/// The element types a member belongs to, where the description restricts it
+/// (`subclasses` in runtime-api.json 2.0.45); the game refuses it on the others.
+fn element_types(key: &str) -> Option<&'static [&'static str]> {
+    Some(match key {
+        "value" => &["progressbar"],
+        "direction" => &["frame", "flow", "line"],
+        "force_auto_center" => &["frame"],
+        _ => return None,
+    })
+}
+
+/// Refuses member `key` on an element of type `kind` that it does not belong to.
+fn only_on(key: &str, kind: &str) -> mlua::Result<()> {
+    match element_types(key) {
+        Some(types) if !types.contains(&kind) => Err(rt(format!(
+            "LuaGuiElement::{key} is only usable on {} elements, not on a {kind}.",
+            types.join(", ")
+        ))),
+        _ => Ok(()),
+    }
+}
+
 impl Handle for GuiRef {
     fn index(&self, lua: &Lua, key: Value) -> mlua::Result<Value> {
         let id = self.0;
@@ -134,6 +156,7 @@ impl Handle for GuiRef {
                 None => return gone("LuaGuiElement", &k),
             }
         };
+        only_on(&k, &e.kind)?;
         let s = |v: &str| lua.create_string(v).map(Value::String);
         Ok(match k.as_str() {
             "valid" => Value::Boolean(true),
@@ -266,6 +289,7 @@ impl Handle for GuiRef {
             .gui
             .get_mut(&self.0)
             .ok_or_else(|| invalid("LuaGuiElement"))?;
+        only_on(&k, &e.kind)?;
         match k.as_str() {
             "caption" => e.caption = caption.expect("computed above"),
             "tooltip" => e.tooltip = caption.expect("computed above"),

@@ -222,7 +222,8 @@ pub fn insert_into(lua: &Lua, invs: &[InvId], spec: &StackSpec) -> mlua::Result<
     let sh = shared(lua);
     let mut w = sh.world.borrow_mut();
     let mut left = spec.clone();
-    for id in invs {
+    let kind = sh.statics.protos.item(&spec.name).map_or("", |p| p.kind);
+    for id in &insert_order(invs, kind) {
         if left.count == 0 {
             break;
         }
@@ -232,6 +233,32 @@ pub fn insert_into(lua: &Lua, invs: &[InvId], spec: &StackSpec) -> mlua::Result<
         after_write(&mut w, &sh.statics.protos, *id);
     }
     Ok(spec.count - left.count)
+}
+
+/// The inventories of `invs` that `LuaControl.insert` fills with an item of prototype type
+/// `kind`, in order, as the game's character does (like picking the item up): a gun into the
+/// gun slots first, ammo into the ammo slots first, then the main inventory; never the armor
+/// or the trash slots.
+fn insert_order(invs: &[InvId], kind: &str) -> Vec<InvId> {
+    let first = match kind {
+        "gun" => Some(InventoryKind::CharacterGuns),
+        "ammo" => Some(InventoryKind::CharacterAmmo),
+        _ => None,
+    };
+    let character_kind = |id: &InvId| match id {
+        InvId::Character { kind, .. } => Some(*kind),
+        _ => None,
+    };
+    let mut out: Vec<InvId> = invs
+        .iter()
+        .filter(|id| first.is_some() && character_kind(id) == first)
+        .copied()
+        .collect();
+    out.extend(invs.iter().filter(|id| match character_kind(id) {
+        None => true,
+        Some(k) => k == InventoryKind::CharacterMain,
+    }));
+    out
 }
 
 /// Remove from several inventories in order (LuaControl.remove_item).

@@ -224,6 +224,12 @@ impl Handle for PlayerRef {
             "connected" => Value::Boolean(p.connected),
             "admin" => Value::Boolean(p.admin),
             "tag" => s(&p.tag)?,
+            "force" => Value::UserData(lua.create_userdata(ForceRef)?),
+            "cheat_mode" => Value::Boolean(p.cheat_mode),
+            "opened" => match p.opened.filter(|g| sh.world.borrow().gui.contains_key(g)) {
+                Some(g) => Value::UserData(lua.create_userdata(GuiRef(g))?),
+                None => Value::Nil,
+            },
             "controller_type" => Value::Number(f64::from(p.controller.define())),
             "ticks_to_respawn" => p
                 .ticks_to_respawn
@@ -463,6 +469,30 @@ impl Handle for PlayerRef {
             "chat_color" => p.chat_color = parse_color(&v)?,
             "admin" => p.admin = as_bool(&v, "LuaPlayer.admin")?,
             "tag" => p.tag = as_string(&v, "LuaPlayer.tag")?,
+            "cheat_mode" => p.cheat_mode = as_bool(&v, "LuaPlayer.cheat_mode")?,
+            "force" => {
+                let name = match &v {
+                    Value::UserData(ud) if ud.is::<ForceRef>() => FORCE.to_string(),
+                    other => as_string(other, "LuaPlayer.force")?,
+                };
+                if name != FORCE {
+                    return Err(rt(format!(
+                        "LuaPlayer.force: unknown force {name} (the emulator has only '{FORCE}')"
+                    )));
+                }
+            }
+            "opened" => {
+                p.opened = match &v {
+                    Value::Nil => None,
+                    Value::UserData(ud) if ud.is::<GuiRef>() => Some(ud.borrow::<GuiRef>()?.0),
+                    other => {
+                        return Err(rt(format!(
+                            "LuaPlayer.opened: the emulator models only GUI elements, got {}",
+                            other.type_name()
+                        )));
+                    }
+                }
+            }
             _ => return Err(no_key("LuaPlayer", &key)),
         }
         Ok(())
@@ -501,6 +531,30 @@ impl UserData for GuiHolder {
                 "object_name" => Value::String(lua.create_string("LuaGui")?),
                 "player" => Value::UserData(lua.create_userdata(PlayerRef(this.0))?),
                 _ => return Err(no_key("LuaGui", &key)),
+            })
+        });
+        add_eq(m);
+    }
+}
+
+/// The one force the emulator has (the game's default force of players).
+pub const FORCE: &str = "player";
+
+/// `LuaForce` handle of the force `player` (forces, research and technologies are not
+/// modelled: `name`, `index`, `valid`, `object_name` only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ForceRef;
+
+impl UserData for ForceRef {
+    fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
+        m.add_meta_method(MetaMethod::Index, |lua, _, key: Value| {
+            let k = key_str("LuaForce", &key)?;
+            Ok(match k.as_str() {
+                "valid" => Value::Boolean(true),
+                "object_name" => Value::String(lua.create_string("LuaForce")?),
+                "name" => Value::String(lua.create_string(FORCE)?),
+                "index" => Value::Number(1.0),
+                _ => return Err(no_key("LuaForce", &key)),
             })
         });
         add_eq(m);

@@ -116,6 +116,24 @@ pub fn create_script(lua: &Lua) -> mlua::Result<Table> {
         })?,
     )?;
     s.raw_set(
+        "get_event_id",
+        lua.create_function(|_, ev: Value| -> mlua::Result<u32> {
+            // a `defines.events` value or a custom event id stays itself; a name is looked up
+            let id = match &ev {
+                Value::String(name) => {
+                    let name = name.to_string_lossy();
+                    EVENTS
+                        .iter()
+                        .find(|(n, _)| *n == name)
+                        .map(|(_, id)| *id)
+                        .ok_or_else(|| rt(format!("script.get_event_id: unknown event {name}")))?
+                }
+                other => super::as_uint(other, "script.get_event_id")?,
+            };
+            Ok(id)
+        })?,
+    )?;
+    s.raw_set(
         "get_event_handler",
         lua.create_function(|lua, id: u32| {
             let events: Table = lua.named_registry_value(reg::EVENTS)?;
