@@ -271,9 +271,27 @@ pub fn module_path(name: &str) -> Option<String> {
     ok.then(|| format!("{stem}.lua"))
 }
 
+/// The scenario folder of the Lua file running at stack `level` ("" for the top folder), or
+/// None when that code is not a scenario file (a console command).
+fn caller_folder(lua: &Lua, level: usize) -> Option<String> {
+    let source = lua.inspect_stack(level, |d| d.source().source.map(|s| s.into_owned()))??;
+    let path = source.strip_prefix("@__level__/")?;
+    Some(
+        path.rsplit_once('/')
+            .map_or(String::new(), |(dir, _)| dir.to_string()),
+    )
+}
+
+/// `require(name)`: like the game, a module next to the requiring file first, then one from
+/// the top of the scenario folder.
 fn lua_require(lua: &Lua, name: String) -> mlua::Result<Value> {
-    let path =
+    let top =
         module_path(&name).ok_or_else(|| rt(format!("require: invalid module name '{name}'")))?;
+    let relative = caller_folder(lua, 1)
+        .filter(|dir| !dir.is_empty() && !name.starts_with("__level__/"))
+        .map(|dir| format!("{dir}/{top}"))
+        .filter(|p| shared(lua).statics.scenario.files.contains_key(p));
+    let path = relative.unwrap_or(top);
     let loaded: Table = lua.named_registry_value(reg::LOADED)?;
     match loaded.raw_get::<Value>(path.as_str())? {
         Value::Nil => {}

@@ -240,3 +240,21 @@ fn what_clusterio_reaches_for_exists_as_the_description_says() {
         "player\ttrue\ttrue\tfalse\tLuaPlayer.force: unknown force enemy (the emulator has only 'player')\n",
     );
 }
+
+#[test]
+fn require_finds_a_module_next_to_the_requiring_file_first() {
+    let mut g = common::game_with(&[
+        (
+            "control.lua",
+            "found = require('lib/a') top = require('b') function say(x) rcon.print(x) end",
+        ),
+        (
+            "lib/a.lua",
+            "return require('b') .. '+' .. require('lib.c')",
+        ),
+        ("lib/b.lua", "return 'lib/b'"),
+        ("lib/c.lua", "return 'lib/c'"),
+        ("b.lua", "return 'top b'"),
+    ]);
+    assert_reply(&mut g, "say(found .. ', ' .. top)", "lib/b+lib/c, top b\n");
+}
