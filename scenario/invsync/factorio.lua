@@ -246,8 +246,12 @@ local function player_state_line(name)
       add_character(temporary, rec.temp)
       if detached(rec.temp) then add_character(kept, rec.temp) end
     end
-    if rec.character ~= rec.temp and detached(rec.character) then add_character(kept, rec.character) end
-    if type(rec.cursor) == "table" then add_entries(kept, { rec.cursor }) end
+    -- once the player has left (idle), the synced character and its cursor are this game's
+    -- copy of what it last uploaded or applied: the store's copy is the player's, and the next
+    -- sync replaces this one (or finds it unchanged), so it is not counted as kept
+    local aside = rec.state ~= "idle"
+    if aside and rec.character ~= rec.temp and detached(rec.character) then add_character(kept, rec.character) end
+    if aside and type(rec.cursor) == "table" then add_entries(kept, { rec.cursor }) end
     if type(rec.apply_cursor) == "table" then add_entries(kept, { rec.apply_cursor }) end
   end
   return string.format(

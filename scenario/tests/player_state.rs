@@ -125,3 +125,44 @@ fn unknown_players_and_bad_arguments_answer_an_error_line() {
     let s = state_json(&mut a, &mut c, "cat");
     assert!(s["state"].is_string(), "{s}");
 }
+
+/// A join that fails (the host never answers) and a leave: the character the module set aside
+/// stays in the world as this game's copy of the player's last synced inventory. It is not the
+/// player's item twice: `kept` leaves it out once the player is idle (chaos seed 4242 on Redis
+/// counted such a copy as 48 duplicated items).
+#[test]
+fn after_a_failed_join_and_a_leave_the_local_copy_is_not_kept() {
+    let mut c = Cluster::default();
+    let mut a = Server::new("alpha", config(&control_with(FAST), 0, false));
+    a.run(&mut c, 1);
+    a.join("ann");
+    a.run_until(&mut c, 300, "playing", |s, _| s.state("ann") == "playing");
+    a.sc(
+        &mut c,
+        "game.get_player('ann').insert{name='coal', count=48}",
+    );
+    a.leave("ann");
+    a.run_until(&mut c, 600, "uploaded", |s, c| {
+        s.state("ann") == "idle" && c.stored().get("ann").is_some_and(|d| d.generation == 1)
+    });
+    // the next join is never answered: the player waits aside, then fails, then leaves
+    c.answers.insert("ann".into(), Answer::Silent);
+    a.join("ann");
+    a.run_until(&mut c, 600, "failed", |s, _| s.state("ann") == "failed");
+    let s = state_json(&mut a, &mut c, "ann");
+    assert_eq!(
+        s["kept"],
+        json!({"coal": {"normal": 48}}),
+        "while the sync is open, the character set aside is kept for her"
+    );
+    a.leave("ann");
+    a.run_until(&mut c, 120, "idle", |s, _| s.state("ann") == "idle");
+    let s = state_json(&mut a, &mut c, "ann");
+    assert_eq!(s["state"], "idle");
+    assert_eq!(
+        s["kept"],
+        json!({}),
+        "after she left, the copy is not hers a second time: the store holds her 48 coal"
+    );
+    assert!(c.stored()["ann"].data.contains("coal"));
+}
