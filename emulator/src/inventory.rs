@@ -156,6 +156,11 @@ impl InventoryKind {
     }
 
     /// Item types a slot of this inventory accepts (None = all).
+    /// Whether its slots take filters (`LuaInventory.supports_filters`): the main inventories.
+    pub fn supports_filters(self) -> bool {
+        matches!(self, InventoryKind::CharacterMain | InventoryKind::GodMain)
+    }
+
     fn accepts(self, kind: &str) -> bool {
         match self {
             InventoryKind::CharacterGuns => kind == "gun",
@@ -171,6 +176,9 @@ impl InventoryKind {
 pub struct Inventory {
     pub kind: InventoryKind,
     pub slots: Vec<Option<ItemStack>>,
+    /// Slot filters (`LuaInventory.set_filter`): 0-based slot -> item name, quality.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub filters: std::collections::BTreeMap<usize, (String, String)>,
 }
 
 /// What to insert or remove: the parsed form of an `ItemStackIdentification`.
@@ -206,6 +214,7 @@ impl Inventory {
         Inventory {
             kind,
             slots: vec![None; size],
+            filters: Default::default(),
         }
     }
 
@@ -218,6 +227,7 @@ impl Inventory {
             Vec::new()
         };
         self.slots.resize(size, None);
+        self.filters.retain(|i, _| *i < size);
         spilled
     }
 
@@ -241,11 +251,16 @@ impl Inventory {
         let probe = spec.to_stack(0);
         let limit = Self::stack_limit(protos, &probe);
         let mut room: u64 = 0;
-        for slot in &self.slots {
+        for (i, slot) in self.slots.iter().enumerate() {
+            let allowed = self
+                .filters
+                .get(&i)
+                .is_none_or(|(n, q)| *n == spec.name && *q == spec.quality);
             room += match slot {
                 Some(s) if s.merges_with(&probe) => u64::from(limit.saturating_sub(s.count)),
                 Some(_) => 0,
-                None => u64::from(limit),
+                None if allowed => u64::from(limit),
+                None => 0,
             };
         }
         room.min(u64::from(spec.count)) as u32
@@ -269,11 +284,15 @@ impl Inventory {
                 left -= n;
             }
         }
-        for slot in self.slots.iter_mut() {
+        for (i, slot) in self.slots.iter_mut().enumerate() {
             if left == 0 {
                 break;
             }
-            if slot.is_none() {
+            let allowed = self
+                .filters
+                .get(&i)
+                .is_none_or(|(n, q)| *n == spec.name && *q == spec.quality);
+            if slot.is_none() && allowed {
                 let n = left.min(limit);
                 *slot = Some(spec.to_stack(n));
                 left -= n;

@@ -258,3 +258,18 @@ fn require_finds_a_module_next_to_the_requiring_file_first() {
     ]);
     assert_reply(&mut g, "say(found .. ', ' .. top)", "lib/b+lib/c, top b\n");
 }
+
+#[test]
+fn slot_filters_hold_their_slot_for_their_item() {
+    let mut g = game_with_ann();
+    assert_reply(
+        &mut g,
+        "local inv = game.get_player('ann').get_main_inventory() \
+         local set = inv.set_filter(1, 'iron-plate') \
+         inv.insert{name = 'coal', count = 10} inv.insert{name = 'iron-plate', count = 5} \
+         local refused = inv.set_filter(2, 'stone') \
+         say(set, inv.supports_filters(), inv.get_filter(1).name, inv[1].name, inv[2].name, refused, \
+         inv.supports_bar(), inv.is_filtered())",
+        "true\ttrue\tiron-plate\tiron-plate\tcoal\tfalse\tfalse\ttrue\n",
+    );
+}

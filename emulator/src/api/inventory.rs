@@ -455,6 +455,63 @@ impl Handle for InvRef {
                     one(lua, id.get(w).is_none_or(|i| i.is_empty()))
                 })
             })?,
+            "supports_filters" => method(lua, move |lua, _| {
+                with_inv(lua, id, |w, _| {
+                    one(lua, id.get(w).is_some_and(|i| i.kind.supports_filters()))
+                })
+            })?,
+            "get_filter" => method(lua, move |lua, a| {
+                let filter = with_inv(lua, id, |w, _| {
+                    let inv = id.get(w).expect("checked by with_inv");
+                    let i = slot_index(&first(&a), inv.slots.len())?.unwrap_or(usize::MAX);
+                    Ok(inv.filters.get(&i).cloned())
+                })?;
+                match filter {
+                    Some((name, quality)) => {
+                        let t = lua.create_table()?;
+                        t.raw_set("name", name)?;
+                        t.raw_set("quality", quality)?;
+                        one(lua, t)
+                    }
+                    None => one(lua, Value::Nil),
+                }
+            })?,
+            "set_filter" => method(lua, move |lua, a| {
+                let mut args = a.iter();
+                let index = args.next().cloned().unwrap_or(Value::Nil);
+                let filter = match args.next().cloned().unwrap_or(Value::Nil) {
+                    Value::Nil => None,
+                    v => Some(parse_filter(lua, &v)?),
+                };
+                with_inv(lua, id, |w, _| {
+                    let inv = id.get_mut(w).expect("checked by with_inv");
+                    if !inv.kind.supports_filters() {
+                        return Err(rt(
+                            "LuaInventory::set_filter: this inventory does not support filters.",
+                        ));
+                    }
+                    let i = slot_index(&index, inv.slots.len())?
+                        .ok_or_else(|| rt("LuaInventory::set_filter: expected a slot index"))?;
+                    // the game refuses a filter the slot's current stack does not match
+                    if let (Some((n, q)), Some(st)) = (&filter, &inv.slots[i])
+                        && (st.name != *n || st.quality != *q)
+                    {
+                        return one(lua, false);
+                    }
+                    match filter {
+                        Some(f) => inv.filters.insert(i, f),
+                        None => inv.filters.remove(&i),
+                    };
+                    one(lua, true)
+                })
+            })?,
+            "is_filtered" => method(lua, move |lua, _| {
+                with_inv(lua, id, |w, _| {
+                    one(lua, id.get(w).is_some_and(|i| !i.filters.is_empty()))
+                })
+            })?,
+            // inventory bars exist on containers, which the emulator does not model
+            "supports_bar" => method(lua, |lua, _| one(lua, false))?,
             "is_full" => method(lua, move |lua, _| {
                 with_inv(lua, id, |w, _| {
                     one(lua, id.get(w).is_some_and(|i| i.empty_slots() == 0))
@@ -679,6 +736,42 @@ impl Handle for StackRef {
             .map(|l| lua.create_string(l).map(Value::String))
             .transpose()?
             .unwrap_or(Value::Nil),
+            // the prototype families of the 2.0 item types (data/base: a blueprint is a
+            // selection tool, which is an item with label; a book is an item with inventory)
+            "is_item_with_tags"
+            | "is_item_with_label"
+            | "is_item_with_inventory"
+            | "is_selection_tool"
+            | "is_tool"
+            | "is_item_with_entity_data"
+            | "is_repair_tool" => {
+                let family: &[&str] = match k.as_str() {
+                    "is_item_with_tags" => &["item-with-tags"],
+                    "is_item_with_inventory" => &["item-with-inventory", "blueprint-book"],
+                    "is_selection_tool" => &[
+                        "selection-tool",
+                        "blueprint",
+                        "deconstruction-item",
+                        "upgrade-item",
+                    ],
+                    "is_item_with_label" => &[
+                        "item-with-label",
+                        "item-with-tags",
+                        "item-with-inventory",
+                        "blueprint-book",
+                        "selection-tool",
+                        "blueprint",
+                        "deconstruction-item",
+                        "upgrade-item",
+                    ],
+                    "is_tool" => &["tool", "repair-tool"],
+                    "is_repair_tool" => &["repair-tool"],
+                    _ => &[],
+                };
+                Value::Boolean(read_stack(lua, id, |s, p| {
+                    Ok(p.item(&s.name).is_some_and(|p| family.contains(&p.kind)))
+                })?)
+            }
             "is_armor" => Value::Boolean(read_stack(lua, id, |s, p| {
                 Ok(p.item(&s.name).is_some_and(|p| p.kind == "armor"))
             })?),

@@ -231,6 +231,11 @@ impl Handle for PlayerRef {
                 None => Value::Nil,
             },
             "controller_type" => Value::Number(f64::from(p.controller.define())),
+            // no remote view is modelled: the physical controller and place are the player's
+            "physical_controller_type" => Value::Number(f64::from(p.controller.define())),
+            "physical_position" => position_table(lua, p.position)?,
+            "physical_surface" => Value::UserData(lua.create_userdata(SurfaceRef(1))?),
+            "physical_surface_index" => Value::Number(1.0),
             "ticks_to_respawn" => p
                 .ticks_to_respawn
                 .map_or(Value::Nil, |t| Value::Number(f64::from(t))),
@@ -541,7 +546,7 @@ impl UserData for GuiHolder {
 pub const FORCE: &str = "player";
 
 /// `LuaForce` handle of the force `player` (forces, research and technologies are not
-/// modelled: `name`, `index`, `valid`, `object_name` only).
+/// modelled: `name`, `index`, `valid`, `object_name`, and `technologies`, empty).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ForceRef;
 
@@ -554,6 +559,8 @@ impl UserData for ForceRef {
                 "object_name" => Value::String(lua.create_string("LuaForce")?),
                 "name" => Value::String(lua.create_string(FORCE)?),
                 "index" => Value::Number(1.0),
+                // research is not modelled: no technology is listed
+                "technologies" => Value::Table(lua.create_table()?),
                 _ => return Err(no_key("LuaForce", &key)),
             })
         });
