@@ -270,7 +270,7 @@ local interface = {
   caps = function()
     local st = state()
     answer(link.caps(st.link))
-    link.announce_caps(st.link, cfg)
+    link.announce_caps(st.link, cfg, env())
   end,
   --- The sync state of a player and the items the module holds for them (PROTOCOL.md 5.3).
   player_state = function(name)

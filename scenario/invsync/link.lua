@@ -24,8 +24,8 @@
 --- reassembler within its budget, reports every outcome to the host as a `received` control
 --- message, and returns the completed payloads for the adapter to dispatch.
 ---
---- Message ids: 1 ..= 2^31 - 1 from a counter in the state (wrapping); ids from 2^31 up are
---- used only for the capability announcement after a load, which must not touch `storage`
+--- Message ids: 1 ..= 2^31 - 1 from a counter in the state (wrapping); ids 2^31 ..= 2^32 - 1
+--- (2^31 + (tick mod 2^31)) are used only for the capability announcement after a load, which must not touch `storage`
 --- (see `announce_caps_after_load`).
 
 local reassembler = require("invsync.reassembler")
@@ -127,6 +127,31 @@ local function raw_fits(cfg, id, n)
   return n + frame.header_len(id, 1, 1, "raw", n, n) <= cfg.stdout_max_frame
 end
 
+--- Control messages (`staged`, `received`, `caps`) may fill this many places in the outbox
+--- beyond `max_outbox`, so an outbox full of application messages does not swallow them: a
+--- lost `received` leaves the host waiting for its timeout, a lost `staged` delays the pull
+--- until the next announcement. One tick queues at most one `received` per message the
+--- reassembler holds and one `staged` per message staged.
+link.CONTROL_RESERVE = 64
+
+--- Queues `payload` unless `limit` messages are waiting already (nil and a reason then).
+local function enqueue(st, cfg, payload, limit)
+  local small, big = st.small, st.queue
+  if (small.tail - small.head + 1) + (big.tail - big.head + 1) >= limit then
+    return nil, format("the outbox holds %d messages (max_outbox %d)", limit, cfg.max_outbox)
+  end
+  local id = link.next_id(st)
+  local n = #payload
+  if (raw_fits(cfg, id, n) and not text.check(payload)) or n <= cfg.zlib_max then
+    small.tail = small.tail + 1
+    small.items[small.tail] = { id = id, payload = payload }
+  else
+    big.tail = big.tail + 1
+    big.items[big.tail] = { id = id, payload = payload }
+  end
+  return id
+end
+
 --- Sends `payload` (any bytes up to `zlib_max`, text above) to the host. It goes out in
 --- this tick's or the next tick's `flush`, within the tick's budget. Returns its message id,
 --- or nil and a reason when the outbox is full (`max_outbox` messages waiting).
@@ -139,20 +164,7 @@ function link.send(st, cfg, payload)
   if type(payload) ~= "string" then
     error("invsync.send: payload must be a string, got " .. type(payload), 2)
   end
-  local small, big = st.small, st.queue
-  if (small.tail - small.head + 1) + (big.tail - big.head + 1) >= cfg.max_outbox then
-    return nil, format("the outbox holds %d messages (max_outbox)", cfg.max_outbox)
-  end
-  local id = link.next_id(st)
-  local n = #payload
-  if (raw_fits(cfg, id, n) and not text.check(payload)) or n <= cfg.zlib_max then
-    small.tail = small.tail + 1
-    small.items[small.tail] = { id = id, payload = payload }
-  else
-    big.tail = big.tail + 1
-    big.items[big.tail] = { id = id, payload = payload }
-  end
-  return id
+  return enqueue(st, cfg, payload, cfg.max_outbox)
 end
 
 local function pop(q)
@@ -213,15 +225,24 @@ function link.flush(st, cfg, env, budget, now)
   return budget - left
 end
 
---- Sends a control message (a small JSON object).
-local function control(st, cfg, body)
-  return link.send(st, cfg, body)
+--- Sends a control message (a small JSON object), in the outbox's reserve when application
+--- messages fill it. Should even the reserve be full, the message is dropped, counted in
+--- `st.control_dropped` and logged (when `env` is given). Returns `send`'s results.
+local function control(st, cfg, body, env)
+  local id, why = enqueue(st, cfg, body, cfg.max_outbox + link.CONTROL_RESERVE)
+  if not id then
+    st.control_dropped = (st.control_dropped or 0) + 1
+    if env and env.log then
+      env.log(format("invsync: control message dropped, %s: %s", why, body))
+    end
+  end
+  return id, why
 end
 
 --- The `staged` announcement of a staged message.
-local function announce(st, cfg, m)
+local function announce(st, cfg, m, env)
   control(st, cfg, format('{"type":"staged","id":%d,"count":%d,"wlen":%d,"method":"%s","bytes":%d}',
-    m.id, m.count, m.wlen, m.method, m.plen))
+    m.id, m.count, m.wlen, m.method, m.plen), env)
 end
 
 --- Builds staged messages from the queue while `budget` lasts: the pull frames of each, with
@@ -274,7 +295,7 @@ function link.stage(st, cfg, env, now, budget)
           st.staged[m.id] = m
           st.staged_ids[#st.staged_ids + 1] = m.id
           st.sent_staged = st.sent_staged + 1
-          announce(st, cfg, m)
+          announce(st, cfg, m, env)
         end
       end
     end
@@ -305,7 +326,7 @@ local function tend_staged(st, cfg, env, now)
     else
       if now - m.announced_at >= cfg.staged_reannounce_ticks then
         m.announced_at = now
-        announce(st, cfg, m)
+        announce(st, cfg, m, env)
       end
       i = i + 1
     end
@@ -313,12 +334,12 @@ local function tend_staged(st, cfg, env, now)
 end
 
 --- Reports a message outcome to the host.
-local function report(st, cfg, id, err)
+local function report(st, cfg, id, err, env)
   if err then
     control(st, cfg, format('{"type":"received","id":%d,"status":"failed","error":"%s","detail":%s}',
-      id, err.name, json.quote(one_line(err.message))))
+      id, err.name, json.quote(one_line(err.message))), env)
   else
-    control(st, cfg, format('{"type":"received","id":%d,"status":"done"}', id))
+    control(st, cfg, format('{"type":"received","id":%d,"status":"done"}', id), env)
   end
 end
 
@@ -343,9 +364,9 @@ function link.receive(st, cfg, now, env, budget)
     if e.kind == "message" then
       st.received = st.received + 1
       delivered[#delivered + 1] = { id = e.id, payload = e.payload }
-      report(st, cfg, e.id, nil)
+      report(st, cfg, e.id, nil, env)
     elseif e.kind == "expired" or (e.kind == "error" and e.scope == "message") then
-      report(st, cfg, e.id, e.error)
+      report(st, cfg, e.id, e.error, env)
     end
   end
   tend_staged(st, cfg, env, now)
@@ -477,22 +498,26 @@ local function caps_message(st)
   return '{"type":"caps",' .. body:sub(2)
 end
 
---- Queues the capabilities as a control message (at start, and when asked).
+--- Queues the capabilities as a control message (at start, and when asked). Returns the id,
+--- or nil and a reason when even the outbox's reserve for control messages is full.
 ---@param st table
 ---@param cfg table
-function link.announce_caps(st, cfg)
-  control(st, cfg, caps_message(st))
+---@param env table|nil {log}: a dropped announcement is logged there
+---@return number|nil id
+---@return string|nil reason
+function link.announce_caps(st, cfg, env)
+  return control(st, cfg, caps_message(st), env)
 end
 
 --- Announces the capabilities after a load, without touching the state: the id comes from
---- the tick (2^31 + tick mod 2^31), so peers that loaded and peers that did not stay in step.
+--- the tick (2^31 + (tick mod 2^31), PROTOCOL.md 5.5), so peers that loaded and peers that did not stay in step.
 --- The message is one stdout frame (`raw`), which its size guarantees.
 ---@param st table
 ---@param cfg table
 ---@param env table
 ---@param now number
 function link.announce_caps_after_load(st, cfg, env, now)
-  local id = LOAD_ID_BASE + now % 2147483647
+  local id = LOAD_ID_BASE + now % LOAD_ID_BASE
   local frames = sender.frames(caps_message(st), { id = id, method = "raw", max_frame = cfg.stdout_max_frame })
   if frames then emit(env, frames[1]) end
 end

@@ -68,6 +68,11 @@ test("the capability announcement and answer", function()
   link.announce_caps_after_load(st, cfg, env, 1234)
   t.eq(st.next_id, before, "the after-load announcement takes no id from the state")
   t.ok(env.lines[#env.lines]:find(" " .. (2147483648 + 1234) .. " 1/1 raw ", 1, true), "its id comes from the tick")
+  -- 2^31 + (tick mod 2^31) (PROTOCOL.md 5.5): the largest id is 2^32 - 1, the tick 2^31 wraps to 2^31
+  link.announce_caps_after_load(st, cfg, env, 2147483647)
+  t.ok(env.lines[#env.lines]:find(" 4294967295 1/1 raw ", 1, true), "tick 2^31 - 1: " .. env.lines[#env.lines])
+  link.announce_caps_after_load(st, cfg, env, 2147483648 + 5)
+  t.ok(env.lines[#env.lines]:find(" " .. (2147483648 + 5) .. " 1/1 raw ", 1, true), "tick 2^31 + 5: " .. env.lines[#env.lines])
 end)
 
 test("small payloads go out as one line, large ones are staged, pulled and acked", function()
@@ -227,6 +232,34 @@ test("the outbox is bounded", function()
   t.ok(link.send(st, cfg, "a"), "1"); t.ok(link.send(st, cfg, "b"), "2"); t.ok(link.send(st, cfg, "c"), "3")
   local id, why = link.send(st, cfg, "d")
   t.eq(id, nil, "refused"); t.ok(why:find("max_outbox"), "says why")
+end)
+
+test("control messages keep their room in a full outbox, and are logged when even that is full", function()
+  local cfg = settings.resolve({ max_outbox = 3 })
+  local st = link.new(cfg)
+  local env = fake_env()
+  for i = 1, 3 do t.ok(link.send(st, cfg, "app " .. i), "application message " .. i) end
+  t.eq(link.send(st, cfg, "app 4"), nil, "the application's share is full")
+  -- a message from the host completes: its `received` report is queued all the same
+  local f = S.frames("hello", { id = 77, method = "raw", max_frame = 200 })[1]
+  t.eq(link.recv(st, f, 0), "ok 77 1/1", "received")
+  local delivered = link.receive(st, cfg, 0, env, 1e9)
+  t.eq(#delivered, 1, "delivered")
+  t.ok(link.announce_caps(st, cfg, env), "a caps announcement fits too")
+  for now = 1, 3 do tick(st, cfg, env, now, 1e9) end
+  local msgs = host_read(env)
+  t.eq(#msgs, 5, "three application messages and two control messages went out")
+  t.eq(msgs[4], '{"type":"received","id":77,"status":"done"}', "the received report")
+  t.eq(json.decode(msgs[5]).type, "caps", "the caps announcement")
+  -- the reserve is bounded: past it, a control message is dropped with a word
+  st = link.new(cfg)
+  env = fake_env()
+  for i = 1, 3 do link.send(st, cfg, "app " .. i) end
+  for i = 1, link.CONTROL_RESERVE do t.ok(link.announce_caps(st, cfg, env), "reserve place " .. i) end
+  local id, why = link.announce_caps(st, cfg, env)
+  t.eq(id, nil, "dropped past the reserve"); t.ok(why:find("max_outbox"), "says why")
+  t.eq(st.control_dropped, 1, "counted")
+  t.eq(#env.logs, 1, "logged"); t.ok(env.logs[1]:find("control message dropped", 1, true), env.logs[1])
 end)
 
 test("settings: defaults, overrides and mistakes", function()
