@@ -98,3 +98,32 @@ where
         .map_or(0, |p| p.count);
     Err(Error::Incomplete { id, count, missing })
 }
+
+/// Game ticks per second at normal speed: the game's fixed update rate (docs/GAME_FACTS.md,
+/// "Ticks"). Ticks are the protocol's clock (`max_age_ticks`, the game module's timeouts); a
+/// host that counts wall time converts it with [`ticks_in`], and the emulator runs this many
+/// by default.
+pub const TICKS_PER_SECOND: u32 = 60;
+
+/// The whole ticks that `elapsed` wall time holds at normal speed ([`TICKS_PER_SECOND`]).
+pub fn ticks_in(elapsed: std::time::Duration) -> u64 {
+    (elapsed.as_millis() * u128::from(TICKS_PER_SECOND) / 1000) as u64
+}
+
+#[cfg(test)]
+mod tick_tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn wall_time_in_ticks() {
+        assert_eq!(ticks_in(Duration::ZERO), 0);
+        assert_eq!(ticks_in(Duration::from_millis(16)), 0);
+        assert_eq!(ticks_in(Duration::from_millis(17)), 1);
+        assert_eq!(
+            ticks_in(Duration::from_secs(1)),
+            u64::from(TICKS_PER_SECOND)
+        );
+        assert_eq!(ticks_in(Duration::from_secs(600)), 36_000);
+    }
+}

@@ -33,11 +33,12 @@ pub struct EmulatorArgs {
     /// Scenario folder (holds control.lua); none runs an empty scenario.
     #[arg(long)]
     pub scenario: Option<PathBuf>,
-    /// 60 ticks per second of wall time instead of virtual time.
+    /// Ticks at the game's rate in wall time (--ticks-per-second) instead of virtual time.
     #[arg(long)]
     pub realtime: bool,
-    /// With --realtime: ticks per second of wall time (a slow server runs fewer than 60).
-    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    /// With --realtime: ticks per second of wall time (the game's 60 by default; a slow server
+    /// runs fewer).
+    #[arg(long, default_value_t = invsync_codec::TICKS_PER_SECOND, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub ticks_per_second: u32,
     /// Stop after running this many ticks.
     #[arg(long)]

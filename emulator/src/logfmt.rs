@@ -5,10 +5,12 @@
 //! * Console lines: `YYYY-MM-DD HH:MM:SS [CHAT] name: text` (also `[JOIN]`, `[LEAVE]`, `[COMMAND]`).
 //! * `print` output: verbatim.
 //!
-//! In virtual time the clock is the tick counter (60 ticks = 1 s) and dates start at
+//! In virtual time the clock is the tick counter (`TICKS_PER_SECOND` ticks = 1 s) and dates start at
 //! 2000-01-01 00:00:00, so output is reproducible; in real time the wall clock (UTC) is used.
 
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use invsync_codec::TICKS_PER_SECOND;
 
 use crate::context::Line;
 
@@ -48,7 +50,7 @@ impl Clock {
     /// Seconds since start for log lines.
     pub fn seconds(&self, tick: u64) -> f64 {
         match self {
-            Clock::Virtual => tick as f64 / 60.0,
+            Clock::Virtual => tick as f64 / f64::from(TICKS_PER_SECOND),
             Clock::Real { start } => start.elapsed().as_secs_f64(),
         }
     }
@@ -56,7 +58,7 @@ impl Clock {
     /// Date and time for console lines.
     pub fn date(&self, tick: u64) -> String {
         match self {
-            Clock::Virtual => civil(VIRTUAL_EPOCH + tick / 60),
+            Clock::Virtual => civil(VIRTUAL_EPOCH + tick / u64::from(TICKS_PER_SECOND)),
             Clock::Real { .. } => civil(
                 SystemTime::now()
                     .duration_since(UNIX_EPOCH)
@@ -85,7 +87,10 @@ mod tests {
         let c = Clock::Virtual;
         assert_eq!(c.format(&Line::Log("Info X".into()), 1), "   0.017 Info X");
         assert_eq!(
-            c.format(&Line::Dated("[CHAT] a: b".into()), 60 * 3661),
+            c.format(
+                &Line::Dated("[CHAT] a: b".into()),
+                u64::from(TICKS_PER_SECOND) * 3661
+            ),
             "2000-01-01 01:01:01 [CHAT] a: b"
         );
         assert_eq!(civil(951_782_400), "2000-02-29 00:00:00");

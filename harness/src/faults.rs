@@ -48,7 +48,7 @@ impl Cluster {
         Ok(proxy)
     }
 
-    /// Makes node `i`'s game run `tps` ticks per second (60 is normal). Restarts the node.
+    /// Makes node `i`'s game run `tps` ticks per second (`invsync_codec::TICKS_PER_SECOND` is normal). Restarts the node.
     pub async fn slow_game(&mut self, i: usize, tps: u32) -> anyhow::Result<()> {
         self.reconfigure(i, move |args| {
             if let Some(k) = args.iter().position(|a| a == "--ticks-per-second") {

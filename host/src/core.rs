@@ -676,7 +676,7 @@ impl LinkCore {
     }
 
     fn ticks(&self, now: Instant) -> u64 {
-        (now.saturating_duration_since(self.epoch).as_millis() * 60 / 1000) as u64
+        invsync_codec::ticks_in(now.saturating_duration_since(self.epoch))
     }
 
     fn delivery_config(&self) -> DeliveryConfig {

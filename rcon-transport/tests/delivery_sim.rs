@@ -20,7 +20,9 @@ use invsync_test_support::xorshift::XorShift64;
 use proptest::prelude::*;
 
 const BYTES_PER_TICK: usize = 100;
-const TICK: Duration = Duration::from_micros(16_667);
+/// One game tick, rounded up to whole microseconds.
+const TICK: Duration =
+    Duration::from_micros(1_000_000u64.div_ceil(invsync_codec::TICKS_PER_SECOND as u64));
 
 #[derive(Clone, Debug)]
 struct Faults {

@@ -14,7 +14,7 @@
 //! * A final line without `\n` is processed like any other line (see [`crate::line_splitter`]).
 //!
 //! Time: the reassembler ages messages in caller-supplied units; pass game ticks if known, or
-//! any monotonic count (the tokio adapter passes wall time converted to 60 ticks per second).
+//! any monotonic count (the tokio adapter passes wall time in ticks, `invsync_codec::ticks_in`).
 
 use invsync_codec::{Error as CodecError, Message, Outcome, Reassembler, ReassemblerConfig};
 

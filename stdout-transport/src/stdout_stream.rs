@@ -6,7 +6,7 @@
 //! server blocked on its stdout stalls, so consume promptly; the channel capacity is the slack.)
 //!
 //! Time for the reassembler's age limit is wall time since the stream started, converted to
-//! 60 ticks per second, so `max_age_ticks` keeps meaning game ticks at normal speed.
+//! ticks (`invsync_codec::ticks_in`), so `max_age_ticks` keeps meaning game ticks at normal speed.
 
 use std::time::Duration;
 
@@ -74,7 +74,7 @@ impl Drop for StdoutStream {
 }
 
 fn ticks_since(start: Instant) -> u64 {
-    (start.elapsed().as_millis() * 60 / 1000) as u64
+    invsync_codec::ticks_in(start.elapsed())
 }
 
 async fn read_loop<R>(
