@@ -56,6 +56,14 @@ pub struct PlayerData {
     /// What the player holds in the cursor.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cursor: Option<Stack>,
+    /// Stacks a game could not place (an item or quality it does not know, an export string it
+    /// refused), carried on unchanged until a game that can place them does.
+    #[serde(
+        default,
+        deserialize_with = "list_or_empty_object",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub unplaced: Vec<Stack>,
 }
 
 /// One quick bar slot.
@@ -222,6 +230,7 @@ impl PlayerData {
             .chain(&i.trash)
             .chain(self.crafting.iter().flat_map(|c| &c.ingredients))
             .chain(&self.cursor)
+            .chain(&self.unplaced)
     }
 }
 
@@ -315,6 +324,11 @@ mod tests {
                 slot: None,
                 ..Stack::plain(0, "blueprint", 1)
             }),
+            unplaced: vec![Stack {
+                slot: None,
+                quality: Some("mythic".into()),
+                ..Stack::plain(0, "modded-widget", 3)
+            }],
         };
         p.inventories.main.push(Stack {
             quality: Some("rare".into()),

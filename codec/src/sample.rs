@@ -254,6 +254,7 @@ fn base_player(rng: &mut Rng) -> PlayerData {
             slot: None,
             ..Stack::plain(0, "transport-belt", 42)
         }),
+        unplaced: Vec::new(),
     }
 }
 

@@ -55,6 +55,18 @@ pub fn count_data(json: &[u8]) -> anyhow::Result<Counts> {
     if v["cursor"].is_object() {
         stack(&v["cursor"]);
     }
+    // the crafting queue's ingredients and the stacks a game could not place are the
+    // player's items too (PLAYER_DATA.md)
+    for s in v["crafting"]["ingredients"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        stack(s);
+    }
+    for s in v["unplaced"].as_array().into_iter().flatten() {
+        stack(s);
+    }
     Ok(counts)
 }
 

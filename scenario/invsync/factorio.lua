@@ -252,6 +252,8 @@ local function player_state_line(name)
     local aside = rec.state ~= "idle"
     if aside and rec.character ~= rec.temp and detached(rec.character) then add_character(kept, rec.character) end
     if aside and type(rec.cursor) == "table" then add_entries(kept, { rec.cursor }) end
+    -- stacks this game could not place travel with the player's data (PLAYER_DATA `unplaced`)
+    if aside and type(rec.unplaced) == "table" then add_entries(kept, rec.unplaced) end
     if type(rec.apply_cursor) == "table" then add_entries(kept, { rec.apply_cursor }) end
   end
   return string.format(

@@ -278,11 +278,13 @@ end
 
 --- Puts stack table `e` anywhere in `character` (plain stacks through `insert`, exported ones
 --- and armor with a grid into an empty main slot). Returns the count that did not fit (0 when
---- all did); equipment a grid refused is appended to `rest` as stack tables.
+--- all did), and `"import"` when that is because the game refused the export string (no
+--- room would help); equipment a grid refused is appended to `rest` as stack tables.
 ---@param character LuaEntity
 ---@param e table
 ---@param rest table|nil
 ---@return number
+---@return string|nil
 function player_data.insert_anywhere(character, e, rest)
   if e.export or e.grid then
     local main = inventory_of(character, "character_main")
@@ -300,7 +302,8 @@ function player_data.insert_anywhere(character, e, rest)
             end
           end
         end
-        return ok and 0 or e.count
+        if ok then return 0 end
+        return e.count, unplaced == "import" and "import" or nil
       end
     end
     return e.count
@@ -615,8 +618,10 @@ end
 ---@param character LuaEntity
 ---@param cursor table|nil
 ---@param bonuses string[] bonus property names, in the order written
+---@param unplaced table|nil stack tables this game could not place when the data came in
+---  (unknown items, refused exports): carried on unchanged, never dropped (PLAYER_DATA.md)
 ---@return table job
-function player_data.reader(player, character, cursor, bonuses)
+function player_data.reader(player, character, cursor, bonuses, unplaced)
   local function colour(c)
     return format('{"r":%s,"g":%s,"b":%s,"a":%s}', number(c.r), number(c.g), number(c.b), number(c.a or 1))
   end
@@ -633,6 +638,11 @@ function player_data.reader(player, character, cursor, bonuses)
   local tail = {}
   if crafting then tail[#tail + 1] = ',"crafting":' .. player_data.crafting_json(crafting) end
   if cursor then tail[#tail + 1] = ',"cursor":' .. player_data.stack_json(cursor) end
+  if unplaced and #unplaced > 0 then
+    local list = {}
+    for i = 1, #unplaced do list[i] = player_data.stack_json(unplaced[i]) end
+    tail[#tail + 1] = ',"unplaced":[' .. concat(list, ",") .. "]"
+  end
   return {
     character = character, phase = "slots", inv = 1, slot = 1, k = 1,
     captured = {}, parts = { head }, items = {}, stacks = 0,
@@ -831,8 +841,11 @@ end
 
 --- Puts a deferred stack table anywhere in the character; the rest goes to the overflow.
 local function place_anywhere(job, e)
-  local left = player_data.insert_anywhere(job.character, e, job.deferred)
-  if left > 0 then
+  local left, why = player_data.insert_anywhere(job.character, e, job.deferred)
+  if why == "import" then
+    -- not a matter of room: the stack cannot exist in this game as it is
+    skip(job, e, "the game refused its export string")
+  elseif left > 0 then
     job.overflow[#job.overflow + 1] = { name = e.name, count = left, quality = e.quality, health = e.health,
       durability = e.durability, ammo = e.ammo, export = e.export, grid = e.grid }
   else
@@ -899,8 +912,28 @@ function player_data.write_step(job, budget)
       job.k = k
       if k > #list then
         job.inv, job.k = job.inv + 1, 1
-        if job.inv > #order then job.phase = "leftovers" end
+        if job.inv > #order then job.phase = "unplaced" end
       end
+    elseif job.phase == "unplaced" then
+      -- stacks an earlier game could not place: placed anywhere if this game knows them,
+      -- else skipped again (and carried on by the caller)
+      local list = job.data.unplaced
+      if type(list) ~= "table" then list = {} end
+      local k = job.k
+      while k <= #list and left > 0 do
+        local e, err = player_data.check_stack(list[k], "unplaced[" .. k .. "]")
+        if not e then
+          skip(job, list[k], err)
+        else
+          e.slot = nil
+          local why = player_data.unknown_reason(e)
+          if why then skip(job, e, why) else defer(job, e) end
+        end
+        left = left - player_data.STACK_COST
+        k = k + 1
+      end
+      job.k = k
+      if k > #list then job.phase, job.k = "leftovers", 1 end
     elseif job.phase == "leftovers" then
       local k = job.k
       while k <= #job.deferred and left > 0 do
@@ -939,6 +972,24 @@ function player_data.write_step(job, budget)
     end
   end
   return false, nil, budget - left
+end
+
+--- The skipped entries of a write that are stacks (an item or quality this game does not know,
+--- an export string it refused), normalised and without their slot: what the player still
+--- owns and the next upload carries as `unplaced`. Entries that are not stacks at all (a
+--- malformed entry) are not items and are not carried.
+---@param skipped table list of {entry, reason}
+---@return table
+function player_data.unplaced(skipped)
+  local out = {}
+  for i = 1, #skipped do
+    local e = player_data.check_stack(skipped[i].entry, "skipped")
+    if e then
+      e.slot = nil
+      out[#out + 1] = e
+    end
+  end
+  return out
 end
 
 -- Moving a temporary character's items --------------------------------------------------

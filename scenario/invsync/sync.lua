@@ -333,7 +333,7 @@ local function begin(S, ctx, player, rec, now)
     rec.deadline = now + ctx.cfg.acquire_timeout
   elseif rec.generation > 0 and rec.fingerprint and rec.character then
     rec.state = "reading"
-    rec.job = player_data.reader(player, rec.character, rec.cursor, ctx.cfg.bonuses)
+    rec.job = player_data.reader(player, rec.character, rec.cursor, ctx.cfg.bonuses, rec.unplaced)
     if rec.job.homeless then add_overflow(player, rec, rec.job.homeless) end
   else
     send_acquire(S, ctx, rec, false, now)
@@ -409,7 +409,7 @@ function sync.leaving(S, ctx, player, now, recovered)
       if st and st.valid_for_read then cursor = player_data.read_stack(st) end
     end
     rec.state = "saving"
-    rec.job = player_data.reader(player, character, cursor, ctx.cfg.bonuses)
+    rec.job = player_data.reader(player, character, cursor, ctx.cfg.bonuses, rec.unplaced)
     if rec.job.homeless then add_overflow(player, rec, rec.job.homeless) end
     -- every stack is read now, in the event: the game shows no character for a player who has
     -- left; only writing the JSON, checksumming and sending wait for later ticks
@@ -597,6 +597,8 @@ local function job_done(S, ctx, player, rec, now)
     refresh(player, rec, now)
   elseif s == "applying" then
     remember_skipped(rec, job.skipped)
+    -- what this game could not place is still the player's: every upload from here carries it
+    rec.unplaced = player_data.unplaced(job.skipped)
     tell_skipped(player, job.skipped)
     add_overflow(player, rec, job.overflow)
     rec.apply_cursor = job.cursor

@@ -419,10 +419,44 @@ fn unknown_items_and_refused_exports_are_reported_and_skipped() {
         a.index_of("ann")
     ));
     assert_eq!(skipped, 5);
-    // not fatal: the player plays, and the next upload holds what the game could keep
+    // not fatal: the player plays, and the next upload holds what the game placed, plus
+    // every stack it could not place, carried as `unplaced` (only the malformed coal entry,
+    // which is no item, is not carried)
     leave_and_upload(&mut a, &mut c, "ann", 3);
     let up = PlayerData::from_json(c.stored()["ann"].data.as_bytes()).unwrap();
-    assert_eq!(up.stacks().count(), 2);
+    assert_eq!(up.inventories.main.len(), 2, "iron-plate and stone placed");
+    let carried: Vec<(String, u32, Option<String>)> = up
+        .unplaced
+        .iter()
+        .map(|s| (s.name.clone(), s.count, s.quality.clone()))
+        .collect();
+    assert_eq!(
+        carried,
+        [
+            ("modded-widget".to_string(), 3, None),
+            ("copper-plate".to_string(), 5, Some("mythic".to_string())),
+            ("blueprint".to_string(), 1, None),
+            ("removed-mod-tool".to_string(), 1, None),
+        ]
+    );
+    assert_eq!(up.unplaced[2].export.as_deref(), Some("0notbase64!!"));
+    assert_eq!(up.stacks().count(), 6);
+    // and the next game that cannot place them carries them on unchanged
+    let mut b = server("beta", "");
+    join_and_play(&mut b, &mut c, "ann");
+    leave_and_upload(&mut b, &mut c, "ann", 4);
+    let again = PlayerData::from_json(c.stored()["ann"].data.as_bytes()).unwrap();
+    let sorted = |v: &[invsync_codec::player::Stack]| {
+        let mut v = v.to_vec();
+        v.sort_by(|a, b| (&a.name, &a.quality).cmp(&(&b.name, &b.quality)));
+        v
+    };
+    assert_eq!(
+        sorted(&again.unplaced),
+        sorted(&up.unplaced),
+        "the same stacks, in any order"
+    );
+    assert_eq!(again.inventories.main, up.inventories.main);
     assert_within_budget(&a);
 }
 
