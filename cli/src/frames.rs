@@ -38,9 +38,11 @@ pub struct EncodeArgs {
     /// Methods the receiver decodes, in its order of preference (e.g. `raw,zlib`).
     #[arg(long, default_value = "raw,zlib,lz4")]
     caps: String,
-    /// Message id (1 ..= 4294967295).
-    #[arg(long, default_value_t = 1)]
-    id: u32,
+    /// Message id (1 ..= 4294967295). Default: derived from the payload (its CRC-32, 0 taken
+    /// as 1), so the same payload always gets the same id and separately encoded payloads
+    /// rarely share one; pass --id when messages must be told apart for sure.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    id: Option<u32>,
     /// zlib level, 0 ..= 10.
     #[arg(long, default_value_t = 9, value_parser = clap::value_parser!(u8).range(0..=10))]
     level: u8,
@@ -83,7 +85,9 @@ impl ReceiverArgs {
 pub struct DecodeArgs {
     #[command(flatten)]
     receiver: ReceiverArgs,
-    /// Write each payload to DIR/<id>.payload instead of stdout.
+    /// Write each payload to DIR/<id>.payload instead of stdout. A file is never overwritten:
+    /// when DIR/<id>.payload exists (a second message with that id), the payload goes to
+    /// DIR/<id>-2.payload (or -3, ...) and stderr says so.
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
 }
@@ -119,7 +123,8 @@ fn encode(a: &EncodeArgs) -> anyhow::Result<ExitCode> {
         per_frame_overhead: a.overhead,
         ..EncodeOptions::default()
     };
-    let message = match invsync_codec::encode(a.id, &payload, &opts) {
+    let id = a.id.unwrap_or_else(|| default_id(&payload));
+    let message = match invsync_codec::encode(id, &payload, &opts) {
         Ok(m) => m,
         Err(e) => {
             eprintln!(
@@ -148,6 +153,11 @@ fn encode(a: &EncodeArgs) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The message id `encode` gives a payload without --id: its CRC-32, never 0.
+fn default_id(payload: &[u8]) -> u32 {
+    crc32fast::hash(payload).max(1)
 }
 
 fn payload_desc(len: usize) -> String {
@@ -195,9 +205,15 @@ fn decode(a: &DecodeArgs) -> anyhow::Result<ExitCode> {
                 delivered += 1;
                 match &a.out {
                     Some(dir) => {
-                        let path = dir.join(format!("{}.payload", m.id));
-                        std::fs::write(&path, &m.payload)
-                            .with_context(|| format!("writing {}", path.display()))?;
+                        let (path, first) = write_new(dir, m.id, &m.payload)?;
+                        if let Some(first) = first {
+                            eprintln!(
+                                "invsync: message {}: {} exists; wrote {} instead",
+                                m.id,
+                                first.display(),
+                                path.display()
+                            );
+                        }
                     }
                     None => {
                         stdout.write_all(&m.payload)?;
@@ -231,6 +247,38 @@ fn decode(a: &DecodeArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Writes `payload` to a file of `dir` that does not exist yet: `<id>.payload`, else
+/// `<id>-2.payload`, `<id>-3.payload`, ... Returns the path written and, when that is not the
+/// first name, the first name (which exists).
+fn write_new(
+    dir: &std::path::Path,
+    id: u32,
+    payload: &[u8],
+) -> anyhow::Result<(PathBuf, Option<PathBuf>)> {
+    let first = dir.join(format!("{id}.payload"));
+    for n in 1u32.. {
+        let path = if n == 1 {
+            first.clone()
+        } else {
+            dir.join(format!("{id}-{n}.payload"))
+        };
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+        {
+            Ok(mut f) => {
+                f.write_all(payload)
+                    .with_context(|| format!("writing {}", path.display()))?;
+                return Ok((path, (n > 1).then_some(first)));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e).with_context(|| format!("creating {}", path.display())),
+        }
+    }
+    unreachable!("u32 names run out only after 4 billion files")
 }
 
 fn inspect(a: &InspectArgs) -> anyhow::Result<ExitCode> {

@@ -93,6 +93,81 @@ fn bad_lines_are_reported_with_their_line_number_and_good_messages_survive() {
     assert!(!dir.path().join("8.payload").exists());
 }
 
+/// The payloads `decode --out DIR` wrote, sorted by content.
+fn payloads_in(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            let name = e.file_name().to_string_lossy().into_owned();
+            (name, std::fs::read(e.path()).unwrap())
+        })
+        .collect();
+    files.sort_by(|a, b| a.1.cmp(&b.1));
+    files
+}
+
+#[test]
+fn payloads_encoded_separately_get_distinct_ids_and_all_survive_decode_out() {
+    let a = invsync(&["frames", "encode"], b"first payload");
+    let b = invsync(&["frames", "encode"], b"second payload");
+    assert!(a.status.success() && b.status.success());
+    // the default id is the payload's CRC-32
+    let id_a = crc32fast::hash(b"first payload");
+    let header_id = |o: &Output| -> String {
+        let line = String::from_utf8_lossy(&o.stdout).into_owned();
+        line.split(' ').nth(2).unwrap().to_string()
+    };
+    assert_eq!(header_id(&a), id_a.to_string());
+    assert_ne!(header_id(&a), header_id(&b));
+    let dir = tempfile::tempdir().unwrap();
+    let out = invsync(
+        &["frames", "decode", "--out", dir.path().to_str().unwrap()],
+        &[a.stdout, b.stdout].concat(),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let files = payloads_in(dir.path());
+    assert_eq!(files.len(), 2, "{files:?}");
+    assert_eq!(
+        files[0],
+        (format!("{id_a}.payload"), b"first payload".to_vec())
+    );
+    assert_eq!(files[1].1, b"second payload");
+}
+
+#[test]
+fn decode_out_never_overwrites_a_file_and_says_where_it_wrote() {
+    let a = invsync(&["frames", "encode", "--id", "5"], b"five, the first");
+    let b = invsync(&["frames", "encode", "--id", "5"], b"five, the second");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let out = invsync(
+        &["frames", "decode", "--out", d],
+        &[a.stdout.clone(), b.stdout].concat(),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("message 5:")
+            && err.contains("5.payload exists")
+            && err.contains("5-2.payload"),
+        "{err}"
+    );
+    let files = payloads_in(dir.path());
+    assert_eq!(
+        files,
+        vec![
+            ("5.payload".to_string(), b"five, the first".to_vec()),
+            ("5-2.payload".to_string(), b"five, the second".to_vec()),
+        ]
+    );
+    // a later run does not overwrite what an earlier one wrote either
+    let again = invsync(&["frames", "decode", "--out", d], &a.stdout);
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert!(stderr(&again).contains("5-3.payload"), "{}", stderr(&again));
+    assert_eq!(payloads_in(dir.path()).len(), 3);
+}
+
 #[test]
 fn an_incomplete_message_is_an_error_at_the_end() {
     let frames = invsync(
