@@ -15,7 +15,7 @@
 //! # Commands in flight: why 16 by default ([`DEFAULT_IN_FLIGHT`])
 //!
 //! The game streams every RCON command into the simulation at about 100 bytes per tick, all
-//! commands in flight in parallel (`shared/notes/game-facts.md`), so throughput into the game is
+//! commands in flight in parallel (`docs/GAME_FACTS.md`), so throughput into the game is
 //! about `in_flight x 100` bytes per tick and the bytes on the wire set the transfer time. With
 //! 16 in flight that is ~1.6 kB per tick (~96 kB/s): the 17.5 kB `rep` sample needs ~11 ticks,
 //! the 175 kB `bp` sample ~110. More streams would be faster still, but

@@ -1,6 +1,6 @@
 //! The delivery state machine against a simulated game in virtual time (no sockets, no clock).
 //!
-//! The simulated game follows the stream model of `shared/notes/game-facts.md`: every command
+//! The simulated game follows the stream model of `docs/GAME_FACTS.md`: every command
 //! in flight streams into the game at 100 bytes per tick in parallel, and runs at the next even
 //! tick once fully streamed, so a short command overtakes a long one. The game side of the
 //! protocol is the real codec `Reassembler` (replies as in PROTOCOL.md 5.3), so a message only

@@ -1,8 +1,8 @@
 --- Default limits of docs/PROTOCOL.md section 4 and the receiver's work budget.
 ---
 --- Budgets are work units, never time: one unit is one byte checksummed, one base64
---- character decoded or one byte of LZ4 output produced. On PUC Lua 5.2 one unit costs
---- 20 to 70 ns, so the default of 16384 units per tick stays under about 1 ms.
+--- character decoded or one byte of LZ4 output produced. The defaults keep a tick under about
+--- 1 ms of Lua; what a unit costs in time is measured in scenario/README.md, "Budgets".
 
 local limits = {
   --- Longest frame accepted over RCON (host -> game), without the command wrapper.
@@ -39,12 +39,11 @@ local limits = {
   --- Bytes of a staged `raw` payload per work unit for its text check (one C-speed scan of
   --- printable ASCII runs; measured 0.09 units per byte by the same benchmark).
   text_scan_bytes = 8,
-  --- Work units per KiB a sender checksums when it stages a message. A unit is the time of one
-  --- byte of CRC when the charges were set (24 ns); the `bit32` CRC now reads 16 bytes per
-  --- step and takes 16.5 ns a byte, so staging charges it 0.6875 units a byte, and its ticks
-  --- take the time the budget stands for (in the emulator 0.45 ms at one unit a byte, 0.6 ms
-  --- at this). The receiver keeps one unit a byte: its other charges, set against the emulator's
-  --- ticks, already fill its ticks (PROTOCOL.md 8).
+  --- Work units per KiB a sender checksums when it stages a message: less than one unit a byte,
+  --- since the `bit32` CRC got faster than the unit the charges were set against (16 bytes a
+  --- step), so that staging ticks take the time the budget stands for (the measurements:
+  --- scenario/README.md, "Budgets" and "Speed"). The receiver keeps one unit a byte: its other
+  --- charges, set against the emulator's ticks, already fill its ticks (PROTOCOL.md 8).
   staging_crc_units_per_kib = 704,
   --- Bytes of a staged frame per work unit when it is built: a copy of its data, the frame
   --- string, and the collector's work that this allocation brings in the same tick. At 16

@@ -7,8 +7,9 @@
 --- `new` returns, which the adapter keeps in `storage`.
 ---
 --- Budgets: every function that does real work takes a budget in work units and returns the
---- units it spent (one unit: about one byte checksummed with the bit32 CRC, ~30 ns on PUC
---- Lua 5.2; scenario/README.md, "Budgets"), so the adapter shares one budget per tick.
+--- units it spent (one unit: about the cost of checksumming one byte with the bit32 CRC; what
+--- that takes in time is measured in scenario/README.md, "Budgets"), so the adapter shares one
+--- budget per tick.
 ---
 --- Sending (game -> host): `send(st, cfg, payload)` only queues, and returns the id.
 --- * `flush` prints small messages as single stdout frames, `"\f" .. frame`: `raw` when that

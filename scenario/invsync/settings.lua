@@ -30,10 +30,9 @@ settings.DEFAULTS = {
   -- the budget -----------------------------------------------------------------------------
   --- Work units per tick for everything the module does in on_tick, shared in this order:
   --- small outgoing messages, receiving, JSON decoding, inventories, small messages again,
-  --- staging, after the remote calls of the tick. One unit is about one byte checksummed
-  --- (16.5 ns on PUC Lua 5.2 in the codec benchmark; 24-32 ns per unit for the whole mix of a
-  --- busy tick in the emulator, calls, allocation and collection included); every kind of
-  --- work is charged in these units (README, "Budgets"), so a tick stays near 0.55-0.85 ms.
+  --- staging, after the remote calls of the tick. One unit is about one byte checksummed, and
+  --- every kind of work is charged in these units, so that a tick stays under about 1 ms of Lua
+  --- (the time a unit and a tick take: README, "Budgets").
   tick_budget = 24576,
 
   -- sending (game -> host) ----------------------------------------------------------------
