@@ -150,6 +150,14 @@ pub fn parse(payload: &[u8]) -> Result<GameMessage, MessageError> {
                     wire.player
                 )));
             }
+            // the raw text is stored as it is, so it must be what every reader can read: a
+            // number out of range (8e2000) is valid JSON syntax but no reader takes it
+            if let Err(e) = serde_json::from_str::<serde_json::Value>(data) {
+                return Err(MessageError(format!(
+                    "upload: data is not readable JSON (player {:?}): {e}",
+                    wire.player
+                )));
+            }
             let generation = need(wire.generation, "generation", kind)?;
             if generation == 0 {
                 return Err(MessageError(
