@@ -23,7 +23,8 @@
 ---   for the player to collect later. Nothing is destroyed or overwritten. Then the
 ---   crafting queue is queued again from its ingredients (`give_crafting`).
 ---
---- Work units (one unit: about one byte checksummed, ~30 ns): visiting a slot costs SLOT_COST,
+--- Work units (one unit: about one byte checksummed; its time is measured in scenario/README.md,
+--- "Budgets"): visiting a slot costs SLOT_COST,
 --- reading or writing a stack STACK_COST plus one unit per EXPORT_BYTES of its export string,
 --- and checksumming CRC_BYTES bytes one unit. The API-call costs are estimates (see
 --- scenario/README.md, "Budgets").
