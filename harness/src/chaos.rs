@@ -406,13 +406,20 @@ impl Run {
         Ok(())
     }
 
+    /// How long a join on node `i` may take to end in playing, failed or temporary: the
+    /// module gives up an unanswered acquire after 600 game ticks, which the slow server (5
+    /// ticks per second) takes 120 s to run.
+    fn state_timeout(&self, i: usize) -> Duration {
+        if Some(i) == self.slow {
+            Duration::from_secs(180)
+        } else {
+            Duration::from_secs(60)
+        }
+    }
+
     /// After a join: playing, or the player leaves again.
     async fn after_join(&mut self, i: usize, p: &str) -> anyhow::Result<()> {
-        let timeout = if Some(i) == self.slow {
-            Duration::from_secs(60)
-        } else {
-            Duration::from_secs(30)
-        };
+        let timeout = self.state_timeout(i);
         match self
             .c
             .wait_state(i, p, &["playing", "failed", "temporary"], timeout)
@@ -602,7 +609,7 @@ impl Run {
                             k,
                             &p,
                             &["playing", "failed", "temporary"],
-                            Duration::from_secs(60),
+                            self.state_timeout(k),
                         )
                         .await?;
                     self.h.push(

@@ -557,12 +557,33 @@ impl Cluster {
     // the store ---------------------------------------------------------------------------
 
     /// Runs a store call on the blocking pool.
+    /// Runs `f` on the store; while the store is unavailable (killed and restarting, in an
+    /// outage) it tries again, for up to [`WAIT`].
     async fn with_store<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&PlayerStore) -> anyhow::Result<T> + Send + 'static,
+        f: impl Fn(&PlayerStore) -> anyhow::Result<T> + Send + Sync + 'static,
     ) -> anyhow::Result<T> {
-        let store = self.store.clone();
-        tokio::task::spawn_blocking(move || f(&store)).await?
+        let f = Arc::new(f);
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let (store, g) = (self.store.clone(), f.clone());
+            let result = tokio::task::spawn_blocking(move || g(&store)).await?;
+            let unavailable = result.as_ref().err().is_some_and(|e| {
+                matches!(
+                    e.downcast_ref::<invsync_sync::StoreError>(),
+                    Some(invsync_sync::StoreError::Unavailable(_))
+                ) || matches!(
+                    e.downcast_ref::<invsync_sync::AdminError>(),
+                    Some(invsync_sync::AdminError::Store(
+                        invsync_sync::StoreError::Unavailable(_)
+                    ))
+                )
+            });
+            if !unavailable || Instant::now() >= deadline {
+                return result;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
     }
 
     /// Stores `data` as `player`'s next generation (an admin import) and adds its items to the
