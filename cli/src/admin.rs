@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
-use invsync_codec::player::PlayerData;
+use invsync_player_data::PlayerData;
 use invsync_sync::{
     AdminError, PlayerStore, PlayerView, RedisOptions, Settings, SnapshotMeta, StoreError,
     redact_url,

@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::Args;
-use invsync_codec::sample::{SampleKind, generate};
+use invsync_player_data::{SampleKind, generate};
 use invsync_sync::{
     Acquired, PlayerStore, RedisOptions, RedisStore, Settings, SqliteStore, Store, StoreError,
     UploadOutcome, redact_url,

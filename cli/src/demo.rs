@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use invsync_codec::sample::SampleKind;
 use invsync_harness::{Cluster, Options, StoreChoice, WAIT, items, metric_sum};
+use invsync_player_data::SampleKind;
 use serde_json::{Value, json};
 
 /// `invsync demo [--seed N] [--servers S] [--players P] [--joins N] [--store URL] [--json]`

@@ -4,7 +4,7 @@ use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 use clap::Args;
-use invsync_codec::sample::{SampleKind, generate};
+use invsync_player_data::{SampleKind, generate};
 
 #[derive(Args)]
 pub struct SampleArgs {

@@ -9,8 +9,8 @@
 
 use std::time::Duration;
 
-use invsync_codec::player::PlayerData;
 use invsync_harness::{Cluster, Options, StoreChoice, WAIT, items, redis};
+use invsync_player_data::PlayerData;
 
 fn options(name: &str, store: StoreChoice) -> Options {
     let mut o = Options::new(env!("CARGO_BIN_EXE_invsync"), name);

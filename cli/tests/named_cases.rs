@@ -6,9 +6,9 @@
 
 use std::time::{Duration, Instant};
 
-use invsync_codec::sample::SampleKind;
 use invsync_harness::proxy::Mode;
 use invsync_harness::{Cluster, Options, StoreChoice, WAIT, items, redis};
+use invsync_player_data::SampleKind;
 use invsync_sync::Cause;
 
 fn options(name: &str, store: StoreChoice) -> Options {
@@ -324,11 +324,11 @@ async fn data_the_destination_cannot_apply_is_never_uploaded_partially_and_the_h
     let mut c = Cluster::start(options("n9", StoreChoice::Sqlite))
         .await
         .expect("cluster");
-    let mut p = invsync_codec::player::PlayerData::from_json(&invsync_harness::rich_data(9, "ann"))
-        .unwrap();
-    p.inventories.main.push(invsync_codec::player::Stack {
+    let mut p =
+        invsync_player_data::PlayerData::from_json(&invsync_harness::rich_data(9, "ann")).unwrap();
+    p.inventories.main.push(invsync_player_data::Stack {
         slot: Some(200),
-        ..invsync_codec::player::Stack::plain(0, "no-such-item-in-this-game", 7)
+        ..invsync_player_data::Stack::plain(0, "no-such-item-in-this-game", 7)
     });
     let data = p.to_json().into_bytes();
     check!(c, c.seed("ann", data.clone()).await);

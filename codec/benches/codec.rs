@@ -14,11 +14,11 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use invsync_codec::sample::{SampleKind, generate};
 use invsync_codec::{
     Capabilities, DEFAULT_MAX_FRAME_RCON, EncodeOptions, Frame, Method, MethodChoice,
     ReassemblerConfig, decode_message, encode, wire,
 };
+use invsync_player_data::{SampleKind, generate};
 
 fn codec(c: &mut Criterion) {
     for kind in SampleKind::ALL {

@@ -620,7 +620,7 @@ mod tests {
 
     #[test]
     fn zlib_chunks_are_streams_and_their_count_follows_the_parallelism() {
-        let payload = crate::sample::generate(crate::sample::SampleKind::Bp, 2);
+        let payload = invsync_player_data::generate(invsync_player_data::SampleKind::Bp, 2);
         for p in [1, 3, 5, 16] {
             let o = EncodeOptions {
                 method: MethodChoice::Only(Method::Zlib),
@@ -675,7 +675,7 @@ mod tests {
 
     #[test]
     fn auto_picks_the_smallest_and_skips_raw_for_binary() {
-        let repetitive = crate::sample::generate(crate::sample::SampleKind::Rep, 1);
+        let repetitive = invsync_player_data::generate(invsync_player_data::SampleKind::Rep, 1);
         let e = encode(1, &repetitive, &EncodeOptions::default()).unwrap();
         assert_eq!(e.method, Method::Zlib);
         let binary: Vec<u8> = (0..=255).collect();

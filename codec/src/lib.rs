@@ -36,8 +36,8 @@
 //!   reserved bytes. Decompression is bounded by the declared payload length, which is itself
 //!   bounded. Errors are [`Error`] variants named as in the protocol, so the Lua and JavaScript
 //!   sides report the same names.
-//! * **Framing is separate from meaning.** Frames carry any bytes; the player data model
-//!   ([`player`]) and the sample generator ([`sample`]) sit beside the framing, not inside it.
+//! * **Framing is separate from meaning.** Frames carry any bytes; the player data model and the
+//!   sample generator are a crate of their own (`invsync-player-data`).
 //!
 //! ## Crates used
 //! `crc32fast` (CRC-32), `base64`, `lz4_flex` (block format, `checked-decode` always on since
@@ -51,9 +51,7 @@ mod encode;
 mod error;
 mod frame;
 mod method;
-pub mod player;
 mod reassembler;
-pub mod sample;
 pub mod text;
 pub mod wire;
 

@@ -9,8 +9,9 @@ use std::path::PathBuf;
 
 use invsync_codec::{
     Capabilities, EncodeOptions, Method, MethodChoice, Outcome, Reassembler, ReassemblerConfig,
-    encode, sample,
+    encode,
 };
+use invsync_player_data::{SampleKind, generate};
 use serde_json::{Value, json};
 
 fn vectors_dir() -> PathBuf {
@@ -131,7 +132,7 @@ fn good_vectors() -> Vec<Value> {
         ("match_40000_back", far_repeat, vec![Method::Lz4], 8192, 10),
         (
             "sample_small",
-            sample::generate(sample::SampleKind::Small, 1),
+            generate(SampleKind::Small, 1),
             Method::ALL.to_vec(),
             400,
             11,

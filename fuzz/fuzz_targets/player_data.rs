@@ -1,6 +1,6 @@
 //! Any bytes as player data JSON: parsed or refused, and a parsed one round-trips.
 #![no_main]
-use invsync_codec::player::PlayerData;
+use invsync_player_data::PlayerData;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|bytes: &[u8]| {

@@ -1009,10 +1009,10 @@ pub fn open_store(url: &str, cluster: &str, lease_timeout_ms: u64) -> anyhow::Re
     ))
 }
 
-/// A sample inventory (`invsync_codec::sample`) as `player`'s PLAYER_DATA (the sample's name
+/// A sample inventory (`invsync_player_data::sample`) as `player`'s PLAYER_DATA (the sample's name
 /// replaced by the player's).
-pub fn sample_data(kind: invsync_codec::sample::SampleKind, seed: u64, player: &str) -> Vec<u8> {
-    let mut p = invsync_codec::sample::player(kind, seed);
+pub fn sample_data(kind: invsync_player_data::SampleKind, seed: u64, player: &str) -> Vec<u8> {
+    let mut p = invsync_player_data::sample(kind, seed);
     p.name = player.to_string();
     p.to_json().into_bytes()
 }
@@ -1021,8 +1021,8 @@ pub fn sample_data(kind: invsync_codec::sample::SampleKind, seed: u64, player: &
 /// durability, a stack of a better quality and a damaged turret added: items with qualities,
 /// health, durability, ammo, a blueprint book and armor in one PLAYER_DATA of `player`.
 pub fn rich_data(seed: u64, player: &str) -> Vec<u8> {
-    use invsync_codec::player::Stack;
-    use invsync_codec::sample::{SampleKind, player as sample};
+    use invsync_player_data::Stack;
+    use invsync_player_data::{SampleKind, sample};
     let mut p = sample(SampleKind::Small, seed);
     p.name = player.to_string();
     let mut slot = p

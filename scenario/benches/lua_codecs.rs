@@ -1,5 +1,5 @@
 //! Speed of the pure-Lua codecs on PUC Lua 5.2 (the game's Lua, as vendored by mlua), on the
-//! codec's sample payloads (`invsync_codec::sample`, seed 1). A benchmark, not a test: it
+//! sample payloads of `invsync_player_data` (seed 1). A benchmark, not a test: it
 //! prints a table and never fails on speed.
 //!
 //! Goals from issue 4: base64 decode >= 11 MB/s, LZ4 block decode >= 40 MB/s, CRC32 >= 7 MB/s
@@ -11,8 +11,8 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use invsync_codec::sample::{SampleKind, generate};
 use invsync_codec::{Capabilities, EncodeOptions, Method, MethodChoice, encode};
+use invsync_player_data::{SampleKind, generate};
 use mlua::{Function, Lua, Table};
 use std::time::Duration;
 
@@ -223,7 +223,7 @@ fn main() {
     let helpers: Table = invsync_scenario::require(&lua, "bench").unwrap();
     let bench = Bench { lua: &lua, helpers };
     println!(
-        "pure-Lua codecs on {} (mlua vendored), samples of invsync_codec::sample (seed 1)",
+        "pure-Lua codecs on {} (mlua vendored), samples of invsync_player_data (seed 1)",
         invsync_scenario::lua_version(&lua)
     );
     println!();

@@ -120,7 +120,7 @@ fn a_stack_that_misses_its_slot_never_lands_where_a_later_one_is_written() {
 fn the_inventory_of_a_leaving_player_is_read_in_the_leave_event() {
     let mut c = Cluster::default();
     let mut a = server("alpha");
-    let given = sample(invsync_codec::sample::SampleKind::Rep, 5);
+    let given = sample(invsync_player_data::SampleKind::Rep, 5);
     let name = serde_json::from_str::<Value>(&given).unwrap()["name"]
         .as_str()
         .unwrap()
@@ -263,7 +263,7 @@ fn the_crafting_queue_travels_with_its_items_even_from_a_full_inventory() {
         a.game.world().ground
     );
     let first = c.stored()["ann"].data.clone();
-    let typed = invsync_codec::player::PlayerData::from_json(first.as_bytes()).unwrap();
+    let typed = invsync_player_data::PlayerData::from_json(first.as_bytes()).unwrap();
     assert_eq!(typed.crafting.as_ref().unwrap().queue.len(), 2);
     assert!(
         typed
@@ -335,7 +335,7 @@ fn every_character_bonus_and_the_players_own_settings_go_a_to_b_to_a() {
     }
     assert_same_player_data(&given, &c.stored()["ann"].data);
     let first = c.stored()["ann"].data.clone();
-    let typed = invsync_codec::player::PlayerData::from_json(first.as_bytes()).unwrap();
+    let typed = invsync_player_data::PlayerData::from_json(first.as_bytes()).unwrap();
     assert_eq!(typed.quick_bar.len(), 3);
     let mut b = server("beta");
     play(&mut b, &mut c, "ann");

@@ -5,11 +5,11 @@
 mod common;
 
 use common::lstr;
-use invsync_codec::sample::{SampleKind, generate};
 use invsync_codec::{
     Capabilities, EncodeOptions, Method, MethodChoice, Outcome, Reassembler, ReassemblerConfig,
     encode,
 };
+use invsync_player_data::{SampleKind, generate};
 use mlua::{Function, Table, Value};
 
 /// The default per-tick budget of the module (limits.step_budget).

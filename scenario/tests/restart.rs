@@ -4,7 +4,7 @@
 
 mod support;
 
-use invsync_codec::player::PlayerData;
+use invsync_player_data::PlayerData;
 use support::*;
 
 fn server_with_autosave(every: u64) -> Server {

@@ -6,8 +6,8 @@
 
 mod support;
 
-use invsync_codec::player::PlayerData;
-use invsync_codec::sample::SampleKind;
+use invsync_player_data::PlayerData;
+use invsync_player_data::SampleKind;
 use serde_json::{Value, json};
 use support::*;
 
@@ -446,7 +446,7 @@ fn unknown_items_and_refused_exports_are_reported_and_skipped() {
     join_and_play(&mut b, &mut c, "ann");
     leave_and_upload(&mut b, &mut c, "ann", 4);
     let again = PlayerData::from_json(c.stored()["ann"].data.as_bytes()).unwrap();
-    let sorted = |v: &[invsync_codec::player::Stack]| {
+    let sorted = |v: &[invsync_player_data::Stack]| {
         let mut v = v.to_vec();
         v.sort_by(|a, b| (&a.name, &a.quality).cmp(&(&b.name, &b.quality)));
         v

@@ -4,7 +4,7 @@
 
 mod support;
 
-use invsync_codec::sample::SampleKind;
+use invsync_player_data::SampleKind;
 use serde_json::Value;
 use support::*;
 

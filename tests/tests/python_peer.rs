@@ -6,10 +6,10 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-use invsync_codec::sample::{SampleKind, generate};
 use invsync_codec::{
     Capabilities, EncodeOptions, Method, MethodChoice, ReassemblerConfig, decode_message, encode,
 };
+use invsync_player_data::{SampleKind, generate};
 
 fn peer_script() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("python/frames_peer.py")

@@ -22,9 +22,9 @@
 //! `recipe_notifications` (Factorio 2.0.67 and later: a deflated list of recipe names). The
 //! cursor stack is not in Clusterio's form at all.
 
-use invsync_codec::player::{Inventories, PlayerData, Stack};
 use invsync_emulator::items::Prototypes;
 use invsync_emulator::world::Bonuses;
+use invsync_player_data::{Inventories, PlayerData, Stack};
 use serde_json::{Map, Value, json};
 
 /// The one character property Clusterio stores (define_player_stat_keys.lua, Factorio 2.0)
@@ -104,8 +104,8 @@ pub fn inventory(stacks: &[Stack], protos: &Prototypes) -> Value {
     json!({ "i": entries })
 }
 
-fn color(c: Option<&invsync_codec::player::Color>) -> Value {
-    let c = c.copied().unwrap_or(invsync_codec::player::Color {
+fn color(c: Option<&invsync_player_data::Color>) -> Value {
+    let c = c.copied().unwrap_or(invsync_player_data::Color {
         r: 1.0,
         g: 1.0,
         b: 1.0,
@@ -169,7 +169,7 @@ pub fn items(p: &PlayerData) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use invsync_codec::sample::{SampleKind, player};
+    use invsync_player_data::{SampleKind, sample};
 
     fn stack(slot: u32, name: &str, count: u32) -> Stack {
         Stack::plain(slot, name, count)
@@ -250,7 +250,7 @@ mod tests {
     #[test]
     fn the_rep_sample_shrinks_to_a_tenth_and_keeps_every_item() {
         let protos = Prototypes::default();
-        let p = player(SampleKind::Rep, 1);
+        let p = sample(SampleKind::Rep, 1);
         let ours = p.to_json().len();
         let text = player_json(&p, &protos);
         assert!(

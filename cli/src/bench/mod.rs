@@ -37,8 +37,8 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
-use invsync_codec::sample::{self, SampleKind};
 use invsync_host::{DEFAULT_IN_FLIGHT, Incoming, Path};
+use invsync_player_data::{SampleKind, sample};
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
@@ -323,7 +323,7 @@ async fn run_all(args: &BenchArgs) -> anyhow::Result<Vec<Run>> {
     let protos = invsync_emulator::items::Prototypes::default();
     let mut runs = Vec::new();
     for &kind in &args.kind {
-        let player = sample::player(kind, args.seed);
+        let player = sample(kind, args.seed);
         let sample = Sample {
             kind,
             payload: player.to_json().into_bytes(),

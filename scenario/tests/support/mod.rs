@@ -12,12 +12,12 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
-use invsync_codec::sample::{SampleKind, generate};
 use invsync_codec::{
     Capabilities, EncodeOptions, Method, MethodChoice, Outcome, Reassembler, ReassemblerConfig,
     encode,
 };
 use invsync_emulator::{Action, CommandHandle, Game, GameConfig, Line, ScenarioFiles};
+use invsync_player_data::{SampleKind, generate};
 use invsync_sync::message::{self as sync_message, GameMessage};
 use invsync_sync::{Acquired, MemoryStore, PlayerStore, Settings as SyncSettings, UploadOutcome};
 use serde_json::{Value, json};

@@ -69,27 +69,46 @@ impl FromStr for SampleKind {
     }
 }
 
-/// SplitMix64: tiny, fast, and stable forever.
-struct Rng(u64);
+/// SplitMix64, the samples' random numbers: tiny, fast, and the same sequence for a seed forever
+/// (no dependency upgrade can change it), so seeded tests, demos and benchmarks replay exactly.
+/// Not for anything that needs unpredictability.
+#[derive(Clone, Debug)]
+pub struct SplitMix64(u64);
 
-impl Rng {
-    fn next(&mut self) -> u64 {
+impl SplitMix64 {
+    /// The generator whose sequence `seed` names.
+    pub fn new(seed: u64) -> Self {
+        SplitMix64(seed)
+    }
+
+    /// The next number of the sequence.
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
         z ^ (z >> 31)
     }
-    /// Uniform in `0..n` (n > 0).
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
+
+    /// In `0..n` (modulo, so very slightly biased for huge `n`); 0 when `n` is 0.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n.max(1)
     }
-    fn chance(&mut self, percent: u64) -> bool {
+
+    /// True `percent` times in 100.
+    pub fn chance(&mut self, percent: u64) -> bool {
         self.below(100) < percent
     }
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len() as u64) as usize]
+
+    /// One of `items`, or `None` when there are none.
+    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> Option<&'a T> {
+        items.get(self.below(items.len() as u64) as usize)
     }
+}
+
+/// One of the generator's own non-empty tables.
+fn one_of<'a, T>(rng: &mut SplitMix64, table: &'a [T]) -> &'a T {
+    &table[rng.below(table.len() as u64) as usize]
 }
 
 /// Ordinary items with their stack sizes (Factorio 2.0 base game).
@@ -161,14 +180,14 @@ const NAMES: &[&str] = &[
     "alice", "bob", "carol", "dmitri", "eve", "fjord", "grace", "hiro", "ines", "jun",
 ];
 
-/// The sample's JSON bytes.
+/// The sample's JSON bytes: `sample(kind, seed)` as the game writes it.
 pub fn generate(kind: SampleKind, seed: u64) -> Vec<u8> {
-    player(kind, seed).to_json().into_bytes()
+    sample(kind, seed).to_json().into_bytes()
 }
 
-/// The sample as typed data.
-pub fn player(kind: SampleKind, seed: u64) -> PlayerData {
-    let mut rng = Rng(seed ^ (kind as u64).wrapping_mul(0x1000_0000_01b3));
+/// The sample of `kind` that `seed` names, as typed data.
+pub fn sample(kind: SampleKind, seed: u64) -> PlayerData {
+    let mut rng = SplitMix64::new(seed ^ (kind as u64).wrapping_mul(0x1000_0000_01b3));
     let mut p = base_player(&mut rng);
     match kind {
         SampleKind::Small => {
@@ -197,9 +216,9 @@ pub fn player(kind: SampleKind, seed: u64) -> PlayerData {
     p
 }
 
-fn base_player(rng: &mut Rng) -> PlayerData {
-    let name = format!("{}{}", rng.pick(NAMES), rng.below(100));
-    let channel = |rng: &mut Rng| (rng.below(1000) as f64) / 1000.0;
+fn base_player(rng: &mut SplitMix64) -> PlayerData {
+    let name = format!("{}{}", one_of(rng, NAMES), rng.below(100));
+    let channel = |rng: &mut SplitMix64| (rng.below(1000) as f64) / 1000.0;
     let color = Color {
         r: channel(rng),
         g: channel(rng),
@@ -269,15 +288,15 @@ fn last_main_slot(p: &PlayerData) -> u32 {
 }
 
 /// Adds sorted runs of ordinary stacks to the main inventory until the JSON reaches `target` bytes.
-fn fill_ordinary(rng: &mut Rng, p: &mut PlayerData, target: usize) {
+fn fill_ordinary(rng: &mut SplitMix64, p: &mut PlayerData, target: usize) {
     let mut size = p.to_json().len();
     let mut slot = last_main_slot(p);
     while size < target {
         // Players keep an item together: a run of full stacks, then a partial one.
-        let (name, stack_size) = *rng.pick(ITEMS);
+        let (name, stack_size) = *one_of(rng, ITEMS);
         let run = 1 + rng.below(if target > 10_000 { 40 } else { 3 }) as u32;
         let quality = if rng.chance(10) {
-            Some(rng.pick(QUALITIES).to_string())
+            Some(one_of(rng, QUALITIES).to_string())
         } else {
             None
         };
@@ -308,7 +327,7 @@ fn fill_ordinary(rng: &mut Rng, p: &mut PlayerData, target: usize) {
 }
 
 /// Adds blueprints, books and planners (export strings) until the JSON reaches `target` bytes.
-fn fill_blueprints(rng: &mut Rng, p: &mut PlayerData, target: usize) {
+fn fill_blueprints(rng: &mut SplitMix64, p: &mut PlayerData, target: usize) {
     let mut size = p.to_json().len();
     let mut slot = last_main_slot(p);
     while size < target {
@@ -340,7 +359,7 @@ fn export(v: &Value) -> String {
 
 const VERSION: u64 = 562_949_954_994_181; // 2.0.x as the game encodes it
 
-fn book(rng: &mut Rng, n: usize) -> Value {
+fn book(rng: &mut SplitMix64, n: usize) -> Value {
     let blueprints: Vec<Value> = (0..n)
         .map(|i| json!({ "index": i, "blueprint": blueprint(rng) }))
         .collect();
@@ -353,10 +372,10 @@ fn book(rng: &mut Rng, n: usize) -> Value {
     }})
 }
 
-fn planner(rng: &mut Rng) -> Value {
+fn planner(rng: &mut SplitMix64) -> Value {
     let n = 1 + rng.below(8);
     let filters: Vec<Value> = (0..n)
-        .map(|i| json!({ "index": i + 1, "name": rng.pick(ITEMS).0 }))
+        .map(|i| json!({ "index": i + 1, "name": one_of(rng, ITEMS).0 }))
         .collect();
     json!({ "deconstruction_planner": {
         "settings": { "entity_filters": filters, "trees_and_rocks_only": rng.chance(20) },
@@ -368,7 +387,7 @@ fn planner(rng: &mut Rng) -> Value {
 
 /// A blueprint of repeated cells (machine, inserters, belt, pole) with the irregularities real
 /// designs have: missing pieces, varied recipes and modules, occasional tiles.
-fn blueprint(rng: &mut Rng) -> Value {
+fn blueprint(rng: &mut SplitMix64) -> Value {
     const MACHINES: &[(&str, &[&str])] = &[
         (
             "assembling-machine-3",
@@ -386,18 +405,24 @@ fn blueprint(rng: &mut Rng) -> Value {
             &["copper-cable", "transport-belt", "inserter"],
         ),
     ];
-    let (machine, recipes) = *rng.pick(MACHINES);
-    let belt = *rng.pick(&[
-        "transport-belt",
-        "fast-transport-belt",
-        "express-transport-belt",
-    ]);
-    let inserter = *rng.pick(&[
-        "inserter",
-        "fast-inserter",
-        "bulk-inserter",
-        "long-handed-inserter",
-    ]);
+    let (machine, recipes) = *one_of(rng, MACHINES);
+    let belt = *one_of(
+        rng,
+        &[
+            "transport-belt",
+            "fast-transport-belt",
+            "express-transport-belt",
+        ],
+    );
+    let inserter = *one_of(
+        rng,
+        &[
+            "inserter",
+            "fast-inserter",
+            "bulk-inserter",
+            "long-handed-inserter",
+        ],
+    );
     let (rows, cols) = (1 + rng.below(12), 1 + rng.below(8));
     let mut entities = Vec::new();
     let mut push = |name: &str, x: f64, y: f64, extra: Value| {
@@ -415,14 +440,17 @@ fn blueprint(rng: &mut Rng) -> Value {
             let (x0, y0) = (c as f64 * 7.0, r as f64 * 4.0);
             let mut m = serde_json::Map::new();
             if !recipes.is_empty() {
-                m.insert("recipe".into(), json!(rng.pick(recipes)));
+                m.insert("recipe".into(), json!(one_of(rng, recipes)));
             }
             if rng.chance(40) {
-                let module = *rng.pick(&[
-                    "speed-module-2",
-                    "productivity-module-3",
-                    "efficiency-module",
-                ]);
+                let module = *one_of(
+                    rng,
+                    &[
+                        "speed-module-2",
+                        "productivity-module-3",
+                        "efficiency-module",
+                    ],
+                );
                 m.insert("items".into(), json!([{ "id": { "name": module }, "items": { "in_inventory": [{ "inventory": 4, "stack": 0 }] } }]));
             }
             push(machine, x0 + 1.5, y0 + 1.5, Value::Object(m));
@@ -449,7 +477,7 @@ fn blueprint(rng: &mut Rng) -> Value {
         "version": VERSION,
     });
     if rng.chance(30) {
-        let tile = *rng.pick(&["refined-concrete", "concrete", "landfill"]);
+        let tile = *one_of(rng, &["refined-concrete", "concrete", "landfill"]);
         let tiles: Vec<Value> = (0..rows * 4)
             .flat_map(|y| (0..cols * 7).map(move |x| (x, y)))
             .map(|(x, y)| json!({ "name": tile, "position": { "x": x, "y": y } }))
@@ -462,6 +490,18 @@ fn blueprint(rng: &mut Rng) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn splitmix64_is_the_reference_sequence() {
+        // The first outputs of SplitMix64 from seed 0 (Vigna's reference splitmix64.c).
+        let mut r = SplitMix64::new(0);
+        assert_eq!(r.next_u64(), 0xe220_a839_7b1d_cdaf);
+        assert_eq!(r.next_u64(), 0x6e78_9e6a_a1b9_65f4);
+        assert_eq!(r.below(0), 0);
+        assert_eq!(r.pick::<u8>(&[]), None);
+        assert!((0..1000).all(|_| r.below(7) < 7));
+        assert_eq!(r.pick(&[5]), Some(&5));
+    }
 
     #[test]
     fn deterministic_and_seed_dependent() {
