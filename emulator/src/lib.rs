@@ -20,7 +20,6 @@ pub mod items;
 pub mod lockstep;
 pub mod logfmt;
 pub mod lua_json;
-pub mod rcon_codec;
 pub mod sandbox;
 pub mod server;
 pub mod snapshot;

@@ -23,6 +23,10 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
+use invsync_rcon_transport::packet::{
+    Packet, PacketDecoder, PacketError, SERVERDATA_AUTH, SERVERDATA_AUTH_RESPONSE,
+    SERVERDATA_EXECCOMMAND, SERVERDATA_RESPONSE_VALUE,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot, watch};
@@ -35,7 +39,6 @@ use crate::error::EmulatorError;
 use crate::game::{Game, GameConfig, TickReport};
 use crate::instance::SaveState;
 use crate::logfmt::Clock;
-use crate::rcon_codec::{self, Decoder, TYPE_AUTH, TYPE_AUTH_RESPONSE, TYPE_EXEC, TYPE_RESPONSE};
 use crate::stream::CommandHandle;
 
 /// Read buffer per connection.
@@ -59,6 +62,17 @@ enum NetEvent {
     },
     Log(String),
     Quit,
+}
+
+/// One packet to send, encoded. A body too long for the format (over 2 GiB) is replaced by an
+/// error text: the client gets an answer it can read rather than none.
+fn reply_bytes(id: i32, kind: i32, body: &[u8]) -> Vec<u8> {
+    Packet::new(id, kind, body).to_bytes().unwrap_or_else(|e| {
+        let text = format!("invsync-emulator: reply not sent: {e}");
+        Packet::new(id, kind, text)
+            .to_bytes()
+            .expect("a short text fits a packet")
+    })
 }
 
 fn addr_text(a: &SocketAddr) -> String {
@@ -168,13 +182,13 @@ async fn connection(
             addr_text(&addr)
         )))
         .await;
-    let mut decoder = Decoder::new(cap);
+    let mut decoder = PacketDecoder::for_requests(cap);
     let mut authed = false;
     let mut buf = vec![0u8; READ_CHUNK];
     let reason: String = 'outer: loop {
         let n = tokio::select! {
             r = rd.read(&mut buf) => match r {
-                Ok(0) if decoder.pending() > 0 => break 'outer format!("the client closed the connection in the middle of a packet ({} bytes of it received)", decoder.pending()),
+                Ok(0) if decoder.buffered() > 0 => break 'outer format!("the client closed the connection in the middle of a packet ({} bytes of it received)", decoder.buffered()),
                 Ok(0) => break 'outer "the client closed the connection".into(),
                 Ok(n) => n,
                 Err(e) => break 'outer format!("read error: {e}"),
@@ -186,27 +200,32 @@ async fn connection(
             let p = match decoder.next_packet() {
                 Ok(Some(p)) => p,
                 Ok(None) => break,
+                Err(e @ PacketError::LengthTooLarge { .. }) => {
+                    break 'outer format!(
+                        "bad packet: {e} (--max-request-size is {cap} bytes of body)"
+                    );
+                }
                 Err(e) => break 'outer format!("bad packet: {e}"),
             };
             match p.kind {
-                TYPE_AUTH => {
+                SERVERDATA_AUTH => {
                     let ok = password
                         .as_ref()
                         .is_some_and(|pw| pw.0.as_bytes() == p.body.as_slice());
                     if ok {
                         authed = true;
-                        let _ = wtx.send(rcon_codec::encode(p.id, TYPE_AUTH_RESPONSE, b""));
+                        let _ = wtx.send(reply_bytes(p.id, SERVERDATA_AUTH_RESPONSE, b""));
                         let _ = tx.send(NetEvent::Packet { conn }).await;
                     } else {
-                        let _ = wtx.send(rcon_codec::encode(-1, TYPE_AUTH_RESPONSE, b""));
+                        let _ = wtx.send(reply_bytes(-1, SERVERDATA_AUTH_RESPONSE, b""));
                         break 'outer "authentication failed (wrong password)".into();
                     }
                 }
-                TYPE_EXEC if !authed => {
-                    let _ = wtx.send(rcon_codec::encode(-1, TYPE_AUTH_RESPONSE, b""));
+                SERVERDATA_EXECCOMMAND if !authed => {
+                    let _ = wtx.send(reply_bytes(-1, SERVERDATA_AUTH_RESPONSE, b""));
                     break 'outer "command before authentication".into();
                 }
-                TYPE_EXEC => {
+                SERVERDATA_EXECCOMMAND => {
                     let text = String::from_utf8_lossy(&p.body).into_owned();
                     if tx
                         .send(NetEvent::Command {
@@ -221,7 +240,7 @@ async fn connection(
                     }
                 }
                 // The empty "sentinel" packet some clients send: the game does not answer it.
-                TYPE_RESPONSE => {
+                SERVERDATA_RESPONSE_VALUE => {
                     let _ = tx.send(NetEvent::Packet { conn }).await;
                 }
                 other => break 'outer format!("unknown packet type {other}"),
@@ -580,7 +599,7 @@ fn handle_event(
             if let Some(reply) = game.submit(CommandHandle { conn, id }, text)
                 && let Some(w) = conns.get(&conn)
             {
-                let _ = w.send(rcon_codec::encode(id, TYPE_RESPONSE, reply.as_bytes()));
+                let _ = w.send(reply_bytes(id, SERVERDATA_RESPONSE_VALUE, reply.as_bytes()));
             }
         }
         NetEvent::Closed { conn } => {
@@ -611,7 +630,11 @@ fn deliver(
             continue;
         }
         if let Some(w) = conns.get(&h.conn) {
-            let _ = w.send(rcon_codec::encode(h.id, TYPE_RESPONSE, body.as_bytes()));
+            let _ = w.send(reply_bytes(
+                h.id,
+                SERVERDATA_RESPONSE_VALUE,
+                body.as_bytes(),
+            ));
             awaiting.insert(h.conn, now + grace);
         }
     }

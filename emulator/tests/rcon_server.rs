@@ -7,7 +7,7 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use common::{Client, Emulator, PASSWORD, scenario_dir};
-use invsync_emulator::rcon_codec::{TYPE_AUTH_RESPONSE, TYPE_EXEC, TYPE_RESPONSE};
+use invsync_rcon_transport::packet::{Packet, SERVERDATA_EXECCOMMAND, SERVERDATA_RESPONSE_VALUE};
 
 #[test]
 fn auth_commands_and_single_replies() {
@@ -36,9 +36,9 @@ fn auth_commands_and_single_replies() {
     let big = c.command("/sc rcon.print(string.rep('z', 300000))");
     assert_eq!(big.len(), 300_001);
     // The empty sentinel packet is not answered: the next packet is the next command's reply.
-    c.send(50, TYPE_EXEC, b"/sc rcon.print('one')");
-    c.send(51, TYPE_RESPONSE, b"");
-    c.send(52, TYPE_EXEC, b"/sc rcon.print('two')");
+    c.send(50, SERVERDATA_EXECCOMMAND, b"/sc rcon.print('one')");
+    c.send(51, SERVERDATA_RESPONSE_VALUE, b"");
+    c.send(52, SERVERDATA_EXECCOMMAND, b"/sc rcon.print('two')");
     let a = c.read().unwrap();
     let b = c.read().unwrap();
     assert_eq!((a.id, b.id), (50, 52));
@@ -80,10 +80,15 @@ fn bad_input_is_logged_and_other_clients_keep_working() {
     // Half a packet, then close.
     {
         let mut half = TcpStream::connect(em.addr).unwrap();
-        let p = invsync_emulator::rcon_codec::encode(5, TYPE_EXEC, b"/sc rcon.print('never')");
+        let p = Packet::new(5, SERVERDATA_EXECCOMMAND, &b"/sc rcon.print('never')"[..])
+            .to_bytes()
+            .unwrap();
         half.write_all(&p[..p.len() / 2]).unwrap();
     }
-    em.wait_line("exceeds the request size cap", Duration::from_secs(10));
+    em.wait_line(
+        "over the limit of 104857610 bytes; refusing to buffer it (--max-request-size is 104857600",
+        Duration::from_secs(10),
+    );
     em.wait_line("in the middle of a packet", Duration::from_secs(10));
     assert!(
         em.count_lines("closed: bad packet") >= 2,
@@ -102,7 +107,28 @@ fn bad_input_is_logged_and_other_clients_keep_working() {
     assert_eq!(fresh.command("/sc rcon.print('fresh')"), "fresh\n");
     em.wait_line("New RCON connection", Duration::from_secs(5));
     assert!(em.count_lines("New RCON connection") >= 1000);
-    let _ = TYPE_AUTH_RESPONSE;
+}
+
+#[test]
+fn max_request_size_bounds_the_body_exactly() {
+    let em = Emulator::start(&["--max-request-size", "30"]);
+    let mut c = em.client();
+    // 30 bytes of body: accepted.
+    let at_limit = "/sc rcon.print('0123456789ab')";
+    assert_eq!(at_limit.len(), 30);
+    assert_eq!(c.command(at_limit), "0123456789ab\n");
+    // 31 bytes: the connection closes, from the length field alone.
+    c.send(
+        9,
+        SERVERDATA_EXECCOMMAND,
+        b"/sc rcon.print('0123456789abc')",
+    );
+    assert!(c.read().is_none(), "no reply: the connection closes");
+    em.wait_line(
+        "length field is 41 bytes, over the limit of 40 bytes; refusing to buffer it \
+         (--max-request-size is 30 bytes of body)",
+        Duration::from_secs(10),
+    );
 }
 
 /// Ticks between replies for a fixed conversation (each command sent after the previous reply).

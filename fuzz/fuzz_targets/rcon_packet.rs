@@ -1,116 +1,102 @@
-//! Any byte stream, pushed in pieces, into the three Source RCON packet decoders (the host's
-//! client, `rcon-transport`; the emulator's server, `emulator::rcon_codec`; the test mocks',
-//! `test-support::rcon_wire`): none panics, each buffers at most one packet, and with the same
-//! limit they agree on every packet and on where the stream breaks. Every packet re-encodes,
-//! with each crate's encoder, to the bytes it came from.
+//! Any byte stream, pushed in pieces, into the one Source RCON packet decoder
+//! (`rcon-transport::packet`), as the host's client and as the emulator's server
+//! (`PacketDecoder::for_requests`, whose limit saturates near `usize::MAX`): it never panics,
+//! buffers at most one packet plus one push, and every packet re-encodes to the bytes it came
+//! from. Where it stops, the bytes there justify the error it names: a length field out of
+//! bounds, or a packet without its two NULs.
 #![no_main]
-use invsync_emulator::rcon_codec;
-use invsync_rcon_transport::packet::{Packet, PacketDecoder};
-use invsync_test_support::rcon_wire;
+use invsync_rcon_transport::packet::{
+    LENGTH_PREFIX, MIN_PACKET_LENGTH, Packet, PacketDecoder, PacketError,
+};
 use libfuzzer_sys::fuzz_target;
-
-/// What a decoder made of the stream: its packets, then whether it stopped on an error.
-#[derive(Debug, PartialEq, Eq)]
-struct Decoded {
-    packets: Vec<(i32, i32, Vec<u8>)>,
-    failed: bool,
-}
 
 fuzz_target!(|input: &[u8]| {
     let Some((&[mode, piece], stream)) = input.split_first_chunk::<2>() else {
         return;
     };
-    // The length field's limit: the mocks' fixed one, a small one, or none at all (the
-    // emulator's --max-request-size near usize::MAX).
-    let (limit, emulator_cap) = match mode % 3 {
-        0 => (
-            rcon_wire::MAX_LENGTH,
-            rcon_wire::MAX_LENGTH - rcon_codec::OVERHEAD,
-        ),
-        1 => {
-            let l = 10 + usize::from(mode) * 4;
-            (l, l - rcon_codec::OVERHEAD)
+    // The length field's limit: a small one, the client's 64 MiB, or a server's body limit
+    // near usize::MAX (the emulator's --max-request-size), where `max_body + 10` must not wrap.
+    let (mut decoder, limit) = match mode % 3 {
+        0 => {
+            let l = MIN_PACKET_LENGTH + usize::from(mode) * 4;
+            (PacketDecoder::new(l), l)
         }
-        _ => (usize::MAX, usize::MAX),
+        1 => (PacketDecoder::new(64 << 20), 64 << 20),
+        _ => {
+            let max_body = usize::MAX - usize::from(mode) % 16;
+            (PacketDecoder::for_requests(max_body), usize::MAX)
+        }
     };
     let piece = usize::from(piece).max(1);
 
-    let mut transport = PacketDecoder::new(limit);
-    let mut got_transport = Decoded {
-        packets: Vec::new(),
-        failed: false,
-    };
-    let mut emulator = rcon_codec::Decoder::new(emulator_cap);
-    let mut got_emulator = Decoded {
-        packets: Vec::new(),
-        failed: false,
-    };
-    let mut mock_buf = Vec::new();
-    let mut got_mock = Decoded {
-        packets: Vec::new(),
-        failed: false,
-    };
+    let mut packets = Vec::new();
+    let mut failure = None;
     for part in stream.chunks(piece) {
-        transport.push(part);
+        decoder.push(part);
         loop {
-            match transport.next_packet() {
-                Ok(Some(p)) => got_transport.packets.push((p.id, p.kind, p.body)),
+            match decoder.next_packet() {
+                Ok(Some(p)) => packets.push(p),
                 Ok(None) => break,
-                Err(_) => {
-                    got_transport.failed = true;
+                Err(e) => {
+                    failure = Some(e);
                     break;
                 }
             }
         }
-        assert!(transport.buffered() <= part.len() + limit.min(stream.len()) + 4);
-        if !got_emulator.failed {
-            emulator.push(part);
-            loop {
-                match emulator.next_packet() {
-                    Ok(Some(p)) => got_emulator.packets.push((p.id, p.kind, p.body)),
-                    Ok(None) => break,
-                    Err(_) => {
-                        got_emulator.failed = true;
-                        break;
-                    }
-                }
-            }
-        }
-        if !got_mock.failed {
-            mock_buf.extend_from_slice(part);
-            match rcon_wire::take_packets(&mut mock_buf) {
-                Ok(ps) => got_mock
-                    .packets
-                    .extend(ps.into_iter().map(|p| (p.id, p.kind, p.body))),
-                Err(_) => got_mock.failed = true,
-            }
-        }
-    }
-    assert_eq!(got_transport, got_emulator);
-    if limit == rcon_wire::MAX_LENGTH {
-        if got_mock.failed {
-            // The mocks' `take_packets` returns an error alone: the packets before a framing
-            // error in the same read are lost with the connection (the stream breaks at the same
-            // place, but the mock may not run the last commands before it).
-            assert!(got_transport.failed);
-            assert!(got_transport.packets.starts_with(&got_mock.packets));
-        } else {
-            assert_eq!(got_transport, got_mock);
+        assert!(decoder.buffered() <= part.len() + limit.min(stream.len()) + LENGTH_PREFIX);
+        if failure.is_some() {
+            break;
         }
     }
 
-    // Round trips: the packets, encoded again by each crate, are the stream's first bytes.
-    let mut by_transport = Vec::new();
-    let mut by_emulator = Vec::new();
-    let mut by_mock = Vec::new();
-    for (id, kind, body) in &got_transport.packets {
-        Packet::new(*id, *kind, body.clone())
-            .encode_into(&mut by_transport, limit)
+    // Round trip: the packets, encoded again, are the stream's first bytes.
+    let mut encoded = Vec::new();
+    for p in &packets {
+        Packet::new(p.id, p.kind, p.body.clone())
+            .encode_into(&mut encoded, limit)
             .expect("a decoded packet is within the limit");
-        by_emulator.extend(rcon_codec::encode(*id, *kind, body));
-        rcon_wire::write_packet(&mut by_mock, *id, *kind, body).expect("writes to a Vec");
     }
-    assert_eq!(&stream[..by_transport.len()], &by_transport[..]);
-    assert_eq!(by_emulator, by_transport);
-    assert_eq!(by_mock, by_transport);
+    assert_eq!(&stream[..encoded.len()], &encoded[..]);
+
+    // Where the decoder stopped, the bytes say why.
+    let rest = &stream[encoded.len()..];
+    let length = rest
+        .first_chunk::<4>()
+        .map(|head| i64::from(i32::from_le_bytes(*head)));
+    match failure {
+        None => {
+            // Only an incomplete packet is left: too short for its length field or its body.
+            if let Some(length) = length {
+                assert!(
+                    (MIN_PACKET_LENGTH as i64..=limit.min(i32::MAX as usize) as i64)
+                        .contains(&length)
+                );
+                assert!(rest.len() < LENGTH_PREFIX + length as usize);
+            }
+        }
+        Some(PacketError::LengthTooSmall { offset, length: l }) => {
+            assert_eq!(offset, encoded.len() as u64);
+            assert_eq!(Some(i64::from(l)), length);
+            assert!(i64::from(l) < MIN_PACKET_LENGTH as i64);
+        }
+        Some(PacketError::LengthTooLarge {
+            offset,
+            length: l,
+            max,
+        }) => {
+            assert_eq!(offset, encoded.len() as u64);
+            assert_eq!(Some(i64::from(l)), length);
+            assert_eq!(max, limit);
+            assert!(l as usize > limit);
+        }
+        Some(PacketError::MissingTerminator { offset, id, found }) => {
+            assert_eq!(offset, encoded.len() as u64);
+            let l = length.expect("a length field") as usize;
+            let packet = &rest[LENGTH_PREFIX..LENGTH_PREFIX + l];
+            assert_eq!(id, i32::from_le_bytes(packet[..4].try_into().unwrap()));
+            assert_eq!(found, [packet[l - 2], packet[l - 1]]);
+            assert_ne!(found, [0, 0]);
+        }
+        Some(other @ PacketError::BodyTooLong { .. }) => panic!("a decoder never says {other}"),
+    }
 });

@@ -51,15 +51,23 @@ pub enum PacketError {
         "RCON packet at stream offset {offset}: length field is {length}, but a packet has at least \
          {MIN_PACKET_LENGTH} bytes (id, type, two NULs)"
     )]
-    LengthTooSmall { offset: u64, length: i32 },
+    LengthTooSmall {
+        /// Stream offset of the length field.
+        offset: u64,
+        /// The length field as received.
+        length: i32,
+    },
     /// The length field exceeds the configured maximum; nothing was buffered for it.
     #[error(
         "RCON packet at stream offset {offset}: length field is {length} bytes, over the limit of \
          {max} bytes; refusing to buffer it"
     )]
     LengthTooLarge {
+        /// Stream offset of the length field.
         offset: u64,
+        /// The length field as received.
         length: i32,
+        /// The largest length field the decoder accepts.
         max: usize,
     },
     /// The packet does not end with two NUL bytes.
@@ -68,13 +76,21 @@ pub enum PacketError {
          {found:02x?}"
     )]
     MissingTerminator {
+        /// Stream offset of the packet's length field.
         offset: u64,
+        /// The packet's request id.
         id: i32,
+        /// The packet's last two bytes.
         found: [u8; 2],
     },
     /// A packet to send is larger than the limit (or than the format can express).
     #[error("RCON packet body of {body_len} bytes is over the limit of {max} bytes")]
-    BodyTooLong { body_len: usize, max: usize },
+    BodyTooLong {
+        /// Bytes of the body to send.
+        body_len: usize,
+        /// The largest body the limit allows.
+        max: usize,
+    },
 }
 
 impl Packet {
@@ -85,11 +101,6 @@ impl Packet {
             kind,
             body: body.into(),
         }
-    }
-
-    /// Size of the encoded packet including the length prefix.
-    pub fn encoded_len(&self) -> usize {
-        LENGTH_PREFIX + MIN_PACKET_LENGTH + self.body.len()
     }
 
     /// Appends the encoded packet to `out`. `max_packet_length` bounds the `length` field.
@@ -113,6 +124,15 @@ impl Packet {
         out.extend_from_slice(&self.body);
         out.extend_from_slice(&[0, 0]);
         Ok(())
+    }
+
+    /// The encoded packet, bounded only by what the format can express (a body over
+    /// `i32::MAX - 10` bytes is [`PacketError::BodyTooLong`]): for a server's replies, which the
+    /// game never splits or caps.
+    pub fn to_bytes(&self) -> Result<Vec<u8>, PacketError> {
+        let mut out = Vec::new();
+        self.encode_into(&mut out, usize::MAX)?;
+        Ok(out)
     }
 }
 
@@ -149,6 +169,15 @@ impl PacketDecoder {
             offset: 0,
             failed: None,
         }
+    }
+
+    /// The server side (the game, the emulator): a decoder of requests whose body may have up
+    /// to `max_body` bytes, the game's request size limit (the emulator's
+    /// `--max-request-size`); a length field over `max_body + 10` closes the connection before
+    /// anything of it is buffered. Saturating: a limit near `usize::MAX` means no limit, it
+    /// must not wrap around to a tiny one.
+    pub fn for_requests(max_body: usize) -> Self {
+        PacketDecoder::new(max_body.saturating_add(MIN_PACKET_LENGTH))
     }
 
     /// Bytes received but not yet returned as packets.
@@ -326,6 +355,78 @@ mod tests {
                 id: 5,
                 found: [0, b'!']
             }
+        );
+    }
+
+    #[test]
+    fn a_request_body_may_be_exactly_the_limit_and_no_more() {
+        let at_limit = encode(&Packet::new(3, SERVERDATA_EXECCOMMAND, vec![b'x'; 100]));
+        let mut decoder = PacketDecoder::for_requests(100);
+        decoder.push(&at_limit);
+        assert_eq!(decoder.next_packet().unwrap().unwrap().body.len(), 100);
+        let over = encode(&Packet::new(4, SERVERDATA_EXECCOMMAND, vec![b'x'; 101]));
+        let mut decoder = PacketDecoder::for_requests(100);
+        // Only the length field: refused before the body arrives.
+        decoder.push(&over[..LENGTH_PREFIX]);
+        assert_eq!(
+            decoder.next_packet().unwrap_err(),
+            PacketError::LengthTooLarge {
+                offset: 0,
+                length: 111,
+                max: 110
+            }
+        );
+        // What follows is dropped, not buffered.
+        decoder.push(&over[LENGTH_PREFIX..]);
+        assert_eq!(decoder.buffered(), 0);
+    }
+
+    #[test]
+    fn a_request_limit_near_usize_max_accepts_packets() {
+        // `max_body + 10` would overflow: the limit saturates instead of wrapping to a tiny one.
+        for max_body in [
+            usize::MAX,
+            usize::MAX - MIN_PACKET_LENGTH + 1,
+            usize::MAX - 1,
+        ] {
+            let mut decoder = PacketDecoder::for_requests(max_body);
+            decoder.push(&encode(&Packet::new(
+                7,
+                SERVERDATA_EXECCOMMAND,
+                b"/c 1".to_vec(),
+            )));
+            let p = decoder.next_packet().unwrap().unwrap();
+            assert_eq!((p.id, p.body.as_slice()), (7, &b"/c 1"[..]));
+        }
+    }
+
+    #[test]
+    fn a_request_limit_of_zero_accepts_empty_bodies_only() {
+        let mut decoder = PacketDecoder::for_requests(0);
+        decoder.push(&encode(&Packet::new(
+            1,
+            SERVERDATA_RESPONSE_VALUE,
+            Vec::new(),
+        )));
+        assert!(decoder.next_packet().unwrap().is_some());
+        decoder.push(&encode(&Packet::new(
+            2,
+            SERVERDATA_EXECCOMMAND,
+            b"x".to_vec(),
+        )));
+        assert!(matches!(
+            decoder.next_packet(),
+            Err(PacketError::LengthTooLarge { length: 11, .. })
+        ));
+    }
+
+    #[test]
+    fn to_bytes_is_the_documented_layout() {
+        assert_eq!(
+            Packet::new(7, SERVERDATA_EXECCOMMAND, b"hi".to_vec())
+                .to_bytes()
+                .unwrap(),
+            [12, 0, 0, 0, 7, 0, 0, 0, 2, 0, 0, 0, b'h', b'i', 0, 0]
         );
     }
 

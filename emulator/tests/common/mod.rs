@@ -54,7 +54,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use invsync_emulator::rcon_codec::{self, Decoder, Packet};
+use invsync_rcon_transport::packet::{
+    Packet, PacketDecoder, SERVERDATA_AUTH, SERVERDATA_AUTH_RESPONSE, SERVERDATA_EXECCOMMAND,
+    SERVERDATA_RESPONSE_VALUE,
+};
 
 /// The emulator binary running as a child process, with its stdout collected.
 pub struct Emulator {
@@ -149,7 +152,7 @@ impl Drop for Emulator {
 /// A minimal blocking RCON client for tests.
 pub struct Client {
     pub stream: TcpStream,
-    decoder: Decoder,
+    decoder: PacketDecoder,
     next_id: i32,
 }
 
@@ -161,14 +164,18 @@ impl Client {
             .unwrap();
         Client {
             stream,
-            decoder: Decoder::new(64 * 1024 * 1024),
+            decoder: PacketDecoder::new(64 * 1024 * 1024),
             next_id: 1,
         }
     }
 
     pub fn send(&mut self, id: i32, kind: i32, body: &[u8]) {
         self.stream
-            .write_all(&rcon_codec::encode(id, kind, body))
+            .write_all(
+                &Packet::new(id, kind, body)
+                    .to_bytes()
+                    .expect("a test packet fits"),
+            )
             .expect("writes");
     }
 
@@ -188,9 +195,9 @@ impl Client {
 
     /// Ok(true) on success, Ok(false) when refused.
     pub fn auth(&mut self, password: &str) -> Result<bool, String> {
-        self.send(77, rcon_codec::TYPE_AUTH, password.as_bytes());
+        self.send(77, SERVERDATA_AUTH, password.as_bytes());
         let p = self.read().ok_or("no auth answer")?;
-        if p.kind != rcon_codec::TYPE_AUTH_RESPONSE {
+        if p.kind != SERVERDATA_AUTH_RESPONSE {
             return Err(format!("auth answered with type {}", p.kind));
         }
         Ok(p.id == 77)
@@ -199,10 +206,10 @@ impl Client {
     pub fn command(&mut self, text: &str) -> String {
         let id = self.next_id;
         self.next_id += 1;
-        self.send(id, rcon_codec::TYPE_EXEC, text.as_bytes());
+        self.send(id, SERVERDATA_EXECCOMMAND, text.as_bytes());
         let p = self.read().expect("a reply");
         assert_eq!(p.id, id, "reply for the command just sent");
-        assert_eq!(p.kind, rcon_codec::TYPE_RESPONSE);
+        assert_eq!(p.kind, SERVERDATA_RESPONSE_VALUE);
         String::from_utf8(p.body).expect("utf-8 reply")
     }
 }
