@@ -15,7 +15,8 @@ use crate::api::gui::GuiRef;
 use crate::api::refs::InvId;
 use crate::context::{Line, Outputs, Phase, Shared, Statics};
 use crate::error::{EmulatorError, Result};
-use crate::inventory::{InventoryKind, StackSpec};
+use crate::inventory::{Inventory, InventoryKind, StackSpec};
+use crate::items::ItemProto;
 use crate::sandbox::{error_message, new_state, reg};
 use crate::snapshot::{self, Snapshot};
 use crate::stream::{CommandHandle, ReadyCommand};
@@ -106,6 +107,47 @@ pub struct SaveState {
 
 /// Save-file format marker.
 pub const SAVE_FORMAT: &str = "invsync-emulator-save-1";
+
+/// Why a driver action did not happen.
+enum ActionError {
+    /// The action is refused and nothing changed (the driver reports it).
+    Refused(String),
+    /// An event handler it raised failed.
+    Script(EmulatorError),
+}
+
+impl From<String> for ActionError {
+    fn from(why: String) -> Self {
+        ActionError::Refused(why)
+    }
+}
+
+impl From<EmulatorError> for ActionError {
+    fn from(e: EmulatorError) -> Self {
+        ActionError::Script(e)
+    }
+}
+
+type ActionResult = std::result::Result<(), ActionError>;
+
+/// A give or take: `count` of `item` of `quality` into or out of `player`'s main inventory.
+struct Transfer<'a> {
+    player: &'a str,
+    item: &'a str,
+    count: u32,
+    quality: &'a str,
+}
+
+impl<'a> Transfer<'a> {
+    fn new(player: &'a str, item: &'a str, count: u32, quality: &'a str) -> Self {
+        Transfer {
+            player,
+            item,
+            count,
+            quality,
+        }
+    }
+}
 
 /// A Lua state plus world.
 pub struct Instance {
@@ -325,201 +367,228 @@ impl Instance {
     /// Apply one driver action. `Ok(Err(why))`: refused, nothing changed (the driver reports
     /// it); `Err`: a script error in an event handler it raised.
     fn apply_action(&self, action: &Action) -> Result<std::result::Result<(), String>> {
-        match action {
-            Action::Join { name } => {
-                let existing = self
-                    .shared
-                    .world
-                    .borrow()
-                    .player_by_name(name)
-                    .map(|p| (p.index, p.connected));
-                let (index, created) = match existing {
-                    Some((_, true)) => {
-                        return Ok(Err(format!("player {name:?} is already online")));
-                    }
-                    Some((i, false)) => (i, false),
-                    None => {
-                        let mut w = self.shared.world.borrow_mut();
-                        let i = w.create_player(name);
-                        w.create_character_for(i);
-                        (i, true)
-                    }
-                };
-                {
-                    let mut w = self.shared.world.borrow_mut();
-                    let p = w.player_mut(index).expect("player exists");
-                    p.connected = true;
-                }
-                self.shared
-                    .line(Line::Dated(format!("[JOIN] {name} joined the game")));
-                if created {
-                    self.raise(event_id("on_player_created"), |_, ev| {
-                        ev.raw_set("player_index", index)
-                    })?;
-                }
-                self.raise(event_id("on_player_joined_game"), |_, ev| {
-                    ev.raw_set("player_index", index)
-                })?;
-            }
-            Action::Leave { name, reason } => {
-                let index = match self.online_player(name) {
-                    Ok(i) => i,
-                    Err(why) => return Ok(Err(why)),
-                };
-                let Some(reason_id) = DISCONNECT_REASONS
-                    .iter()
-                    .find(|(n, _)| n == reason)
-                    .map(|(_, v)| *v)
-                else {
-                    return Ok(Err(format!("unknown disconnect reason {reason:?}")));
-                };
-                self.raise(event_id("on_pre_player_left_game"), |_, ev| {
-                    ev.raw_set("player_index", index)?;
-                    ev.raw_set("reason", reason_id)
-                })?;
-                {
-                    let mut w = self.shared.world.borrow_mut();
-                    let tick = w.tick;
-                    let p = w.player_mut(index).expect("player exists");
-                    p.connected = false;
-                    p.last_online = tick;
-                }
-                self.shared
-                    .line(Line::Dated(format!("[LEAVE] {name} left the game")));
-                self.raise(event_id("on_player_left_game"), |_, ev| {
-                    ev.raw_set("player_index", index)?;
-                    ev.raw_set("reason", reason_id)
-                })?;
-            }
-            Action::Chat { name, text } => {
-                let index = match self.online_player(name) {
-                    Ok(i) => i,
-                    Err(why) => return Ok(Err(why)),
-                };
-                self.shared
-                    .line(Line::Dated(format!("[CHAT] {name}: {text}")));
-                self.raise(event_id("on_console_chat"), |lua, ev| {
-                    ev.raw_set("player_index", index)?;
-                    ev.raw_set("message", lua.create_string(text)?)
-                })?;
-            }
+        let done = match action {
+            Action::Join { name } => self.join(name),
+            Action::Leave { name, reason } => self.leave(name, reason),
+            Action::Chat { name, text } => self.chat(name, text),
             Action::Give {
                 name,
                 item,
                 count,
                 quality,
-            }
-            | Action::Take {
+            } => self.give(&Transfer::new(name, item, *count, quality)),
+            Action::Take {
                 name,
                 item,
                 count,
                 quality,
-            } => {
-                let give = matches!(action, Action::Give { .. });
-                let index = match self.online_player(name) {
-                    Ok(i) => i,
-                    Err(why) => return Ok(Err(why)),
-                };
-                let protos = &self.shared.statics.protos;
-                if protos.item(item).is_none() {
-                    return Ok(Err(format!("unknown item {item:?}")));
-                }
-                if protos.quality(quality).is_none() {
-                    return Ok(Err(format!("unknown quality {quality:?}")));
-                }
-                if *count == 0 {
-                    return Ok(Err("bad count 0 (at least 1)".into()));
-                }
-                // all or nothing: a refused give or take changes nothing
-                let changed: std::result::Result<u32, String> = {
-                    let mut w = self.shared.world.borrow_mut();
-                    let p = w.player(index).expect("player exists");
-                    let inv = match (p.controller, p.character) {
-                        (Controller::Character, Some(unit)) => Some(InvId::Character {
-                            unit,
-                            kind: InventoryKind::CharacterMain,
-                        }),
-                        (Controller::God, _) => Some(InvId::God { player: index }),
-                        _ => None,
-                    };
-                    match inv.and_then(|id| id.get_mut(&mut w)) {
-                        None => Err(format!(
-                            "player {name:?} has no main inventory now (no character)"
-                        )),
-                        Some(inv) if give => {
-                            let mut spec = StackSpec {
-                                name: item.clone(),
-                                count: *count,
-                                quality: quality.clone(),
-                                health: 1.0,
-                                durability: None,
-                                ammo: None,
-                                data: None,
-                                grid: None,
-                            };
-                            let proto = protos.item(item).expect("checked above");
-                            spec.durability = proto.durability;
-                            spec.ammo = proto.magazine_size;
-                            let room = inv.insertable_count(protos, &spec);
-                            if room < *count {
-                                Err(format!(
-                                    "player {name:?} has room for {room} of {count} {item} ({quality}) in the main inventory; nothing given"
-                                ))
-                            } else {
-                                Ok(inv.insert(protos, &spec))
-                            }
-                        }
-                        Some(inv) => {
-                            let held = inv.count(Some(item), Some(quality));
-                            if held < u64::from(*count) {
-                                Err(format!(
-                                    "player {name:?} holds {held} {item} ({quality}) in the main inventory, not {count}; nothing taken"
-                                ))
-                            } else {
-                                Ok(inv.remove(item, quality, *count))
-                            }
-                        }
-                    }
-                };
-                let changed = match changed {
-                    Ok(n) => n,
-                    Err(why) => return Ok(Err(why)),
-                };
-                if changed > 0 {
-                    self.raise(event_id("on_player_main_inventory_changed"), |_, ev| {
-                        ev.raw_set("player_index", index)
-                    })?;
-                }
+            } => self.take(&Transfer::new(name, item, *count, quality)),
+            Action::Click { name, element } => self.click(name, element),
+        };
+        match done {
+            Ok(()) => Ok(Ok(())),
+            Err(ActionError::Refused(why)) => Ok(Err(why)),
+            Err(ActionError::Script(e)) => Err(e),
+        }
+    }
+
+    /// Player `name` connects: created (with a character) on the first join.
+    fn join(&self, name: &str) -> ActionResult {
+        let existing = self
+            .shared
+            .world
+            .borrow()
+            .player_by_name(name)
+            .map(|p| (p.index, p.connected));
+        let (index, created) = match existing {
+            Some((_, true)) => return Err(format!("player {name:?} is already online").into()),
+            Some((i, false)) => (i, false),
+            None => {
+                let mut w = self.shared.world.borrow_mut();
+                let i = w.create_player(name);
+                w.create_character_for(i);
+                (i, true)
             }
-            Action::Click { name, element } => {
-                let index = match self.online_player(name) {
-                    Ok(i) => i,
-                    Err(why) => return Ok(Err(why)),
-                };
-                let found = {
-                    let w = self.shared.world.borrow();
-                    w.gui
-                        .values()
-                        .find(|e| e.player == index && e.name == *element && e.visible && e.enabled)
-                        .map(|e| e.index)
-                };
-                let Some(id) = found else {
-                    return Ok(Err(format!(
-                        "player {name:?} has no visible, enabled element named {element:?}"
-                    )));
-                };
-                self.raise(event_id("on_gui_click"), |lua, ev| {
-                    ev.raw_set("player_index", index)?;
-                    ev.raw_set("element", lua.create_userdata(GuiRef(id))?)?;
-                    ev.raw_set("button", 2)?;
-                    ev.raw_set("alt", false)?;
-                    ev.raw_set("control", false)?;
-                    ev.raw_set("shift", false)?;
-                    Ok(())
-                })?;
+        };
+        if let Some(p) = self.shared.world.borrow_mut().player_mut(index) {
+            p.connected = true;
+        }
+        self.shared
+            .line(Line::Dated(format!("[JOIN] {name} joined the game")));
+        if created {
+            self.raise_for_player("on_player_created", index)?;
+        }
+        self.raise_for_player("on_player_joined_game", index)?;
+        Ok(())
+    }
+
+    /// Player `name` disconnects with `reason` (a `defines.disconnect_reason` name).
+    fn leave(&self, name: &str, reason: &str) -> ActionResult {
+        let index = self.online_player(name)?;
+        let Some(reason_id) = DISCONNECT_REASONS
+            .iter()
+            .find(|(n, _)| *n == reason)
+            .map(|(_, v)| *v)
+        else {
+            return Err(format!("unknown disconnect reason {reason:?}").into());
+        };
+        let fill = |_: &Lua, ev: &Table| {
+            ev.raw_set("player_index", index)?;
+            ev.raw_set("reason", reason_id)
+        };
+        self.raise(event_id("on_pre_player_left_game"), fill)?;
+        {
+            let mut w = self.shared.world.borrow_mut();
+            let tick = w.tick;
+            if let Some(p) = w.player_mut(index) {
+                p.connected = false;
+                p.last_online = tick;
             }
         }
-        Ok(Ok(()))
+        self.shared
+            .line(Line::Dated(format!("[LEAVE] {name} left the game")));
+        self.raise(event_id("on_player_left_game"), fill)?;
+        Ok(())
+    }
+
+    /// Player `name` says `text` in the chat.
+    fn chat(&self, name: &str, text: &str) -> ActionResult {
+        let index = self.online_player(name)?;
+        self.shared
+            .line(Line::Dated(format!("[CHAT] {name}: {text}")));
+        self.raise(event_id("on_console_chat"), |lua, ev| {
+            ev.raw_set("player_index", index)?;
+            ev.raw_set("message", lua.create_string(text)?)
+        })?;
+        Ok(())
+    }
+
+    /// All of `t` goes into the player's main inventory, or nothing does.
+    fn give(&self, t: &Transfer<'_>) -> ActionResult {
+        let index = self.online_player(t.player)?;
+        let protos = &self.shared.statics.protos;
+        let proto = self.checked_item(t)?;
+        let spec = StackSpec {
+            name: t.item.to_string(),
+            count: t.count,
+            quality: t.quality.to_string(),
+            health: 1.0,
+            durability: proto.durability,
+            ammo: proto.magazine_size,
+            data: None,
+            grid: None,
+        };
+        let given = self.with_main_inventory(index, t, |inv| {
+            let room = inv.insertable_count(protos, &spec);
+            if room < t.count {
+                return Err(format!(
+                    "player {:?} has room for {room} of {} {} ({}) in the main inventory; nothing given",
+                    t.player, t.count, t.item, t.quality
+                ));
+            }
+            Ok(inv.insert(protos, &spec))
+        })?;
+        self.main_inventory_changed(index, given)
+    }
+
+    /// All of `t` leaves the player's main inventory, or nothing does.
+    fn take(&self, t: &Transfer<'_>) -> ActionResult {
+        let index = self.online_player(t.player)?;
+        self.checked_item(t)?;
+        let taken = self.with_main_inventory(index, t, |inv| {
+            let held = inv.count(Some(t.item), Some(t.quality));
+            if held < u64::from(t.count) {
+                return Err(format!(
+                    "player {:?} holds {held} {} ({}) in the main inventory, not {}; nothing taken",
+                    t.player, t.item, t.quality, t.count
+                ));
+            }
+            Ok(inv.remove(t.item, t.quality, t.count))
+        })?;
+        self.main_inventory_changed(index, taken)
+    }
+
+    /// The prototype of the item `t` moves, or why the give or take is refused: an unknown
+    /// item or quality, a count of 0.
+    fn checked_item(&self, t: &Transfer<'_>) -> std::result::Result<&ItemProto, String> {
+        let protos = &self.shared.statics.protos;
+        let Some(proto) = protos.item(t.item) else {
+            return Err(format!("unknown item {:?}", t.item));
+        };
+        if protos.quality(t.quality).is_none() {
+            return Err(format!("unknown quality {:?}", t.quality));
+        }
+        if t.count == 0 {
+            return Err("bad count 0 (at least 1)".into());
+        }
+        Ok(proto)
+    }
+
+    /// Runs `f` on the main inventory of player `index` (the character's, or the god
+    /// controller's); refused when the player has none now.
+    fn with_main_inventory(
+        &self,
+        index: u32,
+        t: &Transfer<'_>,
+        f: impl FnOnce(&mut Inventory) -> std::result::Result<u32, String>,
+    ) -> std::result::Result<u32, String> {
+        let mut w = self.shared.world.borrow_mut();
+        let inv = match w.player(index).map(|p| (p.controller, p.character)) {
+            Some((Controller::Character, Some(unit))) => Some(InvId::Character {
+                unit,
+                kind: InventoryKind::CharacterMain,
+            }),
+            Some((Controller::God, _)) => Some(InvId::God { player: index }),
+            _ => None,
+        };
+        match inv.and_then(|id| id.get_mut(&mut w)) {
+            Some(inv) => f(inv),
+            None => Err(format!(
+                "player {:?} has no main inventory now (no character)",
+                t.player
+            )),
+        }
+    }
+
+    /// Raises `on_player_main_inventory_changed` if `changed` items moved.
+    fn main_inventory_changed(&self, index: u32, changed: u32) -> ActionResult {
+        if changed > 0 {
+            self.raise_for_player("on_player_main_inventory_changed", index)?;
+        }
+        Ok(())
+    }
+
+    /// Player `name` clicks their visible, enabled GUI element named `element`.
+    fn click(&self, name: &str, element: &str) -> ActionResult {
+        let index = self.online_player(name)?;
+        let found = {
+            let w = self.shared.world.borrow();
+            w.gui
+                .values()
+                .find(|e| e.player == index && e.name == element && e.visible && e.enabled)
+                .map(|e| e.index)
+        };
+        let Some(id) = found else {
+            return Err(format!(
+                "player {name:?} has no visible, enabled element named {element:?}"
+            )
+            .into());
+        };
+        self.raise(event_id("on_gui_click"), |lua, ev| {
+            ev.raw_set("player_index", index)?;
+            ev.raw_set("element", lua.create_userdata(GuiRef(id))?)?;
+            ev.raw_set("button", 2)?;
+            ev.raw_set("alt", false)?;
+            ev.raw_set("control", false)?;
+            ev.raw_set("shift", false)?;
+            Ok(())
+        })?;
+        Ok(())
+    }
+
+    /// Raises event `name` whose only field (beyond `name` and `tick`) is `player_index`.
+    fn raise_for_player(&self, name: &str, index: u32) -> Result<()> {
+        self.raise(event_id(name), |_, ev| ev.raw_set("player_index", index))
     }
 
     /// Run a console command the way the game's server console does; returns the RCON reply.
