@@ -8,7 +8,7 @@ use super::{as_bool, as_number, as_string, field_or, invalid, key_str, method, n
 use crate::context::shared;
 use crate::lua_json::{lua_to_serde, serde_to_lua};
 use crate::sandbox::rt;
-use crate::world::GUI_TYPES;
+use crate::world::{GUI_TYPES, GuiElement};
 
 /// `LuaGuiElement` handle, by element index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -144,6 +144,121 @@ fn only_on(key: &str, kind: &str) -> mlua::Result<()> {
     }
 }
 
+/// The attributes of element `id` (`e`, read at the access).
+fn gui_field(lua: &Lua, id: u32, e: &GuiElement, key: &str) -> mlua::Result<Option<Value>> {
+    let s = |v: &str| lua.create_string(v).map(Value::String);
+    Ok(Some(match key {
+        "valid" => Value::Boolean(true),
+        "object_name" => s("LuaGuiElement")?,
+        "index" => Value::Number(f64::from(id)),
+        "name" => s(&e.name)?,
+        "type" => s(&e.kind)?,
+        "caption" => serde_to_lua(lua, &e.caption)?,
+        "tooltip" => serde_to_lua(lua, &e.tooltip)?,
+        "value" => {
+            if e.kind != "progressbar" {
+                return Err(rt(format!(
+                    "LuaGuiElement.value: not available for {}",
+                    e.kind
+                )));
+            }
+            Value::Number(e.value)
+        }
+        "visible" => Value::Boolean(e.visible),
+        "enabled" => Value::Boolean(e.enabled),
+        "direction" => s(&e.direction)?,
+        "style" => s(&e.style)?,
+        "auto_center" => Value::Boolean(e.auto_center),
+        "tags" => serde_to_lua(lua, &e.tags)?,
+        "player_index" => Value::Number(f64::from(e.player)),
+        "gui" => Value::UserData(lua.create_userdata(GuiHolder(e.player))?),
+        "parent" => match e.parent {
+            Some(p) => Value::UserData(lua.create_userdata(GuiRef(p))?),
+            None => Value::Nil,
+        },
+        "children" => {
+            let t = lua.create_table()?;
+            for (i, c) in e.children.iter().enumerate() {
+                t.raw_set(i + 1, GuiRef(*c))?;
+            }
+            Value::Table(t)
+        }
+        "children_names" => {
+            let sh = shared(lua);
+            let w = sh.world.borrow();
+            let t = lua.create_table()?;
+            for (i, c) in e.children.iter().enumerate() {
+                t.raw_set(
+                    i + 1,
+                    w.gui.get(c).map(|c| c.name.clone()).unwrap_or_default(),
+                )?;
+            }
+            Value::Table(t)
+        }
+        _ => return Ok(None),
+    }))
+}
+
+/// The methods of element `id`.
+fn gui_method(lua: &Lua, id: u32, key: &str) -> mlua::Result<Option<Value>> {
+    Ok(Some(match key {
+        "add" => method(lua, move |lua, a| {
+            let Some(Value::Table(spec)) = a.iter().next().cloned() else {
+                return Err(rt(
+                    "LuaGuiElement.add: expected a table {type=..., name=...}",
+                ));
+            };
+            Ok(MultiValue::from_iter([add(lua, id, spec)?]))
+        })?,
+        "destroy" => method(lua, move |lua, _| {
+            let sh = shared(lua);
+            let mut w = sh.world.borrow_mut();
+            match w.gui.get(&id) {
+                None => return Err(invalid("LuaGuiElement")),
+                Some(e) if e.parent.is_none() => {
+                    return Err(rt(
+                        "LuaGuiElement.destroy: root elements can't be destroyed",
+                    ));
+                }
+                _ => {}
+            }
+            w.destroy_gui(id);
+            Ok(MultiValue::new())
+        })?,
+        "clear" => method(lua, move |lua, _| {
+            let sh = shared(lua);
+            let mut w = sh.world.borrow_mut();
+            let children = w
+                .gui
+                .get(&id)
+                .ok_or_else(|| invalid("LuaGuiElement"))?
+                .children
+                .clone();
+            for c in children {
+                w.destroy_gui(c);
+            }
+            Ok(MultiValue::new())
+        })?,
+        "force_auto_center" => method(lua, move |lua, _| {
+            let sh = shared(lua);
+            let mut w = sh.world.borrow_mut();
+            w.gui
+                .get_mut(&id)
+                .ok_or_else(|| invalid("LuaGuiElement"))?
+                .auto_center = true;
+            Ok(MultiValue::new())
+        })?,
+        "bring_to_front" | "focus" => method(lua, move |lua, _| {
+            let sh = shared(lua);
+            if !sh.world.borrow().gui.contains_key(&id) {
+                return Err(invalid("LuaGuiElement"));
+            }
+            Ok(MultiValue::new())
+        })?,
+        _ => return Ok(None),
+    }))
+}
+
 impl Handle for GuiRef {
     fn index(&self, lua: &Lua, key: Value) -> mlua::Result<Value> {
         let id = self.0;
@@ -157,122 +272,23 @@ impl Handle for GuiRef {
             }
         };
         only_on(&k, &e.kind)?;
-        let s = |v: &str| lua.create_string(v).map(Value::String);
-        Ok(match k.as_str() {
-            "valid" => Value::Boolean(true),
-            "object_name" => s("LuaGuiElement")?,
-            "index" => Value::Number(f64::from(id)),
-            "name" => s(&e.name)?,
-            "type" => s(&e.kind)?,
-            "caption" => serde_to_lua(lua, &e.caption)?,
-            "tooltip" => serde_to_lua(lua, &e.tooltip)?,
-            "value" => {
-                if e.kind != "progressbar" {
-                    return Err(rt(format!(
-                        "LuaGuiElement.value: not available for {}",
-                        e.kind
-                    )));
-                }
-                Value::Number(e.value)
-            }
-            "visible" => Value::Boolean(e.visible),
-            "enabled" => Value::Boolean(e.enabled),
-            "direction" => s(&e.direction)?,
-            "style" => s(&e.style)?,
-            "auto_center" => Value::Boolean(e.auto_center),
-            "tags" => serde_to_lua(lua, &e.tags)?,
-            "player_index" => Value::Number(f64::from(e.player)),
-            "gui" => Value::UserData(lua.create_userdata(GuiHolder(e.player))?),
-            "parent" => match e.parent {
-                Some(p) => Value::UserData(lua.create_userdata(GuiRef(p))?),
-                None => Value::Nil,
-            },
-            "children" => {
-                let t = lua.create_table()?;
-                for (i, c) in e.children.iter().enumerate() {
-                    t.raw_set(i + 1, GuiRef(*c))?;
-                }
-                Value::Table(t)
-            }
-            "children_names" => {
-                let w = sh.world.borrow();
-                let t = lua.create_table()?;
-                for (i, c) in e.children.iter().enumerate() {
-                    t.raw_set(
-                        i + 1,
-                        w.gui.get(c).map(|c| c.name.clone()).unwrap_or_default(),
-                    )?;
-                }
-                Value::Table(t)
-            }
-            "add" => method(lua, move |lua, a| {
-                let Some(Value::Table(spec)) = a.iter().next().cloned() else {
-                    return Err(rt(
-                        "LuaGuiElement.add: expected a table {type=..., name=...}",
-                    ));
-                };
-                Ok(MultiValue::from_iter([add(lua, id, spec)?]))
-            })?,
-            "destroy" => method(lua, move |lua, _| {
-                let sh = shared(lua);
-                let mut w = sh.world.borrow_mut();
-                match w.gui.get(&id) {
-                    None => return Err(invalid("LuaGuiElement")),
-                    Some(e) if e.parent.is_none() => {
-                        return Err(rt(
-                            "LuaGuiElement.destroy: root elements can't be destroyed",
-                        ));
-                    }
-                    _ => {}
-                }
-                w.destroy_gui(id);
-                Ok(MultiValue::new())
-            })?,
-            "clear" => method(lua, move |lua, _| {
-                let sh = shared(lua);
-                let mut w = sh.world.borrow_mut();
-                let children = w
-                    .gui
-                    .get(&id)
-                    .ok_or_else(|| invalid("LuaGuiElement"))?
-                    .children
-                    .clone();
-                for c in children {
-                    w.destroy_gui(c);
-                }
-                Ok(MultiValue::new())
-            })?,
-            "force_auto_center" => method(lua, move |lua, _| {
-                let sh = shared(lua);
-                let mut w = sh.world.borrow_mut();
-                w.gui
-                    .get_mut(&id)
-                    .ok_or_else(|| invalid("LuaGuiElement"))?
-                    .auto_center = true;
-                Ok(MultiValue::new())
-            })?,
-            "bring_to_front" | "focus" => method(lua, move |lua, _| {
-                let sh = shared(lua);
-                if !sh.world.borrow().gui.contains_key(&id) {
-                    return Err(invalid("LuaGuiElement"));
-                }
-                Ok(MultiValue::new())
-            })?,
-            _ => {
-                // Like the game: a child can be reached by its name; a missing one is nil.
-                let w = sh.world.borrow();
-                match e
-                    .children
-                    .iter()
-                    .find(|c| w.gui.get(c).is_some_and(|c| c.name == k))
-                {
-                    Some(c) => Value::UserData(lua.create_userdata(GuiRef(*c))?),
-                    None => Value::Nil,
-                }
-            }
-        })
+        if let Some(v) = gui_field(lua, id, &e, &k)? {
+            return Ok(v);
+        }
+        if let Some(v) = gui_method(lua, id, &k)? {
+            return Ok(v);
+        }
+        // Like the game: a child can be reached by its name; a missing one is nil.
+        let w = sh.world.borrow();
+        match e
+            .children
+            .iter()
+            .find(|c| w.gui.get(c).is_some_and(|c| c.name == k))
+        {
+            Some(c) => Ok(Value::UserData(lua.create_userdata(GuiRef(*c))?)),
+            None => Ok(Value::Nil),
+        }
     }
-
     fn newindex(&self, lua: &Lua, key: Value, v: Value) -> mlua::Result<()> {
         let k = key_str("LuaGuiElement", &key)?;
         let caption = matches!(k.as_str(), "caption" | "tooltip")

@@ -6,12 +6,13 @@ use super::handle::{Handle, add_handle_metamethods};
 use super::helpers::{ItemProtoRef, QualityProtoRef};
 use super::refs::{InvId, StackId};
 use super::{
-    as_number, as_string, as_uint, field_or, first, invalid, key_str, method, no_key, one,
+    Members, as_number, as_string, as_uint, field_or, find_member, first, invalid, key_str, method,
+    no_key, one,
 };
 use crate::context::shared;
 use crate::game_strings;
-use crate::inventory::{InventoryKind, ItemStack, StackSpec};
-use crate::items::Prototypes;
+use crate::inventory::{Inventory, InventoryKind, ItemStack, StackSpec};
+use crate::items::{ItemProto, Prototypes};
 use crate::sandbox::rt;
 use crate::world::World;
 
@@ -42,11 +43,10 @@ fn quality_name(protos: &Prototypes, v: &Value) -> mlua::Result<String> {
     Ok(name)
 }
 
-fn known_item(protos: &Prototypes, name: &str) -> mlua::Result<()> {
-    if protos.item(name).is_none() {
-        return Err(rt(format!("Unknown item name: {name}")));
-    }
-    Ok(())
+fn known_item<'a>(protos: &'a Prototypes, name: &str) -> mlua::Result<&'a ItemProto> {
+    protos
+        .item(name)
+        .ok_or_else(|| rt(format!("Unknown item name: {name}")))
 }
 
 /// Parse an `ItemStackIdentification` (string = a full stack, table = `ItemStackDefinition`,
@@ -57,8 +57,7 @@ pub fn parse_spec(lua: &Lua, v: &Value) -> mlua::Result<StackSpec> {
     match v {
         Value::String(s) => {
             let name = s.to_string_lossy();
-            known_item(protos, &name)?;
-            let proto = protos.item(&name).expect("checked by known_item");
+            let proto = known_item(protos, &name)?;
             Ok(StackSpec {
                 count: proto.stack_size,
                 quality: "normal".into(),
@@ -70,67 +69,7 @@ pub fn parse_spec(lua: &Lua, v: &Value) -> mlua::Result<StackSpec> {
                 name,
             })
         }
-        Value::Table(t) => {
-            let name = as_string(
-                &t.raw_get::<Value>("name")?,
-                "item stack definition field 'name'",
-            )?;
-            known_item(protos, &name)?;
-            let proto = protos.item(&name).expect("checked by known_item");
-            let count = field_or(t, "count", 1, |c| {
-                as_uint(&c, "item stack definition field 'count'")
-            })?;
-            let quality = quality_name(protos, &t.raw_get::<Value>("quality")?)?;
-            let health = field_or(t, "health", 1.0, |h| {
-                let h = as_number(&h, "item stack definition field 'health'")?;
-                if !(0.0..=1.0).contains(&h) {
-                    return Err(rt(format!(
-                        "item stack definition: health {h} is outside [0, 1]"
-                    )));
-                }
-                Ok(h)
-            })?;
-            let durability = match (t.raw_get::<Value>("durability")?, proto.durability) {
-                (Value::Nil, d) => d,
-                (d, Some(max)) => {
-                    let d = as_number(&d, "item stack definition field 'durability'")?;
-                    if !(d > 0.0 && d <= max) {
-                        return Err(rt(format!(
-                            "item stack definition: durability {d} is outside (0, {max}]"
-                        )));
-                    }
-                    Some(d)
-                }
-                (_, None) => {
-                    return Err(rt(format!(
-                        "item stack definition: {name} has no durability"
-                    )));
-                }
-            };
-            let ammo = match (t.raw_get::<Value>("ammo")?, proto.magazine_size) {
-                (Value::Nil, a) => a,
-                (a, Some(max)) => {
-                    let a = as_uint(&a, "item stack definition field 'ammo'")?;
-                    if a == 0 || a > max {
-                        return Err(rt(format!(
-                            "item stack definition: ammo {a} is outside [1, {max}]"
-                        )));
-                    }
-                    Some(a)
-                }
-                (_, None) => return Err(rt(format!("item stack definition: {name} is not ammo"))),
-            };
-            Ok(StackSpec {
-                name,
-                count,
-                quality,
-                health,
-                durability,
-                ammo,
-                data: None,
-                grid: None,
-            })
-        }
+        Value::Table(t) => stack_definition(protos, t),
         Value::UserData(ud) => {
             let Ok(r) = ud.borrow::<StackRef>() else {
                 return Err(rt(
@@ -157,6 +96,68 @@ pub fn parse_spec(lua: &Lua, v: &Value) -> mlua::Result<StackSpec> {
             other.type_name()
         ))),
     }
+}
+
+/// Parse an `ItemStackDefinition` table.
+fn stack_definition(protos: &Prototypes, t: &Table) -> mlua::Result<StackSpec> {
+    let name = as_string(
+        &t.raw_get::<Value>("name")?,
+        "item stack definition field 'name'",
+    )?;
+    let proto = known_item(protos, &name)?;
+    let count = field_or(t, "count", 1, |c| {
+        as_uint(&c, "item stack definition field 'count'")
+    })?;
+    let quality = quality_name(protos, &t.raw_get::<Value>("quality")?)?;
+    let health = field_or(t, "health", 1.0, |h| {
+        let h = as_number(&h, "item stack definition field 'health'")?;
+        if !(0.0..=1.0).contains(&h) {
+            return Err(rt(format!(
+                "item stack definition: health {h} is outside [0, 1]"
+            )));
+        }
+        Ok(h)
+    })?;
+    let durability = match (t.raw_get::<Value>("durability")?, proto.durability) {
+        (Value::Nil, d) => d,
+        (d, Some(max)) => {
+            let d = as_number(&d, "item stack definition field 'durability'")?;
+            if !(d > 0.0 && d <= max) {
+                return Err(rt(format!(
+                    "item stack definition: durability {d} is outside (0, {max}]"
+                )));
+            }
+            Some(d)
+        }
+        (_, None) => {
+            return Err(rt(format!(
+                "item stack definition: {name} has no durability"
+            )));
+        }
+    };
+    let ammo = match (t.raw_get::<Value>("ammo")?, proto.magazine_size) {
+        (Value::Nil, a) => a,
+        (a, Some(max)) => {
+            let a = as_uint(&a, "item stack definition field 'ammo'")?;
+            if a == 0 || a > max {
+                return Err(rt(format!(
+                    "item stack definition: ammo {a} is outside [1, {max}]"
+                )));
+            }
+            Some(a)
+        }
+        (_, None) => return Err(rt(format!("item stack definition: {name} is not ammo"))),
+    };
+    Ok(StackSpec {
+        name,
+        count,
+        quality,
+        health,
+        durability,
+        ammo,
+        data: None,
+        grid: None,
+    })
 }
 
 /// Parse an `ItemWithQualityID` filter for counting: (name, quality).
@@ -366,11 +367,254 @@ fn slot_index(v: &Value, len: usize) -> mlua::Result<Option<usize>> {
     Ok(Some(n as usize - 1))
 }
 
+/// Every `LuaInventory` member, by group (the groups' names are disjoint).
+const INVENTORY_MEMBERS: [Members<InvId>; 4] = [
+    inventory_field,
+    inventory_write_method,
+    inventory_read_method,
+    inventory_filter_method,
+];
+
+/// The read-only attributes: `valid`, `object_name`, `index` and the owners.
+fn inventory_field(lua: &Lua, id: InvId, key: &str) -> mlua::Result<Option<Value>> {
+    let player = |p| {
+        lua.create_userdata(super::player::PlayerRef(p))
+            .map(Value::UserData)
+    };
+    Ok(Some(match key {
+        "valid" => Value::Boolean(true),
+        "object_name" => Value::String(lua.create_string("LuaInventory")?),
+        "index" => match id {
+            InvId::Character { kind, .. } => Value::Number(f64::from(kind.define())),
+            InvId::God { .. } => Value::Number(2.0),
+            InvId::Script { .. } => Value::Nil,
+        },
+        "player_owner" => match id {
+            InvId::God { player: p } => player(p)?,
+            InvId::Character { unit, .. } => {
+                let owner = shared(lua)
+                    .world
+                    .borrow()
+                    .characters
+                    .get(&unit)
+                    .and_then(|c| c.player);
+                match owner {
+                    Some(p) => player(p)?,
+                    None => Value::Nil,
+                }
+            }
+            InvId::Script { .. } => Value::Nil,
+        },
+        "entity_owner" => match id {
+            InvId::Character { unit, .. } => lua
+                .create_userdata(super::entity::EntityRef(unit))
+                .map(Value::UserData)?,
+            _ => Value::Nil,
+        },
+        _ => return Ok(None),
+    }))
+}
+
+/// The methods that change what the inventory holds, or end it.
+fn inventory_write_method(lua: &Lua, id: InvId, key: &str) -> mlua::Result<Option<Value>> {
+    Ok(Some(match key {
+        "insert" => method(lua, move |lua, a| {
+            let spec = parse_spec(lua, &first(&a))?;
+            with_inv(lua, id, |w, p| {
+                one(lua, id.get_mut(w).map_or(0, |inv| inv.insert(p, &spec)))
+            })
+        })?,
+        "remove" => method(lua, move |lua, a| {
+            let spec = parse_spec(lua, &first(&a))?;
+            with_inv(lua, id, |w, _| {
+                one(
+                    lua,
+                    id.get_mut(w)
+                        .map_or(0, |inv| inv.remove(&spec.name, &spec.quality, spec.count)),
+                )
+            })
+        })?,
+        "clear" => method(lua, move |lua, _| {
+            with_inv(lua, id, |w, _| {
+                if let Some(inv) = id.get_mut(w) {
+                    inv.clear();
+                }
+                Ok(MultiValue::new())
+            })
+        })?,
+        "destroy" => method(lua, move |lua, _| {
+            let InvId::Script { id: sid } = id else {
+                return Err(rt(
+                    "LuaInventory.destroy: only inventories from game.create_inventory can be destroyed",
+                ));
+            };
+            shared(lua)
+                .world
+                .borrow_mut()
+                .script_inventories
+                .remove(&sid);
+            Ok(MultiValue::new())
+        })?,
+        _ => return Ok(None),
+    }))
+}
+
+/// The methods that read what the inventory holds and what it has room for.
+fn inventory_read_method(lua: &Lua, id: InvId, key: &str) -> mlua::Result<Option<Value>> {
+    Ok(Some(match key {
+        "get_contents" => method(lua, move |lua, _| {
+            let contents = with_inv(lua, id, |w, p| {
+                Ok(id.get(w).map(|inv| inv.contents(p)).unwrap_or_default())
+            })?;
+            one(lua, contents_table(lua, contents)?)
+        })?,
+        "get_item_count" => method(lua, move |lua, a| {
+            one(lua, count_in(lua, &[id], &first(&a))?)
+        })?,
+        "is_empty" => method(lua, move |lua, _| {
+            with_inv(lua, id, |w, _| {
+                one(lua, id.get(w).is_none_or(|i| i.is_empty()))
+            })
+        })?,
+        "is_full" => method(lua, move |lua, _| {
+            with_inv(lua, id, |w, _| {
+                one(lua, id.get(w).is_some_and(|i| i.empty_slots() == 0))
+            })
+        })?,
+        "count_empty_stacks" => method(lua, move |lua, _| {
+            with_inv(lua, id, |w, _| {
+                one(lua, id.get(w).map_or(0, |i| i.empty_slots()) as f64)
+            })
+        })?,
+        "can_insert" => method(lua, move |lua, a| {
+            let spec = parse_spec(lua, &first(&a))?;
+            with_inv(lua, id, |w, p| {
+                one(
+                    lua,
+                    id.get(w).is_some_and(|i| {
+                        i.insertable_count(
+                            p,
+                            &StackSpec {
+                                count: 1,
+                                ..spec.clone()
+                            },
+                        ) > 0
+                    }),
+                )
+            })
+        })?,
+        "get_insertable_count" => method(lua, move |lua, a| {
+            let spec = parse_spec(lua, &first(&a))?;
+            with_inv(lua, id, |w, p| {
+                one(
+                    lua,
+                    id.get(w).map_or(0, |i| i.insertable_count(p, &spec)) as f64,
+                )
+            })
+        })?,
+        "find_item_stack" => method(lua, move |lua, a| {
+            let (name, quality) = parse_filter(lua, &first(&a))?;
+            let found = with_inv(lua, id, |w, _| {
+                Ok(id.get(w).and_then(|i| {
+                    i.slots.iter().position(|s| {
+                        s.as_ref()
+                            .is_some_and(|s| s.name == name && s.quality == quality)
+                    })
+                }))
+            })?;
+            match found {
+                Some(slot) => Ok(MultiValue::from_iter([
+                    Value::UserData(
+                        lua.create_userdata(StackRef(StackId::Slot { inv: id, slot }))?,
+                    ),
+                    Value::Number(slot as f64 + 1.0),
+                ])),
+                None => Ok(MultiValue::new()),
+            }
+        })?,
+        _ => return Ok(None),
+    }))
+}
+
+/// The methods of slot filters (and of the inventory bar, which no modelled inventory has).
+fn inventory_filter_method(lua: &Lua, id: InvId, key: &str) -> mlua::Result<Option<Value>> {
+    Ok(Some(match key {
+        "supports_filters" => method(lua, move |lua, _| {
+            with_inv(lua, id, |w, _| {
+                one(lua, id.get(w).is_some_and(|i| i.kind.supports_filters()))
+            })
+        })?,
+        "get_filter" => method(lua, move |lua, a| {
+            let filter = with_inv(lua, id, |w, _| {
+                let inv = id.get(w).expect("checked by with_inv");
+                let i = slot_index(&first(&a), inv.slots.len())?.unwrap_or(usize::MAX);
+                Ok(inv.filters.get(&i).cloned())
+            })?;
+            match filter {
+                Some((name, quality)) => {
+                    let t = lua.create_table()?;
+                    t.raw_set("name", name)?;
+                    t.raw_set("quality", quality)?;
+                    one(lua, t)
+                }
+                None => one(lua, Value::Nil),
+            }
+        })?,
+        "set_filter" => method(lua, move |lua, a| {
+            let mut args = a.iter();
+            let index = args.next().cloned().unwrap_or(Value::Nil);
+            let filter = match args.next().cloned().unwrap_or(Value::Nil) {
+                Value::Nil => None,
+                v => Some(parse_filter(lua, &v)?),
+            };
+            with_inv(lua, id, |w, _| {
+                set_filter(lua, id.get_mut(w), &index, filter)
+            })
+        })?,
+        "is_filtered" => method(lua, move |lua, _| {
+            with_inv(lua, id, |w, _| {
+                one(lua, id.get(w).is_some_and(|i| !i.filters.is_empty()))
+            })
+        })?,
+        // inventory bars exist on containers, which the emulator does not model
+        "supports_bar" => method(lua, |lua, _| one(lua, false))?,
+        _ => return Ok(None),
+    }))
+}
+
+/// `LuaInventory::set_filter(index, filter)` on `inv` (None: the inventory is gone).
+fn set_filter(
+    lua: &Lua,
+    inv: Option<&mut Inventory>,
+    index: &Value,
+    filter: Option<(String, String)>,
+) -> mlua::Result<MultiValue> {
+    let inv = inv.ok_or_else(|| invalid("LuaInventory"))?;
+    if !inv.kind.supports_filters() {
+        return Err(rt(
+            "LuaInventory::set_filter: this inventory does not support filters.",
+        ));
+    }
+    let i = slot_index(index, inv.slots.len())?
+        .ok_or_else(|| rt("LuaInventory::set_filter: expected a slot index"))?;
+    // the game refuses a filter the slot's current stack does not match
+    if let (Some((n, q)), Some(st)) = (&filter, &inv.slots[i])
+        && (st.name != *n || st.quality != *q)
+    {
+        return one(lua, false);
+    }
+    match filter {
+        Some(f) => inv.filters.insert(i, f),
+        None => inv.filters.remove(&i),
+    };
+    one(lua, true)
+}
+
 impl Handle for InvRef {
     fn index(&self, lua: &Lua, key: Value) -> mlua::Result<Value> {
         let id = self.0;
-        let sh = shared(lua);
         {
+            let sh = shared(lua);
             let w = sh.world.borrow();
             let Some(inv) = id.get(&w) else {
                 if matches!(&key, Value::String(s) if s.to_string_lossy() == "valid") {
@@ -385,204 +629,7 @@ impl Handle for InvRef {
             }
         }
         let k = key_str("LuaInventory", &key)?;
-        Ok(match k.as_str() {
-            "valid" => Value::Boolean(true),
-            "object_name" => Value::String(lua.create_string("LuaInventory")?),
-            "index" => match id {
-                InvId::Character { kind, .. } => Value::Number(f64::from(kind.define())),
-                InvId::God { .. } => Value::Number(2.0),
-                InvId::Script { .. } => Value::Nil,
-            },
-            "player_owner" => match id {
-                InvId::God { player } => lua
-                    .create_userdata(super::player::PlayerRef(player))
-                    .map(Value::UserData)?,
-                InvId::Character { unit, .. } => match sh
-                    .world
-                    .borrow()
-                    .characters
-                    .get(&unit)
-                    .and_then(|c| c.player)
-                {
-                    Some(p) => lua
-                        .create_userdata(super::player::PlayerRef(p))
-                        .map(Value::UserData)?,
-                    None => Value::Nil,
-                },
-                InvId::Script { .. } => Value::Nil,
-            },
-            "entity_owner" => match id {
-                InvId::Character { unit, .. } => lua
-                    .create_userdata(super::entity::EntityRef(unit))
-                    .map(Value::UserData)?,
-                _ => Value::Nil,
-            },
-            "insert" => method(lua, move |lua, a| {
-                let spec = parse_spec(lua, &first(&a))?;
-                with_inv(lua, id, |w, p| {
-                    one(lua, id.get_mut(w).map_or(0, |inv| inv.insert(p, &spec)))
-                })
-            })?,
-            "remove" => method(lua, move |lua, a| {
-                let spec = parse_spec(lua, &first(&a))?;
-                with_inv(lua, id, |w, _| {
-                    one(
-                        lua,
-                        id.get_mut(w)
-                            .map_or(0, |inv| inv.remove(&spec.name, &spec.quality, spec.count)),
-                    )
-                })
-            })?,
-            "clear" => method(lua, move |lua, _| {
-                with_inv(lua, id, |w, _| {
-                    if let Some(inv) = id.get_mut(w) {
-                        inv.clear();
-                    }
-                    Ok(MultiValue::new())
-                })
-            })?,
-            "get_contents" => method(lua, move |lua, _| {
-                let contents = with_inv(lua, id, |w, p| {
-                    Ok(id.get(w).map(|inv| inv.contents(p)).unwrap_or_default())
-                })?;
-                one(lua, contents_table(lua, contents)?)
-            })?,
-            "get_item_count" => method(lua, move |lua, a| {
-                one(lua, count_in(lua, &[id], &first(&a))?)
-            })?,
-            "is_empty" => method(lua, move |lua, _| {
-                with_inv(lua, id, |w, _| {
-                    one(lua, id.get(w).is_none_or(|i| i.is_empty()))
-                })
-            })?,
-            "supports_filters" => method(lua, move |lua, _| {
-                with_inv(lua, id, |w, _| {
-                    one(lua, id.get(w).is_some_and(|i| i.kind.supports_filters()))
-                })
-            })?,
-            "get_filter" => method(lua, move |lua, a| {
-                let filter = with_inv(lua, id, |w, _| {
-                    let inv = id.get(w).expect("checked by with_inv");
-                    let i = slot_index(&first(&a), inv.slots.len())?.unwrap_or(usize::MAX);
-                    Ok(inv.filters.get(&i).cloned())
-                })?;
-                match filter {
-                    Some((name, quality)) => {
-                        let t = lua.create_table()?;
-                        t.raw_set("name", name)?;
-                        t.raw_set("quality", quality)?;
-                        one(lua, t)
-                    }
-                    None => one(lua, Value::Nil),
-                }
-            })?,
-            "set_filter" => method(lua, move |lua, a| {
-                let mut args = a.iter();
-                let index = args.next().cloned().unwrap_or(Value::Nil);
-                let filter = match args.next().cloned().unwrap_or(Value::Nil) {
-                    Value::Nil => None,
-                    v => Some(parse_filter(lua, &v)?),
-                };
-                with_inv(lua, id, |w, _| {
-                    let inv = id.get_mut(w).expect("checked by with_inv");
-                    if !inv.kind.supports_filters() {
-                        return Err(rt(
-                            "LuaInventory::set_filter: this inventory does not support filters.",
-                        ));
-                    }
-                    let i = slot_index(&index, inv.slots.len())?
-                        .ok_or_else(|| rt("LuaInventory::set_filter: expected a slot index"))?;
-                    // the game refuses a filter the slot's current stack does not match
-                    if let (Some((n, q)), Some(st)) = (&filter, &inv.slots[i])
-                        && (st.name != *n || st.quality != *q)
-                    {
-                        return one(lua, false);
-                    }
-                    match filter {
-                        Some(f) => inv.filters.insert(i, f),
-                        None => inv.filters.remove(&i),
-                    };
-                    one(lua, true)
-                })
-            })?,
-            "is_filtered" => method(lua, move |lua, _| {
-                with_inv(lua, id, |w, _| {
-                    one(lua, id.get(w).is_some_and(|i| !i.filters.is_empty()))
-                })
-            })?,
-            // inventory bars exist on containers, which the emulator does not model
-            "supports_bar" => method(lua, |lua, _| one(lua, false))?,
-            "is_full" => method(lua, move |lua, _| {
-                with_inv(lua, id, |w, _| {
-                    one(lua, id.get(w).is_some_and(|i| i.empty_slots() == 0))
-                })
-            })?,
-            "count_empty_stacks" => method(lua, move |lua, _| {
-                with_inv(lua, id, |w, _| {
-                    one(lua, id.get(w).map_or(0, |i| i.empty_slots()) as f64)
-                })
-            })?,
-            "can_insert" => method(lua, move |lua, a| {
-                let spec = parse_spec(lua, &first(&a))?;
-                with_inv(lua, id, |w, p| {
-                    one(
-                        lua,
-                        id.get(w).is_some_and(|i| {
-                            i.insertable_count(
-                                p,
-                                &StackSpec {
-                                    count: 1,
-                                    ..spec.clone()
-                                },
-                            ) > 0
-                        }),
-                    )
-                })
-            })?,
-            "get_insertable_count" => method(lua, move |lua, a| {
-                let spec = parse_spec(lua, &first(&a))?;
-                with_inv(lua, id, |w, p| {
-                    one(
-                        lua,
-                        id.get(w).map_or(0, |i| i.insertable_count(p, &spec)) as f64,
-                    )
-                })
-            })?,
-            "find_item_stack" => method(lua, move |lua, a| {
-                let (name, quality) = parse_filter(lua, &first(&a))?;
-                let found = with_inv(lua, id, |w, _| {
-                    Ok(id.get(w).and_then(|i| {
-                        i.slots.iter().position(|s| {
-                            s.as_ref()
-                                .is_some_and(|s| s.name == name && s.quality == quality)
-                        })
-                    }))
-                })?;
-                match found {
-                    Some(slot) => Ok(MultiValue::from_iter([
-                        Value::UserData(
-                            lua.create_userdata(StackRef(StackId::Slot { inv: id, slot }))?,
-                        ),
-                        Value::Number(slot as f64 + 1.0),
-                    ])),
-                    None => Ok(MultiValue::new()),
-                }
-            })?,
-            "destroy" => method(lua, move |lua, _| {
-                let InvId::Script { id: sid } = id else {
-                    return Err(rt(
-                        "LuaInventory.destroy: only inventories from game.create_inventory can be destroyed",
-                    ));
-                };
-                shared(lua)
-                    .world
-                    .borrow_mut()
-                    .script_inventories
-                    .remove(&sid);
-                Ok(MultiValue::new())
-            })?,
-            _ => return Err(no_key("LuaInventory", &key)),
-        })
+        find_member(&INVENTORY_MEMBERS, lua, id, &k)?.ok_or_else(|| no_key("LuaInventory", &key))
     }
 
     /// An inventory has no writable fields.
@@ -661,8 +708,256 @@ fn slot_accepts(protos: &Prototypes, id: StackId, s: &ItemStack) -> bool {
     kind_ok && s.count >= 1 && s.count <= limit
 }
 
-fn exportable<'a>(protos: &'a Prototypes, s: &ItemStack) -> Option<&'a crate::items::ItemProto> {
+fn exportable<'a>(protos: &'a Prototypes, s: &ItemStack) -> Option<&'a ItemProto> {
     protos.item(&s.name).filter(|p| p.is_exportable())
+}
+
+/// Every `LuaItemStack` member of a valid slot, by group (the groups' names are disjoint).
+const STACK_MEMBERS: [Members<StackId>; 4] = [
+    stack_field,
+    stack_kind_predicate,
+    stack_write_method,
+    stack_exchange_method,
+];
+
+/// The attributes of the stack in the slot (an empty slot raises "invalid for read").
+fn stack_field(lua: &Lua, id: StackId, key: &str) -> mlua::Result<Option<Value>> {
+    let text = |s: String| lua.create_string(s).map(Value::String);
+    Ok(Some(match key {
+        "name" => text(read_stack(lua, id, |s, _| Ok(s.name.clone()))?)?,
+        "count" => Value::Number(f64::from(read_stack(lua, id, |s, _| Ok(s.count))?)),
+        "quality" => Value::UserData(lua.create_userdata(QualityProtoRef(read_stack(
+            lua,
+            id,
+            |s, _| Ok(s.quality.clone()),
+        )?))?),
+        "health" => Value::Number(read_stack(lua, id, |s, _| Ok(s.health))?),
+        "durability" => read_stack(lua, id, |s, _| {
+            s.durability
+                .map(Value::Number)
+                .ok_or_else(|| rt(format!("Item {} is not a tool.", s.name)))
+        })?,
+        "ammo" => read_stack(lua, id, |s, _| {
+            s.ammo
+                .map(|a| Value::Number(f64::from(a)))
+                .ok_or_else(|| rt(format!("Item {} is not ammo.", s.name)))
+        })?,
+        "type" => text(read_stack(lua, id, |s, p| {
+            Ok(p.item(&s.name).map_or("item", |p| p.kind).to_string())
+        })?)?,
+        "prototype" => Value::UserData(lua.create_userdata(ItemProtoRef(read_stack(
+            lua,
+            id,
+            |s, _| Ok(s.name.clone()),
+        )?))?),
+        "label" => read_stack(lua, id, |s, p| {
+            if exportable(p, s).is_none() {
+                return Err(rt(format!("Item {} can not have a label.", s.name)));
+            }
+            Ok(s.data
+                .as_ref()
+                .and_then(|d| d.get("label"))
+                .and_then(|l| l.as_str())
+                .map(str::to_string))
+        })?
+        .map(text)
+        .transpose()?
+        .unwrap_or(Value::Nil),
+        "grid" => {
+            if read_stack(lua, id, |s, _| Ok(s.grid.is_some()))? {
+                Value::UserData(lua.create_userdata(super::equipment::GridRef(id))?)
+            } else {
+                Value::Nil
+            }
+        }
+        _ => return Ok(None),
+    }))
+}
+
+/// The `is_*` predicates of `LuaItemStack`: true when the item's prototype type is one of
+/// these. The prototype families of the 2.0 item types (data/base): a blueprint is a
+/// selection tool, which is an item with label; a book is an item with inventory.
+const KIND_PREDICATES: [(&str, &[&str]); 12] = [
+    ("is_blueprint", &["blueprint"]),
+    ("is_blueprint_book", &["blueprint-book"]),
+    ("is_deconstruction_item", &["deconstruction-item"]),
+    ("is_upgrade_item", &["upgrade-item"]),
+    ("is_armor", &["armor"]),
+    ("is_item_with_tags", &["item-with-tags"]),
+    (
+        "is_item_with_inventory",
+        &["item-with-inventory", "blueprint-book"],
+    ),
+    (
+        "is_selection_tool",
+        &[
+            "selection-tool",
+            "blueprint",
+            "deconstruction-item",
+            "upgrade-item",
+        ],
+    ),
+    (
+        "is_item_with_label",
+        &[
+            "item-with-label",
+            "item-with-tags",
+            "item-with-inventory",
+            "blueprint-book",
+            "selection-tool",
+            "blueprint",
+            "deconstruction-item",
+            "upgrade-item",
+        ],
+    ),
+    ("is_tool", &["tool", "repair-tool"]),
+    ("is_repair_tool", &["repair-tool"]),
+    // no modelled item carries entity data
+    ("is_item_with_entity_data", &[]),
+];
+
+/// One of [`KIND_PREDICATES`].
+fn stack_kind_predicate(lua: &Lua, id: StackId, key: &str) -> mlua::Result<Option<Value>> {
+    let Some((_, family)) = KIND_PREDICATES.iter().find(|(name, _)| *name == key) else {
+        return Ok(None);
+    };
+    let is = read_stack(lua, id, |s, p| {
+        Ok(p.item(&s.name).is_some_and(|p| family.contains(&p.kind)))
+    })?;
+    Ok(Some(Value::Boolean(is)))
+}
+
+/// The methods that change the slot: `create_grid`, `clear`, `set_stack`, `can_set_stack`
+/// (which only checks) and `swap_stack`.
+fn stack_write_method(lua: &Lua, id: StackId, key: &str) -> mlua::Result<Option<Value>> {
+    Ok(Some(match key {
+        "create_grid" => method(lua, move |lua, _| {
+            write_stack(lua, id, |slot, p| {
+                let s = slot.as_mut().ok_or_else(|| {
+                    rt("LuaItemStack API call when LuaItemStack was invalid for read.")
+                })?;
+                let (w, h) = p.item(&s.name).and_then(|p| p.grid).ok_or_else(|| {
+                    rt(format!("Item {} does not support equipment grids.", s.name))
+                })?;
+                s.grid
+                    .get_or_insert_with(|| crate::inventory::Grid::new(w, h));
+                Ok(())
+            })?;
+            one(lua, super::equipment::GridRef(id))
+        })?,
+        "clear" => method(lua, move |lua, _| {
+            write_stack(lua, id, |slot, _| {
+                *slot = None;
+                Ok(MultiValue::new())
+            })
+        })?,
+        "set_stack" | "can_set_stack" => {
+            let only_check = key == "can_set_stack";
+            method(lua, move |lua, a| {
+                let arg = first(&a);
+                let new = if arg.is_nil() {
+                    None
+                } else {
+                    let spec = parse_spec(lua, &arg)?;
+                    Some(spec.to_stack(spec.count))
+                };
+                write_stack(lua, id, |slot, p| {
+                    let ok = match &new {
+                        None => true,
+                        Some(s) => slot_accepts(p, id, s),
+                    };
+                    if ok && !only_check {
+                        *slot = new;
+                    }
+                    one(lua, ok)
+                })
+            })?
+        }
+        "swap_stack" => method(lua, move |lua, a| swap_stack(lua, id, &first(&a)))?,
+        _ => return Ok(None),
+    }))
+}
+
+/// `LuaItemStack::swap_stack(other)` on the stack in slot `id`: false (nothing moves) when
+/// either stack may not go into the other's slot.
+fn swap_stack(lua: &Lua, id: StackId, other: &Value) -> mlua::Result<MultiValue> {
+    let Value::UserData(ud) = other else {
+        return Err(rt("swap_stack: expected a LuaItemStack"));
+    };
+    let other = ud
+        .borrow::<StackRef>()
+        .map_err(|_| rt("swap_stack: expected a LuaItemStack"))?
+        .0;
+    let sh = shared(lua);
+    let mut w = sh.world.borrow_mut();
+    let a_stack = id.get(&w).ok_or_else(|| invalid("LuaItemStack"))?.clone();
+    let b_stack = other
+        .get(&w)
+        .ok_or_else(|| invalid("LuaItemStack"))?
+        .clone();
+    let fits = |target: StackId, s: &Option<ItemStack>| {
+        s.as_ref()
+            .is_none_or(|s| slot_accepts(&sh.statics.protos, target, s))
+    };
+    if !(fits(id, &b_stack) && fits(other, &a_stack)) {
+        return one(lua, false);
+    }
+    *id.get_mut(&mut w).expect("checked above") = b_stack;
+    *other.get_mut(&mut w).expect("checked above") = a_stack;
+    for inv in [stack_inv(id), stack_inv(other)].into_iter().flatten() {
+        after_write(&mut w, &sh.statics.protos, inv);
+    }
+    one(lua, true)
+}
+
+/// The methods of blueprints and exchange strings: `is_blueprint_setup`, `export_stack`,
+/// `import_stack`.
+fn stack_exchange_method(lua: &Lua, id: StackId, key: &str) -> mlua::Result<Option<Value>> {
+    Ok(Some(match key {
+        "is_blueprint_setup" => method(lua, move |lua, _| {
+            let setup = read_stack(lua, id, |s, p| {
+                if p.item(&s.name).is_none_or(|p| p.kind != "blueprint") {
+                    return Err(rt(format!("Item {} is not a blueprint.", s.name)));
+                }
+                Ok(s.data
+                    .as_ref()
+                    .and_then(|d| d.get("entities"))
+                    .and_then(|e| e.as_array())
+                    .is_some_and(|e| !e.is_empty()))
+            })?;
+            one(lua, setup)
+        })?,
+        "export_stack" => method(lua, move |lua, _| {
+            let text = read_stack(lua, id, |s, p| {
+                let proto = exportable(p, s)
+                    .ok_or_else(|| rt(format!("Item {} can not be exported.", s.name)))?;
+                game_strings::export_exchange_string(&s.name, proto.kind, s.data.as_ref())
+                    .ok_or_else(|| rt(format!("Item {} can not be exported.", s.name)))
+            })?;
+            one(lua, text)
+        })?,
+        "import_stack" => method(lua, move |lua, a| {
+            let Value::String(text) = first(&a) else {
+                return Err(rt("import_stack: expected a string"));
+            };
+            let bytes = text.as_bytes().to_vec();
+            write_stack(lua, id, |slot, p| {
+                // The game's codes: 0 success, -1 success with errors, 1 failure.
+                let code = match game_strings::import_exchange_string(p, &bytes) {
+                    Ok(imp) => {
+                        let code = if imp.with_errors { -1 } else { 0 };
+                        let mut s = ItemStack::new(p, &imp.item, 1, "normal");
+                        s.data = Some(imp.data);
+                        *slot = Some(s);
+                        code
+                    }
+                    Err(_) => 1,
+                };
+                one(lua, code)
+            })
+        })?,
+        _ => return Ok(None),
+    }))
 }
 
 impl Handle for StackRef {
@@ -683,222 +978,8 @@ impl Handle for StackRef {
             }
             _ => {}
         }
-        Ok(match k.as_str() {
-            "name" => {
-                Value::String(lua.create_string(read_stack(lua, id, |s, _| Ok(s.name.clone()))?)?)
-            }
-            "count" => Value::Number(f64::from(read_stack(lua, id, |s, _| Ok(s.count))?)),
-            "quality" => Value::UserData(lua.create_userdata(QualityProtoRef(read_stack(
-                lua,
-                id,
-                |s, _| Ok(s.quality.clone()),
-            )?))?),
-            "health" => Value::Number(read_stack(lua, id, |s, _| Ok(s.health))?),
-            "durability" => read_stack(lua, id, |s, _| {
-                s.durability
-                    .map(Value::Number)
-                    .ok_or_else(|| rt(format!("Item {} is not a tool.", s.name)))
-            })?,
-            "ammo" => read_stack(lua, id, |s, _| {
-                s.ammo
-                    .map(|a| Value::Number(f64::from(a)))
-                    .ok_or_else(|| rt(format!("Item {} is not ammo.", s.name)))
-            })?,
-            "type" => Value::String(lua.create_string(read_stack(lua, id, |s, p| {
-                Ok(p.item(&s.name).map_or("item", |p| p.kind))
-            })?)?),
-            "prototype" => Value::UserData(lua.create_userdata(ItemProtoRef(read_stack(
-                lua,
-                id,
-                |s, _| Ok(s.name.clone()),
-            )?))?),
-            "is_blueprint" | "is_blueprint_book" | "is_deconstruction_item" | "is_upgrade_item" => {
-                let want = match k.as_str() {
-                    "is_blueprint" => "blueprint",
-                    "is_blueprint_book" => "blueprint-book",
-                    "is_deconstruction_item" => "deconstruction-item",
-                    _ => "upgrade-item",
-                };
-                Value::Boolean(read_stack(lua, id, |s, p| {
-                    Ok(p.item(&s.name).is_some_and(|p| p.kind == want))
-                })?)
-            }
-            "label" => read_stack(lua, id, |s, p| {
-                if exportable(p, s).is_none() {
-                    return Err(rt(format!("Item {} can not have a label.", s.name)));
-                }
-                Ok(s.data
-                    .as_ref()
-                    .and_then(|d| d.get("label"))
-                    .and_then(|l| l.as_str())
-                    .map(str::to_string))
-            })?
-            .map(|l| lua.create_string(l).map(Value::String))
-            .transpose()?
-            .unwrap_or(Value::Nil),
-            // the prototype families of the 2.0 item types (data/base: a blueprint is a
-            // selection tool, which is an item with label; a book is an item with inventory)
-            "is_item_with_tags"
-            | "is_item_with_label"
-            | "is_item_with_inventory"
-            | "is_selection_tool"
-            | "is_tool"
-            | "is_item_with_entity_data"
-            | "is_repair_tool" => {
-                let family: &[&str] = match k.as_str() {
-                    "is_item_with_tags" => &["item-with-tags"],
-                    "is_item_with_inventory" => &["item-with-inventory", "blueprint-book"],
-                    "is_selection_tool" => &[
-                        "selection-tool",
-                        "blueprint",
-                        "deconstruction-item",
-                        "upgrade-item",
-                    ],
-                    "is_item_with_label" => &[
-                        "item-with-label",
-                        "item-with-tags",
-                        "item-with-inventory",
-                        "blueprint-book",
-                        "selection-tool",
-                        "blueprint",
-                        "deconstruction-item",
-                        "upgrade-item",
-                    ],
-                    "is_tool" => &["tool", "repair-tool"],
-                    "is_repair_tool" => &["repair-tool"],
-                    _ => &[],
-                };
-                Value::Boolean(read_stack(lua, id, |s, p| {
-                    Ok(p.item(&s.name).is_some_and(|p| family.contains(&p.kind)))
-                })?)
-            }
-            "is_armor" => Value::Boolean(read_stack(lua, id, |s, p| {
-                Ok(p.item(&s.name).is_some_and(|p| p.kind == "armor"))
-            })?),
-            "grid" => {
-                if read_stack(lua, id, |s, _| Ok(s.grid.is_some()))? {
-                    Value::UserData(lua.create_userdata(super::equipment::GridRef(id))?)
-                } else {
-                    Value::Nil
-                }
-            }
-            "create_grid" => method(lua, move |lua, _| {
-                write_stack(lua, id, |slot, p| {
-                    let s = slot.as_mut().ok_or_else(|| {
-                        rt("LuaItemStack API call when LuaItemStack was invalid for read.")
-                    })?;
-                    let (w, h) = p.item(&s.name).and_then(|p| p.grid).ok_or_else(|| {
-                        rt(format!("Item {} does not support equipment grids.", s.name))
-                    })?;
-                    s.grid
-                        .get_or_insert_with(|| crate::inventory::Grid::new(w, h));
-                    Ok(())
-                })?;
-                one(lua, super::equipment::GridRef(id))
-            })?,
-            "clear" => method(lua, move |lua, _| {
-                write_stack(lua, id, |slot, _| {
-                    *slot = None;
-                    Ok(MultiValue::new())
-                })
-            })?,
-            "set_stack" | "can_set_stack" => {
-                let only_check = k == "can_set_stack";
-                method(lua, move |lua, a| {
-                    let arg = first(&a);
-                    let new = if arg.is_nil() {
-                        None
-                    } else {
-                        let spec = parse_spec(lua, &arg)?;
-                        Some(spec.to_stack(spec.count))
-                    };
-                    write_stack(lua, id, |slot, p| {
-                        let ok = match &new {
-                            None => true,
-                            Some(s) => slot_accepts(p, id, s),
-                        };
-                        if ok && !only_check {
-                            *slot = new;
-                        }
-                        one(lua, ok)
-                    })
-                })?
-            }
-            "swap_stack" => method(lua, move |lua, a| {
-                let Value::UserData(ud) = first(&a) else {
-                    return Err(rt("swap_stack: expected a LuaItemStack"));
-                };
-                let other = ud
-                    .borrow::<StackRef>()
-                    .map_err(|_| rt("swap_stack: expected a LuaItemStack"))?
-                    .0;
-                let sh = shared(lua);
-                let mut w = sh.world.borrow_mut();
-                let a_stack = id.get(&w).ok_or_else(|| invalid("LuaItemStack"))?.clone();
-                let b_stack = other
-                    .get(&w)
-                    .ok_or_else(|| invalid("LuaItemStack"))?
-                    .clone();
-                let fits = |target: StackId, s: &Option<ItemStack>| {
-                    s.as_ref()
-                        .is_none_or(|s| slot_accepts(&sh.statics.protos, target, s))
-                };
-                if !(fits(id, &b_stack) && fits(other, &a_stack)) {
-                    return one(lua, false);
-                }
-                *id.get_mut(&mut w).expect("checked above") = b_stack;
-                *other.get_mut(&mut w).expect("checked above") = a_stack;
-                for inv in [stack_inv(id), stack_inv(other)].into_iter().flatten() {
-                    after_write(&mut w, &sh.statics.protos, inv);
-                }
-                one(lua, true)
-            })?,
-            "is_blueprint_setup" => method(lua, move |lua, _| {
-                let setup = read_stack(lua, id, |s, p| {
-                    if p.item(&s.name).is_none_or(|p| p.kind != "blueprint") {
-                        return Err(rt(format!("Item {} is not a blueprint.", s.name)));
-                    }
-                    Ok(s.data
-                        .as_ref()
-                        .and_then(|d| d.get("entities"))
-                        .and_then(|e| e.as_array())
-                        .is_some_and(|e| !e.is_empty()))
-                })?;
-                one(lua, setup)
-            })?,
-            "export_stack" => method(lua, move |lua, _| {
-                let text = read_stack(lua, id, |s, p| {
-                    let proto = exportable(p, s)
-                        .ok_or_else(|| rt(format!("Item {} can not be exported.", s.name)))?;
-                    game_strings::export_exchange_string(&s.name, proto.kind, s.data.as_ref())
-                        .ok_or_else(|| rt(format!("Item {} can not be exported.", s.name)))
-                })?;
-                one(lua, text)
-            })?,
-            "import_stack" => method(lua, move |lua, a| {
-                let Value::String(text) = first(&a) else {
-                    return Err(rt("import_stack: expected a string"));
-                };
-                let bytes = text.as_bytes().to_vec();
-                write_stack(lua, id, |slot, p| {
-                    // The game's codes: 0 success, -1 success with errors, 1 failure.
-                    let code = match game_strings::import_exchange_string(p, &bytes) {
-                        Ok(imp) => {
-                            let code = if imp.with_errors { -1 } else { 0 };
-                            let mut s = ItemStack::new(p, &imp.item, 1, "normal");
-                            s.data = Some(imp.data);
-                            *slot = Some(s);
-                            code
-                        }
-                        Err(_) => 1,
-                    };
-                    one(lua, code)
-                })
-            })?,
-            _ => return Err(no_key("LuaItemStack", &key)),
-        })
+        find_member(&STACK_MEMBERS, lua, id, &k)?.ok_or_else(|| no_key("LuaItemStack", &key))
     }
-
     fn newindex(&self, lua: &Lua, key: Value, v: Value) -> mlua::Result<()> {
         let id = self.0;
         let k = key_str("LuaItemStack", &key)?;

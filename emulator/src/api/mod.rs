@@ -80,6 +80,25 @@ where
     Ok(Value::Function(f))
 }
 
+/// A group of members of an API class: the value of member `key` of the object `id` names,
+/// or None when the group has no such member.
+pub type Members<Id> = fn(&Lua, Id, &str) -> mlua::Result<Option<Value>>;
+
+/// The value of member `key` of object `id` from the first of `groups` that has it.
+pub fn find_member<Id: Copy>(
+    groups: &[Members<Id>],
+    lua: &Lua,
+    id: Id,
+    key: &str,
+) -> mlua::Result<Option<Value>> {
+    for members in groups {
+        if let Some(v) = members(lua, id, key)? {
+            return Ok(Some(v));
+        }
+    }
+    Ok(None)
+}
+
 /// The first argument of a method call (nil when there is none).
 pub fn first(args: &MultiValue) -> Value {
     args.iter().next().cloned().unwrap_or(Value::Nil)

@@ -8,8 +8,8 @@ use super::handle::{Handle, add_eq, add_handle_metamethods, gone};
 use super::inventory::{InvRef, StackRef, control_method};
 use super::refs::{InvId, StackId};
 use super::{
-    as_bool, as_number, as_string, as_uint, first, invalid, key_str, method, no_key, one,
-    position_table,
+    Members, as_bool, as_number, as_string, as_uint, find_member, first, invalid, key_str, method,
+    no_key, one, position_table,
 };
 use crate::context::shared;
 use crate::inventory::InventoryKind;
@@ -189,6 +189,240 @@ fn set_controller(lua: &Lua, index: u32, spec: Table) -> mlua::Result<()> {
     }
 }
 
+/// The attributes of player `index` (`p`, read at the access).
+fn player_field(lua: &Lua, index: u32, p: &Player, key: &str) -> mlua::Result<Option<Value>> {
+    let s = |v: &str| lua.create_string(v).map(Value::String);
+    let surface = || lua.create_userdata(SurfaceRef(1)).map(Value::UserData);
+    Ok(Some(match key {
+        "valid" => Value::Boolean(true),
+        "object_name" => s("LuaPlayer")?,
+        "index" => Value::Number(f64::from(index)),
+        "name" => s(&p.name)?,
+        "connected" => Value::Boolean(p.connected),
+        "admin" => Value::Boolean(p.admin),
+        "tag" => s(&p.tag)?,
+        "force" => Value::UserData(lua.create_userdata(ForceRef)?),
+        "cheat_mode" => Value::Boolean(p.cheat_mode),
+        "opened" => {
+            let open = p
+                .opened
+                .filter(|g| shared(lua).world.borrow().gui.contains_key(g));
+            match open {
+                Some(g) => Value::UserData(lua.create_userdata(GuiRef(g))?),
+                None => Value::Nil,
+            }
+        }
+        "controller_type" => Value::Number(f64::from(p.controller.define())),
+        // no remote view is modelled: the physical controller and place are the player's
+        "physical_controller_type" => Value::Number(f64::from(p.controller.define())),
+        "physical_position" => position_table(lua, p.position)?,
+        "physical_surface" => surface()?,
+        "physical_surface_index" => Value::Number(1.0),
+        "ticks_to_respawn" => p
+            .ticks_to_respawn
+            .map_or(Value::Nil, |t| Value::Number(f64::from(t))),
+        "character" => match live_character(p) {
+            Some(u) => Value::UserData(lua.create_userdata(EntityRef(u))?),
+            None => Value::Nil,
+        },
+        "position" => position_table(lua, p.position)?,
+        "surface" => surface()?,
+        "surface_index" => Value::Number(1.0),
+        "color" => color_table(lua, p.color)?,
+        "chat_color" => color_table(lua, p.chat_color)?,
+        "online_time" => Value::Number(p.online_ticks as f64),
+        "last_online" => Value::Number(p.last_online as f64),
+        "gui" => Value::UserData(lua.create_userdata(GuiHolder(index))?),
+        "cursor_stack" => match p.controller {
+            Controller::Spectator | Controller::Ghost => Value::Nil,
+            _ => Value::UserData(lua.create_userdata(StackRef(StackId::Cursor { player: index }))?),
+        },
+        _ => return Ok(None),
+    }))
+}
+
+/// The `LuaPlayer` methods beyond `LuaControl`'s, by group (the groups' names are disjoint).
+const PLAYER_METHODS: [Members<u32>; 2] = [player_item_method, player_body_method];
+
+/// The methods of what the player holds: inventories, cursor and quick bar.
+fn player_item_method(lua: &Lua, index: u32, key: &str) -> mlua::Result<Option<Value>> {
+    Ok(Some(match key {
+        "get_inventory" => method(lua, move |lua, a| {
+            let n = as_uint(&first(&a), "get_inventory index")?;
+            let sh = shared(lua);
+            let w = sh.world.borrow();
+            let p = w.player(index).ok_or_else(|| invalid("LuaPlayer"))?;
+            let id = match (n, p.controller, live_character(p)) {
+                (2, Controller::God, _) => Some(InvId::God { player: index }),
+                (n, _, Some(unit)) => InventoryKind::character_from_define(n)
+                    .map(|kind| InvId::Character { unit, kind }),
+                _ => None,
+            };
+            drop(w);
+            one(lua, id.map(InvRef))
+        })?,
+        "get_main_inventory" => method(lua, move |lua, _| {
+            let sh = shared(lua);
+            let w = sh.world.borrow();
+            let p = w.player(index).ok_or_else(|| invalid("LuaPlayer"))?;
+            let id = match (p.controller, live_character(p)) {
+                (Controller::God, _) => Some(InvId::God { player: index }),
+                (Controller::Character, Some(unit)) => Some(InvId::Character {
+                    unit,
+                    kind: InventoryKind::CharacterMain,
+                }),
+                _ => None,
+            };
+            drop(w);
+            one(lua, id.map(InvRef))
+        })?,
+        "clear_cursor" => method(lua, move |lua, _| {
+            let sh = shared(lua);
+            let mut w = sh.world.borrow_mut();
+            let p = w.player_mut(index).ok_or_else(|| invalid("LuaPlayer"))?;
+            p.cursor = None;
+            one(lua, true)
+        })?,
+        "is_cursor_empty" => method(lua, move |lua, _| {
+            let sh = shared(lua);
+            let w = sh.world.borrow();
+            let p = w.player(index).ok_or_else(|| invalid("LuaPlayer"))?;
+            one(lua, p.cursor.is_none())
+        })?,
+        "get_quick_bar_slot" => method(lua, move |lua, a| {
+            let i = quick_bar_index(&first(&a))?;
+            let sh = shared(lua);
+            let w = sh.world.borrow();
+            let p = w.player(index).ok_or_else(|| invalid("LuaPlayer"))?;
+            match p.quick_bar.get(&i) {
+                Some((name, quality)) => {
+                    let t = lua.create_table()?;
+                    t.raw_set("name", name.as_str())?;
+                    t.raw_set("quality", quality.as_str())?;
+                    one(lua, t)
+                }
+                None => one(lua, Value::Nil),
+            }
+        })?,
+        "set_quick_bar_slot" => method(lua, move |lua, a| {
+            set_quick_bar_slot(lua, index, a)?;
+            Ok(MultiValue::new())
+        })?,
+        _ => return Ok(None),
+    }))
+}
+
+/// `LuaPlayer::set_quick_bar_slot(index, filter)`: an item, a `LuaItemStack` (its item) or nil.
+fn set_quick_bar_slot(lua: &Lua, index: u32, args: MultiValue) -> mlua::Result<()> {
+    let mut args = args.iter();
+    let i = quick_bar_index(args.next().unwrap_or(&Value::Nil))?;
+    let filter = match args.next().cloned().unwrap_or(Value::Nil) {
+        Value::Nil => None,
+        Value::UserData(ud) => {
+            let st = ud.borrow::<StackRef>().map_err(|_| {
+                rt("set_quick_bar_slot: filter must be an item, a LuaItemStack or nil")
+            })?;
+            let sh = shared(lua);
+            let w = sh.world.borrow();
+            st.0.get(&w)
+                .and_then(Option::as_ref)
+                .map(|s| (s.name.clone(), s.quality.clone()))
+        }
+        v => {
+            let spec = super::inventory::parse_spec(lua, &v)?;
+            Some((spec.name, spec.quality))
+        }
+    };
+    let sh = shared(lua);
+    let mut w = sh.world.borrow_mut();
+    let p = w.player_mut(index).ok_or_else(|| invalid("LuaPlayer"))?;
+    match filter {
+        Some(f) => p.quick_bar.insert(i, f),
+        None => p.quick_bar.remove(&i),
+    };
+    Ok(())
+}
+
+/// The methods of the player's controller, body and console: `set_controller`,
+/// `create_character`, `teleport`, `print`.
+fn player_body_method(lua: &Lua, index: u32, key: &str) -> mlua::Result<Option<Value>> {
+    Ok(Some(match key {
+        "print" => method(lua, move |lua, a| {
+            print_to(lua, index, &first(&a))?;
+            Ok(MultiValue::new())
+        })?,
+        "set_controller" => method(lua, move |lua, a| {
+            let Some(Value::Table(spec)) = a.iter().next().cloned() else {
+                return Err(rt(
+                    "set_controller: expected a table {type=defines.controllers..., character=?}",
+                ));
+            };
+            set_controller(lua, index, spec)?;
+            Ok(MultiValue::new())
+        })?,
+        "create_character" => method(lua, move |lua, a| {
+            one(lua, create_character(lua, index, a.iter().next())?)
+        })?,
+        "teleport" => method(lua, move |lua, a| {
+            let Some(Value::Table(t)) = a.iter().next().cloned() else {
+                return Err(rt("teleport: expected a position {x=, y=}"));
+            };
+            teleport(lua, index, &t)?;
+            one(lua, true)
+        })?,
+        _ => return Ok(None),
+    }))
+}
+
+/// `LuaPlayer::create_character(prototype?)`: whether a character was created.
+fn create_character(lua: &Lua, index: u32, prototype: Option<&Value>) -> mlua::Result<bool> {
+    if let Some(v) = prototype
+        && !v.is_nil()
+        && as_string(v, "create_character")? != "character"
+    {
+        return Err(rt(
+            "create_character: the emulator only has the 'character' prototype",
+        ));
+    }
+    let sh = shared(lua);
+    let mut w = sh.world.borrow_mut();
+    let p = w.player(index).ok_or_else(|| invalid("LuaPlayer"))?;
+    // The game: the player must be online and without a character. The emulator is as strict
+    // as Clusterio assumes: only from the god (or ghost) controller, never while dead (waiting
+    // to respawn).
+    if !p.connected
+        || p.character.is_some()
+        || !matches!(p.controller, Controller::God | Controller::Ghost)
+        || p.ticks_to_respawn.is_some()
+    {
+        return Ok(false);
+    }
+    w.create_character_for(index);
+    Ok(true)
+}
+
+/// `LuaPlayer::teleport(position)`: the player and their character move there.
+fn teleport(lua: &Lua, index: u32, t: &Table) -> mlua::Result<()> {
+    let x: Value = t.raw_get("x")?;
+    let x = if x.is_nil() { t.raw_get(1)? } else { x };
+    let y: Value = t.raw_get("y")?;
+    let y = if y.is_nil() { t.raw_get(2)? } else { y };
+    let pos = Position {
+        x: as_number(&x, "position.x")?,
+        y: as_number(&y, "position.y")?,
+    };
+    let sh = shared(lua);
+    let mut w = sh.world.borrow_mut();
+    let p = w.player_mut(index).ok_or_else(|| invalid("LuaPlayer"))?;
+    p.position = pos;
+    if let Some(unit) = p.character
+        && let Some(c) = w.characters.get_mut(&unit)
+    {
+        c.position = pos;
+    }
+    Ok(())
+}
+
 impl Handle for PlayerRef {
     fn index(&self, lua: &Lua, key: Value) -> mlua::Result<Value> {
         let index = self.0;
@@ -215,199 +449,11 @@ impl Handle for PlayerRef {
             let unit = live_character(&p).ok_or_else(|| no_character(&k))?;
             return super::control::get(lua, unit, &k);
         }
-        let s = |v: &str| lua.create_string(v).map(Value::String);
-        Ok(match k.as_str() {
-            "valid" => Value::Boolean(true),
-            "object_name" => s("LuaPlayer")?,
-            "index" => Value::Number(f64::from(index)),
-            "name" => s(&p.name)?,
-            "connected" => Value::Boolean(p.connected),
-            "admin" => Value::Boolean(p.admin),
-            "tag" => s(&p.tag)?,
-            "force" => Value::UserData(lua.create_userdata(ForceRef)?),
-            "cheat_mode" => Value::Boolean(p.cheat_mode),
-            "opened" => match p.opened.filter(|g| sh.world.borrow().gui.contains_key(g)) {
-                Some(g) => Value::UserData(lua.create_userdata(GuiRef(g))?),
-                None => Value::Nil,
-            },
-            "controller_type" => Value::Number(f64::from(p.controller.define())),
-            // no remote view is modelled: the physical controller and place are the player's
-            "physical_controller_type" => Value::Number(f64::from(p.controller.define())),
-            "physical_position" => position_table(lua, p.position)?,
-            "physical_surface" => Value::UserData(lua.create_userdata(SurfaceRef(1))?),
-            "physical_surface_index" => Value::Number(1.0),
-            "ticks_to_respawn" => p
-                .ticks_to_respawn
-                .map_or(Value::Nil, |t| Value::Number(f64::from(t))),
-            "character" => match live_character(&p) {
-                Some(u) => Value::UserData(lua.create_userdata(EntityRef(u))?),
-                None => Value::Nil,
-            },
-            "position" => position_table(lua, p.position)?,
-            "surface" => Value::UserData(lua.create_userdata(SurfaceRef(1))?),
-            "surface_index" => Value::Number(1.0),
-            "color" => color_table(lua, p.color)?,
-            "chat_color" => color_table(lua, p.chat_color)?,
-            "online_time" => Value::Number(p.online_ticks as f64),
-            "last_online" => Value::Number(p.last_online as f64),
-            "gui" => Value::UserData(lua.create_userdata(GuiHolder(index))?),
-            "cursor_stack" => match p.controller {
-                Controller::Spectator | Controller::Ghost => Value::Nil,
-                _ => Value::UserData(
-                    lua.create_userdata(StackRef(StackId::Cursor { player: index }))?,
-                ),
-            },
-            "print" => method(lua, move |lua, a| {
-                print_to(lua, index, &first(&a))?;
-                Ok(MultiValue::new())
-            })?,
-            "get_inventory" => method(lua, move |lua, a| {
-                let n = as_uint(&first(&a), "get_inventory index")?;
-                let sh = shared(lua);
-                let w = sh.world.borrow();
-                let p = w.player(index).ok_or_else(|| invalid("LuaPlayer"))?;
-                let id = match (n, p.controller, live_character(p)) {
-                    (2, Controller::God, _) => Some(InvId::God { player: index }),
-                    (n, _, Some(unit)) => InventoryKind::character_from_define(n)
-                        .map(|kind| InvId::Character { unit, kind }),
-                    _ => None,
-                };
-                drop(w);
-                one(lua, id.map(InvRef))
-            })?,
-            "get_main_inventory" => method(lua, move |lua, _| {
-                let sh = shared(lua);
-                let w = sh.world.borrow();
-                let p = w.player(index).ok_or_else(|| invalid("LuaPlayer"))?;
-                let id = match (p.controller, live_character(p)) {
-                    (Controller::God, _) => Some(InvId::God { player: index }),
-                    (Controller::Character, Some(unit)) => Some(InvId::Character {
-                        unit,
-                        kind: InventoryKind::CharacterMain,
-                    }),
-                    _ => None,
-                };
-                drop(w);
-                one(lua, id.map(InvRef))
-            })?,
-            "set_controller" => method(lua, move |lua, a| {
-                let Some(Value::Table(spec)) = a.iter().next().cloned() else {
-                    return Err(rt(
-                        "set_controller: expected a table {type=defines.controllers..., character=?}",
-                    ));
-                };
-                set_controller(lua, index, spec)?;
-                Ok(MultiValue::new())
-            })?,
-            "create_character" => method(lua, move |lua, a| {
-                if let Some(v) = a.iter().next()
-                    && !v.is_nil()
-                    && as_string(v, "create_character")? != "character"
-                {
-                    return Err(rt(
-                        "create_character: the emulator only has the 'character' prototype",
-                    ));
-                }
-                let sh = shared(lua);
-                let mut w = sh.world.borrow_mut();
-                let p = w.player(index).ok_or_else(|| invalid("LuaPlayer"))?;
-                // The game: the player must be online and without a character. The emulator is
-                // as strict as Clusterio assumes: only from the god (or ghost) controller, never
-                // while dead (waiting to respawn).
-                if !p.connected
-                    || p.character.is_some()
-                    || !matches!(p.controller, Controller::God | Controller::Ghost)
-                    || p.ticks_to_respawn.is_some()
-                {
-                    return Ok(MultiValue::from_iter([Value::Boolean(false)]));
-                }
-                w.create_character_for(index);
-                Ok(MultiValue::from_iter([Value::Boolean(true)]))
-            })?,
-            "get_quick_bar_slot" => method(lua, move |lua, a| {
-                let i = quick_bar_index(&first(&a))?;
-                let sh = shared(lua);
-                let w = sh.world.borrow();
-                let p = w.player(index).ok_or_else(|| invalid("LuaPlayer"))?;
-                match p.quick_bar.get(&i) {
-                    Some((name, quality)) => {
-                        let t = lua.create_table()?;
-                        t.raw_set("name", name.as_str())?;
-                        t.raw_set("quality", quality.as_str())?;
-                        one(lua, t)
-                    }
-                    None => one(lua, Value::Nil),
-                }
-            })?,
-            "set_quick_bar_slot" => method(lua, move |lua, a| {
-                let mut args = a.iter();
-                let i = quick_bar_index(args.next().unwrap_or(&Value::Nil))?;
-                let filter = match args.next().cloned().unwrap_or(Value::Nil) {
-                    Value::Nil => None,
-                    Value::UserData(ud) => {
-                        let st = ud.borrow::<StackRef>().map_err(|_| {
-                            rt("set_quick_bar_slot: filter must be an item, a LuaItemStack or nil")
-                        })?;
-                        let sh = shared(lua);
-                        let w = sh.world.borrow();
-                        st.0.get(&w)
-                            .and_then(Option::as_ref)
-                            .map(|s| (s.name.clone(), s.quality.clone()))
-                    }
-                    v => {
-                        let spec = super::inventory::parse_spec(lua, &v)?;
-                        Some((spec.name, spec.quality))
-                    }
-                };
-                let sh = shared(lua);
-                let mut w = sh.world.borrow_mut();
-                let p = w.player_mut(index).ok_or_else(|| invalid("LuaPlayer"))?;
-                match filter {
-                    Some(f) => p.quick_bar.insert(i, f),
-                    None => p.quick_bar.remove(&i),
-                };
-                Ok(MultiValue::new())
-            })?,
-            "clear_cursor" => method(lua, move |lua, _| {
-                let sh = shared(lua);
-                let mut w = sh.world.borrow_mut();
-                let p = w.player_mut(index).ok_or_else(|| invalid("LuaPlayer"))?;
-                p.cursor = None;
-                Ok(MultiValue::from_iter([Value::Boolean(true)]))
-            })?,
-            "is_cursor_empty" => method(lua, move |lua, _| {
-                let sh = shared(lua);
-                let w = sh.world.borrow();
-                let p = w.player(index).ok_or_else(|| invalid("LuaPlayer"))?;
-                Ok(MultiValue::from_iter([Value::Boolean(p.cursor.is_none())]))
-            })?,
-            "teleport" => method(lua, move |lua, a| {
-                let Some(Value::Table(t)) = a.iter().next().cloned() else {
-                    return Err(rt("teleport: expected a position {x=, y=}"));
-                };
-                let x: Value = t.raw_get("x")?;
-                let x = if x.is_nil() { t.raw_get(1)? } else { x };
-                let y: Value = t.raw_get("y")?;
-                let y = if y.is_nil() { t.raw_get(2)? } else { y };
-                let pos = Position {
-                    x: as_number(&x, "position.x")?,
-                    y: as_number(&y, "position.y")?,
-                };
-                let sh = shared(lua);
-                let mut w = sh.world.borrow_mut();
-                let p = w.player_mut(index).ok_or_else(|| invalid("LuaPlayer"))?;
-                p.position = pos;
-                if let Some(unit) = p.character
-                    && let Some(c) = w.characters.get_mut(&unit)
-                {
-                    c.position = pos;
-                }
-                Ok(MultiValue::from_iter([Value::Boolean(true)]))
-            })?,
-            _ => return Err(no_key("LuaPlayer", &key)),
-        })
+        if let Some(v) = player_field(lua, index, &p, &k)? {
+            return Ok(v);
+        }
+        find_member(&PLAYER_METHODS, lua, index, &k)?.ok_or_else(|| no_key("LuaPlayer", &key))
     }
-
     fn newindex(&self, lua: &Lua, key: Value, v: Value) -> mlua::Result<()> {
         let index = self.0;
         let k = key_str("LuaPlayer", &key)?;
