@@ -477,22 +477,7 @@ impl Game {
             p.take_outputs();
         }
         if let Some(shadow) = shadow {
-            shadow.apply_tick(&input)?;
-            let (sh, wh, snap) = self.server.checksum()?;
-            let (h, w, ssnap) = shadow.checksum()?;
-            if (sh, wh) != (h, w) {
-                let mut inputs: Vec<TickInput> = self.history.iter().cloned().collect();
-                inputs.push(input.clone());
-                return Err(EmulatorError::Desync(Box::new(DesyncReport {
-                    tick,
-                    mode: "heavy mode (save and reload before the tick)".into(),
-                    inputs,
-                    differences: differences(
-                        (&snap, &self.server.world()),
-                        (&ssnap, &shadow.world()),
-                    ),
-                })));
-            }
+            self.check_shadow(&shadow, &input)?;
         }
         self.check_peers(&input, "after tick")?;
         if let Some(log) = &mut self.tick_log {
@@ -515,20 +500,7 @@ impl Game {
         while self.history.len() >= REPORT_INPUT_TICKS {
             self.history.pop_front();
         }
-        let mut autosaved = false;
-        if let Some(n) = self.config.autosave_interval
-            && n > 0
-            && (tick + 1).is_multiple_of(n)
-        {
-            lines.push(Line::Log(
-                "Info AppManager.cpp: Saving to _autosave1 (blocking).".into(),
-            ));
-            self.last_autosave = Some(self.server.save()?);
-            lines.push(Line::Log(
-                "Info AppManagerStates.cpp: Saving finished".into(),
-            ));
-            autosaved = true;
-        }
+        let autosaved = self.autosave_after(tick, &mut lines)?;
         Ok(TickReport {
             tick,
             lines,
@@ -536,6 +508,43 @@ impl Game {
             player_messages,
             autosaved,
         })
+    }
+
+    /// Heavy mode: `shadow`, reloaded from the state before the tick, runs it too and must end
+    /// it as the server did.
+    fn check_shadow(&self, shadow: &Instance, input: &TickInput) -> Result<()> {
+        shadow.apply_tick(input)?;
+        let (sh, wh, snap) = self.server.checksum()?;
+        let (h, w, ssnap) = shadow.checksum()?;
+        if (sh, wh) == (h, w) {
+            return Ok(());
+        }
+        let mut inputs: Vec<TickInput> = self.history.iter().cloned().collect();
+        inputs.push(input.clone());
+        Err(EmulatorError::Desync(Box::new(DesyncReport {
+            tick: input.tick,
+            mode: "heavy mode (save and reload before the tick)".into(),
+            inputs,
+            differences: differences((&snap, &self.server.world()), (&ssnap, &shadow.world())),
+        })))
+    }
+
+    /// Takes the autosave due after `tick`, if one is, with the game's log lines; whether it did.
+    fn autosave_after(&mut self, tick: u64, lines: &mut Vec<Line>) -> Result<bool> {
+        let Some(n) = self.config.autosave_interval else {
+            return Ok(false);
+        };
+        if n == 0 || !(tick + 1).is_multiple_of(n) {
+            return Ok(false);
+        }
+        lines.push(Line::Log(
+            "Info AppManager.cpp: Saving to _autosave1 (blocking).".into(),
+        ));
+        self.last_autosave = Some(self.server.save()?);
+        lines.push(Line::Log(
+            "Info AppManagerStates.cpp: Saving finished".into(),
+        ));
+        Ok(true)
     }
 
     /// Submit a command and run ticks until it is answered (tests and the driver); `max_ticks` bounds the wait.

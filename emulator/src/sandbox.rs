@@ -132,7 +132,28 @@ pub fn new_state(shared_state: Rc<Shared>, count_instructions: bool) -> mlua::Re
         })?,
     )?;
 
-    // Errors from Rust reach Lua as strings; `load` accepts text chunks only.
+    install_prelude(&lua)?;
+
+    crate::api::install(&lua)?;
+
+    if count_instructions {
+        let sh = shared_state;
+        lua.set_hook(
+            HookTriggers::new().every_nth_instruction(HOOK_STEP),
+            move |_, _| {
+                sh.instructions
+                    .set(sh.instructions.get() + u64::from(HOOK_STEP));
+                Ok(VmState::Continue)
+            },
+        )?;
+    }
+    Ok(lua)
+}
+
+/// Wraps `pcall`, `xpcall` and `load`: errors from Rust reach Lua as strings; `load` accepts
+/// text chunks only.
+fn install_prelude(lua: &Lua) -> mlua::Result<()> {
+    let g = lua.globals();
     let errstr = lua.create_function(|lua, v: Value| {
         Ok(match v {
             Value::Error(e) => Value::String(lua.create_string(error_message(&e))?),
@@ -171,21 +192,7 @@ pub fn new_state(shared_state: Rc<Shared>, count_instructions: bool) -> mlua::Re
         .set_name("=invsync-prelude")
         .set_mode(ChunkMode::Text)
         .call::<()>((pcall, xpcall, load, errstr, type_fn, error_fn))?;
-
-    crate::api::install(&lua)?;
-
-    if count_instructions {
-        let sh = shared_state;
-        lua.set_hook(
-            HookTriggers::new().every_nth_instruction(HOOK_STEP),
-            move |_, _| {
-                sh.instructions
-                    .set(sh.instructions.get() + u64::from(HOOK_STEP));
-                Ok(VmState::Continue)
-            },
-        )?;
-    }
-    Ok(lua)
+    Ok(())
 }
 
 /// `tostring` of a value as Lua's `print` would show it.

@@ -5,7 +5,7 @@ use mlua::{Lua, MetaMethod, MultiValue, UserData, UserDataMethods, Value};
 use super::inventory::InvRef;
 use super::player::{PlayerRef, print_to};
 use super::refs::InvId;
-use super::{as_uint, key_str, method, no_key};
+use super::{as_uint, first, key_str, method, no_key, one};
 use crate::context::shared;
 use crate::inventory::{Inventory, InventoryKind};
 use crate::sandbox::rt;
@@ -101,36 +101,8 @@ impl UserData for GameRef {
                         None => Value::Nil,
                     }]))
                 })?,
-                // LuaGameScript::kick_player(player, reason?): the player leaves once this
-                // tick's commands have run (on_pre_player_left_game with reason kicked)
                 "kick_player" => method(lua, |lua, a| {
-                    // PlayerIdentification: an index, a name or a LuaPlayer
-                    let key = a.iter().next().cloned().unwrap_or(Value::Nil);
-                    let found = match &key {
-                        Value::UserData(ud) => match ud.borrow::<PlayerRef>() {
-                            Ok(p) => Some(p.0),
-                            Err(_) => {
-                                return Err(rt("kick_player: expected a LuaPlayer".to_string()));
-                            }
-                        },
-                        other => find_player(lua, other)?,
-                    };
-                    let Some(i) = found else {
-                        return Err(rt("kick_player: no such player".to_string()));
-                    };
-                    let sh = shared(lua);
-                    let name = {
-                        let w = sh.world.borrow();
-                        let p = w.player(i).expect("found");
-                        if !p.connected {
-                            return Err(rt(format!("kick_player: {} is not connected", p.name)));
-                        }
-                        p.name.clone()
-                    };
-                    let mut kicks = sh.kicks.borrow_mut();
-                    if !kicks.contains(&name) {
-                        kicks.push(name);
-                    }
+                    kick_player(lua, &first(&a))?;
                     Ok(MultiValue::new())
                 })?,
                 "is_multiplayer" => method(lua, |_, _| {
@@ -154,25 +126,8 @@ impl UserData for GameRef {
                     Ok(MultiValue::new())
                 })?,
                 "create_inventory" => method(lua, |lua, a| {
-                    let size = as_uint(
-                        &a.iter().next().cloned().unwrap_or(Value::Nil),
-                        "game.create_inventory size",
-                    )?;
-                    if size > 65535 {
-                        return Err(rt(format!(
-                            "game.create_inventory: size {size} is over 65535"
-                        )));
-                    }
-                    let sh = shared(lua);
-                    let mut w = sh.world.borrow_mut();
-                    let id = w.next_script_inventory;
-                    w.next_script_inventory += 1;
-                    w.script_inventories
-                        .insert(id, Inventory::new(InventoryKind::Script, size as usize));
-                    drop(w);
-                    Ok(MultiValue::from_iter([Value::UserData(
-                        lua.create_userdata(InvRef(InvId::Script { id }))?,
-                    )]))
+                    let inv = create_inventory(lua, &first(&a))?;
+                    one(lua, inv)
                 })?,
                 _ => return Err(no_key("LuaGameScript", &key)),
             })
@@ -184,4 +139,50 @@ impl UserData for GameRef {
             },
         );
     }
+}
+
+/// `LuaGameScript::kick_player(player, reason?)`: the player leaves once this tick's commands
+/// have run (`on_pre_player_left_game` with reason kicked).
+fn kick_player(lua: &Lua, player: &Value) -> mlua::Result<()> {
+    // PlayerIdentification: an index, a name or a LuaPlayer
+    let found = match player {
+        Value::UserData(ud) => match ud.borrow::<PlayerRef>() {
+            Ok(p) => Some(p.0),
+            Err(_) => return Err(rt("kick_player: expected a LuaPlayer")),
+        },
+        other => find_player(lua, other)?,
+    };
+    let sh = shared(lua);
+    let name = {
+        let w = sh.world.borrow();
+        let p = found
+            .and_then(|i| w.player(i))
+            .ok_or_else(|| rt("kick_player: no such player"))?;
+        if !p.connected {
+            return Err(rt(format!("kick_player: {} is not connected", p.name)));
+        }
+        p.name.clone()
+    };
+    let mut kicks = sh.kicks.borrow_mut();
+    if !kicks.contains(&name) {
+        kicks.push(name);
+    }
+    Ok(())
+}
+
+/// `LuaGameScript::create_inventory(size)`: a script inventory of `size` slots.
+fn create_inventory(lua: &Lua, size: &Value) -> mlua::Result<InvRef> {
+    let size = as_uint(size, "game.create_inventory size")?;
+    if size > 65535 {
+        return Err(rt(format!(
+            "game.create_inventory: size {size} is over 65535"
+        )));
+    }
+    let sh = shared(lua);
+    let mut w = sh.world.borrow_mut();
+    let id = w.next_script_inventory;
+    w.next_script_inventory += 1;
+    w.script_inventories
+        .insert(id, Inventory::new(InventoryKind::Script, size as usize));
+    Ok(InvRef(InvId::Script { id }))
 }

@@ -69,18 +69,12 @@ fn remove_registered(lua: &Lua, registry_key: &str, name: String) -> mlua::Resul
 
 pub fn create_script(lua: &Lua) -> mlua::Result<Table> {
     let s = lua.create_table()?;
-    s.raw_set(
-        "on_init",
-        lua.create_function(|lua, f: Value| set_hook(lua, "on_init", f))?,
-    )?;
-    s.raw_set(
-        "on_load",
-        lua.create_function(|lua, f: Value| set_hook(lua, "on_load", f))?,
-    )?;
-    s.raw_set(
-        "on_configuration_changed",
-        lua.create_function(|lua, f: Value| set_hook(lua, "on_configuration_changed", f))?,
-    )?;
+    for hook in ["on_init", "on_load", "on_configuration_changed"] {
+        s.raw_set(
+            hook,
+            lua.create_function(move |lua, f: Value| set_hook(lua, hook, f))?,
+        )?;
+    }
     s.raw_set(
         "on_event",
         lua.create_function(|lua, (ev, f, _filters): (Value, Value, Value)| {
@@ -92,47 +86,8 @@ pub fn create_script(lua: &Lua) -> mlua::Result<Table> {
             Ok(())
         })?,
     )?;
-    s.raw_set(
-        "on_nth_tick",
-        lua.create_function(|lua, (n, f): (Value, Value)| {
-            let nth: Table = lua.named_registry_value(reg::NTH)?;
-            if n.is_nil() {
-                lua.set_named_registry_value(reg::NTH, lua.create_table()?)?;
-                return Ok(());
-            }
-            let f = handler_arg(f, "script.on_nth_tick")?;
-            let ticks: Vec<Value> = match n {
-                Value::Table(t) => t.sequence_values::<Value>().collect::<mlua::Result<_>>()?,
-                other => vec![other],
-            };
-            for t in ticks {
-                let k = super::as_uint(&t, "script.on_nth_tick tick")?;
-                if k == 0 {
-                    return Err(rt("script.on_nth_tick: tick must be at least 1"));
-                }
-                nth.raw_set(k, f.clone())?;
-            }
-            Ok(())
-        })?,
-    )?;
-    s.raw_set(
-        "get_event_id",
-        lua.create_function(|_, ev: Value| -> mlua::Result<u32> {
-            // a `defines.events` value or a custom event id stays itself; a name is looked up
-            let id = match &ev {
-                Value::String(name) => {
-                    let name = name.to_string_lossy();
-                    EVENTS
-                        .iter()
-                        .find(|(n, _)| *n == name)
-                        .map(|(_, id)| *id)
-                        .ok_or_else(|| rt(format!("script.get_event_id: unknown event {name}")))?
-                }
-                other => super::as_uint(other, "script.get_event_id")?,
-            };
-            Ok(id)
-        })?,
-    )?;
+    s.raw_set("on_nth_tick", lua.create_function(on_nth_tick)?)?;
+    s.raw_set("get_event_id", lua.create_function(get_event_id)?)?;
     s.raw_set(
         "get_event_handler",
         lua.create_function(|lua, id: u32| {
@@ -175,6 +130,45 @@ pub fn create_script(lua: &Lua) -> mlua::Result<Table> {
     mods.raw_set("base", crate::GAME_VERSION)?;
     s.raw_set("active_mods", mods)?;
     read_only_proxy(lua, s, "LuaBootstrap")
+}
+
+/// `script.on_nth_tick(ticks, handler)`: `ticks` one tick interval or a list of them; nil
+/// `ticks` removes every handler.
+fn on_nth_tick(lua: &Lua, (n, f): (Value, Value)) -> mlua::Result<()> {
+    let nth: Table = lua.named_registry_value(reg::NTH)?;
+    if n.is_nil() {
+        lua.set_named_registry_value(reg::NTH, lua.create_table()?)?;
+        return Ok(());
+    }
+    let f = handler_arg(f, "script.on_nth_tick")?;
+    let ticks: Vec<Value> = match n {
+        Value::Table(t) => t.sequence_values::<Value>().collect::<mlua::Result<_>>()?,
+        other => vec![other],
+    };
+    for t in ticks {
+        let k = super::as_uint(&t, "script.on_nth_tick tick")?;
+        if k == 0 {
+            return Err(rt("script.on_nth_tick: tick must be at least 1"));
+        }
+        nth.raw_set(k, f.clone())?;
+    }
+    Ok(())
+}
+
+/// `script.get_event_id(event)`: a `defines.events` value or a custom event id stays itself;
+/// a name is looked up.
+fn get_event_id(_: &Lua, ev: Value) -> mlua::Result<u32> {
+    match &ev {
+        Value::String(name) => {
+            let name = name.to_string_lossy();
+            EVENTS
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, id)| *id)
+                .ok_or_else(|| rt(format!("script.get_event_id: unknown event {name}")))
+        }
+        other => super::as_uint(other, "script.get_event_id"),
+    }
 }
 
 /// A table that reads `members` (an unknown key raises, as the game's objects do) and
