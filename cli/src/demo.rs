@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use invsync_harness::{Cluster, Options, StoreChoice, WAIT, items, metric_sum};
-use invsync_player_data::SampleKind;
+use invsync_player_data::{SampleKind, SplitMix64};
 use serde_json::{Value, json};
 
 /// `invsync demo [--seed N] [--servers S] [--players P] [--joins N] [--store URL] [--json]`
@@ -42,22 +42,6 @@ pub struct DemoArgs {
     /// Print one JSON object instead of the table.
     #[arg(long)]
     json: bool,
-}
-
-/// SplitMix64, the session's dice.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
 }
 
 const SIZES: [SampleKind; 3] = [SampleKind::Small, SampleKind::Rep, SampleKind::Bp];
@@ -289,7 +273,7 @@ fn print_table(r: &Value) {
 /// A few gains and spends for a player who plays on server `i`.
 async fn play(
     c: &mut Cluster,
-    rng: &mut Rng,
+    rng: &mut SplitMix64,
     s: &mut Session,
     i: usize,
     player: &str,
@@ -320,7 +304,7 @@ async fn play(
 }
 
 async fn session(c: &mut Cluster, args: &DemoArgs, bar: &ProgressBar) -> anyhow::Result<Session> {
-    let mut rng = Rng(args.seed);
+    let mut rng = SplitMix64::new(args.seed); // the session's dice
     let mut s = Session::default();
     let names: Vec<String> = (0..args.players).map(player_name).collect();
     let size_of = |p: &str| -> &'static str {

@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use invsync_player_data::SplitMix64;
 use serde_json::{Value, json};
 
 use crate::history::{History, Kind};
@@ -127,23 +128,6 @@ impl ChaosReport {
 
     pub fn ok(&self) -> bool {
         self.violations.is_empty() && self.error.is_none()
-    }
-}
-
-/// splitmix64.
-#[derive(Debug, Clone)]
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Rng {
-        Rng(seed)
-    }
-    pub fn draw(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
     }
 }
 
@@ -270,12 +254,17 @@ impl Run {
             }
         }
         let end = Instant::now() + self.o.duration;
-        let mut rng = Rng::new(self.o.seed);
+        let mut rng = SplitMix64::new(self.o.seed);
         let mut step = 0u64;
         while Instant::now() < end {
             step += 1;
             // four draws per step, whatever they are used for
-            let (roll, a, b, c) = (rng.draw(), rng.draw(), rng.draw(), rng.draw());
+            let (roll, a, b, c) = (
+                rng.next_u64(),
+                rng.next_u64(),
+                rng.next_u64(),
+                rng.next_u64(),
+            );
             self.end_faults(false).await?;
             if roll % 1000 < self.o.fault_per_mille {
                 self.inject(a, b, c).await?;

@@ -24,9 +24,9 @@ fn session(peers: usize, heavy: bool, ticks: u64, seed: u64) -> (Server, Cluster
     let settings = "acquire_timeout = 90, download_timeout = 90, upload_retry_ticks = 40";
     let mut a = Server::new("alpha", config(&control_with(settings), peers, heavy));
     a.faults = Faults::all();
-    a.rng = Rng(seed);
+    a.rng = Rng::new(seed);
     a.status_after = 40;
-    let mut rng = Rng(seed ^ 0xabcdef);
+    let mut rng = Rng::new(seed ^ 0xabcdef);
     let mut online = [false; 4];
     let mut echoes_sent = 0usize;
     for t in 0..ticks {

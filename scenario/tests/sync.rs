@@ -173,7 +173,7 @@ fn data_survives_join_play_leave_join_elsewhere_byte_for_byte_through_faults() {
     // join on another server: a fresh game that never saw this player
     let mut b = server("beta", "");
     b.faults = Faults::all();
-    b.rng = Rng(99);
+    b.rng = Rng::new(99);
     b.status_after = 60;
     join_and_play(&mut b, &mut c, &name);
     leave_and_upload(&mut b, &mut c, &name, 7);

@@ -32,29 +32,14 @@ pub const RECV_OVERHEAD: usize = 38;
 
 // Randomness -------------------------------------------------------------------------------
 
-/// SplitMix64: deterministic test randomness without a dependency.
-#[derive(Debug, Clone)]
-pub struct Rng(pub u64);
+/// Deterministic test randomness: the samples' SplitMix64.
+pub type Rng = invsync_player_data::SplitMix64;
 
-impl Rng {
-    pub fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-    pub fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-    pub fn shuffle<T>(&mut self, v: &mut [T]) {
-        for i in (1..v.len()).rev() {
-            let j = self.below(i as u64 + 1) as usize;
-            v.swap(i, j);
-        }
+/// Fisher-Yates with `rng`.
+pub fn shuffle<T>(rng: &mut Rng, v: &mut [T]) {
+    for i in (1..v.len()).rev() {
+        let j = rng.below(i as u64 + 1) as usize;
+        v.swap(i, j);
     }
 }
 
@@ -494,7 +479,7 @@ impl Server {
             out: BTreeMap::new(),
             pulling: BTreeMap::new(),
             faults: Faults::default(),
-            rng: Rng(0x5eed ^ name.len() as u64),
+            rng: Rng::new(0x5eed ^ name.len() as u64),
             caps: None,
             app_messages: Vec::new(),
             received: Vec::new(),
@@ -580,7 +565,7 @@ impl Server {
         );
         let mut order: Vec<u32> = (1..=encoded.frames.len() as u32).collect();
         if self.faults.shuffle {
-            self.rng.shuffle(&mut order);
+            shuffle(&mut self.rng, &mut order);
         }
         for index in order {
             let frame = encoded.frames[index as usize - 1].clone();
@@ -729,7 +714,7 @@ impl Server {
                 );
                 let mut order: Vec<u32> = (1..=count).collect();
                 if self.faults.shuffle {
-                    self.rng.shuffle(&mut order);
+                    shuffle(&mut self.rng, &mut order);
                 }
                 for index in order {
                     self.submit(
