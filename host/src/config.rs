@@ -2,11 +2,9 @@
 
 use std::time::Duration;
 
-use invsync_codec::{MethodChoice, wire::DEFAULT_ZLIB_LEVEL};
-use invsync_rcon_transport::DeliveryConfig;
-
-use crate::pull::PullConfig;
+use crate::crossing::{DeliveryConfig, PullConfig};
 use crate::routing::DEFAULT_IN_FLIGHT;
+use invsync_codec::{DEFAULT_ZLIB_LEVEL, MethodChoice};
 
 /// Settings of a [`crate::LinkCore`] (and so of a [`crate::Link`]).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,9 +4,9 @@
 //!
 //! * **Sending** ([`LinkCore::send`]): a message waits until the game's capabilities are known
 //!   (or could not be read), is encoded for them ([`EncodeJob`], run by the caller because
-//!   zlib-9 of a megabyte takes a while), and its frames are delivered by the transport's
-//!   [`Delivery`], which keeps its chunks in flight, resends only what is missing and resumes
-//!   after a reconnect. The game may verify after answering (PROTOCOL.md 5.3), so "every chunk
+//!   zlib-9 of a megabyte takes a while), and its frames are delivered by a [`Delivery`],
+//!   which keeps its chunks in flight, resends only what is missing and resumes after a
+//!   reconnect. The game may verify after answering (PROTOCOL.md 5.3), so "every chunk
 //!   held" is not yet success: the outcome is a `done` reply, a `received` report on stdout, or,
 //!   when neither comes for [`LinkConfig::verify_after`] (or after a reconnect), the answer to
 //!   `status(id)`. If the game turns out to have lost chunks it held, the message is delivered
@@ -28,10 +28,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use invsync_codec::{Capabilities, EncodeOptions, Encoded, Error as CodecError, Message, Method};
-use invsync_rcon_transport::game_commands::{caps_command, status_command};
-use invsync_rcon_transport::{
-    Delivery, DeliveryConfig, DeliveryError, GameReply, Purpose, SendToken, parse_reply,
-};
+use invsync_rcon_transport::{GameReply, caps_command, parse_reply, status_command};
 use invsync_stdout_transport::StdoutEvent;
 
 use crate::config::LinkConfig;
@@ -39,10 +36,12 @@ use crate::control::{
     Classified, ControlMessage, ReceivedOutcome, ReceivedReport, StagedAnnouncement, classify,
     printable,
 };
+use crate::crossing::{
+    Delivery, DeliveryConfig, DeliveryError, Pull, PullCommandKind, PullEnd, Purpose, SendToken,
+};
 use crate::error::SendError;
 use crate::events::{Confirmation, Delivered, LinkEvent, Problem, ReceivedMessage};
 use crate::message_ids::MessageIds;
-use crate::pull::{Pull, PullCommandKind, PullEnd};
 use crate::routing::{Path, to_game_options};
 
 /// Completed staged messages remembered, to answer a repeated announcement with an `ack` only.
@@ -843,7 +842,7 @@ impl LinkCore {
                     SendError::Delivery {
                         id: message,
                         source: DeliveryError::Rejected {
-                            message,
+                            id: message,
                             chunk: None,
                             name,
                             detail: printable(&detail),

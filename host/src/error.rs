@@ -1,7 +1,7 @@
 //! Errors of sending a message into the game.
 
+use crate::crossing::DeliveryError;
 use invsync_codec::Error as CodecError;
-use invsync_rcon_transport::DeliveryError;
 use thiserror::Error;
 
 /// Why a message sent to the game did not arrive. Every variant names the message, and

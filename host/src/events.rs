@@ -5,8 +5,8 @@ use invsync_stdout_transport::LogLine;
 use thiserror::Error;
 
 use crate::control::ControlError;
+use crate::crossing::PullError;
 use crate::error::SendError;
-use crate::pull::PullError;
 use crate::routing::Path;
 
 /// A message from the game, complete and verified.

@@ -40,8 +40,8 @@
 //! * **Sans-I/O core.** [`LinkCore`] holds every decision: routing, capabilities, message ids,
 //!   verification, pulls. It takes caller-supplied time and inputs and hands out commands,
 //!   encoding jobs and events, so tests drive it without sockets. [`Link`] is a thin tokio shell
-//!   that moves bytes and time. The per-message machines are the transport's
-//!   [`invsync_rcon_transport::Delivery`] (frames in) and this crate's [`Pull`] (frames out).
+//!   that moves bytes and time. The per-message machines, side by side in `crossing` (how a
+//!   message crosses RCON), are [`Delivery`] (frames into the game) and [`Pull`] (frames out).
 //! * **Capabilities.** The first command is `caps()`; a `caps` control message on stdout
 //!   updates them at any time. Messages wait for the first answer; if none comes, the protocol's
 //!   assumption (`raw`, 4000-byte frames) is used.
@@ -60,19 +60,22 @@
 pub mod config;
 pub mod control;
 pub mod core;
+mod crossing;
 pub mod error;
 pub mod events;
 pub mod link;
 pub mod message_ids;
-pub mod pull;
 pub mod routing;
 
 pub use crate::core::{Command, CommandKind, CommandToken, EncodeJob, LinkCore, LinkStats};
 pub use config::LinkConfig;
 pub use control::{ControlMessage, ReceivedOutcome, ReceivedReport, StagedAnnouncement};
+pub use crossing::{
+    Delivery, DeliveryCommand, DeliveryConfig, DeliveryError, DeliveryStats, Pull, PullCommand,
+    PullCommandKind, PullConfig, PullEnd, PullError, PullStats, Purpose, SendToken,
+};
 pub use error::SendError;
 pub use events::{Confirmation, Delivered, LinkEvent, Problem, ReceivedMessage};
 pub use link::{Incoming, Link, LinkError, LinkOptions, PendingSend};
 pub use message_ids::MessageIds;
-pub use pull::{Pull, PullCommand, PullCommandKind, PullConfig, PullEnd, PullError};
 pub use routing::{DEFAULT_IN_FLIGHT, Path, ToHostPlan, ToHostPolicy, plan_to_host};

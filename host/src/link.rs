@@ -25,10 +25,10 @@ use tokio::time::Instant as TokioInstant;
 
 use crate::config::LinkConfig;
 use crate::core::{CommandToken, LinkCore};
+use crate::crossing::PullError;
 use crate::error::SendError;
 use crate::events::{Delivered, LinkEvent, Problem, ReceivedMessage};
 use crate::message_ids::MessageIds;
-use crate::pull::PullError;
 
 /// Settings of a [`Link`] besides the RCON client's.
 #[derive(Debug, Clone)]

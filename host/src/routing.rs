@@ -30,10 +30,10 @@
 //! Clusterio keeps 5 commands in flight. `invsync bench --in-flight K` measures the curve.
 
 use invsync_codec::{
-    Capabilities, DEFAULT_MAX_FRAME_PULL, DEFAULT_MAX_FRAME_STDOUT, EncodeOptions, Encoded,
-    Error as CodecError, Method, MethodChoice, encode, wire::DEFAULT_ZLIB_LEVEL,
+    Capabilities, DEFAULT_MAX_FRAME_PULL, DEFAULT_MAX_FRAME_STDOUT, DEFAULT_ZLIB_LEVEL,
+    EncodeOptions, Encoded, Error as CodecError, Method, MethodChoice, encode,
 };
-use invsync_rcon_transport::game_commands::recv_overhead;
+use invsync_rcon_transport::recv_overhead;
 
 /// Commands kept in flight into the game (see the module documentation for the reasoning).
 pub const DEFAULT_IN_FLIGHT: usize = 16;

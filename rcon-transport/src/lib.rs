@@ -1,5 +1,7 @@
-//! Host -> game transport of invsync: a Source RCON client made for Factorio, and the delivery
-//! of a message's frames into the game over it (docs/PROTOCOL.md sections 5.2 and 5.3).
+//! The RCON side of invsync: a Source RCON client made for Factorio, and the text of the game
+//! module's remote interface, its commands and its replies (docs/PROTOCOL.md 5.2, 5.3).
+//! How a message crosses RCON with them, in each direction, is `invsync-host`'s `crossing`
+//! (its `Delivery` and `Pull`).
 //!
 //! # Why our own RCON implementation
 //!
@@ -18,10 +20,9 @@
 //! A sans-I/O core, deterministic with caller-supplied time and tested without sockets:
 //! [`packet`] (framing; the length field is checked against a limit before anything is
 //! buffered), [`connection`] (auth, pipelining, timeouts, both reply conventions:
-//! [`Mode::Factorio`] and [`Mode::Srcds`]) and [`delivery`] (a message's frames into the game,
-//! with [`game_commands`] and [`game_reply`] for the game module's remote interface). Thin tokio
-//! shells drive them: [`client`] (one task per connection, reconnect with [`backoff`]) and
-//! [`deliver()`].
+//! [`Mode::Factorio`] and [`Mode::Srcds`]), and [`game_commands`] and [`game_reply`] for the
+//! game module's remote interface. A thin tokio shell drives the connection: [`client`] (one
+//! task per connection, reconnect with [`backoff`]).
 //!
 //! # Lua source
 //!
@@ -36,8 +37,6 @@
 pub mod backoff;
 pub mod client;
 pub mod connection;
-pub mod deliver;
-pub mod delivery;
 pub mod game_commands;
 pub mod game_reply;
 pub mod lua_string;
@@ -50,11 +49,10 @@ pub use client::{ClientConfig, LinkStatus, RconClient, RconError, Reply, StopRea
 pub use connection::{
     CommandError, CommandId, Connection, ConnectionConfig, ConnectionError, Event, Mode,
 };
-pub use deliver::deliver;
-pub use delivery::{
-    Delivery, DeliveryConfig, DeliveryError, DeliveryStats, OutgoingCommand, Purpose, SendToken,
+pub use game_commands::{
+    INTERFACE, ack_command, caps_command, pull_command, recv_command, recv_overhead, status_command,
 };
-pub use game_reply::{GameReply, PullReply, parse_pull_reply, parse_reply};
+pub use game_reply::{GameReply, PullReply, format_ranges, parse_pull_reply, parse_reply};
 pub use lua_string::lua_long_string;
 pub use packet::{Packet, PacketDecoder, PacketError};
 pub use password::Password;

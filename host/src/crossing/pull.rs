@@ -1,4 +1,5 @@
-//! Pulling one staged message out of the game (PROTOCOL.md 5.4), as a sans-I/O state machine.
+//! Pulling one staged message out of the game (game -> host, PROTOCOL.md 5.4), as a sans-I/O
+//! state machine.
 //!
 //! The game announced the message with a `staged` control message; its frames are built and
 //! waiting in `storage`. The host asks for each with `pull(id, index)`, several in flight, and
@@ -19,11 +20,15 @@
 
 use std::collections::BTreeSet;
 
-use invsync_codec::{Error as CodecError, Frame, Message, Outcome, Reassembler, ReassemblerConfig};
-use invsync_rcon_transport::game_commands::{ack_command, pull_command};
-use invsync_rcon_transport::{GameReply, PullReply, parse_pull_reply, parse_reply};
+use invsync_codec::{
+    Error as CodecError, Frame, Header, Message, Outcome, Reassembler, ReassemblerConfig,
+};
+use invsync_rcon_transport::{
+    GameReply, PullReply, ack_command, parse_pull_reply, parse_reply, pull_command,
+};
 use thiserror::Error;
 
+use super::header_mismatch;
 use crate::control::{StagedAnnouncement, printable};
 
 /// Settings of a pull.
@@ -543,20 +548,18 @@ impl Pull {
             Err(error) => return self.retry(index, format!("{error} ({})", error.name())),
         };
         let s = &self.staged;
-        let differences = [
-            mismatch("id", header.id, s.id),
-            mismatch("index", header.index, index),
-            mismatch("count", header.count, s.count),
-            mismatch("method", header.method, s.method),
-            mismatch("wlen", header.wire_len, s.wire_len),
-            mismatch("plen", header.payload_len, s.payload_len),
-        ];
-        if let Some((field, got, want)) = differences.into_iter().flatten().next() {
-            return self.fail(PullError::WrongFrame {
-                id,
-                index,
-                reason: format!("its {field} is {got}, expected {want}"),
-            });
+        let want = Header {
+            id: s.id,
+            index,
+            count: s.count,
+            method: s.method,
+            wire_len: s.wire_len,
+            payload_len: s.payload_len,
+            // Not announced: the whole message's check covers it.
+            message_crc: header.message_crc,
+        };
+        if let Some(reason) = header_mismatch(&header, &want) {
+            return self.fail(PullError::WrongFrame { id, index, reason });
         }
         match self.rx.push(frame, now) {
             Ok(Outcome::Stored { .. } | Outcome::Duplicate { .. }) => {}
@@ -589,15 +592,6 @@ impl Pull {
             self.pending.insert(index);
         }
     }
-}
-
-/// `field`'s value and the expected one as text, if they differ (formatted only then).
-fn mismatch<T: PartialEq + std::fmt::Display>(
-    field: &'static str,
-    got: T,
-    want: T,
-) -> Option<(&'static str, String, String)> {
-    (got != want).then(|| (field, got.to_string(), want.to_string()))
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ use invsync_codec::{
     Capabilities, EncodeOptions, Error as CodecError, Method, MethodChoice, Outcome, Reassembler,
     ReassemblerConfig, encode,
 };
-use invsync_rcon_transport::{Delivery, DeliveryConfig, DeliveryError, SendToken};
+use invsync_host::{Delivery, DeliveryConfig, DeliveryError, DeliveryStats, SendToken};
 use invsync_test_support::xorshift::XorShift64;
 use proptest::prelude::*;
 
@@ -170,7 +170,7 @@ struct Run {
     outcome: Result<(), DeliveryError>,
     ticks: u64,
     log: GameLog,
-    stats: invsync_rcon_transport::DeliveryStats,
+    stats: DeliveryStats,
     lost_replies_of_run_chunks: u64,
 }
 

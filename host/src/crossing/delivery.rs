@@ -1,10 +1,9 @@
-//! Delivering one message's frames into the game, as a sans-I/O state machine.
+//! Delivering one message's frames into the game (host -> game), as a sans-I/O state machine.
 //!
-//! Each frame goes in its own `recv` command (see [`crate::game_commands`]); up to
-//! [`DeliveryConfig::in_flight`] commands are outstanding at once, because the game streams
-//! every command in parallel at about 100 bytes per tick, so the number in flight multiplies the
-//! rate. Replies are matched to commands by the caller (the RCON client matches request ids), so
-//! the game may execute commands in any order.
+//! Each frame goes in its own `recv` command; up to [`DeliveryConfig::in_flight`] commands are
+//! outstanding at once, because the game streams every command in parallel at about 100 bytes
+//! per tick, so the number in flight multiplies the rate. Replies are matched to commands by the
+//! caller (the RCON client matches request ids), so the game may execute commands in any order.
 //!
 //! A command whose reply never comes (timeout, lost connection) has an unknown outcome: the
 //! frame may or may not be stored. Such chunks are not resent blindly. Once everything else has
@@ -20,10 +19,11 @@
 use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
+use invsync_codec::{ERROR_NAMES, Error as CodecError, Frame, Header};
+use invsync_rcon_transport::{GameReply, parse_reply, recv_command, status_command};
 use thiserror::Error;
 
-use crate::game_commands::{recv_command, status_command};
-use crate::game_reply::{GameReply, parse_reply};
+use super::header_mismatch;
 
 /// Settings of a delivery.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,14 +64,17 @@ pub struct SendToken(pub u64);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Purpose {
     /// Delivers chunk `index` (1-based, as on the wire).
-    Chunk { index: u32 },
+    Chunk {
+        /// Chunk number.
+        index: u32,
+    },
     /// Asks which chunks are missing.
     Status,
 }
 
 /// A command to send over RCON.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OutgoingCommand {
+pub struct DeliveryCommand {
     /// Pass it back with the outcome.
     pub token: SendToken,
     /// What the command does.
@@ -97,62 +100,99 @@ pub struct DeliveryStats {
     pub command_bytes: u64,
 }
 
-/// Why a delivery ended without the game holding the message.
+/// Why a delivery ended without the game holding the message. Every variant names the
+/// message as `id`.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum DeliveryError {
-    /// The frames given do not form message `message` (header mismatch).
-    #[error(
-        "frame {position} of message {message} is not chunk {position}/{count} of it: {reason}"
-    )]
-    InvalidFrames {
-        message: u32,
+    /// No frames were given.
+    #[error("message {id}: a delivery needs at least one frame")]
+    NoFrames {
+        /// Message id.
+        id: u32,
+    },
+    /// A frame given fails the codec's checks (syntax, frame checksum).
+    #[error("message {id}: frame {position} of {count} is not a valid frame: {error} (protocol error {})", error.name())]
+    UnreadableFrame {
+        /// Message id.
+        id: u32,
+        /// 1-based position in the list given.
         position: usize,
+        /// Frames given.
         count: usize,
+        /// The codec's error.
+        error: CodecError,
+    },
+    /// A frame given is not chunk `position/count` of message `id`, or differs from the first
+    /// frame in a field all chunks of a message share.
+    #[error(
+        "message {id}: frame {position} of {count} is not chunk {position}/{count} of it: {reason}"
+    )]
+    WrongFrame {
+        /// Message id.
+        id: u32,
+        /// 1-based position in the list given.
+        position: usize,
+        /// Frames given.
+        count: usize,
+        /// How it differs.
         reason: String,
     },
     /// The game rejected the message, or a chunk more often than retries allow.
-    #[error("the game rejected message {message}{}: {name} {detail}", chunk.map(|c| format!(" (chunk {c})")).unwrap_or_default())]
+    #[error("the game rejected message {id}{}: {name} {detail}", chunk.map(|c| format!(" (chunk {c})")).unwrap_or_default())]
     Rejected {
-        message: u32,
+        /// Message id.
+        id: u32,
+        /// The chunk rejected, if the rejection was about one.
         chunk: Option<u32>,
+        /// Protocol error name (PROTOCOL.md 3.1), or the module's own (`BadArgument`).
         name: String,
+        /// The game's text.
         detail: String,
     },
     /// Replies that are not protocol lines, too many in a row.
     #[error(
-        "message {message}: the game answered a {command} command with {text:?}, which is not an \
+        "message {id}: the game answered a {command} command with {text:?}, which is not an \
          invsync reply (is the invsync module loaded in the game?)"
     )]
     UnexpectedReply {
-        message: u32,
+        /// Message id.
+        id: u32,
+        /// `recv` or `status`.
         command: &'static str,
+        /// The reply (cut to a bounded excerpt).
         text: String,
     },
     /// A protocol reply about another message or with another chunk count.
-    #[error(
-        "message {message}: the game's reply {text:?} does not match this message ({count} chunks)"
-    )]
+    #[error("message {id}: the game's reply {text:?} does not match this message ({count} chunks)")]
     MismatchedReply {
-        message: u32,
+        /// Message id.
+        id: u32,
+        /// Its chunk count.
         count: u32,
+        /// The reply, as parsed.
         text: String,
     },
     /// Lost replies and status rounds that recover nothing.
     #[error(
-        "message {message}: gave up after {rounds} status rounds in a row without progress \
+        "message {id}: gave up after {rounds} status rounds in a row without progress \
          ({missing} chunks still unconfirmed; commands time out or the connection keeps failing)"
     )]
     NoProgress {
-        message: u32,
+        /// Message id.
+        id: u32,
+        /// Status rounds without progress.
         rounds: u32,
+        /// Chunks not confirmed.
         missing: usize,
     },
-    /// The RCON client stopped (wrong password on reconnect, reconnects exhausted).
-    #[error("message {message}: the RCON client stopped: {reason}")]
-    TransportStopped { message: u32, reason: String },
     /// A command could not be sent at all (for example longer than the client allows).
-    #[error("message {message}: a command cannot be sent: {reason}")]
-    Unsendable { message: u32, reason: String },
+    #[error("message {id}: a command cannot be sent: {reason}")]
+    Unsendable {
+        /// Message id.
+        id: u32,
+        /// Why.
+        reason: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -174,13 +214,23 @@ enum Remedy {
     Fatal,
 }
 
+/// What damage in transit (characters changed, cut or lost on the way) makes the codec report
+/// for an intact frame: the next copy may arrive intact.
+const DAMAGED_IN_TRANSIT: [&str; 4] = [
+    "FrameChecksumMismatch",
+    "ForbiddenCharacter",
+    "InvalidUtf8",
+    "NotAFrame",
+];
+/// What the codec reports when the receiver holds as many messages as it may.
+const RECEIVER_BUSY: &str = "TooManyMessages";
+
+/// How a rejection the game names `name` is handled (PROTOCOL.md 5.3). Names outside the
+/// codec's [`ERROR_NAMES`] (the module's own, such as `BadArgument`) are final.
 fn remedy(name: &str) -> Remedy {
-    match name {
-        // Damage in transit changes characters or cuts the frame; the next copy may arrive intact.
-        "FrameChecksumMismatch" | "ForbiddenCharacter" | "InvalidUtf8" | "NotAFrame" => {
-            Remedy::Resend
-        }
-        "TooManyMessages" => Remedy::Wait,
+    match ERROR_NAMES.iter().find(|known| **known == name) {
+        Some(known) if DAMAGED_IN_TRANSIT.contains(known) => Remedy::Resend,
+        Some(&RECEIVER_BUSY) => Remedy::Wait,
         _ => Remedy::Fatal,
     }
 }
@@ -188,7 +238,7 @@ fn remedy(name: &str) -> Remedy {
 /// One message on its way into the game.
 #[derive(Debug)]
 pub struct Delivery {
-    message: u32,
+    id: u32,
     frames: Vec<String>,
     chunks: Vec<Chunk>,
     sends: Vec<u32>,
@@ -208,34 +258,48 @@ pub struct Delivery {
 }
 
 impl Delivery {
-    /// A delivery of `frames`, which must be chunks `1/n ..= n/n` of message `message` in order
-    /// (as the codec's encoder produces them).
+    /// A delivery of `frames`, which must be chunks `1/n ..= n/n` of message `id` in order (as
+    /// the codec's encoder produces them), each passing the codec's frame checks.
     pub fn new(
-        message: u32,
+        id: u32,
         frames: Vec<String>,
         config: DeliveryConfig,
     ) -> Result<Self, DeliveryError> {
         let count = frames.len();
-        if count == 0 || count > u32::MAX as usize {
-            return Err(DeliveryError::InvalidFrames {
-                message,
-                position: 0,
-                count,
-                reason: "a message has 1 ..= 4294967295 chunks".into(),
-            });
+        let wrong = |position: usize, reason: String| DeliveryError::WrongFrame {
+            id,
+            position,
+            count,
+            reason,
+        };
+        if count == 0 {
+            return Err(DeliveryError::NoFrames { id });
         }
-        for (position, frame) in frames.iter().enumerate() {
-            check_frame_header(frame, message, position + 1, count).map_err(|reason| {
-                DeliveryError::InvalidFrames {
-                    message,
-                    position: position + 1,
+        let count32 = u32::try_from(count)
+            .map_err(|_| wrong(count, format!("a message has at most {} chunks", u32::MAX)))?;
+        let mut first: Option<Header> = None;
+        for (index, frame) in (1..=count32).zip(&frames) {
+            let position = index as usize;
+            let header = Frame::parse(frame.as_bytes())
+                .map_err(|error| DeliveryError::UnreadableFrame {
+                    id,
+                    position,
                     count,
-                    reason,
-                }
-            })?;
+                    error,
+                })?
+                .header;
+            let want = Header {
+                id,
+                index,
+                count: count32,
+                ..*first.get_or_insert(header)
+            };
+            if let Some(reason) = header_mismatch(&header, &want) {
+                return Err(wrong(position, reason));
+            }
         }
         Ok(Delivery {
-            message,
+            id,
             chunks: vec![Chunk::Pending; count],
             sends: vec![0; count],
             retries: vec![0; count],
@@ -256,8 +320,8 @@ impl Delivery {
     }
 
     /// The message id.
-    pub fn message(&self) -> u32 {
-        self.message
+    pub fn id(&self) -> u32 {
+        self.id
     }
 
     /// Number of chunks.
@@ -295,7 +359,7 @@ impl Delivery {
     }
 
     /// The next command to send, if the window and the state allow one now.
-    pub fn poll_command(&mut self, now: Instant) -> Option<OutgoingCommand> {
+    pub fn poll_command(&mut self, now: Instant) -> Option<DeliveryCommand> {
         if self.outcome.is_some() || self.in_flight.len() >= self.config.in_flight.max(1) {
             return None;
         }
@@ -324,14 +388,14 @@ impl Delivery {
             self.stored_at_last_round = self.stored;
             if self.rounds_without_progress > self.config.max_rounds_without_progress {
                 self.fail(DeliveryError::NoProgress {
-                    message: self.message,
+                    id: self.id,
                     rounds: self.rounds_without_progress - 1,
                     missing: self.frames.len() - self.stored,
                 });
                 return None;
             }
             self.stats.status_queries += 1;
-            let text = status_command(self.message);
+            let text = status_command(self.id);
             return Some(self.hand_out(Purpose::Status, text));
         }
         None
@@ -355,7 +419,7 @@ impl Delivery {
                     Purpose::Status => "status",
                 };
                 self.fail(DeliveryError::UnexpectedReply {
-                    message: self.message,
+                    id: self.id,
                     command,
                     text: text.clone(),
                 });
@@ -393,19 +457,19 @@ impl Delivery {
     pub fn on_unsendable(&mut self, token: SendToken, reason: String) {
         if self.in_flight.remove(&token).is_some() {
             self.fail(DeliveryError::Unsendable {
-                message: self.message,
+                id: self.id,
                 reason,
             });
         }
     }
 
-    fn hand_out(&mut self, purpose: Purpose, text: String) -> OutgoingCommand {
+    fn hand_out(&mut self, purpose: Purpose, text: String) -> DeliveryCommand {
         let token = SendToken(self.next_token);
         self.next_token += 1;
         self.in_flight.insert(token, purpose);
         self.stats.commands += 1;
         self.stats.command_bytes += text.len() as u64;
-        OutgoingCommand {
+        DeliveryCommand {
             token,
             purpose,
             text,
@@ -413,17 +477,17 @@ impl Delivery {
     }
 
     fn on_chunk_reply(&mut self, index: u32, reply: GameReply, now: Instant) {
-        let message = self.message;
+        let this = self.id;
         let count = self.frames.len() as u32;
         match reply {
-            GameReply::Stored { id, have, count: c } if id == message && c == count => {
+            GameReply::Stored { id, have, count: c } if id == this && c == count => {
                 self.set(index, Chunk::Stored);
                 if have == count {
                     self.complete();
                 }
             }
-            GameReply::Done { id } if id == message => self.complete(),
-            GameReply::Rejected { id, name, detail } if id.is_none() || id == Some(message) => {
+            GameReply::Done { id } if id == this => self.complete(),
+            GameReply::Rejected { id, name, detail } if id.is_none() || id == Some(this) => {
                 match remedy(&name) {
                     Remedy::Resend
                         if self.retries[index as usize - 1] < self.config.max_chunk_retries =>
@@ -436,7 +500,7 @@ impl Delivery {
                         self.not_before = Some(now + self.config.busy_retry_delay);
                     }
                     _ => self.fail(DeliveryError::Rejected {
-                        message,
+                        id: this,
                         chunk: Some(index),
                         name,
                         detail,
@@ -448,10 +512,10 @@ impl Delivery {
     }
 
     fn on_status_reply(&mut self, reply: GameReply) {
-        let message = self.message;
+        let this = self.id;
         let count = self.frames.len() as u32;
         match reply {
-            GameReply::Missing { id, indices } if id == message => {
+            GameReply::Missing { id, indices } if id == this => {
                 if indices.iter().any(|&i| i == 0 || i > count) {
                     return self.mismatched(GameReply::Missing { id, indices });
                 }
@@ -471,8 +535,8 @@ impl Delivery {
                     self.complete();
                 }
             }
-            GameReply::Done { id } if id == message => self.complete(),
-            GameReply::Unknown { id } if id == message => {
+            GameReply::Done { id } if id == this => self.complete(),
+            GameReply::Unknown { id } if id == this => {
                 // The game holds nothing of it (never got a chunk, or dropped the message).
                 for index in 1..=count {
                     if self.chunks[index as usize - 1] != Chunk::InFlight {
@@ -480,17 +544,17 @@ impl Delivery {
                     }
                 }
             }
-            GameReply::Rejected { id, name, detail } if id.is_none() || id == Some(message) => self
+            GameReply::Rejected { id, name, detail } if id.is_none() || id == Some(this) => self
                 .fail(DeliveryError::Rejected {
-                    message,
+                    id: this,
                     chunk: None,
                     name,
                     detail,
                 }),
             // The game dropped the message (checksum, decoding, expiry): final.
-            GameReply::Failed { id, name, detail } if id == message => {
+            GameReply::Failed { id, name, detail } if id == this => {
                 self.fail(DeliveryError::Rejected {
-                    message,
+                    id: this,
                     chunk: None,
                     name,
                     detail,
@@ -502,7 +566,7 @@ impl Delivery {
 
     fn mismatched(&mut self, reply: GameReply) {
         self.fail(DeliveryError::MismatchedReply {
-            message: self.message,
+            id: self.id,
             count: self.frames.len() as u32,
             text: format!("{reply:?}"),
         });
@@ -555,36 +619,26 @@ impl Delivery {
     }
 }
 
-/// Checks the `id index/count` part of a frame header (`IS1 <fcrc> <id> <index>/<count> ...`).
-fn check_frame_header(frame: &str, message: u32, index: usize, count: usize) -> Result<(), String> {
-    let mut fields = frame.splitn(5, ' ');
-    let magic = fields.next().unwrap_or_default();
-    let _fcrc = fields.next();
-    let id = fields.next().unwrap_or_default();
-    let position = fields.next().unwrap_or_default();
-    if !magic.starts_with("IS") {
-        return Err("it does not start with the frame magic".into());
-    }
-    if id != message.to_string() {
-        return Err(format!("its message id is {id:?}"));
-    }
-    if position != format!("{index}/{count}") {
-        return Err(format!("its chunk field is {position:?}"));
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use invsync_codec::{FrameRef, Method, Reassembler, ReassemblerConfig};
 
-    fn frames(message: u32, count: usize) -> Vec<String> {
-        (1..=count)
-            .map(|i| format!("IS1 00000000 {message} {i}/{count} raw 1 1 00000000 x"))
-            .collect()
+    /// `count` raw frames of one character each: chunks `1/count ..= count/count` of `id`.
+    fn frames(id: u32, count: usize) -> Vec<String> {
+        let header = |index| Header {
+            id,
+            index,
+            count: count as u32,
+            method: Method::Raw,
+            payload_len: count as u64,
+            wire_len: count as u64,
+            message_crc: 0,
+        };
+        (1..=count as u32).map(|i| header(i).build("x")).collect()
     }
 
-    fn drain(delivery: &mut Delivery, now: Instant) -> Vec<OutgoingCommand> {
+    fn drain(delivery: &mut Delivery, now: Instant) -> Vec<DeliveryCommand> {
         std::iter::from_fn(|| delivery.poll_command(now)).collect()
     }
 
@@ -821,13 +875,113 @@ mod tests {
     #[test]
     fn frames_of_another_message_are_refused() {
         let err = Delivery::new(1, frames(2, 2), DeliveryConfig::default()).unwrap_err();
-        assert!(
-            matches!(err, DeliveryError::InvalidFrames { position: 1, .. }),
-            "{err}"
+        assert_eq!(
+            err.to_string(),
+            "message 1: frame 1 of 2 is not chunk 1/2 of it: its id is 2, expected 1"
         );
         let mut wrong_order = frames(1, 2);
         wrong_order.swap(0, 1);
-        assert!(Delivery::new(1, wrong_order, DeliveryConfig::default()).is_err());
-        assert!(Delivery::new(1, Vec::new(), DeliveryConfig::default()).is_err());
+        assert!(matches!(
+            Delivery::new(1, wrong_order, DeliveryConfig::default()),
+            Err(DeliveryError::WrongFrame { position: 1, reason, .. }) if reason == "its index is 2, expected 1"
+        ));
+        assert!(matches!(
+            Delivery::new(1, frames(1, 3)[..2].to_vec(), DeliveryConfig::default()),
+            Err(DeliveryError::WrongFrame { position: 1, reason, .. }) if reason == "its count is 3, expected 2"
+        ));
+        assert_eq!(
+            Delivery::new(1, Vec::new(), DeliveryConfig::default()).unwrap_err(),
+            DeliveryError::NoFrames { id: 1 }
+        );
+    }
+
+    #[test]
+    fn every_frame_must_pass_the_codecs_checks_and_share_the_first_frames_fields() {
+        let mut damaged = frames(4, 3);
+        damaged[1] = damaged[1].replace(" x", " y");
+        let err = Delivery::new(4, damaged, DeliveryConfig::default()).unwrap_err();
+        assert!(
+            matches!(
+                &err,
+                DeliveryError::UnreadableFrame {
+                    position: 2,
+                    count: 3,
+                    error: CodecError::FrameChecksumMismatch { .. },
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(
+            err.to_string()
+                .contains("protocol error FrameChecksumMismatch"),
+            "{err}"
+        );
+        // Chunk 3 claims another wire length than chunk 1: not the same message.
+        let mut mixed = frames(4, 3);
+        mixed[2] = Header {
+            id: 4,
+            index: 3,
+            count: 3,
+            method: Method::Raw,
+            payload_len: 4,
+            wire_len: 4,
+            message_crc: 0,
+        }
+        .build("xy");
+        assert!(matches!(
+            Delivery::new(4, mixed, DeliveryConfig::default()),
+            Err(DeliveryError::WrongFrame { position: 3, reason, .. }) if reason == "its wlen is 4, expected 3"
+        ));
+    }
+
+    /// The names [`remedy`] resends or waits on are the names the codec itself gives to what
+    /// damage in transit and a full receiver produce.
+    #[test]
+    fn the_remedies_follow_the_codecs_own_errors() {
+        let intact = frames(6, 1).remove(0);
+        let mut invalid_utf8 = intact.clone().into_bytes();
+        *invalid_utf8.last_mut().unwrap() = 0xff;
+        let damage: [Vec<u8>; 4] = [
+            intact.replace(" x", " y").into_bytes(),
+            intact.replace(" x", " \x01").into_bytes(),
+            invalid_utf8,
+            intact.as_bytes()[4..].to_vec(),
+        ];
+        let mut names: Vec<&str> = damage
+            .iter()
+            .map(|frame| Frame::parse(frame).unwrap_err().name())
+            .collect();
+        names.sort_unstable();
+        let mut expected = DAMAGED_IN_TRANSIT;
+        expected.sort_unstable();
+        assert_eq!(names, expected);
+        for name in DAMAGED_IN_TRANSIT {
+            assert!(matches!(remedy(name), Remedy::Resend), "{name}");
+        }
+
+        let mut full = Reassembler::new(ReassemblerConfig {
+            max_messages: 1,
+            ..ReassemblerConfig::default()
+        });
+        full.push(frames(7, 2)[0].as_bytes(), 0).unwrap();
+        let busy = full.push(frames(8, 2)[0].as_bytes(), 0).unwrap_err();
+        assert_eq!(busy.name(), RECEIVER_BUSY);
+        assert!(matches!(remedy(busy.name()), Remedy::Wait));
+
+        let checksum = CodecError::MessageChecksumMismatch {
+            id: 6,
+            expected: 1,
+            actual: 2,
+        };
+        let at = FrameRef {
+            id: 6,
+            index: 1,
+            count: 1,
+        };
+        let conflict = CodecError::ConflictingFrame { at, field: "data" };
+        for name in [checksum.name(), conflict.name(), "BadArgument", "frame"] {
+            assert!(matches!(remedy(name), Remedy::Fatal), "{name}");
+        }
     }
 }
