@@ -16,7 +16,7 @@ use base64::engine::general_purpose::STANDARD;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use invsync_codec::{
     Capabilities, DEFAULT_MAX_FRAME_RCON, EncodeOptions, Frame, Method, MethodChoice,
-    ReassemblerConfig, decode_message, encode, wire,
+    ReassemblerConfig, decode_message, decode_wire, encode, encode_wire,
 };
 use invsync_player_data::{SampleKind, generate};
 
@@ -73,10 +73,10 @@ fn codec(c: &mut Criterion) {
             b.iter(|| crc32fast::hash(black_box(text.as_bytes())))
         });
         if kind == SampleKind::Rep {
-            let z = wire::encode(Method::Zlib, &payload, 9).unwrap();
+            let z = encode_wire(Method::Zlib, &payload, 9).unwrap();
             g.bench_function("miniz/inflate (zlib wire)", |b| {
                 b.iter(|| {
-                    wire::decode(
+                    decode_wire(
                         1,
                         Method::Zlib,
                         black_box(z.as_bytes()),

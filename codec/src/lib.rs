@@ -45,6 +45,7 @@
 //! feature) and `miniz_oxide` (zlib, pure Rust, so the crate builds for wasm32).
 
 #![warn(missing_docs)]
+#![warn(unreachable_pub)]
 
 mod caps;
 mod encode;
@@ -52,8 +53,8 @@ mod error;
 mod frame;
 mod method;
 mod reassembler;
-pub mod text;
-pub mod wire;
+mod text;
+mod wire;
 
 pub use caps::{
     ASSUMED_MAX_FRAME, Capabilities, CapsError, DEFAULT_MAX_CHUNKS, DEFAULT_MAX_FRAME_PULL,
@@ -64,6 +65,10 @@ pub use error::{ERROR_NAMES, Error, FrameRef};
 pub use frame::{Frame, Header, MAGIC, MAX_LEN, PROTOCOL_VERSION};
 pub use method::{Method, MethodChoice};
 pub use reassembler::{Message, Outcome, Progress, Reassembler, ReassemblerConfig};
+pub use wire::{
+    DEFAULT_ZLIB_LEVEL, decode as decode_wire, decode_chunks as decode_wire_chunks,
+    encode as encode_wire,
+};
 
 /// Decodes one whole message from its frames, given in any order (duplicates allowed).
 ///

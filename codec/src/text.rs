@@ -6,7 +6,7 @@
 
 /// Why a byte sequence is not frame text.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TextProblem {
+pub(crate) enum TextProblem {
     /// A C0 control byte or DEL.
     Control(u8),
     /// A C1 control character (U+0080..U+009F); the byte is its second UTF-8 byte.
@@ -27,7 +27,7 @@ impl std::fmt::Display for TextProblem {
 
 /// True for C0 controls and DEL, the bytes no part of a frame may contain.
 #[inline]
-pub fn is_control_byte(b: u8) -> bool {
+pub(crate) fn is_control_byte(b: u8) -> bool {
     // `|` rather than `||`: no branch, so block scans vectorise.
     (b < 0x20) | (b == 0x7f)
 }
@@ -38,7 +38,7 @@ pub fn is_control_byte(b: u8) -> bool {
 /// with a branch-free fold that the compiler turns into vector compares, and only looks for the
 /// exact offset inside the block that has a hit.
 #[inline]
-pub fn first_where(bytes: &[u8], pred: impl Fn(u8) -> bool + Copy) -> Option<usize> {
+pub(crate) fn first_where(bytes: &[u8], pred: impl Fn(u8) -> bool + Copy) -> Option<usize> {
     const BLOCK: usize = 32;
     let mut blocks = bytes.chunks_exact(BLOCK);
     for (n, block) in (&mut blocks).enumerate() {
@@ -57,18 +57,18 @@ pub fn first_where(bytes: &[u8], pred: impl Fn(u8) -> bool + Copy) -> Option<usi
 
 /// The offset of the first C0 control byte or DEL, if any.
 #[inline]
-pub fn find_control_byte(bytes: &[u8]) -> Option<usize> {
+pub(crate) fn find_control_byte(bytes: &[u8]) -> Option<usize> {
     first_where(bytes, is_control_byte)
 }
 
 /// The offset of the first byte that is not printable ASCII (0x20..=0x7e).
 #[inline]
-pub fn find_non_printable_ascii(bytes: &[u8]) -> Option<usize> {
+pub(crate) fn find_non_printable_ascii(bytes: &[u8]) -> Option<usize> {
     first_where(bytes, |b| b.wrapping_sub(0x20) >= 0x5f)
 }
 
 /// The first problem (by offset) that keeps `bytes` from being `raw` frame text.
-pub fn find_non_text(bytes: &[u8]) -> Option<(usize, TextProblem)> {
+pub(crate) fn find_non_text(bytes: &[u8]) -> Option<(usize, TextProblem)> {
     // Fast path: printable ASCII only, the common case for JSON.
     let first_special = find_non_printable_ascii(bytes)?;
     let rest = &bytes[first_special..];
@@ -96,13 +96,13 @@ pub fn find_non_text(bytes: &[u8]) -> Option<(usize, TextProblem)> {
 
 /// True for the 64 characters of the standard base64 alphabet (not `=`).
 #[inline]
-pub fn is_base64_char(b: u8) -> bool {
+pub(crate) fn is_base64_char(b: u8) -> bool {
     // Written as range compares so that `first_where` vectorises it.
     ((b | 0x20).wrapping_sub(b'a') < 26) | (b.wrapping_sub(b'0') < 10) | (b == b'+') | (b == b'/')
 }
 
 /// The largest `end <= limit` that does not split a UTF-8 character of `text`.
-pub fn utf8_floor(text: &[u8], limit: usize) -> usize {
+pub(crate) fn utf8_floor(text: &[u8], limit: usize) -> usize {
     let mut end = limit.min(text.len());
     while end > 0 && end < text.len() && (text[end] & 0xc0) == 0x80 {
         end -= 1;

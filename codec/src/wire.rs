@@ -16,10 +16,10 @@ pub const DEFAULT_ZLIB_LEVEL: u8 = 9;
 
 /// Largest payload slice a sender puts in one `zlib` chunk: one native inflate in the game stays
 /// well under a millisecond, however compressible the data (PROTOCOL.md 2.3).
-pub const ZLIB_MAX_SLICE: usize = 64 * 1024;
+pub(crate) const ZLIB_MAX_SLICE: usize = 64 * 1024;
 
 /// One `zlib` chunk's data: the padded base64 of a complete zlib stream of `slice`.
-pub fn zlib_chunk(slice: &[u8], zlib_level: u8) -> String {
+pub(crate) fn zlib_chunk(slice: &[u8], zlib_level: u8) -> String {
     STANDARD.encode(miniz_oxide::deflate::compress_to_vec_zlib(
         slice,
         zlib_level.min(10),
@@ -27,7 +27,7 @@ pub fn zlib_chunk(slice: &[u8], zlib_level: u8) -> String {
 }
 
 /// Checks that `payload` can be sent with `raw`.
-pub fn check_raw(payload: &[u8]) -> Result<(), Error> {
+pub(crate) fn check_raw(payload: &[u8]) -> Result<(), Error> {
     match text::find_non_text(payload) {
         None => Ok(()),
         Some((offset, problem)) => Err(Error::RawUnrepresentable {

@@ -3,11 +3,11 @@
 //! and the length checks. Decoding returns the declared length or an error, never a panic, and
 //! a decoded payload re-encodes and decodes to itself.
 #![no_main]
-use invsync_codec::{Frame, Method, wire};
+use invsync_codec::{Frame, Method, decode_wire, encode_wire};
 use invsync_fuzz::{count, frame_data, repair_frame, run_done};
 use libfuzzer_sys::fuzz_target;
 
-/// Within a receiver's limit: `wire::decode` sizes its buffer from `plen`.
+/// Within a receiver's limit: `decode_wire` sizes its buffer from `plen`.
 const MAX_PAYLOAD: u64 = 1 << 20;
 
 fuzz_target!(|input: &[u8]| {
@@ -22,7 +22,7 @@ fuzz_target!(|input: &[u8]| {
             assert_eq!(frame.header.build(data).as_bytes(), &line[..]);
             let h = frame.header;
             if h.count == 1 && h.payload_len <= MAX_PAYLOAD {
-                match wire::decode(h.id, h.method, frame.data, h.payload_len) {
+                match decode_wire(h.id, h.method, frame.data, h.payload_len) {
                     Err(e) => count(e.name()),
                     Ok(payload) => {
                         count("decoded");
@@ -30,10 +30,9 @@ fuzz_target!(|input: &[u8]| {
                         if h.method == Method::Raw {
                             assert_eq!(payload, frame.data);
                         }
-                        if let Ok(again) = wire::encode(h.method, &payload, 1) {
-                            let back =
-                                wire::decode(h.id, h.method, again.as_bytes(), h.payload_len)
-                                    .expect("own encoding decodes");
+                        if let Ok(again) = encode_wire(h.method, &payload, 1) {
+                            let back = decode_wire(h.id, h.method, again.as_bytes(), h.payload_len)
+                                .expect("own encoding decodes");
                             assert_eq!(back, payload);
                         }
                     }

@@ -5,7 +5,7 @@
 #![no_main]
 use std::collections::BTreeMap;
 
-use invsync_codec::{Frame, Method, Outcome, wire};
+use invsync_codec::{Frame, Method, Outcome, decode_wire_chunks};
 use invsync_fuzz::{
     SMALL_MAX_BUFFERED, SMALL_MAX_MESSAGE, count, repair_stream, run_done, small_reassembler,
 };
@@ -44,7 +44,7 @@ fuzz_target!(|input: &[u8]| {
                 let wire_text: Vec<u8> = chunks.values().flatten().copied().collect();
                 assert_eq!(wire_text.len() as u64, m.wire_len);
                 let parts: Vec<&[u8]> = chunks.values().map(Vec::as_slice).collect();
-                let again = wire::decode_chunks(m.id, m.method, &parts, m.payload.len() as u64);
+                let again = decode_wire_chunks(m.id, m.method, &parts, m.payload.len() as u64);
                 assert_eq!(again.as_deref(), Ok(&m.payload[..]));
                 if m.method == Method::Raw {
                     assert_eq!(m.payload, wire_text);

@@ -4,7 +4,7 @@
 //! for content (`raw` is the text itself) and round trips (re-encoded, it decodes to itself).
 //! The rest of the input, taken as a payload, survives every method's encode and decode.
 #![no_main]
-use invsync_codec::{Method, wire};
+use invsync_codec::{Method, decode_wire, encode_wire};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|input: &[u8]| {
@@ -19,28 +19,28 @@ fuzz_target!(|input: &[u8]| {
         _ => (1 << 24) - n,
     };
     for method in Method::ALL {
-        if let Ok(p) = wire::decode(1, method, text, payload_len) {
+        if let Ok(p) = decode_wire(1, method, text, payload_len) {
             assert_eq!(p.len() as u64, payload_len);
             if method == Method::Raw {
                 assert_eq!(p, text);
             }
             // (`raw` decoding does not check the text: that is the frame parser's job.)
-            if let Ok(again) = wire::encode(method, &p, mode % 11) {
+            if let Ok(again) = encode_wire(method, &p, mode % 11) {
                 assert_eq!(
-                    wire::decode(1, method, again.as_bytes(), payload_len).as_deref(),
+                    decode_wire(1, method, again.as_bytes(), payload_len).as_deref(),
                     Ok(&p[..])
                 );
             }
         }
         // The text as a payload: every method that can carry it gives it back.
-        if let Ok(w) = wire::encode(method, text, mode % 11) {
+        if let Ok(w) = encode_wire(method, text, mode % 11) {
             assert_eq!(
-                wire::decode(2, method, w.as_bytes(), text.len() as u64).as_deref(),
+                decode_wire(2, method, w.as_bytes(), text.len() as u64).as_deref(),
                 Ok(text)
             );
             // One byte too few declared never passes.
             if !text.is_empty() {
-                assert!(wire::decode(2, method, w.as_bytes(), text.len() as u64 - 1).is_err());
+                assert!(decode_wire(2, method, w.as_bytes(), text.len() as u64 - 1).is_err());
             }
         }
     }
