@@ -114,6 +114,21 @@ pub struct EmulatorArgs {
     /// Most RCON connections open at once; more are refused.
     #[arg(long, default_value_t = 256)]
     pub max_connections: usize,
+    /// A fault on purpose, for tests (repeatable): ACTION:TEXT:N does ACTION to the Nth command
+    /// (1 for the first, * for every one) whose text contains TEXT (empty: any command), counted
+    /// over all connections. ACTION: lose-reply (it runs, no reply), drop-connection (it runs,
+    /// the connection closes at once, later commands on it are not read), damage (one character
+    /// of its recv frame changes), ignore (neither run nor answered).
+    #[arg(long = "rcon-fault", value_name = "ACTION:TEXT:N")]
+    pub rcon_faults: Vec<crate::RconFault>,
+    /// Send a chat packet with id 0 before every command reply, as a game may interleave its
+    /// console output with replies.
+    #[arg(long)]
+    pub rcon_chat_packets: bool,
+    /// From the second RCON connection on, require this password instead of --rcon-password
+    /// (a server restarted with a new one).
+    #[arg(long, value_name = "PW")]
+    pub rcon_password_later: Option<Secret>,
 }
 
 impl EmulatorArgs {

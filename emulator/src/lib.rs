@@ -20,6 +20,7 @@ pub mod items;
 pub mod lockstep;
 pub mod logfmt;
 pub mod lua_json;
+mod rcon_faults;
 pub mod sandbox;
 pub mod server;
 pub mod snapshot;
@@ -34,7 +35,8 @@ pub use error::EmulatorError;
 pub use game::{Game, GameConfig, TickReport};
 pub use instance::{Action, SaveState};
 pub use lockstep::DesyncReport;
-pub use server::{run, serve};
+pub use rcon_faults::{FaultAction, RconFault};
+pub use server::{run, serve, serve_until};
 pub use stats::StatsSnapshot;
 pub use stream::{CommandHandle, StreamSettings};
 

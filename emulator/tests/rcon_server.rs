@@ -192,3 +192,106 @@ fn stdout_has_chat_print_and_join_lines_from_a_script() {
     assert_eq!(saved["world"]["tick"], 120);
     assert_eq!(saved["world"]["players"][0]["name"], "alice");
 }
+
+#[test]
+fn rcon_faults_and_quirks_from_the_command_line() {
+    let em = Emulator::start(&[
+        "--rcon-fault",
+        "lose-reply:'lost':1",
+        "--rcon-fault",
+        "ignore:/hang:*",
+        "--rcon-fault",
+        "damage:[[abc]]:1",
+        "--rcon-fault",
+        "drop-connection:-- drop:1",
+        "--rcon-chat-packets",
+        "--rcon-password-later",
+        "rotated",
+    ]);
+    let mut c = em.client();
+    let quiet = |c: &mut Client| {
+        c.stream
+            .set_read_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
+        let got = c.read();
+        c.stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        got
+    };
+    // Every reply comes after a chat packet with id 0.
+    c.send(1, SERVERDATA_EXECCOMMAND, b"/sc rcon.print('hi')");
+    let chat = c.read().unwrap();
+    assert_eq!(
+        (chat.id, chat.body.as_slice()),
+        (0, &b"[CHAT] someone: hello"[..])
+    );
+    assert_eq!(c.read().unwrap().body, b"hi\n");
+    let command = |c: &mut Client, id: i32, text: &str| {
+        c.send(id, SERVERDATA_EXECCOMMAND, text.as_bytes());
+        assert_eq!(c.read().map(|p| p.id), Some(0), "the chat packet");
+        let p = c.read().unwrap();
+        assert_eq!(p.id, id);
+        String::from_utf8(p.body).unwrap()
+    };
+    // lose-reply: the first command with 'lost' runs, unanswered; the second is answered.
+    c.send(
+        2,
+        SERVERDATA_EXECCOMMAND,
+        b"/sc storage.lost = 1 rcon.print('lost')",
+    );
+    assert!(quiet(&mut c).is_none(), "the reply is lost");
+    assert_eq!(
+        command(&mut c, 3, "/sc rcon.print(storage.lost, 'lost')"),
+        "1\n"
+    );
+    // ignore: neither run nor answered, every time.
+    for id in [4, 5] {
+        c.send(id, SERVERDATA_EXECCOMMAND, b"/sc storage.hung = 1 -- /hang");
+        assert!(quiet(&mut c).is_none(), "no reply");
+    }
+    assert_eq!(
+        command(&mut c, 6, "/sc rcon.print(tostring(storage.hung))"),
+        "nil\n"
+    );
+    // damage: the frame's last character changes, the bracket stays.
+    assert_eq!(command(&mut c, 7, "/sc rcon.print([[abc]])"), "abA\n");
+    assert_eq!(command(&mut c, 8, "/sc rcon.print([[abc]])"), "abc\n");
+    // drop-connection: it runs, the connection closes without its reply.
+    c.send(
+        9,
+        SERVERDATA_EXECCOMMAND,
+        b"/sc storage.dropped = 1 -- drop",
+    );
+    assert!(c.read().is_none(), "the connection closes");
+    em.wait_line(
+        "closed: closed by the server (--rcon-fault drop-connection)",
+        Duration::from_secs(10),
+    );
+    // The password changed for every later connection.
+    assert_eq!(Client::connect(em.addr).auth(PASSWORD), Ok(false));
+    let mut later = Client::connect(em.addr);
+    assert_eq!(later.auth("rotated"), Ok(true));
+    assert_eq!(
+        command(&mut later, 1, "/sc rcon.print(storage.dropped)"),
+        "1\n"
+    );
+}
+
+#[test]
+fn a_bad_rcon_fault_is_refused_at_start() {
+    for (spec, why) in [
+        ("lose:x:1", "unknown action \"lose\""),
+        ("ignore:x:0", "occurrence \"0\""),
+        ("ignore", "expected ACTION:TEXT:N"),
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_invsync-emulator"))
+            .args(["--rcon-fault", spec])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains("--rcon-fault"), "{err}");
+        assert!(err.contains(why), "{spec}: {err}");
+    }
+}
