@@ -21,23 +21,34 @@ use crate::settings::Settings;
 
 /// What a decision writes: the new head and the blobs that come and go with it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Change {
+pub(crate) struct Change {
     /// Snapshot blobs to add: (snapshot id, PLAYER_DATA JSON, not yet encoded).
-    pub put: Vec<(u64, Vec<u8>)>,
+    pub(crate) put: Vec<(u64, Vec<u8>)>,
     /// Snapshot blobs to delete (they left the history).
-    pub delete: Vec<u64>,
+    pub(crate) delete: Vec<u64>,
+}
+
+/// What a decision about a hold judges by.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Context<'a> {
+    /// The cluster's time.
+    pub(crate) now: Millis,
+    /// The last heartbeat of the server holding the player, if it ever sent one.
+    pub(crate) holder_heartbeat: Option<Millis>,
+    /// The cluster's settings (lease timeout, history kept).
+    pub(crate) settings: &'a Settings,
 }
 
 /// The server name admin writes are recorded under.
-pub const ADMIN: &str = "admin";
+const ADMIN: &str = "admin";
 
-/// True when `lease` is held and its holder counts as alive at `now`.
-pub fn is_live(lease: &Lease, heartbeat: Option<Millis>, now: Millis, settings: &Settings) -> bool {
+/// True when `lease` is held and its holder counts as alive at `cx.now`.
+pub(crate) fn is_live(lease: &Lease, cx: &Context<'_>) -> bool {
     if !lease.is_held() {
         return false;
     }
-    let seen = heartbeat.unwrap_or(0).max(lease.renewed_at);
-    now < seen.saturating_add(settings.lease_timeout_ms)
+    let seen = cx.holder_heartbeat.unwrap_or(0).max(lease.renewed_at);
+    cx.now < seen.saturating_add(cx.settings.lease_timeout_ms)
 }
 
 /// The answer to `acquire`.
@@ -61,19 +72,32 @@ pub enum AcquireOutcome {
     },
 }
 
-/// An `acquire` from `server`, whose local copy is `local_generation` (`unchanged`: the copy
-/// it uploaded at that generation and has not changed since).
-#[allow(clippy::too_many_arguments)]
-pub fn acquire(
+/// An `acquire` as the store sees it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AcquireRequest<'a> {
+    /// The asking server.
+    pub(crate) server: &'a str,
+    /// The game's request number.
+    pub(crate) request: u64,
+    /// The generation of the game's local copy (0: none).
+    pub(crate) local_generation: u64,
+    /// The local copy is the one this server uploaded at `local_generation`, unchanged since.
+    pub(crate) unchanged: bool,
+}
+
+/// Decides an `acquire`; the new head (if any) has no blobs to write.
+pub(crate) fn acquire(
     head: &PlayerHead,
-    server: &str,
-    request: u64,
-    local_generation: u64,
-    unchanged: bool,
-    holder_heartbeat: Option<Millis>,
-    now: Millis,
-    settings: &Settings,
+    req: &AcquireRequest<'_>,
+    cx: &Context<'_>,
 ) -> (AcquireOutcome, Option<PlayerHead>) {
+    let AcquireRequest {
+        server,
+        request,
+        local_generation,
+        unchanged,
+    } = *req;
+    let now = cx.now;
     let mut next = head.clone();
     let epoch = match head.held() {
         Some(lease) if lease.holder == server => {
@@ -83,7 +107,7 @@ pub fn acquire(
             lease.request = request;
             lease.epoch
         }
-        Some(lease) if is_live(lease, holder_heartbeat, now, settings) => {
+        Some(lease) if is_live(lease, cx) => {
             return (
                 AcquireOutcome::Busy {
                     holder: lease.holder.clone(),
@@ -121,17 +145,17 @@ pub fn acquire(
 
 /// An upload as the store sees it.
 #[derive(Debug, Clone, Copy)]
-pub struct UploadRequest<'a> {
+pub(crate) struct UploadRequest<'a> {
     /// The sending server.
-    pub server: &'a str,
+    pub(crate) server: &'a str,
     /// The generation it asks to store (the acquired one + 1).
-    pub generation: u64,
+    pub(crate) generation: u64,
     /// The lease epoch it holds (or held).
-    pub epoch: u64,
+    pub(crate) epoch: u64,
     /// Sent by a game restarted from its autosave for a player online before the crash.
-    pub recovered: bool,
+    pub(crate) recovered: bool,
     /// The PLAYER_DATA JSON.
-    pub data: &'a [u8],
+    pub(crate) data: &'a [u8],
 }
 
 /// The answer to an upload.
@@ -157,7 +181,7 @@ pub enum UploadOutcome {
 }
 
 /// Decides an upload; the blob to write (if any) is in the returned [`Change`].
-pub fn upload(
+pub(crate) fn upload(
     head: &PlayerHead,
     up: &UploadRequest<'_>,
     now: Millis,
@@ -254,34 +278,41 @@ pub fn upload(
     } else {
         Cause::Upload
     };
-    store_generation(
-        &mut next,
-        &mut change,
-        up.server,
-        up.epoch,
+    let written = Written {
+        server: up.server,
+        epoch: up.epoch,
         cause,
-        up.data,
-        now,
-        settings,
-    );
+        data: up.data,
+    };
+    store_generation(&mut next, &mut change, &written, now, settings);
     if let Some(lease) = next.lease.as_mut() {
         lease.ended_at.get_or_insert(now);
     }
     (UploadOutcome::Stored { snapshot: id }, Some((next, change)))
 }
 
-/// Adds `data` as the next generation and prunes the history.
-#[allow(clippy::too_many_arguments)]
+/// Data to store as a generation, and who stored it why.
+struct Written<'a> {
+    server: &'a str,
+    epoch: u64,
+    cause: Cause,
+    data: &'a [u8],
+}
+
+/// Adds `written` as the next generation and prunes the history.
 fn store_generation(
     head: &mut PlayerHead,
     change: &mut Change,
-    server: &str,
-    epoch: u64,
-    cause: Cause,
-    data: &[u8],
+    written: &Written<'_>,
     now: Millis,
     settings: &Settings,
 ) {
+    let Written {
+        server,
+        epoch,
+        cause,
+        data,
+    } = *written;
     let id = head.next_snapshot;
     head.next_snapshot += 1;
     head.generation += 1;
@@ -321,7 +352,7 @@ fn prune(head: &mut PlayerHead, change: &mut Change, settings: &Settings) {
 
 /// A `release` from `server` of the grant of `epoch` (or, when the game did not learn the epoch
 /// yet, of the grant its acquire `request` got): ends the hold only if it is that grant's.
-pub fn release(
+pub(crate) fn release(
     head: &PlayerHead,
     server: &str,
     request: u64,
@@ -377,21 +408,13 @@ pub enum AdminRefusal {
     },
 }
 
-fn refuse_if_live(
-    head: &PlayerHead,
-    holder_heartbeat: Option<Millis>,
-    now: Millis,
-    force: bool,
-    settings: &Settings,
-) -> Result<(), AdminRefusal> {
+fn refuse_if_live(head: &PlayerHead, force: bool, cx: &Context<'_>) -> Result<(), AdminRefusal> {
     match head.held() {
-        Some(lease) if !force && is_live(lease, holder_heartbeat, now, settings) => {
-            Err(AdminRefusal::Held {
-                player: head.player.clone(),
-                holder: lease.holder.clone(),
-                epoch: lease.epoch,
-            })
-        }
+        Some(lease) if !force && is_live(lease, cx) => Err(AdminRefusal::Held {
+            player: head.player.clone(),
+            holder: lease.holder.clone(),
+            epoch: lease.epoch,
+        }),
         _ => Ok(()),
     }
 }
@@ -399,55 +422,46 @@ fn refuse_if_live(
 /// An admin write of `data` as a new generation (`import`, or `restore` of a snapshot's data).
 /// Takes a new epoch and ends any lease, so the old holder's later upload is refused and kept
 /// as a conflict, never stored over the admin's data.
-#[allow(clippy::too_many_arguments)]
-pub fn admin_write(
+pub(crate) fn admin_write(
     head: &PlayerHead,
     cause: Cause,
     data: &[u8],
-    holder_heartbeat: Option<Millis>,
-    now: Millis,
     force: bool,
-    settings: &Settings,
+    cx: &Context<'_>,
 ) -> Result<(u64, PlayerHead, Change), AdminRefusal> {
-    refuse_if_live(head, holder_heartbeat, now, force, settings)?;
+    refuse_if_live(head, force, cx)?;
     let mut next = head.clone();
     let mut change = Change::default();
     next.epoch += 1;
     next.lease = None;
     let id = next.next_snapshot;
-    let epoch = next.epoch;
-    store_generation(
-        &mut next,
-        &mut change,
-        ADMIN,
-        epoch,
+    let written = Written {
+        server: ADMIN,
+        epoch: next.epoch,
         cause,
         data,
-        now,
-        settings,
-    );
+    };
+    store_generation(&mut next, &mut change, &written, cx.now, cx.settings);
     Ok((id, next, change))
 }
 
 /// An admin `release`: ends a dead or stuck hold (a live one only with `force`). The epoch is
 /// kept, so a crash-recovery upload of the last holder is still accepted.
-pub fn admin_release(
+pub(crate) fn admin_release(
     head: &PlayerHead,
-    holder_heartbeat: Option<Millis>,
-    now: Millis,
     force: bool,
-    settings: &Settings,
+    cx: &Context<'_>,
 ) -> Result<Option<PlayerHead>, AdminRefusal> {
-    refuse_if_live(head, holder_heartbeat, now, force, settings)?;
+    refuse_if_live(head, force, cx)?;
     Ok(head.held().map(|_| {
         let mut next = head.clone();
-        next.lease.as_mut().expect("held").ended_at = Some(now);
+        next.lease.as_mut().expect("held").ended_at = Some(cx.now);
         next
     }))
 }
 
 /// Pins or unpins a snapshot. Unpinning may let it leave the history at the next write.
-pub fn set_pinned(
+pub(crate) fn set_pinned(
     head: &PlayerHead,
     snapshot: u64,
     pinned: bool,

@@ -4,7 +4,9 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::decide::{self, AcquireOutcome, AdminRefusal, UploadOutcome, UploadRequest};
+use crate::decide::{
+    self, AcquireOutcome, AcquireRequest, AdminRefusal, Context, UploadOutcome, UploadRequest,
+};
 use crate::record::{
     Cause, Millis, PlayerHead, SnapshotMeta, decode_blob, decode_head, encode_blob, encode_head,
 };
@@ -164,11 +166,17 @@ impl PlayerStore {
         }
     }
 
-    fn holder_heartbeat(&self, head: &PlayerHead) -> Result<Option<Millis>, StoreError> {
-        match head.held() {
-            Some(lease) => self.store.heartbeat_of(&lease.holder),
-            None => Ok(None),
-        }
+    /// What a decision about `head`'s hold judges by at `now`.
+    fn context(&self, head: &PlayerHead, now: Millis) -> Result<Context<'_>, StoreError> {
+        let holder_heartbeat = match head.held() {
+            Some(lease) => self.store.heartbeat_of(&lease.holder)?,
+            None => None,
+        };
+        Ok(Context {
+            now,
+            holder_heartbeat,
+            settings: &self.settings,
+        })
     }
 
     /// Writes `next` (and the change's blobs) over the head at `revision`.
@@ -257,17 +265,13 @@ impl PlayerStore {
         // that a damaged record is reported and never granted with
         let mut read: Option<(u64, Vec<u8>)> = None;
         self.run(player, |head, now| {
-            let heartbeat = self.holder_heartbeat(head)?;
-            let (outcome, next) = decide::acquire(
-                head,
+            let asked = AcquireRequest {
                 server,
                 request,
                 local_generation,
                 unchanged,
-                heartbeat,
-                now,
-                &self.settings,
-            );
+            };
+            let (outcome, next) = decide::acquire(head, &asked, &self.context(head, now)?);
             let answer = match outcome {
                 AcquireOutcome::Busy { holder, since } => Acquired::Busy { holder, since },
                 AcquireOutcome::Acquired {
@@ -367,10 +371,8 @@ impl PlayerStore {
             )));
         }
         let now = self.now()?;
-        let heartbeat = self.holder_heartbeat(&head)?;
-        let live = head
-            .held()
-            .is_some_and(|l| decide::is_live(l, heartbeat, now, &self.settings));
+        let cx = self.context(&head, now)?;
+        let live = head.held().is_some_and(|l| decide::is_live(l, &cx));
         Ok(PlayerView { head, live, now })
     }
 
@@ -422,9 +424,8 @@ impl PlayerStore {
                 ))
                 .into());
             }
-            let heartbeat = self.holder_heartbeat(head)?;
-            let (id, next, change) =
-                decide::admin_write(head, cause, &json, heartbeat, now, force, &self.settings)?;
+            let cx = self.context(head, now)?;
+            let (id, next, change) = decide::admin_write(head, cause, &json, force, &cx)?;
             Ok((id, Some((next, change))))
         })
     }
@@ -434,8 +435,7 @@ impl PlayerStore {
     pub fn admin_release(&self, player: &str, force: bool) -> Result<bool, AdminError> {
         self.show(player)?;
         self.run(player, |head, now| {
-            let heartbeat = self.holder_heartbeat(head)?;
-            let next = decide::admin_release(head, heartbeat, now, force, &self.settings)?;
+            let next = decide::admin_release(head, force, &self.context(head, now)?)?;
             Ok::<_, AdminError>((next.is_some(), next.map(|n| (n, decide::Change::default()))))
         })
     }
