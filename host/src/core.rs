@@ -312,7 +312,7 @@ impl LinkCore {
         self.stats.sent += 1;
         if let Some(reason) = &self.stopped {
             let error = SendError::LinkClosed {
-                id,
+                id: Some(id),
                 reason: reason.clone(),
             };
             self.stats.send_failed += 1;
@@ -378,7 +378,7 @@ impl LinkCore {
         }
         let encoded = match result {
             Ok(e) => e,
-            Err(source) => return self.fail(id, SendError::Encode { id, source }),
+            Err(error) => return self.fail(id, SendError::Encode { id, error }),
         };
         tracing::debug!(
             id,
@@ -396,7 +396,19 @@ impl LinkCore {
                 o.frames = encoded.frames;
                 o.state = OutState::Delivering(Box::new(d));
             }
-            Err(source) => self.fail(id, SendError::Delivery { id, source }),
+            Err(error) => self.fail(id, SendError::Delivery { id, error }),
+        }
+    }
+
+    /// The [`EncodeJob`] of message `id` did not finish: the task running it panicked. The
+    /// message fails with [`SendError::EncoderPanicked`].
+    pub fn on_encoder_panicked(&mut self, id: u32, reason: String) {
+        if self
+            .outgoing
+            .get(&id)
+            .is_some_and(|o| matches!(o.state, OutState::Encoding))
+        {
+            self.fail(id, SendError::EncoderPanicked { id, reason });
         }
     }
 
@@ -631,7 +643,7 @@ impl LinkCore {
             self.fail(
                 id,
                 SendError::LinkClosed {
-                    id,
+                    id: Some(id),
                     reason: reason.clone(),
                 },
             );
@@ -798,15 +810,9 @@ impl LinkCore {
                     query_in_flight: false,
                 };
             }
-            Some(Err(source)) => {
-                let source: DeliveryError = source.clone();
-                self.fail(
-                    message,
-                    SendError::Delivery {
-                        id: message,
-                        source,
-                    },
-                );
+            Some(Err(error)) => {
+                let error: DeliveryError = error.clone();
+                self.fail(message, SendError::Delivery { id: message, error });
             }
         }
     }
@@ -841,7 +847,7 @@ impl LinkCore {
                     message,
                     SendError::Delivery {
                         id: message,
-                        source: DeliveryError::Rejected {
+                        error: DeliveryError::Rejected {
                             id: message,
                             chunk: None,
                             name,
@@ -900,13 +906,7 @@ impl LinkCore {
         );
         match Delivery::new(message, o.frames.clone(), delivery_config) {
             Ok(d) => o.state = OutState::Delivering(Box::new(d)),
-            Err(source) => self.fail(
-                message,
-                SendError::Delivery {
-                    id: message,
-                    source,
-                },
-            ),
+            Err(error) => self.fail(message, SendError::Delivery { id: message, error }),
         }
     }
 

@@ -1,29 +1,43 @@
 //! Errors of sending a message into the game.
+//!
+//! Each error prints its cause in its own text and does not return it again from
+//! `Error::source`, so a report that walks the chain (`{:#}` of `anyhow`) names it once.
 
-use crate::crossing::DeliveryError;
 use invsync_codec::Error as CodecError;
 use thiserror::Error;
 
-/// Why a message sent to the game did not arrive. Every variant names the message, and
+use crate::crossing::DeliveryError;
+
+/// Why a message sent to the game did not arrive. Every variant names the message as `id`
+/// (`None` only where the link ended before it assigned one), and
 /// [`SendError::protocol_error`] gives the protocol error involved, if any.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum SendError {
     /// The payload cannot be encoded for what the game declared (too large, no method...).
-    #[error("message {id}: cannot be encoded for the game: {source} (protocol error {})", source.name())]
+    #[error("message {id}: cannot be encoded for the game: {error} (protocol error {})", error.name())]
     Encode {
         /// Message id.
         id: u32,
         /// The codec's error.
-        source: CodecError,
+        error: CodecError,
+    },
+    /// The task that encodes the message panicked (a bug, not a property of the payload), so
+    /// the message has no frames.
+    #[error("message {id}: the encoder task failed: {reason}")]
+    EncoderPanicked {
+        /// Message id.
+        id: u32,
+        /// What the task runtime reported.
+        reason: String,
     },
     /// Delivery of the frames failed: the game rejected a frame (`err`), the replies made no
-    /// sense, or nothing got through.
-    #[error("message {id}: delivery failed: {source}")]
+    /// sense, or nothing got through. The delivery's error names the message.
+    #[error("{error}")]
     Delivery {
         /// Message id.
         id: u32,
         /// The delivery's error.
-        source: DeliveryError,
+        error: DeliveryError,
     },
     /// The game had every chunk and then dropped the message (`received` with status `failed`,
     /// or `status` answered `failed`).
@@ -56,36 +70,41 @@ pub enum SendError {
         redeliveries: u32,
     },
     /// The link closed (the RCON client stopped, or the link was dropped).
-    #[error("message {id}: the link closed: {reason}")]
+    #[error("{}the link closed: {reason}", id.map(|id| format!("message {id}: ")).unwrap_or_default())]
     LinkClosed {
-        /// Message id (0 if none was assigned).
-        id: u32,
+        /// Message id, `None` if the link ended before it assigned one.
+        id: Option<u32>,
         /// Why.
         reason: String,
     },
 }
 
 impl SendError {
-    /// The message's id.
-    pub fn message_id(&self) -> u32 {
+    /// The message's id, `None` if the link ended before it assigned one.
+    pub fn message_id(&self) -> Option<u32> {
         match self {
             SendError::Encode { id, .. }
+            | SendError::EncoderPanicked { id, .. }
             | SendError::Delivery { id, .. }
             | SendError::Failed { id, .. }
             | SendError::Unconfirmed { id, .. }
-            | SendError::Lost { id, .. }
-            | SendError::LinkClosed { id, .. } => *id,
+            | SendError::Lost { id, .. } => Some(*id),
+            SendError::LinkClosed { id, .. } => *id,
         }
     }
 
     /// The protocol error name (PROTOCOL.md 3.1) behind the failure, if there is one.
     pub fn protocol_error(&self) -> Option<&str> {
         match self {
-            SendError::Encode { source, .. } => Some(source.name()),
+            SendError::Encode { error, .. } => Some(error.name()),
             SendError::Delivery {
-                source: DeliveryError::Rejected { name, .. },
+                error: DeliveryError::Rejected { name, .. },
                 ..
             } => Some(name),
+            SendError::Delivery {
+                error: DeliveryError::UnreadableFrame { error, .. },
+                ..
+            } => Some(error.name()),
             SendError::Failed { error, .. } => Some(error),
             _ => None,
         }

@@ -80,7 +80,7 @@ pub enum LinkError {
     /// The first RCON connection failed (a wrong password is
     /// [`RconError::is_wrong_password`]).
     #[error("cannot open the game's RCON: {0}")]
-    Rcon(#[from] RconError),
+    Rcon(RconError),
 }
 
 struct SendRequest {
@@ -127,7 +127,7 @@ impl PendingSend {
         let id = self.id;
         self.outcome.await.unwrap_or_else(|_| {
             Err(SendError::LinkClosed {
-                id,
+                id: Some(id),
                 reason: "the link task ended".into(),
             })
         })
@@ -145,7 +145,7 @@ impl Link {
     where
         R: AsyncRead + Unpin + Send + 'static,
     {
-        let client = RconClient::connect(rcon).await?;
+        let client = RconClient::connect(rcon).await.map_err(LinkError::Rcon)?;
         let ids = match options.first_message_id {
             Some(first) => MessageIds::starting_at(first),
             None => MessageIds::from_system_clock(),
@@ -193,7 +193,7 @@ impl Link {
             outcome: outcome_tx,
         };
         let closed = || SendError::LinkClosed {
-            id: 0,
+            id: None,
             reason: "the link task ended".into(),
         };
         self.requests.send(request).await.map_err(|_| closed())?;
@@ -299,9 +299,7 @@ impl Driver {
                         }
                         Err(err) => {
                             if let Some(id) = self.encode_ids.remove(&err.id()) {
-                                self.core.on_encoded(id, Err(CodecError::NoAcceptableMethod {
-                                    detail: format!("the encoder task failed: {err}"),
-                                }));
+                                self.core.on_encoder_panicked(id, err.to_string());
                             }
                         }
                     }
@@ -382,9 +380,12 @@ impl Driver {
                     continue;
                 }
                 LinkEvent::SendFailed(e) => {
-                    self.wire_len_waiters.remove(&e.message_id());
-                    if let Some(waiter) = self.waiters.remove(&e.message_id()) {
-                        let _ = waiter.send(Err(e));
+                    // The core names every message it fails (the link assigned its id).
+                    if let Some(id) = e.message_id() {
+                        self.wire_len_waiters.remove(&id);
+                        if let Some(waiter) = self.waiters.remove(&id) {
+                            let _ = waiter.send(Err(e));
+                        }
                     }
                     continue;
                 }

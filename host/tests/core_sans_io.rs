@@ -463,7 +463,7 @@ fn failures_are_typed_and_name_the_message_and_the_protocol_error() {
     game.failed.insert(id, "MessageChecksumMismatch".into());
     answer_status_when_due(&mut core, &game, id);
     let err = only_send_failure(&mut core);
-    assert_eq!(err.message_id(), id);
+    assert_eq!(err.message_id(), Some(id));
     assert_eq!(err.protocol_error(), Some("MessageChecksumMismatch"));
     assert!(err.to_string().contains(&format!("message {id}")), "{err}");
 
@@ -495,7 +495,7 @@ fn failures_are_typed_and_name_the_message_and_the_protocol_error() {
     );
     let err = only_send_failure(&mut core);
     assert_eq!(err.protocol_error(), Some("MethodNotAccepted"));
-    assert_eq!(err.message_id(), id);
+    assert_eq!(err.message_id(), Some(id));
     // Replies to its other commands are ignored from now on.
     for c in &batch[1..] {
         core.on_reply(c.token, b"ok 1 1/2", now);
@@ -736,7 +736,7 @@ fn a_stopped_transport_fails_everything_pending() {
     run_encoding(&mut core);
     drain_commands(&mut core, now);
     core.on_transport_stopped("the server rejected the password".into());
-    let failed: Vec<u32> = drain_events(&mut core)
+    let failed: Vec<Option<u32>> = drain_events(&mut core)
         .into_iter()
         .map(|e| match e {
             LinkEvent::SendFailed(SendError::LinkClosed { id, reason }) => {
@@ -746,18 +746,39 @@ fn a_stopped_transport_fails_everything_pending() {
             other => panic!("{other:?}"),
         })
         .collect();
-    assert_eq!(failed, [a, b]);
+    assert_eq!(failed, [Some(a), Some(b)]);
     let c = core.send(b"later".to_vec());
     assert!(
-        matches!(drain_events(&mut core).as_slice(), [LinkEvent::SendFailed(e)] if e.message_id() == c)
+        matches!(drain_events(&mut core).as_slice(), [LinkEvent::SendFailed(e)] if e.message_id() == Some(c))
     );
     assert!(core.poll_command(now).is_none());
 }
 
 #[test]
+fn a_panicked_encoder_fails_the_message_with_its_own_error() {
+    let (mut core, _) = ready_core(config());
+    let id = core.send(noise(3_000));
+    let job = core.next_encode_job().expect("an encode job");
+    core.on_encoder_panicked(id, "task 3 panicked".into());
+    let err = only_send_failure(&mut core);
+    assert_eq!(
+        err,
+        SendError::EncoderPanicked {
+            id,
+            reason: "task 3 panicked".into()
+        }
+    );
+    assert_eq!(err.protocol_error(), None);
+    // A late result of the same job changes nothing.
+    core.on_encoded(id, job.run());
+    assert!(drain_events(&mut core).is_empty());
+    assert_eq!(core.pending_sends(), 0);
+}
+
+#[test]
 fn inconsistent_replies_never_leave_a_message_hanging() {
     // Replies that count fewer chunks than the game holds (a resent chunk answered `ok 1/2`
-    // after a status round confirmed the other) can leave the transport's `Delivery` with
+    // after a status round confirmed the other) can leave the `Delivery` with
     // every chunk confirmed and nothing to send. Whatever the delivery makes of them, the link
     // settles the message with `status` instead of waiting forever.
     let cfg = LinkConfig {
