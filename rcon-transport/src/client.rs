@@ -162,7 +162,15 @@ impl RconClient {
         let (status_tx, status_rx) = watch::channel(LinkStatus::Connecting);
         let stream = open(&config).await?;
         let (first_tx, first_rx) = oneshot::channel();
-        tokio::spawn(drive(config, stream, requests_rx, status_tx, first_tx));
+        let driver = Driver {
+            backoff: Backoff::new(config.backoff.clone()),
+            config,
+            requests: requests_rx,
+            status: status_tx,
+            first: Some(first_tx),
+            generation: 0,
+        };
+        tokio::spawn(driver.run(stream));
         match first_rx.await {
             Ok(Ok(())) => Ok(RconClient {
                 requests: requests_tx,
@@ -256,174 +264,163 @@ enum SessionEnd {
     Fatal(ConnectionError),
 }
 
-async fn drive(
+/// The connection task: what outlives one connection, and the loop over connections.
+struct Driver {
     config: ClientConfig,
-    first_stream: TcpStream,
-    mut requests: mpsc::Receiver<Request>,
+    requests: mpsc::Receiver<Request>,
     status: watch::Sender<LinkStatus>,
-    first: oneshot::Sender<Result<(), RconError>>,
-) {
-    let mut first = Some(first);
-    let mut backoff = Backoff::new(config.backoff.clone());
-    let mut generation = 0u64;
-    let mut stream = Some(first_stream);
-    let reason = loop {
-        // The first connection was opened by `connect`; later ones are opened here.
-        let opened = match stream.take() {
-            Some(stream) => Ok(stream),
-            None => open(&config).await,
-        };
-        let end = match opened {
-            Ok(stream) => {
-                serve(
-                    &config,
-                    stream,
-                    &mut requests,
-                    &status,
-                    &mut first,
-                    &mut backoff,
-                    generation,
-                )
-                .await
-            }
-            Err(err) => SessionEnd::Lost(ConnectionError::Disconnected {
-                reason: err.to_string(),
-            }),
-        };
-        match end {
-            SessionEnd::ClientsGone => break StopReason::ClientsGone,
-            SessionEnd::Fatal(err) => {
-                if let Some(first) = first.take() {
-                    let _ = first.send(Err(RconError::Connection(err.clone())));
-                }
-                break StopReason::WrongPassword;
-            }
-            SessionEnd::Lost(err) => {
-                if let Some(first) = first.take() {
-                    let _ = first.send(Err(RconError::Connection(err.clone())));
-                    break StopReason::FirstConnectFailed(err);
-                }
-                let Some(delay) = backoff.next_delay() else {
-                    break StopReason::GaveUp {
-                        attempts: backoff.attempts(),
-                        last: err,
-                    };
-                };
-                tracing::warn!(error = %err, attempt = backoff.attempts(), ?delay, "RCON connection lost; reconnecting");
-                let _ = status.send(LinkStatus::Reconnecting {
-                    attempt: backoff.attempts(),
-                    reason: err.to_string(),
-                });
-                tokio::time::sleep(delay).await;
-                generation += 1;
-            }
-        }
-    };
-    tracing::info!(%reason, "RCON client stopped");
-    let _ = status.send(LinkStatus::Stopped(reason.clone()));
-    requests.close();
-    while let Ok(request) = requests.try_recv() {
-        let _ = request
-            .respond
-            .send(Err(RconError::Stopped(reason.clone())));
-    }
+    /// [`RconClient::connect`] waiting for the first authentication (or its failure).
+    first: Option<oneshot::Sender<Result<(), RconError>>>,
+    backoff: Backoff,
+    /// Connections made so far, minus one ([`LinkStatus::Connected`]).
+    generation: u64,
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn serve(
-    config: &ClientConfig,
-    stream: TcpStream,
-    requests: &mut mpsc::Receiver<Request>,
-    status: &watch::Sender<LinkStatus>,
-    first: &mut Option<oneshot::Sender<Result<(), RconError>>>,
-    backoff: &mut Backoff,
-    generation: u64,
-) -> SessionEnd {
-    let mut connection = Connection::new(config.connection.clone(), &config.password, now());
-    let mut waiting: HashMap<CommandId, oneshot::Sender<Result<Reply, RconError>>> = HashMap::new();
-    let (mut reader, mut writer) = stream.into_split();
-    let mut read_buf = vec![0u8; 64 * 1024];
-    let mut out: Vec<u8> = Vec::new();
-    let mut written = 0usize;
-    loop {
-        if let Some(bytes) = connection.transmit() {
-            if written == out.len() {
-                out = bytes;
-                written = 0;
-            } else {
-                out.extend_from_slice(&bytes);
-            }
-        }
-        while let Some(event) = connection.poll_event() {
-            match event {
-                Event::Authenticated => {
-                    backoff.reset();
-                    tracing::debug!(address = %config.address, generation, "RCON authenticated");
-                    let _ = status.send(LinkStatus::Connected { generation });
-                    if let Some(first) = first.take() {
-                        let _ = first.send(Ok(()));
+impl Driver {
+    async fn run(mut self, first_stream: TcpStream) {
+        let mut stream = Some(first_stream);
+        let reason = loop {
+            // The first connection was opened by `connect`; later ones are opened here.
+            let opened = match stream.take() {
+                Some(stream) => Ok(stream),
+                None => open(&self.config).await,
+            };
+            let end = match opened {
+                Ok(stream) => self.serve(stream).await,
+                Err(err) => SessionEnd::Lost(ConnectionError::Disconnected {
+                    reason: err.to_string(),
+                }),
+            };
+            match end {
+                SessionEnd::ClientsGone => break StopReason::ClientsGone,
+                SessionEnd::Fatal(err) => {
+                    if let Some(first) = self.first.take() {
+                        let _ = first.send(Err(RconError::Connection(err.clone())));
                     }
+                    break StopReason::WrongPassword;
                 }
-                Event::Reply { command, body } => {
-                    if let Some(respond) = waiting.remove(&command) {
-                        let _ = respond.send(Ok(Reply(body)));
+                SessionEnd::Lost(err) => {
+                    if let Some(first) = self.first.take() {
+                        let _ = first.send(Err(RconError::Connection(err.clone())));
+                        break StopReason::FirstConnectFailed(err);
                     }
-                }
-                Event::CommandFailed { command, error } => {
-                    if let Some(respond) = waiting.remove(&command) {
-                        let _ = respond.send(Err(RconError::Command(error)));
-                    }
-                }
-                Event::Closed(err) => {
-                    return match err {
-                        ConnectionError::WrongPassword => SessionEnd::Fatal(err),
-                        err => SessionEnd::Lost(err),
+                    let Some(delay) = self.backoff.next_delay() else {
+                        break StopReason::GaveUp {
+                            attempts: self.backoff.attempts(),
+                            last: err,
+                        };
                     };
+                    tracing::warn!(error = %err, attempt = self.backoff.attempts(), ?delay, "RCON connection lost; reconnecting");
+                    let _ = self.status.send(LinkStatus::Reconnecting {
+                        attempt: self.backoff.attempts(),
+                        reason: err.to_string(),
+                    });
+                    tokio::time::sleep(delay).await;
+                    self.generation += 1;
                 }
             }
+        };
+        tracing::info!(%reason, "RCON client stopped");
+        let _ = self.status.send(LinkStatus::Stopped(reason.clone()));
+        self.requests.close();
+        while let Ok(request) = self.requests.try_recv() {
+            let _ = request
+                .respond
+                .send(Err(RconError::Stopped(reason.clone())));
         }
-        let accepting =
-            connection.is_ready() && connection.outstanding() < config.max_in_flight.max(1);
-        let deadline = connection.poll_timeout();
-        tokio::select! {
-            read = reader.read(&mut read_buf) => match read {
-                Ok(0) => connection.close(ConnectionError::Disconnected {
-                    reason: "the server closed the connection".into(),
-                }),
-                Ok(n) => connection.handle_input(&read_buf[..n]),
-                Err(err) => connection.close(ConnectionError::Disconnected { reason: err.to_string() }),
-            },
-            wrote = writer.write(&out[written..]), if written < out.len() => match wrote {
-                Ok(0) => connection.close(ConnectionError::Disconnected {
-                    reason: "the connection refused more data".into(),
-                }),
-                Ok(n) => written += n,
-                Err(err) => connection.close(ConnectionError::Disconnected { reason: err.to_string() }),
-            },
-            request = requests.recv(), if accepting => match request {
-                None => {
-                    let _ = writer.shutdown().await;
-                    return SessionEnd::ClientsGone;
+    }
+
+    /// Serves one connection until it ends.
+    async fn serve(&mut self, stream: TcpStream) -> SessionEnd {
+        let config = &self.config;
+        let mut connection = Connection::new(config.connection.clone(), &config.password, now());
+        let mut waiting: HashMap<CommandId, oneshot::Sender<Result<Reply, RconError>>> =
+            HashMap::new();
+        let (mut reader, mut writer) = stream.into_split();
+        let mut read_buf = vec![0u8; 64 * 1024];
+        let mut out: Vec<u8> = Vec::new();
+        let mut written = 0usize;
+        loop {
+            if let Some(bytes) = connection.transmit() {
+                if written == out.len() {
+                    out = bytes;
+                    written = 0;
+                } else {
+                    out.extend_from_slice(&bytes);
                 }
-                Some(request) => {
-                    if request.respond.is_closed() {
-                        continue;
-                    }
-                    let sent = match request.timeout {
-                        Some(timeout) => connection.send_command_with_timeout(&request.body, timeout, now()),
-                        None => connection.send_command(&request.body, now()),
-                    };
-                    match sent {
-                        Ok(command) => {
-                            waiting.insert(command, request.respond);
-                        }
-                        Err(err) => {
-                            let _ = request.respond.send(Err(RconError::Command(err)));
+            }
+            while let Some(event) = connection.poll_event() {
+                match event {
+                    Event::Authenticated => {
+                        self.backoff.reset();
+                        let generation = self.generation;
+                        tracing::debug!(address = %config.address, generation, "RCON authenticated");
+                        let _ = self.status.send(LinkStatus::Connected { generation });
+                        if let Some(first) = self.first.take() {
+                            let _ = first.send(Ok(()));
                         }
                     }
+                    Event::Reply { command, body } => {
+                        if let Some(respond) = waiting.remove(&command) {
+                            let _ = respond.send(Ok(Reply(body)));
+                        }
+                    }
+                    Event::CommandFailed { command, error } => {
+                        if let Some(respond) = waiting.remove(&command) {
+                            let _ = respond.send(Err(RconError::Command(error)));
+                        }
+                    }
+                    Event::Closed(err) => {
+                        return match err {
+                            ConnectionError::WrongPassword => SessionEnd::Fatal(err),
+                            err => SessionEnd::Lost(err),
+                        };
+                    }
                 }
-            },
-            _ = sleep_until(deadline), if deadline.is_some() => connection.handle_timeout(now()),
+            }
+            let accepting =
+                connection.is_ready() && connection.outstanding() < config.max_in_flight.max(1);
+            let deadline = connection.poll_timeout();
+            tokio::select! {
+                read = reader.read(&mut read_buf) => match read {
+                    Ok(0) => connection.close(ConnectionError::Disconnected {
+                        reason: "the server closed the connection".into(),
+                    }),
+                    Ok(n) => connection.handle_input(&read_buf[..n]),
+                    Err(err) => connection.close(ConnectionError::Disconnected { reason: err.to_string() }),
+                },
+                wrote = writer.write(&out[written..]), if written < out.len() => match wrote {
+                    Ok(0) => connection.close(ConnectionError::Disconnected {
+                        reason: "the connection refused more data".into(),
+                    }),
+                    Ok(n) => written += n,
+                    Err(err) => connection.close(ConnectionError::Disconnected { reason: err.to_string() }),
+                },
+                request = self.requests.recv(), if accepting => match request {
+                    None => {
+                        let _ = writer.shutdown().await;
+                        return SessionEnd::ClientsGone;
+                    }
+                    Some(request) => {
+                        if request.respond.is_closed() {
+                            continue;
+                        }
+                        let sent = match request.timeout {
+                            Some(timeout) => connection.send_command_with_timeout(&request.body, timeout, now()),
+                            None => connection.send_command(&request.body, now()),
+                        };
+                        match sent {
+                            Ok(command) => {
+                                waiting.insert(command, request.respond);
+                            }
+                            Err(err) => {
+                                let _ = request.respond.send(Err(RconError::Command(err)));
+                            }
+                        }
+                    }
+                },
+                _ = sleep_until(deadline), if deadline.is_some() => connection.handle_timeout(now()),
+            }
         }
     }
 }
