@@ -504,7 +504,7 @@ fn measure(t: &Target, budget: Budget, samples: &[Vec<u8>]) -> anyhow::Result<Me
         kind,
         warning,
         data_bytes: samples[0].len(),
-        stored_bytes: invsync_sync::record::encode_blob(&samples[0]).len(),
+        stored_bytes: invsync_sync::encode_blob(&samples[0]).len(),
         cycles: acquire.len() as u64,
         seconds,
         acquire: Latencies::new(acquire),

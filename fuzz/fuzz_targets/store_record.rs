@@ -4,7 +4,7 @@
 //! decoder and the checksum of the data are reached). Decoded or refused, never a panic or an
 //! allocation beyond the limit; what decodes encodes to a record that decodes to the same.
 #![no_main]
-use invsync_sync::record::{self, Cause, SnapshotMeta};
+use invsync_sync::{Cause, SnapshotMeta, decode_blob, decode_head, encode_blob, encode_head};
 use libfuzzer_sys::fuzz_target;
 
 const MAX_BYTES: usize = 1 << 20;
@@ -39,9 +39,9 @@ fuzz_target!(|input: &[u8]| {
             .ok()
             .and_then(|v| v.get("player")?.as_str().map(str::to_owned))
             .unwrap_or_else(|| "p".into());
-        if let Ok(h) = record::decode_head(&player, &head) {
-            let again = record::encode_head(&h);
-            assert_eq!(record::decode_head(&player, &again), Ok(h));
+        if let Ok(h) = decode_head(&player, &head) {
+            let again = encode_head(&h);
+            assert_eq!(decode_head(&player, &again), Ok(h));
         }
     } else {
         let declared = bytes.get(4..12).map(|h| {
@@ -50,20 +50,17 @@ fuzz_target!(|input: &[u8]| {
             (u64::from(size), crc)
         });
         let (size, crc) = declared.unwrap_or((0, 0));
-        if let Ok(json) = record::decode_blob("p", &meta(size, crc), bytes, MAX_BYTES) {
+        if let Ok(json) = decode_blob("p", &meta(size, crc), bytes, MAX_BYTES) {
             assert_eq!(json.len() as u64, size);
             assert_eq!(crc32fast::hash(&json), crc);
         }
         // The bytes as data: a blob of them decodes to them.
-        let blob = record::encode_blob(bytes);
+        let blob = encode_blob(bytes);
         let m = meta(bytes.len() as u64, crc32fast::hash(bytes));
-        assert_eq!(
-            record::decode_blob("p", &m, &blob, MAX_BYTES).as_deref(),
-            Ok(bytes)
-        );
+        assert_eq!(decode_blob("p", &m, &blob, MAX_BYTES).as_deref(), Ok(bytes));
         if !bytes.is_empty() {
             let short = meta(bytes.len() as u64, crc32fast::hash(bytes));
-            assert!(record::decode_blob("p", &short, &blob, bytes.len() - 1).is_err());
+            assert!(decode_blob("p", &short, &blob, bytes.len() - 1).is_err());
         }
     }
 });

@@ -1,9 +1,9 @@
-//! Any bytes as a player-sync message from the game (`invsync_sync::message::parse`): parsed or
+//! Any bytes as a player-sync message from the game (`invsync_sync::parse_game_message`): parsed or
 //! refused with a reason, never a panic; a parsed message, written again in the canonical form,
 //! is recognised as a sync message and parses to the same message, and upload data is a JSON
 //! object, kept byte for byte.
 #![no_main]
-use invsync_sync::message::{self, GameMessage};
+use invsync_sync::{GameMessage, is_sync_message, parse_game_message};
 use libfuzzer_sys::fuzz_target;
 use serde_json::json;
 
@@ -60,8 +60,8 @@ fn write(m: &GameMessage) -> Vec<u8> {
 }
 
 fuzz_target!(|bytes: &[u8]| {
-    let _ = message::is_sync_message(bytes);
-    match message::parse(bytes) {
+    let _ = is_sync_message(bytes);
+    match parse_game_message(bytes) {
         Err(e) => assert!(!e.0.is_empty()),
         Ok(m) => {
             if let GameMessage::Upload { data, .. } = &m {
@@ -71,11 +71,11 @@ fuzz_target!(|bytes: &[u8]| {
             }
             let again = write(&m);
             assert!(
-                message::is_sync_message(&again),
+                is_sync_message(&again),
                 "{}",
                 String::from_utf8_lossy(&again)
             );
-            assert_eq!(message::parse(&again), Ok(m));
+            assert_eq!(parse_game_message(&again), Ok(m));
         }
     }
 });

@@ -24,7 +24,7 @@
 //!
 //! ## Design notes
 //!
-//! * **Sans-I/O rules, dumb stores.** Every decision is a pure function in [`decide`] over a
+//! * **Sans-I/O rules, dumb stores.** Every decision is a pure function (`decide.rs`) over a
 //!   player's head record, the request, the cluster time and the holder's heartbeat. A
 //!   [`Store`] only loads records and commits a new head with a compare-and-set on its
 //!   revision, together with the snapshot blobs that change with it. [`PlayerStore`] runs the
@@ -45,14 +45,15 @@
 //!   [`RecordError`] naming the player and snapshot, and is never handed to a game.
 
 #![warn(missing_docs)]
+#![warn(unreachable_pub)]
 
-pub mod decide;
+mod decide;
 mod memory;
-pub mod message;
+mod message;
 #[cfg(feature = "stores")]
 mod open;
 mod player_store;
-pub mod record;
+mod record;
 #[cfg(feature = "stores")]
 mod redis_store;
 mod settings;
@@ -67,7 +68,14 @@ pub use open::{open, redact_url};
 pub use player_store::{
     Acquired, AdminError, Clock, MAX_PLAYER_NAME, MAX_SERVER_ID, PlayerStore, PlayerView,
 };
-pub use record::{Cause, Lease, Millis, PlayerHead, RecordError, SnapshotMeta};
+pub use message::{
+    GameMessage, MessageError, acquired_message, busy_message, error_message, is_sync_message,
+    parse_game_message, player_data_message, upload_refused_message, uploaded_message,
+};
+pub use record::{
+    Cause, Lease, Millis, PlayerHead, RecordError, SnapshotMeta, decode_blob, decode_head,
+    encode_blob, encode_head,
+};
 #[cfg(feature = "stores")]
 pub use redis_store::{RedisOptions, RedisStore};
 pub use settings::Settings;

@@ -109,7 +109,7 @@ fn need<T>(v: Option<T>, field: &str, kind: &str) -> Result<T, MessageError> {
 }
 
 /// Parses a game -> host sync message.
-pub fn parse(payload: &[u8]) -> Result<GameMessage, MessageError> {
+pub fn parse_game_message(payload: &[u8]) -> Result<GameMessage, MessageError> {
     let wire: Wire<'_> = serde_json::from_slice(payload)
         .map_err(|e| MessageError(format!("not a sync message object: {e}")))?;
     let kind = wire.kind.as_str();
@@ -191,7 +191,7 @@ fn quote(s: &str) -> String {
 
 /// `acquired`, keeping the local copy (`data_message` `None`) or naming the `player_data`
 /// message (its id and wire length) that carries the stored data.
-pub fn acquired(
+pub fn acquired_message(
     player: &str,
     request: u64,
     generation: u64,
@@ -210,7 +210,7 @@ pub fn acquired(
 }
 
 /// `busy`: `holder` holds the player (since `since`, cluster time in ms).
-pub fn busy(player: &str, request: u64, holder: &str, since: u64) -> String {
+pub fn busy_message(player: &str, request: u64, holder: &str, since: u64) -> String {
     format!(
         r#"{{"type":"busy","player":{},"request":{request},"holder":{},"since":{since}}}"#,
         quote(player),
@@ -219,7 +219,7 @@ pub fn busy(player: &str, request: u64, holder: &str, since: u64) -> String {
 }
 
 /// `error`: the host cannot serve the player now.
-pub fn error(player: &str, request: u64, message: &str) -> String {
+pub fn error_message(player: &str, request: u64, message: &str) -> String {
     format!(
         r#"{{"type":"error","player":{},"request":{request},"message":{}}}"#,
         quote(player),
@@ -228,7 +228,7 @@ pub fn error(player: &str, request: u64, message: &str) -> String {
 }
 
 /// `player_data`: the stored data (PLAYER_DATA JSON, inserted byte for byte).
-pub fn player_data(player: &str, generation: u64, data: &[u8]) -> Vec<u8> {
+pub fn player_data_message(player: &str, generation: u64, data: &[u8]) -> Vec<u8> {
     let mut out = format!(
         r#"{{"type":"player_data","player":{},"generation":{generation},"data":"#,
         quote(player)
@@ -240,7 +240,7 @@ pub fn player_data(player: &str, generation: u64, data: &[u8]) -> Vec<u8> {
 }
 
 /// `uploaded`: upload `upload` is stored as `generation`.
-pub fn uploaded(player: &str, generation: u64, upload: u64) -> String {
+pub fn uploaded_message(player: &str, generation: u64, upload: u64) -> String {
     format!(
         r#"{{"type":"uploaded","player":{},"generation":{generation},"upload":{upload}}}"#,
         quote(player)
@@ -248,7 +248,7 @@ pub fn uploaded(player: &str, generation: u64, upload: u64) -> String {
 }
 
 /// `upload_refused`: not stored (the data is kept as a conflict snapshot).
-pub fn upload_refused(player: &str, generation: u64, upload: u64, message: &str) -> String {
+pub fn upload_refused_message(player: &str, generation: u64, upload: u64, message: &str) -> String {
     format!(
         r#"{{"type":"upload_refused","player":{},"generation":{generation},"upload":{upload},"message":{}}}"#,
         quote(player),
@@ -262,7 +262,7 @@ mod tests {
 
     #[test]
     fn parses_each_type_and_keeps_upload_data_byte_for_byte() {
-        let m = parse(
+        let m = parse_game_message(
             br#"{"type":"acquire","player":"al\"ice","request":3,"generation":2,"unchanged":true}"#,
         )
         .unwrap();
@@ -279,7 +279,7 @@ mod tests {
         let text = format!(
             r#"{{"type":"upload","player":"b","generation":4,"upload":9,"epoch":7,"data":{data}}}"#
         );
-        match parse(text.as_bytes()).unwrap() {
+        match parse_game_message(text.as_bytes()).unwrap() {
             GameMessage::Upload {
                 data: got,
                 epoch: 7,
@@ -314,7 +314,7 @@ mod tests {
             (br#"{"type":"acquire","player":"a","request":1,"generation":0,"unchanged":false,"zzz":1}"#, "unknown field"),
         ];
         for (text, want) in cases {
-            let err = parse(text).unwrap_err().to_string();
+            let err = parse_game_message(text).unwrap_err().to_string();
             assert!(
                 err.contains(want),
                 "{}: {err}",
@@ -326,18 +326,18 @@ mod tests {
     #[test]
     fn answers_are_json_with_type_first() {
         for text in [
-            acquired("a\"b", 1, 2, 3, true, Some((77, 1234))),
-            acquired("a", 1, 0, 1, false, None),
-            busy("a", 1, "s\u{1}", 5),
-            error("a", 1, "store down"),
-            uploaded("a", 2, 3),
-            upload_refused("a", 2, 3, "epoch 1 is not the current epoch 2"),
+            acquired_message("a\"b", 1, 2, 3, true, Some((77, 1234))),
+            acquired_message("a", 1, 0, 1, false, None),
+            busy_message("a", 1, "s\u{1}", 5),
+            error_message("a", 1, "store down"),
+            uploaded_message("a", 2, 3),
+            upload_refused_message("a", 2, 3, "epoch 1 is not the current epoch 2"),
         ] {
             let v: serde_json::Value = serde_json::from_str(&text).expect(&text);
             assert!(text.starts_with(r#"{"type":""#), "{text}");
             assert_eq!(v["player"].as_str().unwrap().chars().next(), Some('a'));
         }
-        let pd = player_data("p", 3, br#"{"format":1}"#);
+        let pd = player_data_message("p", 3, br#"{"format":1}"#);
         let v: serde_json::Value = serde_json::from_slice(&pd).unwrap();
         assert_eq!(v["data"]["format"], 1);
     }

@@ -18,7 +18,7 @@ pub type Revision = u64;
 pub struct StoredHead {
     /// Its revision, for the next compare-and-set.
     pub revision: Revision,
-    /// The encoded head ([`crate::record::encode_head`]).
+    /// The encoded head ([`crate::encode_head`]).
     pub bytes: Vec<u8>,
 }
 
@@ -27,7 +27,7 @@ pub struct StoredHead {
 pub struct Commit {
     /// The new encoded head.
     pub head: Vec<u8>,
-    /// Snapshot blobs to add, encoded ([`crate::record::encode_blob`]): (snapshot id, blob).
+    /// Snapshot blobs to add, encoded ([`crate::encode_blob`]): (snapshot id, blob).
     pub put: Vec<(u64, Vec<u8>)>,
     /// Snapshot blobs to delete.
     pub delete: Vec<u64>,
@@ -106,7 +106,7 @@ pub trait Store: Send + Sync {
 }
 
 /// The machine's wall clock in milliseconds since the Unix epoch.
-pub fn system_millis() -> Millis {
+pub(crate) fn system_millis() -> Millis {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as Millis)

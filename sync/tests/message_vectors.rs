@@ -1,6 +1,9 @@
 //! The sync-message vectors (tests/vectors/sync.json) against this crate's parser and writers.
 
-use invsync_sync::message::{self, GameMessage};
+use invsync_sync::{
+    GameMessage, acquired_message, busy_message, error_message, is_sync_message,
+    parse_game_message, player_data_message, upload_refused_message, uploaded_message,
+};
 use serde_json::Value;
 
 fn vectors() -> Value {
@@ -45,13 +48,9 @@ fn game_to_host_vectors_parse_to_their_meaning() {
     assert!(good.len() >= 7);
     for case in good {
         let text = case["text"].as_str().unwrap();
-        assert!(
-            message::is_sync_message(text.as_bytes()),
-            "{}",
-            case["name"]
-        );
+        assert!(is_sync_message(text.as_bytes()), "{}", case["name"]);
         let parsed =
-            message::parse(text.as_bytes()).unwrap_or_else(|e| panic!("{}: {e}", case["name"]));
+            parse_game_message(text.as_bytes()).unwrap_or_else(|e| panic!("{}: {e}", case["name"]));
         assert_eq!(as_json(&parsed), case["parsed"], "{}", case["name"]);
     }
 }
@@ -61,7 +60,7 @@ fn bad_game_to_host_vectors_are_refused_with_their_reason() {
     let v = vectors();
     for case in v["bad_game_to_host"].as_array().unwrap() {
         let text = case["text"].as_str().unwrap();
-        let err = message::parse(text.as_bytes())
+        let err = parse_game_message(text.as_bytes())
             .err()
             .unwrap_or_else(|| panic!("{} was accepted", case["name"]))
             .to_string();
@@ -82,7 +81,7 @@ fn host_to_game_vectors_are_written_exactly() {
         let s = |k: &str| f[k].as_str().unwrap();
         let n = |k: &str| f[k].as_u64().unwrap();
         let text = match s("type") {
-            "acquired" => message::acquired(
+            "acquired" => acquired_message(
                 s("player"),
                 n("request"),
                 n("generation"),
@@ -92,17 +91,17 @@ fn host_to_game_vectors_are_written_exactly() {
                     .as_u64()
                     .map(|m| (m as u32, n("bytes") as usize)),
             ),
-            "busy" => message::busy(s("player"), n("request"), s("holder"), n("since")),
-            "error" => message::error(s("player"), n("request"), s("message")),
-            "player_data" => String::from_utf8(message::player_data(
+            "busy" => busy_message(s("player"), n("request"), s("holder"), n("since")),
+            "error" => error_message(s("player"), n("request"), s("message")),
+            "player_data" => String::from_utf8(player_data_message(
                 s("player"),
                 n("generation"),
                 f["data"].to_string().as_bytes(),
             ))
             .unwrap(),
-            "uploaded" => message::uploaded(s("player"), n("generation"), n("upload")),
+            "uploaded" => uploaded_message(s("player"), n("generation"), n("upload")),
             "upload_refused" => {
-                message::upload_refused(s("player"), n("generation"), n("upload"), s("message"))
+                upload_refused_message(s("player"), n("generation"), n("upload"), s("message"))
             }
             other => panic!("unknown vector type {other}"),
         };

@@ -13,8 +13,11 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use invsync_host::Link;
-use invsync_sync::message::{self, GameMessage};
-use invsync_sync::{Acquired, PlayerStore, StoreError, UploadOutcome};
+use invsync_sync::{
+    Acquired, GameMessage, PlayerStore, StoreError, UploadOutcome, acquired_message, busy_message,
+    error_message, is_sync_message, parse_game_message, player_data_message,
+    upload_refused_message, uploaded_message,
+};
 use metrics::{counter, gauge, histogram};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
@@ -69,14 +72,14 @@ impl Service {
     pub fn on_message(&mut self, payload: &[u8]) {
         counter!("invsync_transfers_total", "direction" => "to_host").increment(1);
         counter!("invsync_bytes_total", "direction" => "to_host").increment(payload.len() as u64);
-        if !message::is_sync_message(payload) {
+        if !is_sync_message(payload) {
             tracing::debug!(
                 bytes = payload.len(),
                 "a message from the game that is not for the sync"
             );
             return;
         }
-        let msg = match message::parse(payload) {
+        let msg = match parse_game_message(payload) {
             Ok(m) => m,
             Err(e) => {
                 counter!("invsync_bad_messages_total").increment(1);
@@ -212,7 +215,7 @@ async fn acquire(shared: &Shared, player: &str, request: u64, generation: u64, u
             tracing::info!(server = %shared.server, player, holder, "acquire: busy");
             send_and_forget(
                 shared,
-                message::busy(player, request, &holder, since).into_bytes(),
+                busy_message(player, request, &holder, since).into_bytes(),
             )
             .await;
         }
@@ -234,7 +237,7 @@ async fn acquire(shared: &Shared, player: &str, request: u64, generation: u64, u
             let data_message = match data {
                 None => None,
                 Some(data) => {
-                    let payload = message::player_data(player, generation, &data);
+                    let payload = player_data_message(player, generation, &data);
                     match send(shared, payload).await {
                         None => return,
                         Some(mut pending) => {
@@ -250,7 +253,7 @@ async fn acquire(shared: &Shared, player: &str, request: u64, generation: u64, u
                     }
                 }
             };
-            let answer = message::acquired(
+            let answer = acquired_message(
                 player,
                 request,
                 generation,
@@ -268,7 +271,7 @@ async fn acquire(shared: &Shared, player: &str, request: u64, generation: u64, u
                 }
                 other => format!("the inventory store failed: {other}"),
             };
-            send_and_forget(shared, message::error(player, request, &text).into_bytes()).await;
+            send_and_forget(shared, error_message(player, request, &text).into_bytes()).await;
         }
     }
 }
@@ -325,12 +328,12 @@ async fn store_upload(
                         let mut held = shared.held.lock().unwrap_or_else(|e| e.into_inner());
                         held.remove(player);
                         gauge!("invsync_leases_held").set(held.len() as f64);
-                        message::uploaded(player, generation, upload)
+                        uploaded_message(player, generation, upload)
                     }
                     UploadOutcome::Refused { reason, conflict } => {
                         counter!("invsync_uploads_total", "result" => "refused").increment(1);
                         tracing::warn!(server = %shared.server, player, generation, epoch, conflict, "upload refused: {reason}; kept as conflict snapshot {conflict}");
-                        message::upload_refused(player, generation, upload, reason)
+                        upload_refused_message(player, generation, upload, reason)
                     }
                 };
                 send_and_forget(shared, answer.into_bytes()).await;

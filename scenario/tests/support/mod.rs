@@ -18,8 +18,11 @@ use invsync_codec::{
 };
 use invsync_emulator::{Action, CommandHandle, Game, GameConfig, Line, ScenarioFiles};
 use invsync_player_data::{SampleKind, generate};
-use invsync_sync::message::{self as sync_message, GameMessage};
-use invsync_sync::{Acquired, MemoryStore, PlayerStore, Settings as SyncSettings, UploadOutcome};
+use invsync_sync::{
+    Acquired, GameMessage, MemoryStore, PlayerStore, Settings as SyncSettings, UploadOutcome,
+    acquired_message, busy_message, error_message, parse_game_message, player_data_message,
+    upload_refused_message, uploaded_message,
+};
 use serde_json::{Value, json};
 
 /// The instruction budget of one tick of the module, calibrated by the Lua benchmark to about
@@ -281,7 +284,7 @@ impl Cluster {
     fn handle(&mut self, server: &str, payload: &[u8]) -> Vec<String> {
         let v: Value = serde_json::from_slice(payload).expect("sync messages are JSON");
         self.log.push((server.to_string(), v));
-        let msg = sync_message::parse(payload)
+        let msg = parse_game_message(payload)
             .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(payload)));
         match msg {
             GameMessage::Acquire {
@@ -293,10 +296,10 @@ impl Cluster {
                 match self.answers.get(&player).cloned().unwrap_or(Answer::Normal) {
                     Answer::Silent => return vec![],
                     Answer::Busy(holder) => {
-                        return vec![sync_message::busy(&player, request, &holder, 0)];
+                        return vec![busy_message(&player, request, &holder, 0)];
                     }
                     Answer::Error(message) => {
-                        return vec![sync_message::error(&player, request, &message)];
+                        return vec![error_message(&player, request, &message)];
                     }
                     Answer::Normal => {}
                 }
@@ -306,13 +309,13 @@ impl Cluster {
                     .expect("the memory store does not fail")
                 {
                     Acquired::Busy { holder, since } => {
-                        vec![sync_message::busy(&player, request, &holder, since)]
+                        vec![busy_message(&player, request, &holder, since)]
                     }
                     Acquired::Acquired {
                         generation,
                         epoch,
                         data: None,
-                    } => vec![sync_message::acquired(
+                    } => vec![acquired_message(
                         &player,
                         request,
                         generation,
@@ -325,19 +328,12 @@ impl Cluster {
                         epoch,
                         data: Some(data),
                     } => vec![
-                        sync_message::acquired(
-                            &player,
-                            request,
-                            generation,
-                            epoch,
-                            true,
-                            Some((0, 0)),
-                        )
-                        .replace(
-                            r#""message":0,"bytes":0"#,
-                            r#""message":@ID@,"bytes":@WLEN@"#,
-                        ),
-                        String::from_utf8(sync_message::player_data(&player, generation, &data))
+                        acquired_message(&player, request, generation, epoch, true, Some((0, 0)))
+                            .replace(
+                                r#""message":0,"bytes":0"#,
+                                r#""message":@ID@,"bytes":@WLEN@"#,
+                            ),
+                        String::from_utf8(player_data_message(&player, generation, &data))
                             .expect("UTF-8"),
                     ],
                 }
@@ -365,12 +361,10 @@ impl Cluster {
                 }
                 match outcome {
                     UploadOutcome::Stored { .. } | UploadOutcome::Repeat { .. } => {
-                        vec![sync_message::uploaded(&player, generation, upload)]
+                        vec![uploaded_message(&player, generation, upload)]
                     }
                     UploadOutcome::Refused { reason, .. } => {
-                        vec![sync_message::upload_refused(
-                            &player, generation, upload, &reason,
-                        )]
+                        vec![upload_refused_message(&player, generation, upload, &reason)]
                     }
                 }
             }
