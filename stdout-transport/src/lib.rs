@@ -1,10 +1,10 @@
 //! Game -> host transport of invsync over the game server's stdout (PROTOCOL.md section 5.1).
 //!
 //! The game prints protocol lines, `"\f" frame "\n"`, among its ordinary log and chat lines.
-//! This crate splits the stream into bounded lines ([`line_splitter`]), recognises protocol
+//! This crate splits the stream into bounded lines ([`LineSplitter`]), recognises protocol
 //! lines only by the marker at the first byte and feeds their frames to the codec's
-//! `Reassembler` ([`stdout_reader`], sans I/O), and offers a thin tokio adapter with
-//! backpressure over any `AsyncRead`, such as a child process's stdout ([`stdout_stream`]).
+//! `Reassembler` ([`StdoutReader`], sans I/O), and offers a thin tokio adapter with
+//! backpressure over any `AsyncRead`, such as a child process's stdout ([`StdoutStream`]).
 //!
 //! ```
 //! use invsync_stdout_transport::{StdoutEvent, StdoutReader, StdoutReaderConfig};
@@ -22,9 +22,12 @@
 //! assert!(matches!(&events[1], StdoutEvent::Message { message, .. } if message.payload == b"hello"));
 //! ```
 
-pub mod line_splitter;
-pub mod stdout_reader;
-pub mod stdout_stream;
+#![warn(missing_docs)]
+#![warn(unreachable_pub)]
+
+mod line_splitter;
+mod stdout_reader;
+mod stdout_stream;
 
 pub use line_splitter::{LineEvent, LineSplitter};
 pub use stdout_reader::{

@@ -58,11 +58,6 @@ impl LineSplitter {
         }
     }
 
-    /// The maximum line length.
-    pub fn max_line(&self) -> usize {
-        self.max_line
-    }
-
     /// Bytes of the current unfinished line held (at most `max_line + 1`).
     pub fn buffered(&self) -> usize {
         self.partial.len()

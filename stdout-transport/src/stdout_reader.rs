@@ -129,11 +129,6 @@ impl StdoutReader {
         }
     }
 
-    /// The reassembler (for its progress and missing-chunk reports).
-    pub fn reassembler(&self) -> &Reassembler {
-        &self.reassembler
-    }
-
     /// Processes received bytes at time `now`, appending what was found to `events`.
     pub fn push(&mut self, bytes: &[u8], now: u64, events: &mut Vec<StdoutEvent>) {
         let reassembler = &mut self.reassembler;
