@@ -17,7 +17,7 @@ use thiserror::Error;
 
 /// Longest payload considered for a control message. A `staged` announcement is about 100
 /// bytes and a capability declaration about 120; 4096 is one stdout frame.
-pub const MAX_CONTROL_LEN: usize = 4096;
+pub(crate) const MAX_CONTROL_LEN: usize = 4096;
 
 /// Longest error detail kept from a `received` report (longer text is cut at a character).
 const MAX_DETAIL: usize = 512;

@@ -12,7 +12,7 @@
 //!   `status(id)`. If the game turns out to have lost chunks it held, the message is delivered
 //!   again (bounded).
 //! * **Receiving**: stdout events from the transport's reader. Completed messages are classified
-//!   ([`crate::control`]): application messages are reported, `staged` announcements start a
+//!   ([`crate::classify`]): application messages are reported, `staged` announcements start a
 //!   [`Pull`], `received` reports settle sends, `caps` declarations update the capabilities.
 //! * **Commands** share one RCON connection. Two windows bound them: [`LinkConfig::in_flight`]
 //!   for everything that streams data into the game (frames, status and caps queries), and
@@ -270,11 +270,6 @@ impl LinkCore {
     /// The game's capabilities as last declared, or the protocol's assumption.
     pub fn caps(&self) -> &Capabilities {
         &self.caps
-    }
-
-    /// Whether the game has declared its capabilities.
-    pub fn caps_declared(&self) -> bool {
-        self.caps_declared
     }
 
     /// Why the link stopped, once it has ([`LinkCore::on_transport_stopped`]).

@@ -9,7 +9,8 @@
 //!   `received` report on stdout, or `status(id)` when unsure).
 //! * **game -> host** inline on stdout when a message fits one stdout frame (3999 bytes: console
 //!   windows stutter on longer lines), otherwise staged in the game, announced on stdout and
-//!   pulled through RCON replies, several in flight, then acknowledged ([`routing`]).
+//!   pulled through RCON replies, several in flight, then acknowledged ([`plan_to_host`] is the
+//!   rule).
 //! * Ordinary stdout lines (the server log, chat) are handed to the host as they come; protocol
 //!   lines are recognised only by the form feed at the start of a line, so a player cannot forge
 //!   one through chat.
@@ -46,7 +47,7 @@
 //!   updates them at any time. Messages wait for the first answer; if none comes, the protocol's
 //!   assumption (`raw`, 4000-byte frames) is used.
 //! * **Untrusted input.** Replies and stdout are parsed by bounded parsers (the transports', the
-//!   codec's reassembler, [`control`]); a `staged` announcement is checked against this host's
+//!   codec's reassembler, [`classify`]); a `staged` announcement is checked against this host's
 //!   limits before anything is pulled, and every pulled frame must be the chunk asked for.
 //!   Every retry is bounded. Nothing is allocated from a length the game states without a
 //!   limit check.
@@ -56,20 +57,24 @@
 //!   password (the transport redacts it).
 
 #![warn(missing_docs)]
+#![warn(unreachable_pub)]
 
-pub mod config;
-pub mod control;
-pub mod core;
+mod config;
+mod control;
+mod core;
 mod crossing;
-pub mod error;
-pub mod events;
-pub mod link;
-pub mod message_ids;
-pub mod routing;
+mod error;
+mod events;
+mod link;
+mod message_ids;
+mod routing;
 
 pub use crate::core::{Command, CommandKind, CommandToken, EncodeJob, LinkCore, LinkStats};
 pub use config::LinkConfig;
-pub use control::{ControlMessage, ReceivedOutcome, ReceivedReport, StagedAnnouncement};
+pub use control::{
+    Classified, ControlError, ControlMessage, ReceivedOutcome, ReceivedReport, StagedAnnouncement,
+    classify,
+};
 pub use crossing::{
     Delivery, DeliveryCommand, DeliveryConfig, DeliveryError, DeliveryStats, Pull, PullCommand,
     PullCommandKind, PullConfig, PullEnd, PullError, PullStats, Purpose, SendToken,

@@ -42,7 +42,7 @@ pub const DEFAULT_IN_FLIGHT: usize = 16;
 ///
 /// `auto` (or the forced `method`) over the game's declared `decode` list and `max_frame`;
 /// `per_frame_overhead` is the `recv` command wrapper; `parallelism` is `in_flight`.
-pub fn to_game_options(
+pub(crate) fn to_game_options(
     game: &Capabilities,
     in_flight: usize,
     method: MethodChoice,

@@ -16,7 +16,7 @@ use invsync_host::{
     Command, CommandKind, Confirmation, LinkConfig, LinkCore, LinkEvent, MessageIds, Path, Problem,
     SendError,
 };
-use invsync_rcon_transport::game_reply::format_ranges;
+use invsync_rcon_transport::format_ranges;
 use invsync_stdout_transport::{StdoutEvent, StdoutReader, StdoutReaderConfig};
 use invsync_test_support::xorshift::{XorShift64, noise as printable_noise};
 

@@ -3,7 +3,7 @@
 //! input makes the classifier panic.
 
 use invsync_codec::{Capabilities, EncodeOptions, MethodChoice, encode};
-use invsync_host::control::{Classified, classify};
+use invsync_host::{Classified, classify};
 use invsync_host::{Pull, PullCommand, PullConfig, PullEnd, StagedAnnouncement};
 use invsync_test_support::xorshift::XorShift64;
 use proptest::prelude::*;
