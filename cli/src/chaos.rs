@@ -6,8 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use invsync_harness::StoreChoice;
-use invsync_harness::chaos::{self, ChaosOptions};
+use invsync_harness::{ChaosOptions, StoreChoice, run_chaos};
 
 use crate::EXIT_BAD_INPUT;
 
@@ -83,7 +82,7 @@ pub fn run(args: &ChaosArgs) -> anyhow::Result<ExitCode> {
         .worker_threads(2)
         .enable_all()
         .build()?;
-    let report = runtime.block_on(chaos::run(o))?;
+    let report = runtime.block_on(run_chaos(o))?;
     if args.json {
         println!("{}", report.to_json());
     } else {

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use invsync_harness::{Cluster, Options, StoreChoice, WAIT, items, metric_sum};
+use invsync_harness::{Cluster, Options, StoreChoice, WAIT, metric_sum, total_items};
 use invsync_player_data::{SampleKind, SplitMix64};
 use serde_json::{Value, json};
 
@@ -152,8 +152,8 @@ async fn demo(args: &DemoArgs) -> anyhow::Result<ExitCode> {
             json!({
                 "player": p.player,
                 "size": sizes.get(&p.player).copied().unwrap_or("-"),
-                "expected": items::total(&p.expected),
-                "found": items::total(&p.found),
+                "expected": total_items(&p.expected),
+                "found": total_items(&p.found),
                 "lost": p.lost,
                 "duplicated": p.duplicated,
                 "conflicts": p.conflicts,

@@ -4,8 +4,7 @@
 
 use std::time::Duration;
 
-use invsync_harness::StoreChoice;
-use invsync_harness::chaos::{self, ChaosOptions};
+use invsync_harness::{ChaosOptions, StoreChoice, run_chaos};
 
 fn seed() -> u64 {
     std::env::var("INVSYNC_CHAOS_SEED")
@@ -24,7 +23,7 @@ async fn bounded(store: StoreChoice, seconds: u64) {
     o.fault_per_mille = 200;
     o.check_every = 20;
     o.max_outage = Duration::from_secs(5);
-    let report = chaos::run(o).await.expect("the run");
+    let report = run_chaos(o).await.expect("the run");
     assert!(
         report.ok(),
         "chaos run failed: {}\n(replay: INVSYNC_CHAOS_SEED={})",
@@ -41,9 +40,9 @@ async fn bounded_randomized_run_with_faults_sqlite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bounded_randomized_run_with_faults_own_redis_killed_and_down() {
-    if invsync_harness::redis::program("redis-server").is_none() {
+    if invsync_harness::find_program("redis-server").is_none() {
         assert!(
-            !invsync_harness::redis::required(),
+            !invsync_harness::peers_required(),
             "redis-server is not installed, and CI / INVSYNC_REQUIRE_PEERS=1 requires it"
         );
         eprintln!("NOTICE: skipping: redis-server is not installed");

@@ -9,7 +9,9 @@
 
 use std::time::Duration;
 
-use invsync_harness::{Cluster, Options, StoreChoice, WAIT, items, redis};
+use invsync_harness::{
+    Cluster, Options, StoreChoice, WAIT, add_items, count_items, find_program, peers_required,
+};
 use invsync_player_data::PlayerData;
 
 fn options(name: &str, store: StoreChoice) -> Options {
@@ -30,11 +32,11 @@ fn test_redis(test: &str) -> Option<StoreChoice> {
 }
 
 fn own_redis(test: &str) -> Option<StoreChoice> {
-    if redis::program("redis-server").is_some() {
+    if find_program("redis-server").is_some() {
         return Some(StoreChoice::OwnRedis);
     }
     assert!(
-        !redis::required(),
+        !peers_required(),
         "{test}: redis-server is not installed, and CI / INVSYNC_REQUIRE_PEERS=1 requires it"
     );
     eprintln!("NOTICE: skipping {test}: redis-server is not installed");
@@ -69,7 +71,7 @@ fn players(names: &[&str]) -> Vec<String> {
 async fn round_trip(store: StoreChoice, name: &str) {
     let mut c = Cluster::start(options(name, store)).await.expect("cluster");
     let data = invsync_harness::rich_data(7, "ann");
-    let seeded = items::count_data(&data).unwrap();
+    let seeded = count_items(&data).unwrap();
     check!(c, c.seed("ann", data.clone()).await);
     let mut uploads = Vec::new();
     for server in [0, 1, 0] {
@@ -111,7 +113,7 @@ async fn busy_then_lease_expiry_then_refused_upload_is_a_conflict() {
         .await
         .expect("cluster");
     let data = invsync_harness::rich_data(11, "ann");
-    let seeded = items::count_data(&data).unwrap();
+    let seeded = count_items(&data).unwrap();
     check!(c, c.seed("ann", data).await);
     check!(c, c.join_and_play(0, "ann", WAIT).await);
     check!(c, c.give(0, "ann", "copper-plate", 40, "normal").await);
@@ -164,10 +166,10 @@ async fn busy_then_lease_expiry_then_refused_upload_is_a_conflict() {
     };
     assert_eq!(conflict.server, a);
     assert!(conflict.pinned);
-    let kept = items::count_data(&check!(c, c.export("ann", Some(conflict.id)).await)).unwrap();
+    let kept = count_items(&check!(c, c.export("ann", Some(conflict.id)).await)).unwrap();
     let mut changed = seeded.clone();
-    items::add(&mut changed, "copper-plate", "normal", 40);
-    items::add(&mut changed, "repair-pack", "normal", -7);
+    add_items(&mut changed, "copper-plate", "normal", 40);
+    add_items(&mut changed, "repair-pack", "normal", -7);
     assert_eq!(kept, changed, "the conflict holds what A's game had");
     // B still holds ann; the stored data is unchanged
     let head = check!(c, c.head("ann").await).unwrap();

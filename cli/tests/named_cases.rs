@@ -6,8 +6,10 @@
 
 use std::time::{Duration, Instant};
 
-use invsync_harness::proxy::Mode;
-use invsync_harness::{Cluster, Options, StoreChoice, WAIT, items, redis};
+use invsync_harness::{
+    Cluster, Options, ProxyMode, StoreChoice, WAIT, add_items, count_items, find_program,
+    peers_required,
+};
 use invsync_player_data::SampleKind;
 use invsync_sync::Cause;
 
@@ -82,8 +84,8 @@ async fn play_with_retries(c: &mut Cluster, i: usize) {
 /// joins another server and gets that upload.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_answered_upload_survives_the_store_killed_9_and_the_next_server_loads_it() {
-    if redis::program("redis-server").is_none() {
-        assert!(!redis::required(), "redis-server is required here");
+    if find_program("redis-server").is_none() {
+        assert!(!peers_required(), "redis-server is required here");
         eprintln!("NOTICE: skipping: redis-server is not installed");
         return;
     }
@@ -169,9 +171,9 @@ async fn a_server_cut_off_past_its_lease_has_its_upload_refused_and_kept_not_mer
     assert_eq!(conflict.server, c.nodes[0].id);
     assert!(conflict.pinned);
     // the stored data is B's: seeded + coal, without A's copper
-    let stored = items::count_data(&check!(c, c.export("ann", None).await)).unwrap();
+    let stored = count_items(&check!(c, c.export("ann", None).await)).unwrap();
     let mut want = c.ledger.expected("ann");
-    items::add(&mut want, "copper-plate", "normal", -40);
+    add_items(&mut want, "copper-plate", "normal", -40);
     assert_eq!(stored, want);
     check!(c, c.settle(&ann(), WAIT).await);
     audit_clean(&mut c).await;
@@ -249,11 +251,11 @@ async fn an_upload_whose_answer_is_lost_is_repeated_idempotently_while_the_playe
     check!(c, c.seed("ann", invsync_harness::rich_data(7, "ann")).await);
     check!(c, c.join_and_play(0, "ann", WAIT).await);
     check!(c, c.give(0, "ann", "iron-plate", 12, "normal").await);
-    proxy.set(Mode::Stall);
+    proxy.set(ProxyMode::Stall);
     check!(c, c.leave(0, "ann").await);
     let _ = wait_head(&c, "A's upload stored", |h| h.generation == 2).await;
     proxy.cut();
-    proxy.set(Mode::Pass);
+    proxy.set(ProxyMode::Pass);
     check!(c, c.join_and_play(1, "ann", WAIT).await);
     check!(c, c.wait_state(0, "ann", &["idle"], WAIT).await);
     let end = Instant::now() + WAIT;
@@ -343,7 +345,7 @@ async fn data_the_destination_cannot_apply_is_never_uploaded_partially_and_the_h
     check!(c, c.settle(&ann(), WAIT).await);
     let head = check!(c, c.head("ann").await).unwrap();
     assert!(head.held().is_none(), "the hold ended: {:?}", head.lease);
-    let stored = items::count_data(&check!(c, c.export("ann", None).await)).unwrap();
+    let stored = count_items(&check!(c, c.export("ann", None).await)).unwrap();
     assert_eq!(
         stored.get(&("no-such-item-in-this-game".into(), "normal".into())),
         Some(&7),
@@ -430,11 +432,11 @@ async fn late_frames_of_a_download_left_midway_apply_nothing_and_change_nothing_
     check!(c, c.seed("ann", data.clone()).await);
     check!(c, c.join(0, "ann").await);
     check!(c, c.wait_state(0, "ann", &["downloading"], WAIT).await);
-    proxy.set(Mode::Stall);
+    proxy.set(ProxyMode::Stall);
     check!(c, c.leave(0, "ann").await);
     let _ = wait_head(&c, "A's hold ends", |h| h.held().is_none()).await;
     check!(c, c.join_and_play(1, "ann", WAIT).await);
-    proxy.set(Mode::Pass);
+    proxy.set(ProxyMode::Pass);
     tokio::time::sleep(Duration::from_secs(2)).await;
     let s = check!(c, c.state(0, "ann").await);
     assert!(!s.upload_pending() && s.state() != "playing", "{}", s.json);

@@ -21,7 +21,7 @@ use crate::proxy::{Mode, Proxy};
 use crate::{Cluster, Options, StoreChoice, items};
 
 /// Fault kinds, as counted in the report.
-pub const FAULTS: &[&str] = &[
+pub(crate) const FAULTS: &[&str] = &[
     "kill9_game",
     "kill9_host",
     "kill9_store",
@@ -39,11 +39,17 @@ pub const FAULTS: &[&str] = &[
 /// How to run.
 #[derive(Debug, Clone)]
 pub struct ChaosOptions {
+    /// The `invsync` binary the hosts and emulators run.
     pub binary: PathBuf,
+    /// Seed of every choice (the same seed makes the same choices).
     pub seed: u64,
+    /// How long the run goes on.
     pub duration: Duration,
+    /// The store the cluster shares.
     pub store: StoreChoice,
+    /// Game servers.
     pub servers: usize,
+    /// Players.
     pub players: usize,
     /// Chance (per mille) that a step injects a fault.
     pub fault_per_mille: u64,
@@ -59,6 +65,7 @@ pub struct ChaosOptions {
 }
 
 impl ChaosOptions {
+    /// A run of `duration` with `seed`: 3 servers (one of them slow), 4 players, SQLite.
     pub fn new(binary: impl Into<PathBuf>, seed: u64, duration: Duration) -> ChaosOptions {
         ChaosOptions {
             binary: binary.into(),
@@ -79,18 +86,31 @@ impl ChaosOptions {
 /// What a run did.
 #[derive(Debug, Clone, Default)]
 pub struct ChaosReport {
+    /// The run's seed.
     pub seed: u64,
+    /// The store: `sqlite`, `redis` or `redis (own redis-server)`.
     pub store: String,
+    /// How long the run took.
     pub seconds: f64,
+    /// Joins and leaves.
     pub operations: u64,
+    /// Faults injected, by kind.
     pub faults: BTreeMap<String, u64>,
+    /// Items the players held when a join ended in playing, summed over the joins.
     pub items_moved: i64,
+    /// Quiescent checks of the invariants.
     pub checks: u64,
+    /// Uploads the games were told were stored, checked against the store at the last check.
     pub uploads_checked: usize,
+    /// Conflict snapshots folded (their difference taken out of the ledger).
     pub conflicts: usize,
+    /// Items the audit found missing.
     pub lost: i64,
+    /// Items the audit found twice.
     pub duplicated: i64,
+    /// The invariants that failed, each with what was seen.
     pub violations: Vec<String>,
+    /// Where the history was written.
     pub history: Option<PathBuf>,
     /// The cluster's folder (host logs), kept when a violation or error stopped the run.
     pub logs: Option<PathBuf>,
@@ -99,6 +119,7 @@ pub struct ChaosReport {
 }
 
 impl ChaosReport {
+    /// The report as one JSON object (every fault named, zero when not injected).
     pub fn to_json(&self) -> Value {
         let mut faults = serde_json::Map::new();
         for k in FAULTS {
@@ -126,6 +147,7 @@ impl ChaosReport {
         })
     }
 
+    /// No violation and no harness error.
     pub fn ok(&self) -> bool {
         self.violations.is_empty() && self.error.is_none()
     }

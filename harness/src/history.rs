@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 /// What an entry records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     /// A driver step (join, leave, give, take).
     Op,
     /// A fault injected or ended.
@@ -21,7 +21,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Kind::Op => "op",
             Kind::Fault => "fault",
@@ -33,7 +33,7 @@ impl Kind {
 
 /// One entry.
 #[derive(Debug, Clone)]
-pub struct Entry {
+pub(crate) struct Entry {
     /// Milliseconds since the run started.
     pub ms: u64,
     pub kind: Kind,
@@ -42,14 +42,14 @@ pub struct Entry {
 
 /// Every entry of a run, in order.
 #[derive(Debug, Clone)]
-pub struct History {
+pub(crate) struct History {
     start: Instant,
     pub seed: u64,
     pub entries: Vec<Entry>,
 }
 
 impl History {
-    pub fn new(seed: u64) -> History {
+    pub(crate) fn new(seed: u64) -> History {
         History {
             start: Instant::now(),
             seed,
@@ -58,7 +58,7 @@ impl History {
     }
 
     /// Adds an entry stamped now.
-    pub fn push(&mut self, kind: Kind, text: impl Into<String>) {
+    pub(crate) fn push(&mut self, kind: Kind, text: impl Into<String>) {
         self.entries.push(Entry {
             ms: self.start.elapsed().as_millis() as u64,
             kind,
@@ -67,7 +67,7 @@ impl History {
     }
 
     /// The entries as JSON lines (the first names the seed).
-    pub fn to_lines(&self) -> String {
+    pub(crate) fn to_lines(&self) -> String {
         let mut out = json!({"seed": self.seed, "entries": self.entries.len()}).to_string();
         out.push('\n');
         for e in &self.entries {
@@ -79,18 +79,9 @@ impl History {
     }
 
     /// Writes [`History::to_lines`] to `path`.
-    pub fn write(&self, path: &Path) -> std::io::Result<()> {
+    pub(crate) fn write(&self, path: &Path) -> std::io::Result<()> {
         let mut f = std::fs::File::create(path)?;
         f.write_all(self.to_lines().as_bytes())?;
         f.sync_all()
-    }
-
-    /// The last `n` entries, one line each, for messages.
-    pub fn tail(&self, n: usize) -> String {
-        let from = self.entries.len().saturating_sub(n);
-        self.entries[from..]
-            .iter()
-            .map(|e| format!("{:>8} ms {:<9} {}\n", e.ms, e.kind.name(), e.text))
-            .collect()
     }
 }

@@ -27,7 +27,7 @@ use crate::{Cluster, PlayerState};
 
 /// An upload a host logged as stored.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Answered {
+pub(crate) struct Answered {
     pub server: String,
     pub player: String,
     pub generation: u64,
@@ -42,7 +42,7 @@ fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
 }
 
 /// Every `upload stored` (and `upload repeat`) line of the cluster's host logs.
-pub fn answered_uploads(c: &Cluster) -> Vec<Answered> {
+pub(crate) fn answered_uploads(c: &Cluster) -> Vec<Answered> {
     let mut out = Vec::new();
     for n in &c.nodes {
         let text = std::fs::read_to_string(&n.log).unwrap_or_default();
@@ -73,7 +73,7 @@ pub fn answered_uploads(c: &Cluster) -> Vec<Answered> {
 }
 
 /// What goes wrong, in words, for an answered upload against the player's head.
-pub fn answered_problem(a: &Answered, head: Option<&PlayerHead>) -> Option<String> {
+pub(crate) fn answered_problem(a: &Answered, head: Option<&PlayerHead>) -> Option<String> {
     let Some(head) = head else {
         return Some(format!("{a:?}: the store has no record of the player"));
     };
@@ -109,7 +109,7 @@ pub fn answered_problem(a: &Answered, head: Option<&PlayerHead>) -> Option<Strin
 
 /// The invariant checker of one run.
 #[derive(Debug, Default)]
-pub struct Checker {
+pub(crate) struct Checker {
     /// The highest stored generation seen per player.
     pub generations: BTreeMap<String, u64>,
     /// Conflict snapshots counted and folded into the ledger so far.
@@ -120,7 +120,7 @@ pub struct Checker {
 
 impl Checker {
     /// Invariant 3 for one head: the violation, if any.
-    pub fn generation(&mut self, player: &str, head: Option<&PlayerHead>) -> Option<String> {
+    pub(crate) fn generation(&mut self, player: &str, head: Option<&PlayerHead>) -> Option<String> {
         let g = head.map_or(0, |h| h.generation);
         let last = self.generations.entry(player.to_string()).or_insert(0);
         if g < *last {
@@ -133,7 +133,7 @@ impl Checker {
     }
 
     /// Invariant 2 on states read from every node (`None`: a node not polled).
-    pub fn one_game(
+    pub(crate) fn one_game(
         ids: &[String],
         players: &[String],
         states: &[Option<Vec<PlayerState>>],
@@ -158,7 +158,7 @@ impl Checker {
     }
 
     /// Invariants 1, 3 and 4 (call when every player is quiescent): the violations.
-    pub async fn quiescent(&mut self, c: &mut Cluster) -> anyhow::Result<(Audit, Vec<String>)> {
+    pub(crate) async fn quiescent(&mut self, c: &mut Cluster) -> anyhow::Result<(Audit, Vec<String>)> {
         let mut violations = Vec::new();
         let players: Vec<String> = c.ledger.players().cloned().collect();
         let mut heads = BTreeMap::new();
@@ -200,7 +200,7 @@ impl Checker {
 
     /// Ends every pinned conflict counted by the last audit: unpinned, and its difference taken
     /// out of the ledger. The number folded.
-    pub async fn fold_conflicts(&mut self, c: &mut Cluster) -> anyhow::Result<usize> {
+    pub(crate) async fn fold_conflicts(&mut self, c: &mut Cluster) -> anyhow::Result<usize> {
         let players: Vec<String> = c.ledger.players().cloned().collect();
         let mut n = 0;
         for p in players {
@@ -304,7 +304,7 @@ async fn audit_player(
 
 /// Polls every node in `poll` for `players`' states (a node that does not answer within
 /// `timeout` is skipped) and returns invariant 2's violations.
-pub async fn check_one_game(
+pub(crate) async fn check_one_game(
     c: &mut Cluster,
     players: &[String],
     poll: &[bool],

@@ -18,7 +18,7 @@ pub fn add(counts: &mut Counts, item: &str, quality: &str, n: i64) {
 }
 
 /// `a + sign * b`.
-pub fn merge(a: &mut Counts, b: &Counts, sign: i64) {
+pub(crate) fn merge(a: &mut Counts, b: &Counts, sign: i64) {
     for ((item, quality), n) in b {
         add(a, item, quality, sign * n);
     }
@@ -71,7 +71,7 @@ pub fn count_data(json: &[u8]) -> anyhow::Result<Counts> {
 }
 
 /// `{"item":{"quality":n}}` (the shape of `/emulator items` and `player_state`'s `kept`).
-pub fn parse_counts(v: &Value) -> Counts {
+pub(crate) fn parse_counts(v: &Value) -> Counts {
     let mut counts = Counts::new();
     for (item, quals) in v.as_object().into_iter().flatten() {
         for (quality, n) in quals.as_object().into_iter().flatten() {
@@ -82,7 +82,7 @@ pub fn parse_counts(v: &Value) -> Counts {
 }
 
 /// The same shape back as JSON.
-pub fn counts_json(counts: &Counts) -> Value {
+pub(crate) fn counts_json(counts: &Counts) -> Value {
     let mut out = serde_json::Map::new();
     for ((item, quality), n) in counts {
         let entry = out
@@ -100,7 +100,8 @@ pub struct Ledger {
 }
 
 impl Ledger {
-    pub fn gain(&mut self, player: &str, item: &str, quality: &str, n: i64) {
+    /// `player` gained `n` of `item` at `quality`.
+    pub(crate) fn gain(&mut self, player: &str, item: &str, quality: &str, n: i64) {
         add(
             self.players.entry(player.to_string()).or_default(),
             item,
@@ -109,12 +110,8 @@ impl Ledger {
         );
     }
 
-    pub fn spend(&mut self, player: &str, item: &str, quality: &str, n: i64) {
-        self.gain(player, item, quality, -n);
-    }
-
     /// Adds a whole inventory (an imported PLAYER_DATA).
-    pub fn gain_all(&mut self, player: &str, counts: &Counts) {
+    pub(crate) fn gain_all(&mut self, player: &str, counts: &Counts) {
         merge(
             self.players.entry(player.to_string()).or_default(),
             counts,
@@ -127,6 +124,7 @@ impl Ledger {
         self.players.get(player).cloned().unwrap_or_default()
     }
 
+    /// The players the ledger has seen, by name.
     pub fn players(&self) -> impl Iterator<Item = &String> {
         self.players.keys()
     }
@@ -135,10 +133,13 @@ impl Ledger {
 /// One player's audit: the ledger against what the cluster holds.
 #[derive(Debug, Clone)]
 pub struct PlayerAudit {
+    /// The player.
     pub player: String,
     /// Where the items were found: `store` (nobody holds the player) or the holding server.
     pub source: String,
+    /// What the ledger says the player owns.
     pub expected: Counts,
+    /// What the cluster holds for the player.
     pub found: Counts,
     /// Items the ledger has and the cluster does not.
     pub lost: i64,
@@ -149,7 +150,8 @@ pub struct PlayerAudit {
 }
 
 impl PlayerAudit {
-    pub fn new(
+    /// The audit of `player`: what differs between `found` and `expected`.
+    pub(crate) fn new(
         player: &str,
         source: String,
         expected: Counts,
@@ -171,6 +173,7 @@ impl PlayerAudit {
         }
     }
 
+    /// Nothing lost, nothing duplicated.
     pub fn ok(&self) -> bool {
         self.lost == 0 && self.duplicated == 0
     }
@@ -179,16 +182,20 @@ impl PlayerAudit {
 /// The audit of every player.
 #[derive(Debug, Clone, Default)]
 pub struct Audit {
+    /// Every player of the ledger, by name.
     pub players: Vec<PlayerAudit>,
 }
 
 impl Audit {
+    /// Items lost, over every player.
     pub fn lost(&self) -> i64 {
         self.players.iter().map(|p| p.lost).sum()
     }
+    /// Items duplicated, over every player.
     pub fn duplicated(&self) -> i64 {
         self.players.iter().map(|p| p.duplicated).sum()
     }
+    /// Nothing lost or duplicated for any player.
     pub fn ok(&self) -> bool {
         self.players.iter().all(PlayerAudit::ok)
     }
@@ -230,7 +237,7 @@ mod tests {
         assert_eq!(counts_json(&c), items);
         let mut ledger = Ledger::default();
         ledger.gain_all("a", &c);
-        ledger.spend("a", "rocket", "normal", 2);
+        ledger.gain("a", "rocket", "normal", -2);
         let audit = PlayerAudit::new("a", "store".into(), ledger.expected("a"), c, 0);
         assert_eq!((audit.lost, audit.duplicated), (0, 2));
     }

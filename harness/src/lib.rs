@@ -12,13 +12,16 @@
 //!
 //! Every wait is bounded; everything listens on loopback; every child is killed on drop.
 
-pub mod chaos;
-pub mod faults;
-pub mod history;
-pub mod invariants;
-pub mod items;
-pub mod proxy;
-pub mod redis;
+#![warn(missing_docs)]
+#![warn(unreachable_pub)]
+
+mod chaos;
+mod faults;
+mod history;
+mod invariants;
+mod items;
+mod proxy;
+mod redis;
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -33,8 +36,13 @@ use invsync_rcon_transport::{ClientConfig, RconClient};
 use invsync_sync::{Cause, PlayerHead, PlayerStore, RedisOptions, Settings, Store};
 use serde_json::Value;
 
-pub use items::{Audit, Counts, Ledger, PlayerAudit};
-pub use redis::RedisServer;
+pub use chaos::{ChaosOptions, ChaosReport, run as run_chaos};
+pub use items::{
+    Audit, Counts, Ledger, PlayerAudit, add as add_items, count_data as count_items,
+    total as total_items,
+};
+pub use proxy::{Mode as ProxyMode, Proxy};
+pub use redis::{RedisServer, program as find_program, required as peers_required};
 
 /// Where the cluster keeps its players.
 #[derive(Debug, Clone)]
@@ -55,6 +63,7 @@ pub struct Options {
     pub binary: PathBuf,
     /// Number of game servers.
     pub servers: usize,
+    /// The store every host shares.
     pub store: StoreChoice,
     /// `--lease-timeout-ms` of every host.
     pub lease_timeout_ms: u64,
@@ -99,6 +108,7 @@ const BUSY_STATES: &[&str] = &[
 
 /// One game server and its host.
 pub struct Node {
+    /// Its place in [`Cluster::nodes`].
     pub index: usize,
     /// The server id in the cluster.
     pub id: String,
@@ -378,16 +388,20 @@ fn children(pid: u32) -> Vec<u32> {
 /// A player's sync state on one server, from the module's `player_state`.
 #[derive(Debug, Clone)]
 pub struct PlayerState {
+    /// The answer as the module wrote it.
     pub json: Value,
 }
 
 impl PlayerState {
+    /// The sync state (`playing`, `acquiring`, ...; `none` when absent).
     pub fn state(&self) -> &str {
         self.json["state"].as_str().unwrap_or("none")
     }
+    /// Whether the module still has an upload of the player to send.
     pub fn upload_pending(&self) -> bool {
         self.json["upload_pending"].as_bool().unwrap_or(false)
     }
+    /// The items the module keeps aside for the player in this game.
     pub fn kept(&self) -> Counts {
         items::parse_counts(&self.json["kept"])
     }
@@ -395,14 +409,17 @@ impl PlayerState {
 
 /// The cluster: its nodes, its store, the driver's ledger.
 pub struct Cluster {
+    /// The game servers with their hosts.
     pub nodes: Vec<Node>,
     /// The store URL every host uses.
     pub store_url: String,
     /// The key prefix (`--cluster`).
     pub cluster: String,
+    /// Every item the driver gave or took, by player.
     pub ledger: Ledger,
     /// Where the driver has each player online.
     pub online: BTreeMap<String, usize>,
+    /// What the cluster was started with.
     pub options: Options,
     store: PlayerStore,
     redis: Option<RedisServer>,

@@ -25,7 +25,7 @@ pub fn program(name: &str) -> Option<PathBuf> {
 /// A loopback port nobody listens on right now, below the kernel's range of ephemeral ports
 /// (so that no outgoing connection takes it before it is used), never the same twice in one
 /// process. Another process may still take it; callers that bind it fail loudly then.
-pub fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     use std::sync::Mutex;
     use std::sync::atomic::{AtomicU64, Ordering};
     static GIVEN: Mutex<Vec<u16>> = Mutex::new(Vec::new());
@@ -68,6 +68,7 @@ pub fn free_port() -> u16 {
 /// A `redis-server` child with its own directory; killed when dropped.
 pub struct RedisServer {
     child: Option<Child>,
+    /// Its loopback port.
     pub port: u16,
     dir: PathBuf,
 }
