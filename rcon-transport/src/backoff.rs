@@ -32,14 +32,14 @@ impl Default for BackoffConfig {
 
 /// The delay sequence of one run of reconnect attempts.
 #[derive(Debug, Clone)]
-pub struct Backoff {
+pub(crate) struct Backoff {
     config: BackoffConfig,
     attempts: u32,
 }
 
 impl Backoff {
     /// Starts a sequence.
-    pub fn new(config: BackoffConfig) -> Self {
+    pub(crate) fn new(config: BackoffConfig) -> Self {
         Backoff {
             config,
             attempts: 0,
@@ -47,7 +47,7 @@ impl Backoff {
     }
 
     /// The delay before the next attempt, or `None` once `max_attempts` have failed.
-    pub fn next_delay(&mut self) -> Option<Duration> {
+    pub(crate) fn next_delay(&mut self) -> Option<Duration> {
         if let Some(max_attempts) = self.config.max_attempts
             && self.attempts >= max_attempts
         {
@@ -67,12 +67,12 @@ impl Backoff {
     }
 
     /// Attempts made since the last reset.
-    pub fn attempts(&self) -> u32 {
+    pub(crate) fn attempts(&self) -> u32 {
         self.attempts
     }
 
     /// Call after a successful connection: the next failure starts from `initial` again.
-    pub fn reset(&mut self) {
+    pub(crate) fn reset(&mut self) {
         self.attempts = 0;
     }
 }

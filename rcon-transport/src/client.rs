@@ -68,7 +68,12 @@ pub enum RconError {
     Command(#[from] CommandError),
     /// The TCP connection could not be made.
     #[error("cannot connect to RCON server at {address}: {reason}")]
-    Connect { address: String, reason: String },
+    Connect {
+        /// The address tried.
+        address: String,
+        /// What the connect call or its timeout reported.
+        reason: String,
+    },
     /// The connection failed during the first connect (for example a wrong password).
     #[error(transparent)]
     Connection(#[from] ConnectionError),
@@ -97,7 +102,9 @@ pub enum StopReason {
     /// [`BackoffConfig::max_attempts`] reconnects failed in a row.
     #[error("gave up after {attempts} reconnect attempts; last error: {last}")]
     GaveUp {
+        /// Reconnect attempts made.
         attempts: u32,
+        /// How the last one failed.
         last: ConnectionError,
     },
     /// The first connection failed; [`RconClient::connect`] returned its error.
@@ -133,9 +140,17 @@ pub enum LinkStatus {
     /// The first connection is being made.
     Connecting,
     /// Authenticated. `generation` counts connections: 0 for the first, +1 per reconnect.
-    Connected { generation: u64 },
+    Connected {
+        /// 0 for the first connection, +1 per reconnect.
+        generation: u64,
+    },
     /// Lost; reconnect attempt `attempt` is due after the backoff delay.
-    Reconnecting { attempt: u32, reason: String },
+    Reconnecting {
+        /// 1-based number of the attempt.
+        attempt: u32,
+        /// Why the connection was lost.
+        reason: String,
+    },
     /// Gave up (wrong password, attempts exhausted) or all handles were dropped.
     Stopped(StopReason),
 }

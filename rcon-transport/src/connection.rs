@@ -95,15 +95,21 @@ pub enum ConnectionError {
     WrongPassword,
     /// No auth reply in time.
     #[error("RCON authentication got no reply within {after:?}")]
-    AuthTimedOut { after: Duration },
+    AuthTimedOut {
+        /// The auth timeout.
+        after: Duration,
+    },
     /// The auth reply was not one of the two legal answers.
     #[error(
         "RCON authentication: expected a type-2 reply with id {expected_id} (or -1), got a \
          type-{kind} packet with id {id}"
     )]
     UnexpectedAuthReply {
+        /// The auth request's id.
         expected_id: i32,
+        /// The reply's request id.
         id: i32,
+        /// The reply's packet type.
         kind: i32,
     },
     /// The byte stream broke the packet framing.
@@ -114,25 +120,46 @@ pub enum ConnectionError {
         "RCON peer sent a type-{kind} packet with request id {id}, which matches no outstanding \
          request: the peer mixes up pipelined requests"
     )]
-    UnmatchedReply { id: i32, kind: i32 },
+    UnmatchedReply {
+        /// The packet's request id.
+        id: i32,
+        /// Its packet type.
+        kind: i32,
+    },
     /// A second reply packet for one request in Factorio mode.
     #[error(
         "RCON peer sent a second reply packet for request {id}; Factorio answers every command with \
          exactly one packet, so the peer either splits replies (use Srcds mode) or mixes up \
          pipelined requests"
     )]
-    ExtraReplyPacket { id: i32 },
+    ExtraReplyPacket {
+        /// The request id.
+        id: i32,
+    },
     /// A reply packet of a type other than `SERVERDATA_RESPONSE_VALUE`.
     #[error(
         "RCON peer sent a packet of type {kind} (request id {id}) where a reply (type 0) was expected"
     )]
-    UnexpectedPacketType { id: i32, kind: i32 },
+    UnexpectedPacketType {
+        /// The packet's request id.
+        id: i32,
+        /// Its packet type.
+        kind: i32,
+    },
     /// A multi-packet reply grew over [`ConnectionConfig::max_reply_length`].
     #[error("RCON reply to request {id} is over the limit of {max} bytes")]
-    ReplyTooLong { id: i32, max: usize },
+    ReplyTooLong {
+        /// The request id.
+        id: i32,
+        /// The limit in bytes.
+        max: usize,
+    },
     /// The transport closed or failed (set by the I/O shell).
     #[error("RCON connection lost: {reason}")]
-    Disconnected { reason: String },
+    Disconnected {
+        /// What the I/O reported.
+        reason: String,
+    },
 }
 
 /// Why one command failed.
@@ -140,7 +167,10 @@ pub enum ConnectionError {
 pub enum CommandError {
     /// No reply within the command's timeout. The command may still run later.
     #[error("RCON command got no reply within {after:?} (it may still run later)")]
-    TimedOut { after: Duration },
+    TimedOut {
+        /// The command's timeout.
+        after: Duration,
+    },
     /// The connection ended before the reply arrived. The command may or may not have run.
     #[error(
         "RCON connection ended before the reply arrived (the command may or may not have run): {0}"
@@ -148,10 +178,18 @@ pub enum CommandError {
     ConnectionLost(ConnectionError),
     /// The command is over [`ConnectionConfig::max_command_length`].
     #[error("RCON command of {len} bytes is over the limit of {max} bytes")]
-    TooLong { len: usize, max: usize },
+    TooLong {
+        /// The command's length in bytes.
+        len: usize,
+        /// The limit in bytes.
+        max: usize,
+    },
     /// The server would cut the command at a NUL byte.
     #[error("RCON command contains a NUL byte at offset {at}; the server would cut it there")]
-    ContainsNul { at: usize },
+    ContainsNul {
+        /// Byte offset of the first NUL.
+        at: usize,
+    },
     /// The connection is not authenticated (yet, or any more).
     #[error("RCON connection is not ready for commands (not authenticated, or closed)")]
     NotReady,
@@ -163,10 +201,17 @@ pub enum Event {
     /// The password was accepted; commands may be sent.
     Authenticated,
     /// A command's complete reply.
-    Reply { command: CommandId, body: Vec<u8> },
+    Reply {
+        /// The command answered.
+        command: CommandId,
+        /// The reply body (all packets joined in Srcds mode).
+        body: Vec<u8>,
+    },
     /// A command that will get no reply through this connection.
     CommandFailed {
+        /// The command.
         command: CommandId,
+        /// Why it gets no reply.
         error: CommandError,
     },
     /// The connection ended; emitted once, after the failures of all outstanding commands.

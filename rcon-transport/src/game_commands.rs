@@ -5,7 +5,7 @@
 use crate::lua_string::lua_long_string;
 
 /// Name of the game module's remote interface.
-pub const INTERFACE: &str = "invsync";
+pub(crate) const INTERFACE: &str = "invsync";
 
 /// `/sc remote.call("invsync","recv",[[<frame>]])`: deliver one frame.
 pub fn recv_command(frame: &str) -> String {

@@ -13,30 +13,60 @@
 pub enum GameReply {
     /// `ok <id> <have>/<count>`: the frame is held (duplicates too); `have` counts chunks held,
     /// verified or not yet, so `have == count` means "held", not "verified".
-    Stored { id: u32, have: u32, count: u32 },
+    Stored {
+        /// Message id.
+        id: u32,
+        /// Chunks held.
+        have: u32,
+        /// Chunks of the message.
+        count: u32,
+    },
     /// `ok <id>`: the answer to `ack(id)`: the game freed staged message `id`.
-    Acknowledged { id: u32 },
+    Acknowledged {
+        /// Staged message id.
+        id: u32,
+    },
     /// `done <id>`: the message is complete and verified.
-    Done { id: u32 },
+    Done {
+        /// Message id.
+        id: u32,
+    },
     /// `failed <id> <ErrorName> <detail>` (to `status`): the game dropped the message.
     Failed {
+        /// Message id.
         id: u32,
+        /// Protocol error name.
         name: String,
+        /// The game's text.
         detail: String,
     },
     /// `err <id or -> <ErrorName> <detail>`: the frame or message was rejected.
     Rejected {
+        /// Message id; `None` for `-` (the frame was not readable enough to tell).
         id: Option<u32>,
+        /// Protocol error name, or the module's own (`BadArgument`).
         name: String,
+        /// The game's text.
         detail: String,
     },
     /// `missing <id> <ranges>`: the chunk numbers the game still lacks, expanded and in the
     /// order given. An empty list means every chunk is held and verification is under way.
-    Missing { id: u32, indices: Vec<u32> },
+    Missing {
+        /// Message id.
+        id: u32,
+        /// Chunk numbers missing.
+        indices: Vec<u32>,
+    },
     /// `unknown <id>`: the game holds nothing of this message.
-    Unknown { id: u32 },
+    Unknown {
+        /// Message id.
+        id: u32,
+    },
     /// Anything else, kept (truncated) for error messages.
-    Unrecognized { text: String },
+    Unrecognized {
+        /// The reply, cut to a bounded excerpt.
+        text: String,
+    },
 }
 
 /// Longest excerpt of an unrecognised reply kept for error messages.
@@ -60,9 +90,15 @@ pub enum PullReply<'a> {
     /// `err ...` as in [`GameReply::Rejected`].
     Rejected(GameReply),
     /// `unknown <id>`: no such staged message or chunk (expired, acknowledged, or never staged).
-    Unknown { id: u32 },
+    Unknown {
+        /// Staged message id.
+        id: u32,
+    },
     /// Neither.
-    Unrecognized { text: String },
+    Unrecognized {
+        /// The reply, cut to a bounded excerpt.
+        text: String,
+    },
 }
 
 /// Parses a reply to `pull`.

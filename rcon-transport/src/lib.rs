@@ -18,11 +18,13 @@
 //! # Layout
 //!
 //! A sans-I/O core, deterministic with caller-supplied time and tested without sockets:
-//! [`packet`] (framing; the length field is checked against a limit before anything is
-//! buffered), [`connection`] (auth, pipelining, timeouts, both reply conventions:
-//! [`Mode::Factorio`] and [`Mode::Srcds`]), and [`game_commands`] and [`game_reply`] for the
-//! game module's remote interface. A thin tokio shell drives the connection: [`client`] (one
-//! task per connection, reconnect with [`backoff`]).
+//! [`PacketDecoder`] and [`Packet`] (framing; the length field is checked against a limit before
+//! anything is buffered; the emulator's RCON server decodes requests with them too),
+//! [`Connection`] (auth, pipelining, timeouts, both reply conventions: [`Mode::Factorio`] and
+//! [`Mode::Srcds`]), and the game module's remote interface: its commands ([`recv_command`] and
+//! the others) and its replies ([`parse_reply`], [`parse_pull_reply`]). A thin tokio shell
+//! drives the connection: [`RconClient`] (one task per connection, reconnect with a backoff,
+//! [`BackoffConfig`]).
 //!
 //! # Lua source
 //!
@@ -34,25 +36,31 @@
 //! The password lives in [`Password`], whose `Debug` is redacted; packets and connections print
 //! sizes, never bodies.
 
-pub mod backoff;
-pub mod client;
-pub mod connection;
-pub mod game_commands;
-pub mod game_reply;
-pub mod lua_string;
-pub mod packet;
-pub mod password;
-pub mod request_id;
+#![warn(missing_docs)]
+#![warn(unreachable_pub)]
 
-pub use backoff::{Backoff, BackoffConfig};
+mod backoff;
+mod client;
+mod connection;
+mod game_commands;
+mod game_reply;
+mod lua_string;
+mod packet;
+mod password;
+mod request_id;
+
+pub use backoff::BackoffConfig;
 pub use client::{ClientConfig, LinkStatus, RconClient, RconError, Reply, StopReason};
 pub use connection::{
     CommandError, CommandId, Connection, ConnectionConfig, ConnectionError, Event, Mode,
 };
 pub use game_commands::{
-    INTERFACE, ack_command, caps_command, pull_command, recv_command, recv_overhead, status_command,
+    ack_command, caps_command, pull_command, recv_command, recv_overhead, status_command,
 };
 pub use game_reply::{GameReply, PullReply, format_ranges, parse_pull_reply, parse_reply};
-pub use lua_string::lua_long_string;
-pub use packet::{Packet, PacketDecoder, PacketError};
+pub use lua_string::{long_bracket_level, lua_long_string};
+pub use packet::{
+    LENGTH_PREFIX, MIN_PACKET_LENGTH, Packet, PacketDecoder, PacketError, SERVERDATA_AUTH,
+    SERVERDATA_AUTH_RESPONSE, SERVERDATA_EXECCOMMAND, SERVERDATA_RESPONSE_VALUE,
+};
 pub use password::Password;

@@ -7,7 +7,7 @@
 
 /// Hands out request ids `1..=i32::MAX`, wrapping, never returning one that `in_use` reports.
 #[derive(Debug, Clone)]
-pub struct RequestIds {
+pub(crate) struct RequestIds {
     next: i32,
 }
 
@@ -20,13 +20,13 @@ impl Default for RequestIds {
 impl RequestIds {
     /// An allocator whose first id is `first` (clamped into `1..=i32::MAX`); tests use this to
     /// exercise the wrap.
-    pub fn starting_at(first: i32) -> Self {
+    pub(crate) fn starting_at(first: i32) -> Self {
         RequestIds { next: first.max(1) }
     }
 
     /// The next id for which `in_use` is false. `in_use` must reject fewer than `i32::MAX` ids
     /// (callers bound their outstanding requests far below that).
-    pub fn allocate(&mut self, in_use: impl Fn(i32) -> bool) -> i32 {
+    pub(crate) fn allocate(&mut self, in_use: impl Fn(i32) -> bool) -> i32 {
         loop {
             let id = self.next;
             self.next = if id == i32::MAX { 1 } else { id + 1 };

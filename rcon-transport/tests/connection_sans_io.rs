@@ -3,12 +3,12 @@
 
 use std::time::{Duration, Instant};
 
-use invsync_rcon_transport::packet::{
-    SERVERDATA_AUTH, SERVERDATA_AUTH_RESPONSE, SERVERDATA_EXECCOMMAND, SERVERDATA_RESPONSE_VALUE,
-};
 use invsync_rcon_transport::{
     CommandError, Connection, ConnectionConfig, ConnectionError, Event, Mode, Packet,
     PacketDecoder, PacketError, Password,
+};
+use invsync_rcon_transport::{
+    SERVERDATA_AUTH, SERVERDATA_AUTH_RESPONSE, SERVERDATA_EXECCOMMAND, SERVERDATA_RESPONSE_VALUE,
 };
 use proptest::prelude::*;
 

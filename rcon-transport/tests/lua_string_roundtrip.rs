@@ -2,8 +2,8 @@
 //! bytes, Lua reads back exactly the same bytes; frame text always takes the unescaped long
 //! bracket, at the smallest level that works.
 
+use invsync_rcon_transport::long_bracket_level;
 use invsync_rcon_transport::lua_long_string;
-use invsync_rcon_transport::lua_string::long_bracket_level;
 use mlua::{Lua, LuaString};
 use proptest::prelude::*;
 
