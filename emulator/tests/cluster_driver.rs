@@ -179,7 +179,7 @@ fn crash_exits_at_once_without_saving_or_answering() {
     assert_eq!(c.command("/emulator join ann"), "ok\n");
     c.send(
         9,
-        invsync_rcon_transport::packet::SERVERDATA_EXECCOMMAND,
+        invsync_rcon_transport::SERVERDATA_EXECCOMMAND,
         b"/emulator crash",
     );
     assert!(c.read().is_none(), "no reply: the connection closes");
@@ -223,7 +223,7 @@ fn a_server_restarted_on_its_save_loads_it_and_its_online_players_leave() {
     assert_eq!(c.command("/emulator give ann iron-plate 100"), "ok\n");
     c.send(
         5,
-        invsync_rcon_transport::packet::SERVERDATA_EXECCOMMAND,
+        invsync_rcon_transport::SERVERDATA_EXECCOMMAND,
         b"/emulator crash",
     );
     assert!(!exit_status(&mut first, Duration::from_secs(10)).success());

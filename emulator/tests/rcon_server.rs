@@ -7,7 +7,7 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use common::{Client, Emulator, PASSWORD, scenario_dir};
-use invsync_rcon_transport::packet::{Packet, SERVERDATA_EXECCOMMAND, SERVERDATA_RESPONSE_VALUE};
+use invsync_rcon_transport::{Packet, SERVERDATA_EXECCOMMAND, SERVERDATA_RESPONSE_VALUE};
 
 #[test]
 fn auth_commands_and_single_replies() {

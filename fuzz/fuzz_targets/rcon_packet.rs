@@ -5,7 +5,7 @@
 //! from. Where it stops, the bytes there justify the error it names: a length field out of
 //! bounds, or a packet without its two NULs.
 #![no_main]
-use invsync_rcon_transport::packet::{
+use invsync_rcon_transport::{
     LENGTH_PREFIX, MIN_PACKET_LENGTH, Packet, PacketDecoder, PacketError,
 };
 use libfuzzer_sys::fuzz_target;

@@ -54,7 +54,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use invsync_rcon_transport::packet::{
+use invsync_rcon_transport::{
     Packet, PacketDecoder, SERVERDATA_AUTH, SERVERDATA_AUTH_RESPONSE, SERVERDATA_EXECCOMMAND,
     SERVERDATA_RESPONSE_VALUE,
 };
