@@ -20,7 +20,7 @@ use crate::options::{MAX_SAFE_INTEGER, to_uint, type_name};
 
 /// The fields of a declaration, type-checked but not yet validated.
 #[derive(Debug, Default)]
-pub struct Fields {
+pub(crate) struct Fields {
     /// `protocol`.
     pub protocol: u32,
     /// `decode`, as given (unknown method names included).
@@ -36,7 +36,7 @@ pub struct Fields {
 /// Validates a declaration as [`Capabilities::from_json`] does after parsing: the protocol must
 /// be this one, unknown methods are ignored (duplicates dropped), `raw` is required, absent
 /// limits take the protocol's defaults, and `max_frame` must leave room for a header.
-pub fn from_fields(f: Fields) -> Result<Capabilities, String> {
+pub(crate) fn from_fields(f: Fields) -> Result<Capabilities, String> {
     if f.protocol != PROTOCOL_VERSION {
         return Err(format!(
             "protocol {} (this side speaks {PROTOCOL_VERSION})",
@@ -71,7 +71,7 @@ pub fn from_fields(f: Fields) -> Result<Capabilities, String> {
 }
 
 /// The declaration as one line of JSON, byte for byte what [`Capabilities::to_json`] writes.
-pub fn to_json(c: &Capabilities) -> String {
+pub(crate) fn to_json(c: &Capabilities) -> String {
     let decode: Vec<String> = c.decode.iter().map(|m| format!("\"{m}\"")).collect();
     format!(
         "{{\"protocol\":{},\"decode\":[{}],\"max_frame\":{},\"max_message\":{},\"max_chunks\":{}}}",
@@ -85,7 +85,7 @@ pub fn to_json(c: &Capabilities) -> String {
 
 /// A receiver's declaration from JavaScript: its JSON text (as the game's `caps()` answers) or
 /// the parsed object. A declaration that cannot be used is a `RangeError` naming `what`.
-pub fn from_js(value: &JsValue, what: &str) -> Result<Capabilities, JsValue> {
+pub(crate) fn from_js(value: &JsValue, what: &str) -> Result<Capabilities, JsValue> {
     let bad = |detail: &str| range_error(&format!("{what}: bad capability declaration: {detail}"));
     let object = if let Some(text) = value.as_string() {
         JSON::parse(&text).map_err(|e| {

@@ -23,7 +23,7 @@ extern "C" {
 }
 
 /// Input measured against a limit.
-pub enum Measured {
+pub(crate) enum Measured {
     /// Within the limit: its bytes, copied into wasm memory.
     Bytes(Vec<u8>),
     /// Over the limit: its length in bytes. Nothing was copied.
@@ -33,7 +33,7 @@ pub enum Measured {
 /// The bytes of `value` (a string or a `Uint8Array`) if they are at most `limit`.
 ///
 /// `what` names the argument in the `TypeError` thrown for any other kind of value.
-pub fn bytes_within(value: &JsValue, limit: usize, what: &str) -> Result<Measured, JsValue> {
+pub(crate) fn bytes_within(value: &JsValue, limit: usize, what: &str) -> Result<Measured, JsValue> {
     if let Some(s) = value.dyn_ref::<JsString>() {
         // UTF-8 takes at least one byte per UTF-16 unit: more units than the limit is too long.
         if s.length() as usize > limit {

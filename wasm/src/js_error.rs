@@ -13,7 +13,7 @@ use js_sys::{Array, Reflect};
 use wasm_bindgen::JsValue;
 
 /// The JavaScript `Error` for a codec error.
-pub fn protocol_error(error: &Error) -> JsValue {
+pub(crate) fn protocol_error(error: &Error) -> JsValue {
     let js = js_sys::Error::new(&error.to_string());
     js.set_name(error.name());
     if let Some(id) = error.message_id() {
@@ -28,17 +28,17 @@ pub fn protocol_error(error: &Error) -> JsValue {
 }
 
 /// A `TypeError`: the caller passed the wrong kind of value.
-pub fn type_error(message: &str) -> JsValue {
+pub(crate) fn type_error(message: &str) -> JsValue {
     js_sys::TypeError::new(message).into()
 }
 
 /// A `RangeError`: the caller passed a value of the right kind but out of range.
-pub fn range_error(message: &str) -> JsValue {
+pub(crate) fn range_error(message: &str) -> JsValue {
     js_sys::RangeError::new(message).into()
 }
 
 /// A JavaScript array of numbers.
-pub fn numbers(values: &[u32]) -> Array {
+pub(crate) fn numbers(values: &[u32]) -> Array {
     values.iter().map(|&v| JsValue::from(v)).collect()
 }
 

@@ -29,11 +29,14 @@
 //!   (a fresh `Uint8Array` the caller owns); nothing else crosses the boundary.
 //! * **Time is the caller's.** `now` (game ticks) is an optional argument, never a clock read.
 
+#![warn(missing_docs)]
+#![warn(unreachable_pub)]
+
 mod caps;
 mod decode;
 mod encode;
 mod input;
-pub mod js_error;
+mod js_error;
 mod options;
 mod output;
 mod reassembler;

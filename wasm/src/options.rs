@@ -13,17 +13,21 @@ use wasm_bindgen::{JsCast, JsValue};
 use crate::js_error::{range_error, type_error};
 
 /// Largest integer a JavaScript number holds exactly.
-pub const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
+pub(crate) const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
 
 /// An options object (or `undefined` / `null`, read as `{}`), checked against its known keys.
-pub struct JsOptions {
+pub(crate) struct JsOptions {
     object: Option<Object>,
     what: &'static str,
 }
 
 impl JsOptions {
     /// Checks that `value` is `undefined`, `null` or a plain object whose keys are all `known`.
-    pub fn new(value: &JsValue, what: &'static str, known: &[&str]) -> Result<Self, JsValue> {
+    pub(crate) fn new(
+        value: &JsValue,
+        what: &'static str,
+        known: &[&str],
+    ) -> Result<Self, JsValue> {
         if value.is_undefined() || value.is_null() {
             return Ok(JsOptions { object: None, what });
         }
@@ -50,7 +54,7 @@ impl JsOptions {
     }
 
     /// The value under `key`, or `None` when it is absent or `undefined`.
-    pub fn get(&self, key: &str) -> Result<Option<JsValue>, JsValue> {
+    pub(crate) fn get(&self, key: &str) -> Result<Option<JsValue>, JsValue> {
         let Some(object) = &self.object else {
             return Ok(None);
         };
@@ -59,21 +63,21 @@ impl JsOptions {
     }
 
     /// An integer option in `0..=max`.
-    pub fn uint(&self, key: &str, max: u64) -> Result<Option<u64>, JsValue> {
+    pub(crate) fn uint(&self, key: &str, max: u64) -> Result<Option<u64>, JsValue> {
         self.get(key)?
             .map(|v| to_uint(&v, &self.name(key), max))
             .transpose()
     }
 
     /// A length or count option, saturated to `usize` (32 bits in wasm: beyond is "no limit").
-    pub fn len(&self, key: &str) -> Result<Option<usize>, JsValue> {
+    pub(crate) fn len(&self, key: &str) -> Result<Option<usize>, JsValue> {
         Ok(self
             .uint(key, MAX_SAFE_INTEGER)?
             .map(|n| usize::try_from(n).unwrap_or(usize::MAX)))
     }
 
     /// An integer option in `0..=max` that may be `null` ("no limit"): `Some(None)` for `null`.
-    pub fn uint_or_null(&self, key: &str, max: u64) -> Result<Option<Option<u64>>, JsValue> {
+    pub(crate) fn uint_or_null(&self, key: &str, max: u64) -> Result<Option<Option<u64>>, JsValue> {
         match self.get(key)? {
             None => Ok(None),
             Some(v) if v.is_null() => Ok(Some(None)),
@@ -82,7 +86,7 @@ impl JsOptions {
     }
 
     /// A string option.
-    pub fn string(&self, key: &str) -> Result<Option<String>, JsValue> {
+    pub(crate) fn string(&self, key: &str) -> Result<Option<String>, JsValue> {
         match self.get(key)? {
             None => Ok(None),
             Some(v) => v.as_string().map(Some).ok_or_else(|| {
@@ -96,7 +100,7 @@ impl JsOptions {
     }
 
     /// A list of methods: an array of names, or one comma-separated string (`"raw,zlib"`).
-    pub fn methods(&self, key: &str) -> Result<Option<Vec<Method>>, JsValue> {
+    pub(crate) fn methods(&self, key: &str) -> Result<Option<Vec<Method>>, JsValue> {
         let Some(value) = self.get(key)? else {
             return Ok(None);
         };
@@ -141,7 +145,7 @@ impl JsOptions {
 }
 
 /// `value` as an integer in `0..=max` (`max` at most [`MAX_SAFE_INTEGER`]).
-pub fn to_uint(value: &JsValue, what: &str, max: u64) -> Result<u64, JsValue> {
+pub(crate) fn to_uint(value: &JsValue, what: &str, max: u64) -> Result<u64, JsValue> {
     let Some(n) = value.as_f64() else {
         return Err(type_error(&format!(
             "{what} must be a number, got {}",
@@ -164,7 +168,7 @@ pub fn to_uint(value: &JsValue, what: &str, max: u64) -> Result<u64, JsValue> {
 }
 
 /// The `typeof` of a value, with `null` and arrays told apart, for error messages.
-pub fn type_name(value: &JsValue) -> String {
+pub(crate) fn type_name(value: &JsValue) -> String {
     if value.is_null() {
         "null".into()
     } else if Array::is_array(value) {

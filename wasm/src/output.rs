@@ -29,7 +29,7 @@ impl Fields {
 }
 
 /// `{ id, method, payloadLen, wireLen, messageCrc, frames }`.
-pub fn encoded(e: &Encoded) -> JsValue {
+pub(crate) fn encoded(e: &Encoded) -> JsValue {
     let frames: Array = e.frames.iter().map(|f| JsValue::from_str(f)).collect();
     Fields::new()
         .with("id", e.id)
@@ -42,7 +42,7 @@ pub fn encoded(e: &Encoded) -> JsValue {
 }
 
 /// `{ id, method, count, wireLen, payload }`.
-pub fn message(m: &Message) -> JsValue {
+pub(crate) fn message(m: &Message) -> JsValue {
     Fields::new()
         .with("id", m.id)
         .with("method", m.method.as_str())
@@ -54,7 +54,7 @@ pub fn message(m: &Message) -> JsValue {
 
 /// `{ kind: "stored", id, index, have, count }`, `{ kind: "duplicate", id, index }` or
 /// `{ kind: "complete", id, message }`.
-pub fn outcome(o: &Outcome) -> JsValue {
+pub(crate) fn outcome(o: &Outcome) -> JsValue {
     match o {
         Outcome::Stored {
             id,
@@ -80,7 +80,7 @@ pub fn outcome(o: &Outcome) -> JsValue {
 }
 
 /// `{ id, method, have, count, receivedBytes, wireLen }`.
-pub fn progress(p: &Progress) -> JsValue {
+pub(crate) fn progress(p: &Progress) -> JsValue {
     Fields::new()
         .with("id", p.id)
         .with("method", p.method.as_str())

@@ -42,7 +42,7 @@ const KEYS: &[&str] = &[
 ];
 
 /// Reads reassembler options (see the module documentation) over the codec's defaults.
-pub fn config(value: &JsValue) -> Result<ReassemblerConfig, JsValue> {
+pub(crate) fn config(value: &JsValue) -> Result<ReassemblerConfig, JsValue> {
     let o = JsOptions::new(value, "options", KEYS)?;
     let mut c = ReassemblerConfig::default();
     if let Some(n) = o.len("maxFrame")? {
