@@ -11,6 +11,9 @@
 //! portability crate in `portability/` builds the same sources and tests for Lua 5.4 and
 //! Luau. Nothing here depends on the version.
 
+#![warn(missing_docs)]
+#![warn(unreachable_pub)]
+
 use mlua::{FromLua, Function, Lua, LuaOptions, StdLib, Table, Value};
 
 /// One embedded Lua module.
