@@ -136,7 +136,16 @@ async fn worker(shared: Arc<Shared>, player: String, mut rx: mpsc::UnboundedRece
                 recovered,
                 data,
                 ..
-            } => store_upload(&shared, &player, generation, upload, epoch, recovered, data).await,
+            } => {
+                let up = Upload {
+                    generation,
+                    upload,
+                    epoch,
+                    recovered,
+                    data,
+                };
+                store_upload(&shared, &player, up).await
+            }
             GameMessage::Release { request, epoch, .. } => {
                 release(&shared, &player, request, epoch).await
             }
@@ -296,16 +305,23 @@ async fn backoff(shared: &Shared, attempt: u32) -> bool {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn store_upload(
-    shared: &Shared,
-    player: &str,
+/// An upload of one player as the game sent it (`GameMessage::Upload`).
+struct Upload {
     generation: u64,
     upload: u64,
     epoch: u64,
     recovered: bool,
     data: Vec<u8>,
-) {
+}
+
+async fn store_upload(shared: &Shared, player: &str, up: Upload) {
+    let Upload {
+        generation,
+        upload,
+        epoch,
+        recovered,
+        data,
+    } = up;
     let data = Arc::new(data);
     let mut attempt = 0;
     loop {
