@@ -147,7 +147,7 @@ impl EmulatorArgs {
     }
 
     /// The stream settings these arguments describe.
-    pub fn stream_settings(&self) -> crate::StreamSettings {
+    pub(crate) fn stream_settings(&self) -> crate::StreamSettings {
         crate::StreamSettings {
             maximum_segment_size: self.maximum_segment_size,
             maximum_segment_size_peer_count: self.maximum_segment_size_peer_count,

@@ -12,7 +12,7 @@ use crate::items::Prototypes;
 use crate::world::World;
 
 /// Largest scenario folder accepted (all files together).
-pub const MAX_SCENARIO_BYTES: u64 = 64 * 1024 * 1024;
+pub(crate) const MAX_SCENARIO_BYTES: u64 = 64 * 1024 * 1024;
 
 /// The scenario's files, read once so that every peer and every reload sees the same bytes.
 #[derive(Debug, Clone, Default)]
@@ -92,7 +92,7 @@ impl ScenarioFiles {
 
 /// Things every Lua state of one game shares read-only.
 #[derive(Debug, Default)]
-pub struct Statics {
+pub(crate) struct Statics {
     pub protos: Prototypes,
     pub scenario: ScenarioFiles,
     /// Refuse the first console Lua command of a fresh save with the achievements warning.
@@ -103,7 +103,7 @@ pub struct Statics {
 
 /// Where the Lua state is in its life cycle (the game restricts what each phase may do).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Phase {
+pub(crate) enum Phase {
     /// Running `control.lua` and its `require`s: `game` is not available.
     MainChunk,
     /// Running `on_load`: `game` is not available and `storage` must not change.
@@ -125,7 +125,7 @@ pub enum Line {
 
 /// Output collected while Lua runs.
 #[derive(Debug, Default)]
-pub struct Outputs {
+pub(crate) struct Outputs {
     pub lines: Vec<Line>,
     /// Messages shown to players (`player.print`, `game.print`): (player index, text).
     pub player_messages: Vec<(u32, String)>,
@@ -133,7 +133,7 @@ pub struct Outputs {
 
 /// Shared by a Lua state (as app data) and its [`crate::instance::Instance`].
 #[derive(Debug)]
-pub struct Shared {
+pub(crate) struct Shared {
     pub statics: Rc<Statics>,
     pub world: RefCell<World>,
     pub out: RefCell<Outputs>,
@@ -149,7 +149,7 @@ pub struct Shared {
 }
 
 impl Shared {
-    pub fn new(statics: Rc<Statics>, world: World) -> Rc<Shared> {
+    pub(crate) fn new(statics: Rc<Statics>, world: World) -> Rc<Shared> {
         Rc::new(Shared {
             statics,
             world: RefCell::new(world),
@@ -162,13 +162,13 @@ impl Shared {
         })
     }
 
-    pub fn line(&self, line: Line) {
+    pub(crate) fn line(&self, line: Line) {
         self.out.borrow_mut().lines.push(line);
     }
 }
 
 /// The [`Shared`] of a Lua state.
-pub fn shared(lua: &Lua) -> Rc<Shared> {
+pub(crate) fn shared(lua: &Lua) -> Rc<Shared> {
     lua.app_data_ref::<Rc<Shared>>()
         .map(|s| s.clone())
         .expect("every emulator Lua state carries its Shared as app data")

@@ -30,7 +30,7 @@ fn plain(name: &str, count: u32) -> ItemStack {
 }
 
 /// What `insert` takes to put `count` plain `name`.
-pub fn plain_spec(name: &str, count: u32) -> StackSpec {
+pub(crate) fn plain_spec(name: &str, count: u32) -> StackSpec {
     let st = plain(name, count);
     StackSpec {
         name: st.name,
@@ -45,7 +45,7 @@ pub fn plain_spec(name: &str, count: u32) -> StackSpec {
 }
 
 /// The ingredients locked in a queue, as stacks (what a dead character's corpse receives).
-pub fn queue_ingredients(queue: &[CraftingQueueItem]) -> Vec<ItemStack> {
+pub(crate) fn queue_ingredients(queue: &[CraftingQueueItem]) -> Vec<ItemStack> {
     let mut out = Vec::new();
     for q in queue {
         if let Some(r) = recipe(&q.recipe) {
@@ -59,7 +59,7 @@ pub fn queue_ingredients(queue: &[CraftingQueueItem]) -> Vec<ItemStack> {
 
 /// Errors of the crafting calls, worded after the game's.
 #[derive(Debug, Clone, PartialEq)]
-pub enum CraftError {
+pub(crate) enum CraftError {
     UnknownRecipe(String),
     NoCharacter,
     BadIndex(u32),
@@ -77,7 +77,7 @@ impl std::fmt::Display for CraftError {
 
 /// `begin_crafting{count, recipe}` on character `unit`: queues as many crafts as the main
 /// inventory's items pay for, up to `count`, taking the ingredients; returns how many.
-pub fn begin(w: &mut World, unit: u32, name: &str, count: u32) -> Result<u32, CraftError> {
+pub(crate) fn begin(w: &mut World, unit: u32, name: &str, count: u32) -> Result<u32, CraftError> {
     let r = recipe(name).ok_or_else(|| CraftError::UnknownRecipe(name.to_string()))?;
     let c = w.characters.get_mut(&unit).ok_or(CraftError::NoCharacter)?;
     let main = c
@@ -112,7 +112,7 @@ pub fn begin(w: &mut World, unit: u32, name: &str, count: u32) -> Result<u32, Cr
 
 /// `cancel_crafting{index, count}` on character `unit` (index 1-based): the ingredients of the
 /// cancelled crafts go back into the main inventory; what does not fit is spilled.
-pub fn cancel(
+pub(crate) fn cancel(
     w: &mut World,
     protos: &Prototypes,
     unit: u32,

@@ -25,7 +25,7 @@ use crate::instance::Action;
 
 /// One script step.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Step {
+pub(crate) enum Step {
     Act(Action),
     Autosave(u64),
     Rcon(String),
@@ -38,16 +38,16 @@ pub enum Step {
 /// A script syntax error.
 #[derive(Debug, Clone, PartialEq, Error)]
 #[error("script line {line}: {message}")]
-pub struct ScriptError {
+pub(crate) struct ScriptError {
     pub line: usize,
     pub message: String,
 }
 
 /// Longest script accepted.
-pub const MAX_SCRIPT_BYTES: usize = 16 * 1024 * 1024;
+pub(crate) const MAX_SCRIPT_BYTES: usize = 16 * 1024 * 1024;
 
 /// Parse a script.
-pub fn parse(text: &str) -> Result<Vec<(usize, Step)>, ScriptError> {
+pub(crate) fn parse(text: &str) -> Result<Vec<(usize, Step)>, ScriptError> {
     if text.len() > MAX_SCRIPT_BYTES {
         return Err(ScriptError {
             line: 0,
@@ -75,7 +75,7 @@ fn count(word: Option<&str>, what: &str) -> Result<u64, String> {
 
 /// Parse one step (a script line without its comment, or the text of an `/emulator`
 /// command); the error names what is wrong.
-pub fn parse_step(content: &str) -> Result<Step, String> {
+pub(crate) fn parse_step(content: &str) -> Result<Step, String> {
     let content = content.trim();
     let mut words = content.split_whitespace();
     let verb = words.next().unwrap_or("");
@@ -173,14 +173,14 @@ pub fn parse_step(content: &str) -> Result<Step, String> {
 
 /// Hands out a script's steps as ticks pass.
 #[derive(Debug, Clone, Default)]
-pub struct ScriptRunner {
+pub(crate) struct ScriptRunner {
     steps: Vec<(usize, Step)>,
     pos: usize,
     resume_at: Option<u64>,
 }
 
 impl ScriptRunner {
-    pub fn new(steps: Vec<(usize, Step)>) -> ScriptRunner {
+    pub(crate) fn new(steps: Vec<(usize, Step)>) -> ScriptRunner {
         ScriptRunner {
             steps,
             pos: 0,
@@ -188,13 +188,13 @@ impl ScriptRunner {
         }
     }
 
-    pub fn finished(&self) -> bool {
+    pub(crate) fn finished(&self) -> bool {
         self.pos >= self.steps.len()
     }
 
     /// Steps to perform before running `tick`. `crashed` makes `wait` steps pass at once (no
     /// ticks run while the server is down).
-    pub fn due(&mut self, tick: u64, crashed: bool) -> Vec<Step> {
+    pub(crate) fn due(&mut self, tick: u64, crashed: bool) -> Vec<Step> {
         let mut out = Vec::new();
         if let Some(t) = self.resume_at {
             if tick < t && !crashed {

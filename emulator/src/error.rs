@@ -7,20 +7,38 @@ use thiserror::Error;
 pub enum EmulatorError {
     /// The scenario folder could not be read.
     #[error("cannot read scenario folder {path}: {message}")]
-    Scenario { path: String, message: String },
+    Scenario {
+        /// The folder.
+        path: String,
+        /// What went wrong.
+        message: String,
+    },
     /// The scenario's main chunk (`control.lua`) failed to load or run.
     #[error("scenario failed while loading {file}: {message}")]
-    MainChunk { file: String, message: String },
+    MainChunk {
+        /// The file that failed.
+        file: String,
+        /// The Lua error.
+        message: String,
+    },
     /// A scenario event handler raised an error; the real game ends the session in this case.
     #[error("script error in {context} at tick {tick}: {message}")]
     Script {
+        /// The handler: an event name, `on_init`, `on_load`, `on_nth_tick(n)`...
         context: String,
+        /// The tick it ran in.
         tick: u64,
+        /// The Lua error.
         message: String,
     },
     /// A save file could not be read, parsed or applied.
     #[error("save file {path}: {message}")]
-    Save { path: String, message: String },
+    Save {
+        /// The save file (`<save>` for one in memory).
+        path: String,
+        /// What went wrong.
+        message: String,
+    },
     /// `storage` held something the game cannot save (a function, a coroutine...).
     #[error("cannot save storage: {0}")]
     Unsaveable(String),
@@ -29,7 +47,12 @@ pub enum EmulatorError {
     Desync(Box<crate::lockstep::DesyncReport>),
     /// A driver action named something that does not exist.
     #[error("driver action {action}: {message}")]
-    Driver { action: String, message: String },
+    Driver {
+        /// The action or command, as given.
+        action: String,
+        /// What went wrong.
+        message: String,
+    },
     /// The game is crashed and waits for `restart`.
     #[error("the server is crashed; restart it first")]
     Crashed,
@@ -47,4 +70,4 @@ impl From<mlua::Error> for EmulatorError {
     }
 }
 
-pub type Result<T, E = EmulatorError> = std::result::Result<T, E>;
+pub(crate) type Result<T, E = EmulatorError> = std::result::Result<T, E>;

@@ -17,25 +17,29 @@ use crate::stream::{CommandHandle, StreamModel, StreamSettings};
 use crate::world::World;
 
 /// Name of the emulator's own RCON command (an extension, not a game command).
-pub const STATS_COMMAND: &str = "/emulator-stats";
+pub(crate) const STATS_COMMAND: &str = "/emulator-stats";
 
 /// The driver's steps as RCON commands (`--driver-commands`; not a game command).
-pub const DRIVER_COMMAND: &str = "/emulator";
+pub(crate) const DRIVER_COMMAND: &str = "/emulator";
 
 /// The disconnect reason of the players who were online in a save when it is loaded
 /// (*unconfirmed*: the game raises the leave events then, with a reason we have not seen).
-pub const LOAD_LEAVE_REASON: &str = "dropped";
+pub(crate) const LOAD_LEAVE_REASON: &str = "dropped";
 
 /// How many ticks of input a desync report shows.
-pub const REPORT_INPUT_TICKS: usize = 4;
+pub(crate) const REPORT_INPUT_TICKS: usize = 4;
 
 /// Settings of a game.
 #[derive(Debug, Clone)]
 pub struct GameConfig {
+    /// The scenario the game runs.
     pub scenario: ScenarioFiles,
     /// Seed of `math.random`.
     pub seed: u64,
+    /// How RCON commands stream into the game.
     pub stream: StreamSettings,
+    /// The first console Lua command of a fresh save is refused with the achievements
+    /// warning (`--achievements-warning`).
     pub achievements_warning: bool,
     /// Client peers run in lockstep with the server (0 = none).
     pub lockstep_peers: usize,
@@ -75,6 +79,7 @@ impl Default for GameConfig {
 pub struct TickReport {
     /// The tick that ran.
     pub tick: u64,
+    /// What the game printed (stdout and log lines).
     pub lines: Vec<Line>,
     /// Replies to commands that executed in this tick.
     pub replies: Vec<(CommandHandle, String)>,
@@ -201,6 +206,7 @@ impl Game {
         self.server.world().tick
     }
 
+    /// The settings the game runs with.
     pub fn config(&self) -> &GameConfig {
         &self.config
     }
@@ -215,18 +221,18 @@ impl Game {
         self.server.lua()
     }
 
-    pub fn is_crashed(&self) -> bool {
+    pub(crate) fn is_crashed(&self) -> bool {
         self.crashed
     }
 
     /// Commands in flight in the stream model.
-    pub fn commands_in_flight(&self) -> usize {
+    pub(crate) fn commands_in_flight(&self) -> usize {
         self.stream.in_flight()
     }
 
     /// Writes every tick's Lua time, instruction count and commands, every command's arrival
     /// and every statistics reset to `log` (for `--tick-log`).
-    pub fn set_tick_log(&mut self, log: TickLog) {
+    pub(crate) fn set_tick_log(&mut self, log: TickLog) {
         self.tick_log = Some(log);
     }
 
@@ -273,7 +279,7 @@ impl Game {
 
     /// Whether `text` is `/emulator crash` and driver commands are on: the shell then ends the
     /// process at once, without saving (the game cannot do that itself).
-    pub fn is_crash_command(&self, text: &str) -> bool {
+    pub(crate) fn is_crash_command(&self, text: &str) -> bool {
         self.config.driver_commands
             && is_driver_command(text)
             && text[DRIVER_COMMAND.len()..].trim() == "crash"
@@ -325,7 +331,7 @@ impl Game {
     /// trash), the god controller's main inventory and the cursor, as
     /// `{"player", "online", "items": {name: {quality: count}}}`; None for an unknown player.
     /// The `/emulator items` answer (docs/EMULATOR.md says what is not counted).
-    pub fn player_items(&self, name: &str) -> Option<serde_json::Value> {
+    pub(crate) fn player_items(&self, name: &str) -> Option<serde_json::Value> {
         use std::collections::BTreeMap;
         let w = self.world();
         let p = w.player_by_name(name)?;
@@ -355,11 +361,13 @@ impl Game {
         }))
     }
 
+    /// The statistics since the start or the last reset (`/emulator-stats`).
     pub fn stats(&self) -> StatsSnapshot {
         self.stats
             .snapshot(self.tick(), self.stream.bytes_streamed())
     }
 
+    /// Starts the statistics afresh (`/emulator-stats reset`).
     pub fn reset_stats(&mut self) {
         self.stats.reset(self.stream.bytes_streamed());
     }
@@ -370,7 +378,7 @@ impl Game {
     }
 
     /// The last autosave (or the save the game was loaded from).
-    pub fn last_autosave(&self) -> Option<&SaveState> {
+    pub(crate) fn last_autosave(&self) -> Option<&SaveState> {
         self.last_autosave.as_ref()
     }
 

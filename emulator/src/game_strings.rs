@@ -13,17 +13,17 @@ use base64::engine::general_purpose::STANDARD;
 use crate::items::Prototypes;
 
 /// Largest decompressed size accepted by `decode_string` and `import_stack`.
-pub const MAX_INFLATED: usize = 256 * 1024 * 1024;
+pub(crate) const MAX_INFLATED: usize = 256 * 1024 * 1024;
 
 /// The game's blueprint-string version byte.
-pub const EXCHANGE_VERSION: char = '0';
+pub(crate) const EXCHANGE_VERSION: char = '0';
 
 /// Map-version number written into exported items (2.0.x encoded as the game does: 4 x 16 bits).
 #[allow(clippy::identity_op)]
-pub const MAP_VERSION: u64 = (2 << 48) | (0 << 32) | (28 << 16);
+pub(crate) const MAP_VERSION: u64 = (2 << 48) | (0 << 32) | (28 << 16);
 
 /// Top-level keys of an exchange string and the item type each belongs to.
-pub const EXCHANGE_KEYS: [(&str, &str); 4] = [
+pub(crate) const EXCHANGE_KEYS: [(&str, &str); 4] = [
     ("blueprint", "blueprint"),
     ("blueprint_book", "blueprint-book"),
     ("deconstruction_planner", "deconstruction-item"),
@@ -31,7 +31,7 @@ pub const EXCHANGE_KEYS: [(&str, &str); 4] = [
 ];
 
 /// `helpers.encode_string`.
-pub fn encode_string(data: &[u8]) -> String {
+pub(crate) fn encode_string(data: &[u8]) -> String {
     STANDARD.encode(miniz_oxide::deflate::compress_to_vec_zlib(data, 9))
 }
 
@@ -43,7 +43,7 @@ pub fn decode_string(text: &[u8]) -> Option<Vec<u8>> {
 
 /// Outcome of [`import_exchange_string`].
 #[derive(Debug, Clone, PartialEq)]
-pub struct Imported {
+pub(crate) struct Imported {
     /// Item name to put into the stack.
     pub item: String,
     /// The object under the top-level key.
@@ -54,7 +54,7 @@ pub struct Imported {
 
 /// Why an exchange string was refused (the game's `1`, "import failed").
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum ImportError {
+pub(crate) enum ImportError {
     #[error("the string does not start with the version byte 0")]
     Version,
     #[error("the string is not valid base64")]
@@ -70,7 +70,7 @@ pub enum ImportError {
 }
 
 /// Key of the exchange JSON for an item type, if the type is exportable.
-pub fn exchange_key(item_kind: &str) -> Option<&'static str> {
+pub(crate) fn exchange_key(item_kind: &str) -> Option<&'static str> {
     EXCHANGE_KEYS
         .iter()
         .find(|(_, k)| *k == item_kind)
@@ -78,7 +78,7 @@ pub fn exchange_key(item_kind: &str) -> Option<&'static str> {
 }
 
 /// Build the exchange string for an exportable item with the given contents.
-pub fn export_exchange_string(
+pub(crate) fn export_exchange_string(
     item_name: &str,
     item_kind: &str,
     data: Option<&serde_json::Value>,
@@ -103,7 +103,10 @@ pub fn export_exchange_string(
 }
 
 /// Validate and decode an exchange string.
-pub fn import_exchange_string(protos: &Prototypes, text: &[u8]) -> Result<Imported, ImportError> {
+pub(crate) fn import_exchange_string(
+    protos: &Prototypes,
+    text: &[u8],
+) -> Result<Imported, ImportError> {
     let Some((&b'0', rest)) = text.split_first() else {
         return Err(ImportError::Version);
     };

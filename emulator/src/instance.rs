@@ -24,45 +24,66 @@ use crate::world::{Controller, World};
 
 /// Text of the refusal of the first console Lua command on a fresh save (configurable
 /// `--achievements-warning`; wording from public reports of the game's reply, unconfirmed).
-pub const ACHIEVEMENTS_WARNING: &str =
+pub(crate) const ACHIEVEMENTS_WARNING: &str =
     "Lua console commands will disable achievements. Please repeat the command to proceed.";
 
 /// A driver action: something players do.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum Action {
+    /// A player connects (created, with a character, on their first join).
     Join {
+        /// The player.
         name: String,
     },
+    /// An online player disconnects.
     Leave {
+        /// The player.
         name: String,
+        /// A `defines.disconnect_reason` name (`quit`, `dropped`, `kicked`...).
         reason: String,
     },
+    /// An online player says something in the chat.
     Chat {
+        /// The player.
         name: String,
+        /// What they say.
         text: String,
     },
+    /// Items appear in an online player's main inventory: all of them, or none.
     Give {
+        /// The player.
         name: String,
+        /// The item.
         item: String,
+        /// How many (at least 1).
         count: u32,
+        /// The item's quality.
         quality: String,
     },
+    /// Items leave an online player's main inventory: all of them, or none.
     Take {
+        /// The player.
         name: String,
+        /// The item.
         item: String,
+        /// How many (at least 1).
         count: u32,
+        /// The item's quality.
         quality: String,
     },
+    /// An online player clicks their visible, enabled GUI element.
     Click {
+        /// The player.
         name: String,
+        /// The element's name.
         element: String,
     },
 }
 
 impl Action {
     /// The driver verb of the action (`join`, `give`...).
-    pub fn verb(&self) -> &'static str {
+    pub(crate) fn verb(&self) -> &'static str {
         match self {
             Action::Join { .. } => "join",
             Action::Leave { .. } => "leave",
@@ -84,7 +105,7 @@ pub struct TickInput {
 
 /// What one tick produced on one peer.
 #[derive(Debug, Default)]
-pub struct TickEffects {
+pub(crate) struct TickEffects {
     pub replies: Vec<(CommandHandle, String)>,
     pub lua_time: Duration,
     pub instructions: u64,
@@ -99,14 +120,17 @@ pub struct TickEffects {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SaveState {
     /// Format marker.
-    pub format: String,
+    pub(crate) format: String,
+    /// The world outside Lua.
     pub world: World,
-    pub storage: Snapshot,
-    pub next_custom_event: u32,
+    /// The scenario's `storage` table.
+    pub(crate) storage: Snapshot,
+    /// The next id `script.generate_event_name` gives.
+    pub(crate) next_custom_event: u32,
 }
 
 /// Save-file format marker.
-pub const SAVE_FORMAT: &str = "invsync-emulator-save-1";
+pub(crate) const SAVE_FORMAT: &str = "invsync-emulator-save-1";
 
 /// Why a driver action did not happen.
 enum ActionError {
@@ -150,7 +174,7 @@ impl<'a> Transfer<'a> {
 }
 
 /// A Lua state plus world.
-pub struct Instance {
+pub(crate) struct Instance {
     lua: Lua,
     shared: Rc<Shared>,
     measure: bool,
@@ -188,7 +212,7 @@ impl Instance {
     }
 
     /// Start a new game: main chunk, then `on_init`.
-    pub fn new_game(statics: Rc<Statics>, seed: u64, measure: bool) -> Result<Instance> {
+    pub(crate) fn new_game(statics: Rc<Statics>, seed: u64, measure: bool) -> Result<Instance> {
         let inst = Self::create(statics, World::new(seed), measure)?;
         inst.enter_running()?;
         inst.call_hook("on_init")?;
@@ -196,7 +220,7 @@ impl Instance {
     }
 
     /// Load a save into a fresh Lua state: main chunk, restore `storage`, then `on_load`.
-    pub fn load(statics: Rc<Statics>, save: &SaveState, measure: bool) -> Result<Instance> {
+    pub(crate) fn load(statics: Rc<Statics>, save: &SaveState, measure: bool) -> Result<Instance> {
         let inst = Self::create(statics, save.world.clone(), measure)?;
         inst.shared.next_custom_event.set(save.next_custom_event);
         let storage =
@@ -292,21 +316,21 @@ impl Instance {
     }
 
     /// The world (read).
-    pub fn world(&self) -> std::cell::Ref<'_, World> {
+    pub(crate) fn world(&self) -> std::cell::Ref<'_, World> {
         self.shared.world.borrow()
     }
 
     /// The Lua state (tests inspect it).
-    pub fn lua(&self) -> &Lua {
+    pub(crate) fn lua(&self) -> &Lua {
         &self.lua
     }
 
     /// Take everything printed since the last call.
-    pub fn take_outputs(&self) -> Outputs {
+    pub(crate) fn take_outputs(&self) -> Outputs {
         std::mem::take(&mut *self.shared.out.borrow_mut())
     }
 
-    pub fn storage_snapshot(&self) -> Result<Snapshot> {
+    pub(crate) fn storage_snapshot(&self) -> Result<Snapshot> {
         let storage: Value = self.lua.globals().raw_get("storage")?;
         let Value::Table(t) = storage else {
             return Err(EmulatorError::Unsaveable(format!(
@@ -318,7 +342,7 @@ impl Instance {
     }
 
     /// Save this instance.
-    pub fn save(&self) -> Result<SaveState> {
+    pub(crate) fn save(&self) -> Result<SaveState> {
         Ok(SaveState {
             format: SAVE_FORMAT.into(),
             world: self.shared.world.borrow().clone(),
@@ -328,7 +352,7 @@ impl Instance {
     }
 
     /// (storage hash, world hash, snapshot) for lockstep comparison.
-    pub fn checksum(&self) -> Result<(u64, u64, Snapshot)> {
+    pub(crate) fn checksum(&self) -> Result<(u64, u64, Snapshot)> {
         let snap = self.storage_snapshot()?;
         let world_hash = snapshot::hash_of(&*self.shared.world.borrow());
         Ok((snapshot::hash_of(&snap), world_hash, snap))
@@ -675,7 +699,7 @@ impl Instance {
     }
 
     /// Run one tick.
-    pub fn apply_tick(&self, input: &TickInput) -> Result<TickEffects> {
+    pub(crate) fn apply_tick(&self, input: &TickInput) -> Result<TickEffects> {
         self.lua_time.set(Duration::ZERO);
         let instr_before = self.shared.instructions.get();
         {

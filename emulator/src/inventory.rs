@@ -11,8 +11,11 @@ use crate::items::Prototypes;
 /// One non-empty item stack.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ItemStack {
+    /// The item's name.
     pub name: String,
+    /// How many (at least 1).
     pub count: u32,
+    /// The quality's name.
     pub quality: String,
     /// Health of the top item, in `[0, 1]`.
     pub health: f64,
@@ -52,7 +55,7 @@ pub struct Equipment {
 }
 
 impl Grid {
-    pub fn new(width: u32, height: u32) -> Grid {
+    pub(crate) fn new(width: u32, height: u32) -> Grid {
         Grid {
             width,
             height,
@@ -61,7 +64,7 @@ impl Grid {
     }
 
     /// The index of the equipment covering cell (x, y).
-    pub fn at(&self, protos: &Prototypes, x: u32, y: u32) -> Option<usize> {
+    pub(crate) fn at(&self, protos: &Prototypes, x: u32, y: u32) -> Option<usize> {
         self.equipment.iter().position(|e| {
             protos
                 .equipment(&e.name)
@@ -70,7 +73,7 @@ impl Grid {
     }
 
     /// Whether equipment of `w` x `h` fits with its top-left cell at (x, y).
-    pub fn fits(&self, protos: &Prototypes, x: u32, y: u32, w: u32, h: u32) -> bool {
+    pub(crate) fn fits(&self, protos: &Prototypes, x: u32, y: u32, w: u32, h: u32) -> bool {
         if x + w > self.width || y + h > self.height {
             return false;
         }
@@ -78,7 +81,7 @@ impl Grid {
     }
 
     /// The first free place for `w` x `h`, row by row.
-    pub fn free_place(&self, protos: &Prototypes, w: u32, h: u32) -> Option<(u32, u32)> {
+    pub(crate) fn free_place(&self, protos: &Prototypes, w: u32, h: u32) -> Option<(u32, u32)> {
         (0..self.height)
             .flat_map(|y| (0..self.width).map(move |x| (x, y)))
             .find(|&(x, y)| self.fits(protos, x, y, w, h))
@@ -87,7 +90,7 @@ impl Grid {
 
 impl ItemStack {
     /// A fresh stack of `count` items with full health, durability and ammo.
-    pub fn new(protos: &Prototypes, name: &str, count: u32, quality: &str) -> ItemStack {
+    pub(crate) fn new(protos: &Prototypes, name: &str, count: u32, quality: &str) -> ItemStack {
         let proto = protos.item(name);
         ItemStack {
             name: name.to_string(),
@@ -129,7 +132,7 @@ pub enum InventoryKind {
 
 impl InventoryKind {
     /// The `defines.inventory` number the Lua side sees.
-    pub fn define(self) -> u32 {
+    pub(crate) fn define(self) -> u32 {
         match self {
             InventoryKind::CharacterMain => 1,
             InventoryKind::CharacterGuns => 3,
@@ -142,7 +145,7 @@ impl InventoryKind {
     }
 
     /// The inventories a character has, in the order `LuaControl.insert` fills them.
-    pub const CHARACTER: [InventoryKind; 5] = [
+    pub(crate) const CHARACTER: [InventoryKind; 5] = [
         InventoryKind::CharacterMain,
         InventoryKind::CharacterGuns,
         InventoryKind::CharacterAmmo,
@@ -151,13 +154,13 @@ impl InventoryKind {
     ];
 
     /// Inverse of [`InventoryKind::define`] for the inventories a character has.
-    pub fn character_from_define(v: u32) -> Option<InventoryKind> {
+    pub(crate) fn character_from_define(v: u32) -> Option<InventoryKind> {
         Self::CHARACTER.into_iter().find(|k| k.define() == v)
     }
 
     /// Item types a slot of this inventory accepts (None = all).
     /// Whether its slots take filters (`LuaInventory.supports_filters`): the main inventories.
-    pub fn supports_filters(self) -> bool {
+    pub(crate) fn supports_filters(self) -> bool {
         matches!(self, InventoryKind::CharacterMain | InventoryKind::GodMain)
     }
 
@@ -183,7 +186,7 @@ pub struct Inventory {
 
 /// What to insert or remove: the parsed form of an `ItemStackIdentification`.
 #[derive(Debug, Clone, PartialEq)]
-pub struct StackSpec {
+pub(crate) struct StackSpec {
     pub name: String,
     pub count: u32,
     pub quality: String,
@@ -195,7 +198,7 @@ pub struct StackSpec {
 }
 
 impl StackSpec {
-    pub fn to_stack(&self, count: u32) -> ItemStack {
+    pub(crate) fn to_stack(&self, count: u32) -> ItemStack {
         ItemStack {
             name: self.name.clone(),
             count,
@@ -210,7 +213,7 @@ impl StackSpec {
 }
 
 impl Inventory {
-    pub fn new(kind: InventoryKind, size: usize) -> Inventory {
+    pub(crate) fn new(kind: InventoryKind, size: usize) -> Inventory {
         Inventory {
             kind,
             slots: vec![None; size],
@@ -220,7 +223,7 @@ impl Inventory {
 
     /// Change the size. Stacks in slots past the new end are taken out and returned (the game
     /// spills them on the ground).
-    pub fn resize(&mut self, size: usize) -> Vec<ItemStack> {
+    pub(crate) fn resize(&mut self, size: usize) -> Vec<ItemStack> {
         let spilled = if size < self.slots.len() {
             self.slots.drain(size..).flatten().collect()
         } else {
@@ -239,12 +242,12 @@ impl Inventory {
     }
 
     /// Whether a slot of this inventory may hold the item at all.
-    pub fn accepts(&self, protos: &Prototypes, name: &str) -> bool {
+    pub(crate) fn accepts(&self, protos: &Prototypes, name: &str) -> bool {
         protos.item(name).is_some_and(|p| self.kind.accepts(p.kind))
     }
 
     /// How many of `spec` would fit.
-    pub fn insertable_count(&self, protos: &Prototypes, spec: &StackSpec) -> u32 {
+    pub(crate) fn insertable_count(&self, protos: &Prototypes, spec: &StackSpec) -> u32 {
         if !self.accepts(protos, &spec.name) {
             return 0;
         }
@@ -267,7 +270,7 @@ impl Inventory {
     }
 
     /// Insert as many as fit; returns the number inserted.
-    pub fn insert(&mut self, protos: &Prototypes, spec: &StackSpec) -> u32 {
+    pub(crate) fn insert(&mut self, protos: &Prototypes, spec: &StackSpec) -> u32 {
         if !self.accepts(protos, &spec.name) {
             return 0;
         }
@@ -302,7 +305,7 @@ impl Inventory {
     }
 
     /// Remove up to `count` items of `name` and `quality`; returns the number removed.
-    pub fn remove(&mut self, name: &str, quality: &str, count: u32) -> u32 {
+    pub(crate) fn remove(&mut self, name: &str, quality: &str, count: u32) -> u32 {
         let mut left = count;
         for slot in self.slots.iter_mut() {
             if left == 0 {
@@ -334,7 +337,7 @@ impl Inventory {
     }
 
     /// `get_contents()` of Factorio 2.0: one entry per (name, quality), sorted by name then quality level.
-    pub fn contents(&self, protos: &Prototypes) -> Vec<(String, u64, String)> {
+    pub(crate) fn contents(&self, protos: &Prototypes) -> Vec<(String, u64, String)> {
         let mut totals: std::collections::BTreeMap<(String, u32, String), u64> = Default::default();
         for s in self.slots.iter().flatten() {
             *totals
@@ -351,15 +354,15 @@ impl Inventory {
             .collect()
     }
 
-    pub fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         self.slots.iter_mut().for_each(|s| *s = None);
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.slots.iter().all(|s| s.is_none())
     }
 
-    pub fn empty_slots(&self) -> usize {
+    pub(crate) fn empty_slots(&self) -> usize {
         self.slots.iter().filter(|s| s.is_none()).count()
     }
 }

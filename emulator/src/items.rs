@@ -26,7 +26,7 @@ pub struct ItemProto {
 
 impl ItemProto {
     /// True for the items whose contents travel through `export_stack` / `import_stack`.
-    pub fn is_exportable(&self) -> bool {
+    pub(crate) fn is_exportable(&self) -> bool {
         matches!(
             self.kind,
             "blueprint" | "blueprint-book" | "deconstruction-item" | "upgrade-item"
@@ -36,13 +36,13 @@ impl ItemProto {
 
 /// One quality prototype (Factorio 2.0).
 #[derive(Debug, Clone, PartialEq)]
-pub struct QualityProto {
+pub(crate) struct QualityProto {
     pub name: &'static str,
     pub level: u32,
 }
 
 /// The five base-game qualities.
-pub const QUALITIES: [QualityProto; 5] = [
+pub(crate) const QUALITIES: [QualityProto; 5] = [
     QualityProto {
         name: "normal",
         level: 0,
@@ -123,7 +123,7 @@ const fn armor(
 }
 
 /// The item prototypes of the emulated game.
-pub const ITEMS: &[ItemProto] = &[
+pub(crate) const ITEMS: &[ItemProto] = &[
     item("wood", "item", 100),
     item("coal", "item", 50),
     item("stone", "item", 50),
@@ -261,7 +261,7 @@ pub const ITEMS: &[ItemProto] = &[
 
 /// One equipment prototype: its shape in a grid and its energy buffer and shield.
 #[derive(Debug, Clone, PartialEq)]
-pub struct EquipmentProto {
+pub(crate) struct EquipmentProto {
     pub name: &'static str,
     pub width: u32,
     pub height: u32,
@@ -289,7 +289,7 @@ const fn equipment(
 
 /// The equipment of the emulated game (base game shapes; each is placed by the item of the
 /// same name). Buffers and shields are round figures of the base game's.
-pub const EQUIPMENT: &[EquipmentProto] = &[
+pub(crate) const EQUIPMENT: &[EquipmentProto] = &[
     equipment("solar-panel-equipment", 1, 1, 0.0, 0.0),
     equipment("battery-equipment", 1, 2, 20e6, 0.0),
     equipment("exoskeleton-equipment", 2, 4, 4.5e5, 0.0),
@@ -300,7 +300,7 @@ pub const EQUIPMENT: &[EquipmentProto] = &[
 
 /// A hand-craftable recipe (`LuaRecipePrototype`, data/base): one product.
 #[derive(Debug, Clone, PartialEq)]
-pub struct RecipeProto {
+pub(crate) struct RecipeProto {
     pub name: &'static str,
     /// Ingredients per craft: item name and count.
     pub ingredients: &'static [(&'static str, u32)],
@@ -321,7 +321,7 @@ const fn recipe(
 }
 
 /// A few base-game hand-craftable recipes (Factorio 2.0 data/base, normal difficulty).
-pub const RECIPES: &[RecipeProto] = &[
+pub(crate) const RECIPES: &[RecipeProto] = &[
     recipe("iron-gear-wheel", &[("iron-plate", 2)], 1),
     recipe("copper-cable", &[("copper-plate", 1)], 2),
     recipe(
@@ -370,28 +370,25 @@ impl Default for Prototypes {
 }
 
 impl Prototypes {
-    pub fn equipment(&self, name: &str) -> Option<&'static EquipmentProto> {
+    pub(crate) fn equipment(&self, name: &str) -> Option<&'static EquipmentProto> {
         EQUIPMENT.iter().find(|e| e.name == name)
     }
 
-    pub fn recipe(&self, name: &str) -> Option<&'static RecipeProto> {
-        RECIPES.iter().find(|r| r.name == name)
-    }
-
+    /// The item named `name`, if the game has it.
     pub fn item(&self, name: &str) -> Option<&ItemProto> {
         self.items.get(name)
     }
 
-    pub fn items(&self) -> impl Iterator<Item = &ItemProto> {
+    pub(crate) fn items(&self) -> impl Iterator<Item = &ItemProto> {
         self.items.values()
     }
 
-    pub fn quality(&self, name: &str) -> Option<&'static QualityProto> {
+    pub(crate) fn quality(&self, name: &str) -> Option<&'static QualityProto> {
         QUALITIES.iter().find(|q| q.name == name)
     }
 
     /// Level used to sort contents by quality.
-    pub fn quality_level(&self, name: &str) -> u32 {
+    pub(crate) fn quality_level(&self, name: &str) -> u32 {
         self.quality(name).map(|q| q.level).unwrap_or(u32::MAX)
     }
 }

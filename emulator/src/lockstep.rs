@@ -8,7 +8,7 @@ use crate::snapshot::{self, Snapshot};
 use crate::world::World;
 
 /// Most differing paths listed in a report.
-pub const MAX_LISTED: usize = 40;
+pub(crate) const MAX_LISTED: usize = 40;
 
 /// A divergence between the server and a peer (lockstep) or its reloaded copy (heavy mode).
 #[derive(Debug, Clone)]
@@ -86,7 +86,7 @@ fn flatten_json(v: &serde_json::Value, path: String, out: &mut BTreeMap<String, 
 }
 
 /// The differing paths of two states.
-pub fn differences(server: (&Snapshot, &World), other: (&Snapshot, &World)) -> Vec<String> {
+pub(crate) fn differences(server: (&Snapshot, &World), other: (&Snapshot, &World)) -> Vec<String> {
     let mut out = Vec::new();
     diff_maps(
         &snapshot::flatten(server.0),

@@ -16,7 +16,7 @@ use crate::context::Line;
 
 /// Which clock stamps the lines.
 #[derive(Debug, Clone)]
-pub enum Clock {
+pub(crate) enum Clock {
     Virtual,
     Real { start: Instant },
 }
@@ -48,7 +48,7 @@ fn civil(secs: u64) -> String {
 
 impl Clock {
     /// Seconds since start for log lines.
-    pub fn seconds(&self, tick: u64) -> f64 {
+    pub(crate) fn seconds(&self, tick: u64) -> f64 {
         match self {
             Clock::Virtual => tick as f64 / f64::from(TICKS_PER_SECOND),
             Clock::Real { start } => start.elapsed().as_secs_f64(),
@@ -56,7 +56,7 @@ impl Clock {
     }
 
     /// Date and time for console lines.
-    pub fn date(&self, tick: u64) -> String {
+    pub(crate) fn date(&self, tick: u64) -> String {
         match self {
             Clock::Virtual => civil(VIRTUAL_EPOCH + tick / u64::from(TICKS_PER_SECOND)),
             Clock::Real { .. } => civil(
@@ -69,7 +69,7 @@ impl Clock {
     }
 
     /// Format one line.
-    pub fn format(&self, line: &Line, tick: u64) -> String {
+    pub(crate) fn format(&self, line: &Line, tick: u64) -> String {
         match line {
             Line::Raw(s) => s.clone(),
             Line::Log(s) => format!("{:8.3} {s}", self.seconds(tick)),

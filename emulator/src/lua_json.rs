@@ -11,10 +11,10 @@ use std::fmt::Write as _;
 use mlua::{Lua, Table, Value};
 
 /// Deepest nesting accepted on the way in or out.
-pub const MAX_DEPTH: usize = 200;
+pub(crate) const MAX_DEPTH: usize = 200;
 
 /// Serialise a serde_json value with sorted object keys.
-pub fn to_sorted_json(v: &serde_json::Value) -> String {
+pub(crate) fn to_sorted_json(v: &serde_json::Value) -> String {
     let mut out = String::new();
     write_serde(v, &mut out);
     out
@@ -105,7 +105,7 @@ fn array_len(t: &Table) -> mlua::Result<Option<usize>> {
 }
 
 /// `helpers.table_to_json`: Lua value -> JSON text; `Err` names the offending path.
-pub fn lua_to_json(v: &Value) -> Result<String, String> {
+pub(crate) fn lua_to_json(v: &Value) -> Result<String, String> {
     let mut out = String::new();
     let mut seen = Vec::new();
     write_lua(v, &mut out, "root", 0, &mut seen)?;
@@ -202,13 +202,13 @@ fn write_lua(
 }
 
 /// Lua value -> serde_json value (same rules as [`lua_to_json`]).
-pub fn lua_to_serde(v: &Value) -> Result<serde_json::Value, String> {
+pub(crate) fn lua_to_serde(v: &Value) -> Result<serde_json::Value, String> {
     let text = lua_to_json(v)?;
     serde_json::from_str(&text).map_err(|e| e.to_string())
 }
 
 /// serde_json value -> Lua value (`null` becomes nil).
-pub fn serde_to_lua(lua: &Lua, v: &serde_json::Value) -> mlua::Result<Value> {
+pub(crate) fn serde_to_lua(lua: &Lua, v: &serde_json::Value) -> mlua::Result<Value> {
     Ok(match v {
         serde_json::Value::Null => Value::Nil,
         serde_json::Value::Bool(b) => Value::Boolean(*b),
@@ -232,7 +232,7 @@ pub fn serde_to_lua(lua: &Lua, v: &serde_json::Value) -> mlua::Result<Value> {
 }
 
 /// `helpers.json_to_table`: `None` on malformed JSON.
-pub fn json_to_lua(lua: &Lua, text: &[u8]) -> mlua::Result<Option<Value>> {
+pub(crate) fn json_to_lua(lua: &Lua, text: &[u8]) -> mlua::Result<Option<Value>> {
     match serde_json::from_slice::<serde_json::Value>(text) {
         Ok(v) => serde_to_lua(lua, &v).map(Some),
         Err(_) => Ok(None),

@@ -17,25 +17,25 @@ use mlua::{Error, HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Table, Valu
 use crate::context::{Line, Phase, Shared, shared};
 
 /// The instruction-count hook fires every this many VM instructions.
-pub const HOOK_STEP: u32 = 1000;
+pub(crate) const HOOK_STEP: u32 = 1000;
 
 /// Registry keys of the tables the API keeps.
-pub mod reg {
-    pub const EVENTS: &str = "invsync.events";
-    pub const NTH: &str = "invsync.nth_tick";
-    pub const HOOKS: &str = "invsync.hooks";
-    pub const REMOTE: &str = "invsync.remote";
-    pub const COMMANDS: &str = "invsync.commands";
-    pub const LOADED: &str = "invsync.loaded";
+pub(crate) mod reg {
+    pub(crate) const EVENTS: &str = "invsync.events";
+    pub(crate) const NTH: &str = "invsync.nth_tick";
+    pub(crate) const HOOKS: &str = "invsync.hooks";
+    pub(crate) const REMOTE: &str = "invsync.remote";
+    pub(crate) const COMMANDS: &str = "invsync.commands";
+    pub(crate) const LOADED: &str = "invsync.loaded";
 }
 
 /// A Lua runtime error with a message.
-pub fn rt(msg: impl Into<String>) -> Error {
+pub(crate) fn rt(msg: impl Into<String>) -> Error {
     Error::RuntimeError(msg.into())
 }
 
 /// The message of the innermost error, without mlua's decorations or a traceback.
-pub fn error_message(e: &Error) -> String {
+pub(crate) fn error_message(e: &Error) -> String {
     let mut e = e;
     loop {
         match e {
@@ -66,7 +66,7 @@ fn strip_traceback(s: &str) -> String {
 }
 
 /// Make a new sandboxed state carrying `shared`.
-pub fn new_state(shared_state: Rc<Shared>, count_instructions: bool) -> mlua::Result<Lua> {
+pub(crate) fn new_state(shared_state: Rc<Shared>, count_instructions: bool) -> mlua::Result<Lua> {
     // SAFETY: `debug` is loaded only to keep `getinfo` and `traceback` (the game's Lua has
     // them; its own event_handler.lua calls `debug.getinfo`); the members that can break the
     // VM's invariants (`setlocal`, `setupvalue`, `upvaluejoin`, `setmetatable`, `sethook`,
@@ -196,7 +196,7 @@ fn install_prelude(lua: &Lua) -> mlua::Result<()> {
 }
 
 /// `tostring` of a value as Lua's `print` would show it.
-pub fn to_display(lua: &Lua, v: &Value) -> mlua::Result<String> {
+pub(crate) fn to_display(lua: &Lua, v: &Value) -> mlua::Result<String> {
     Ok(match v {
         Value::Nil => "nil".into(),
         Value::Boolean(b) => b.to_string(),
@@ -261,7 +261,7 @@ fn lua_random(lua: &Lua, args: MultiValue) -> mlua::Result<f64> {
 }
 
 /// Turn a `require` name into a scenario-relative file path.
-pub fn module_path(name: &str) -> Option<String> {
+pub(crate) fn module_path(name: &str) -> Option<String> {
     let name = name.strip_prefix("__level__/").unwrap_or(name);
     let stem = name
         .strip_suffix(".lua")

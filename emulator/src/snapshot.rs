@@ -26,7 +26,7 @@ use crate::api::refs::ObjRef;
 /// One saved value.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum SVal {
+pub(crate) enum SVal {
     Bool(bool),
     Num(f64),
     /// A non-finite number, by its bit pattern.
@@ -40,13 +40,13 @@ pub enum SVal {
 
 /// A saved table graph; `tables[root]` is `storage`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-pub struct Snapshot {
+pub(crate) struct Snapshot {
     pub root: u32,
     pub tables: Vec<Vec<(SVal, SVal)>>,
 }
 
 /// Deepest table nesting a snapshot follows.
-pub const MAX_DEPTH: usize = 10_000;
+pub(crate) const MAX_DEPTH: usize = 10_000;
 
 fn userdata_ref(ud: &AnyUserData) -> Option<ObjRef> {
     if let Ok(r) = ud.borrow::<PlayerRef>() {
@@ -80,7 +80,7 @@ fn userdata_ref(ud: &AnyUserData) -> Option<ObjRef> {
 }
 
 /// Create the userdata for a reference.
-pub fn ref_to_lua(lua: &Lua, r: &ObjRef) -> mlua::Result<Value> {
+pub(crate) fn ref_to_lua(lua: &Lua, r: &ObjRef) -> mlua::Result<Value> {
     let ud = match r {
         ObjRef::Player(i) => lua.create_userdata(PlayerRef(*i))?,
         ObjRef::Entity(u) => lua.create_userdata(EntityRef(*u))?,
@@ -196,7 +196,7 @@ fn key_path(path: &str, k: &Value) -> String {
 }
 
 /// Take a canonical snapshot of `root`.
-pub fn take(root: &Table) -> Result<Snapshot, String> {
+pub(crate) fn take(root: &Table) -> Result<Snapshot, String> {
     let mut ids: HashMap<*const c_void, u32> = HashMap::new();
     let mut tables: Vec<Vec<(SVal, SVal)>> = Vec::new();
     let mut queue: VecDeque<(Table, u32, String, usize)> = VecDeque::new();
@@ -243,7 +243,7 @@ pub fn take(root: &Table) -> Result<Snapshot, String> {
 }
 
 /// Rebuild the table graph in `lua`; returns the root.
-pub fn restore(lua: &Lua, snap: &Snapshot) -> mlua::Result<Table> {
+pub(crate) fn restore(lua: &Lua, snap: &Snapshot) -> mlua::Result<Table> {
     let tables: Vec<Table> = (0..snap.tables.len())
         .map(|_| lua.create_table())
         .collect::<mlua::Result<_>>()?;
@@ -305,7 +305,7 @@ fn show_key(k: &SVal) -> String {
 }
 
 /// Every leaf as `path -> value` (shared tables are listed once, at their first path).
-pub fn flatten(snap: &Snapshot) -> BTreeMap<String, String> {
+pub(crate) fn flatten(snap: &Snapshot) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     let mut seen = vec![false; snap.tables.len()];
     let mut stack = vec![(snap.root, "storage".to_string())];
@@ -334,7 +334,7 @@ pub fn flatten(snap: &Snapshot) -> BTreeMap<String, String> {
 }
 
 /// Hash of any serialisable value (stable within one build).
-pub fn hash_of<T: Serialize>(v: &T) -> u64 {
+pub(crate) fn hash_of<T: Serialize>(v: &T) -> u64 {
     struct W(DefaultHasher);
     impl std::io::Write for W {
         fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {

@@ -6,11 +6,11 @@ use std::time::Duration;
 use serde::Serialize;
 
 /// At most this many per-tick samples are kept for the percentile (older ones are dropped).
-pub const MAX_SAMPLES: usize = 1 << 22;
+pub(crate) const MAX_SAMPLES: usize = 1 << 22;
 
 /// Running statistics.
 #[derive(Debug, Clone, Default)]
-pub struct Stats {
+pub(crate) struct Stats {
     ticks: u64,
     lua_ms: Vec<f64>,
     tick_instructions: Vec<u64>,
@@ -56,16 +56,16 @@ pub struct StatsSnapshot {
 
 impl Stats {
     /// Notes that commands were streaming into the game during `tick`.
-    pub fn record_streaming(&mut self, tick: u64) {
+    pub(crate) fn record_streaming(&mut self, tick: u64) {
         self.first_command_tick.get_or_insert(tick);
     }
 
     /// Notes that commands executed during `tick`.
-    pub fn record_executed(&mut self, tick: u64) {
+    pub(crate) fn record_executed(&mut self, tick: u64) {
         self.last_command_tick = Some(tick);
     }
 
-    pub fn record_tick(&mut self, lua: Duration, instructions: u64, commands: usize) {
+    pub(crate) fn record_tick(&mut self, lua: Duration, instructions: u64, commands: usize) {
         let ms = lua.as_secs_f64() * 1000.0;
         self.ticks += 1;
         if self.lua_ms.len() >= MAX_SAMPLES {
@@ -82,14 +82,14 @@ impl Stats {
     }
 
     /// Forget everything; `bytes_now` becomes the new zero of the byte counter.
-    pub fn reset(&mut self, bytes_now: u64) {
+    pub(crate) fn reset(&mut self, bytes_now: u64) {
         *self = Stats {
             bytes_base: bytes_now,
             ..Stats::default()
         };
     }
 
-    pub fn snapshot(&self, game_tick: u64, bytes_now: u64) -> StatsSnapshot {
+    pub(crate) fn snapshot(&self, game_tick: u64, bytes_now: u64) -> StatsSnapshot {
         let mut sorted = self.lua_ms.clone();
         sorted.sort_by(|a, b| a.total_cmp(b));
         let mut instructions = self.tick_instructions.clone();
@@ -127,20 +127,20 @@ fn p99<T: Copy>(sorted: &[T]) -> Option<T> {
 /// ```
 ///
 /// Write errors are ignored: the trace must never stop the game.
-pub struct TickLog {
+pub(crate) struct TickLog {
     // Line by line: the emulator may be killed at any moment (the bench does so).
     out: std::io::LineWriter<Box<dyn Write>>,
 }
 
 impl TickLog {
     /// A trace written to `out`.
-    pub fn new(out: Box<dyn Write>) -> TickLog {
+    pub(crate) fn new(out: Box<dyn Write>) -> TickLog {
         TickLog {
             out: std::io::LineWriter::new(out),
         }
     }
 
-    pub fn tick(
+    pub(crate) fn tick(
         &mut self,
         tick: u64,
         lua: Duration,
@@ -156,7 +156,7 @@ impl TickLog {
         );
     }
 
-    pub fn command(&mut self, tick: u64, text: &str) {
+    pub(crate) fn command(&mut self, tick: u64, text: &str) {
         let head: String = text
             .chars()
             .take(60)
@@ -165,7 +165,7 @@ impl TickLog {
         let _ = writeln!(self.out, "command {tick} {} {head}", text.len());
     }
 
-    pub fn reset(&mut self, tick: u64) {
+    pub(crate) fn reset(&mut self, tick: u64) {
         let _ = writeln!(self.out, "reset {tick}");
         let _ = self.out.flush();
     }

@@ -24,9 +24,14 @@ pub struct CommandHandle {
 /// Settings of the stream model.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StreamSettings {
+    /// Bytes per tick per command with up to `maximum_segment_size_peer_count` peers (server
+    /// setting `maximum_segment_size`).
     pub maximum_segment_size: u32,
+    /// Up to this many peers, commands stream at `maximum_segment_size`.
     pub maximum_segment_size_peer_count: u32,
+    /// Bytes per tick per command with `minimum_segment_size_peer_count` peers or more.
     pub minimum_segment_size: u32,
+    /// From this many peers on, commands stream at `minimum_segment_size`.
     pub minimum_segment_size_peer_count: u32,
     /// Ready commands execute on ticks that are multiples of this (>= 1).
     pub exec_interval: u64,
@@ -49,7 +54,7 @@ impl Default for StreamSettings {
 
 impl StreamSettings {
     /// Bytes per tick per command for a number of connected peers.
-    pub fn segment_size(&self, peers: u32) -> u32 {
+    pub(crate) fn segment_size(&self, peers: u32) -> u32 {
         let (hi, lo) = (self.maximum_segment_size, self.minimum_segment_size);
         let (p_hi, p_lo) = (
             self.maximum_segment_size_peer_count,
@@ -84,7 +89,7 @@ pub struct ReadyCommand {
 
 /// The sans-I/O stream model.
 #[derive(Debug, Clone, Default)]
-pub struct StreamModel {
+pub(crate) struct StreamModel {
     settings: StreamSettings,
     streaming: VecDeque<Streaming>,
     ready: Vec<ReadyCommand>,
@@ -92,19 +97,15 @@ pub struct StreamModel {
 }
 
 impl StreamModel {
-    pub fn new(settings: StreamSettings) -> StreamModel {
+    pub(crate) fn new(settings: StreamSettings) -> StreamModel {
         StreamModel {
             settings,
             ..StreamModel::default()
         }
     }
 
-    pub fn settings(&self) -> &StreamSettings {
-        &self.settings
-    }
-
     /// A command arrived; it starts streaming at the next [`StreamModel::step`].
-    pub fn enqueue(&mut self, handle: CommandHandle, text: String) {
+    pub(crate) fn enqueue(&mut self, handle: CommandHandle, text: String) {
         let remaining = text.len() as u64;
         self.streaming.push_back(Streaming {
             handle,
@@ -114,21 +115,17 @@ impl StreamModel {
     }
 
     /// Commands streaming or waiting to execute.
-    pub fn in_flight(&self) -> usize {
+    pub(crate) fn in_flight(&self) -> usize {
         self.streaming.len() + self.ready.len()
     }
 
     /// Total bytes streamed into the game so far.
-    pub fn bytes_streamed(&self) -> u64 {
+    pub(crate) fn bytes_streamed(&self) -> u64 {
         self.bytes_streamed
     }
 
-    pub fn reset_counters(&mut self) {
-        self.bytes_streamed = 0;
-    }
-
     /// Drop everything in flight (the server crashed).
-    pub fn clear(&mut self) -> Vec<CommandHandle> {
+    pub(crate) fn clear(&mut self) -> Vec<CommandHandle> {
         self.streaming
             .drain(..)
             .map(|s| s.handle)
@@ -137,7 +134,7 @@ impl StreamModel {
     }
 
     /// Stream one tick's segments and return the commands that execute at this tick.
-    pub fn step(&mut self, tick: u64, peers: u32) -> Vec<ReadyCommand> {
+    pub(crate) fn step(&mut self, tick: u64, peers: u32) -> Vec<ReadyCommand> {
         let seg = u64::from(self.settings.segment_size(peers));
         let limit = self.settings.max_parallel.unwrap_or(usize::MAX).max(1);
         let mut i = 0;

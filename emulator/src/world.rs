@@ -11,15 +11,15 @@ use crate::inventory::{Inventory, InventoryKind, ItemStack};
 use crate::items::Prototypes;
 
 /// Base size of a character's main inventory (Factorio 2.0 character prototype).
-pub const CHARACTER_MAIN_SLOTS: usize = 80;
+pub(crate) const CHARACTER_MAIN_SLOTS: usize = 80;
 /// Gun and ammo slots of a character.
-pub const CHARACTER_GUN_SLOTS: usize = 3;
+pub(crate) const CHARACTER_GUN_SLOTS: usize = 3;
 /// Armor slot.
-pub const CHARACTER_ARMOR_SLOTS: usize = 1;
+pub(crate) const CHARACTER_ARMOR_SLOTS: usize = 1;
 /// Trash slots; in the game they come with research, the emulator gives them from the start.
-pub const CHARACTER_TRASH_SLOTS: usize = 10;
+pub(crate) const CHARACTER_TRASH_SLOTS: usize = 10;
 /// Main inventory of the god controller.
-pub const GOD_MAIN_SLOTS: usize = 80;
+pub(crate) const GOD_MAIN_SLOTS: usize = 80;
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
 pub struct Position {
@@ -61,7 +61,7 @@ pub enum Controller {
 }
 
 impl Controller {
-    pub const ALL: [(Controller, &'static str, u32); 7] = [
+    pub(crate) const ALL: [(Controller, &'static str, u32); 7] = [
         (Controller::Ghost, "ghost", 0),
         (Controller::Character, "character", 1),
         (Controller::God, "god", 2),
@@ -71,11 +71,11 @@ impl Controller {
         (Controller::Remote, "remote", 6),
     ];
 
-    pub fn define(self) -> u32 {
+    pub(crate) fn define(self) -> u32 {
         Self::ALL.iter().find(|c| c.0 == self).map_or(0, |c| c.2)
     }
 
-    pub fn from_define(v: u32) -> Option<Controller> {
+    pub(crate) fn from_define(v: u32) -> Option<Controller> {
         Self::ALL.iter().find(|c| c.2 == v).map(|c| c.0)
     }
 }
@@ -83,19 +83,19 @@ impl Controller {
 /// Character bonuses and modifiers (`LuaControl` fields of the game).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct Bonuses {
-    pub character_crafting_speed_modifier: f64,
-    pub character_mining_speed_modifier: f64,
-    pub character_running_speed_modifier: f64,
-    pub character_build_distance_bonus: f64,
-    pub character_item_drop_distance_bonus: f64,
-    pub character_reach_distance_bonus: f64,
-    pub character_resource_reach_distance_bonus: f64,
-    pub character_item_pickup_distance_bonus: f64,
-    pub character_loot_pickup_distance_bonus: f64,
-    pub character_inventory_slots_bonus: f64,
-    pub character_trash_slot_count_bonus: f64,
-    pub character_maximum_following_robot_count_bonus: f64,
-    pub character_health_bonus: f64,
+    pub(crate) character_crafting_speed_modifier: f64,
+    pub(crate) character_mining_speed_modifier: f64,
+    pub(crate) character_running_speed_modifier: f64,
+    pub(crate) character_build_distance_bonus: f64,
+    pub(crate) character_item_drop_distance_bonus: f64,
+    pub(crate) character_reach_distance_bonus: f64,
+    pub(crate) character_resource_reach_distance_bonus: f64,
+    pub(crate) character_item_pickup_distance_bonus: f64,
+    pub(crate) character_loot_pickup_distance_bonus: f64,
+    pub(crate) character_inventory_slots_bonus: f64,
+    pub(crate) character_trash_slot_count_bonus: f64,
+    pub(crate) character_maximum_following_robot_count_bonus: f64,
+    pub(crate) character_health_bonus: f64,
 }
 
 impl Bonuses {
@@ -117,12 +117,12 @@ impl Bonuses {
     ];
 
     /// Whether the field only takes whole non-negative numbers.
-    pub fn is_integer(name: &str) -> bool {
+    pub(crate) fn is_integer(name: &str) -> bool {
         // runtime-api.json 2.0.45: the `_bonus` fields are `uint`, except the health bonus (float)
         name.ends_with("_bonus") && name != "character_health_bonus"
     }
 
-    pub fn get(&self, name: &str) -> Option<f64> {
+    pub(crate) fn get(&self, name: &str) -> Option<f64> {
         Some(match name {
             "character_crafting_speed_modifier" => self.character_crafting_speed_modifier,
             "character_mining_speed_modifier" => self.character_mining_speed_modifier,
@@ -145,7 +145,7 @@ impl Bonuses {
         })
     }
 
-    pub fn set(&mut self, name: &str, v: f64) -> bool {
+    pub(crate) fn set(&mut self, name: &str, v: f64) -> bool {
         let slot = match name {
             "character_crafting_speed_modifier" => &mut self.character_crafting_speed_modifier,
             "character_mining_speed_modifier" => &mut self.character_mining_speed_modifier,
@@ -217,7 +217,7 @@ pub struct CraftingQueueItem {
 }
 
 impl Character {
-    pub fn new(unit_number: u32, player: Option<u32>, position: Position) -> Character {
+    pub(crate) fn new(unit_number: u32, player: Option<u32>, position: Position) -> Character {
         Character {
             unit_number,
             player,
@@ -236,7 +236,7 @@ impl Character {
         }
     }
 
-    pub fn inventory(&self, kind: InventoryKind) -> Option<&Inventory> {
+    pub(crate) fn inventory(&self, kind: InventoryKind) -> Option<&Inventory> {
         match kind {
             InventoryKind::CharacterMain => Some(&self.main),
             InventoryKind::CharacterGuns => Some(&self.guns),
@@ -247,7 +247,7 @@ impl Character {
         }
     }
 
-    pub fn inventory_mut(&mut self, kind: InventoryKind) -> Option<&mut Inventory> {
+    pub(crate) fn inventory_mut(&mut self, kind: InventoryKind) -> Option<&mut Inventory> {
         match kind {
             InventoryKind::CharacterMain => Some(&mut self.main),
             InventoryKind::CharacterGuns => Some(&mut self.guns),
@@ -260,7 +260,7 @@ impl Character {
 
     /// Apply the slot bonuses (the character's and its armor's) to the inventory sizes;
     /// returns the stacks of slots that no longer exist (the game spills them on the ground).
-    pub fn apply_slot_bonuses(&mut self, protos: &Prototypes) -> Vec<ItemStack> {
+    pub(crate) fn apply_slot_bonuses(&mut self, protos: &Prototypes) -> Vec<ItemStack> {
         let armor = self.armor.slots.iter().flatten().next().map_or(0, |s| {
             protos
                 .item(&s.name)
@@ -311,10 +311,10 @@ pub struct Player {
 }
 
 /// Quick bar slots of a player (10 pages of 10).
-pub const QUICK_BAR_SLOTS: u32 = 100;
+pub(crate) const QUICK_BAR_SLOTS: u32 = 100;
 
 /// Kinds of GUI element the emulator models.
-pub const GUI_TYPES: [&str; 6] = [
+pub(crate) const GUI_TYPES: [&str; 6] = [
     "frame",
     "label",
     "progressbar",
@@ -323,7 +323,7 @@ pub const GUI_TYPES: [&str; 6] = [
     "empty-widget",
 ];
 /// Names of the GUI roots of `LuaGui`.
-pub const GUI_ROOTS: [&str; 6] = ["screen", "top", "left", "center", "goal", "relative"];
+pub(crate) const GUI_ROOTS: [&str; 6] = ["screen", "top", "left", "center", "goal", "relative"];
 
 /// A GUI element.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -348,18 +348,23 @@ pub struct GuiElement {
 /// The world.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct World {
+    /// The tick the game is at (`game.tick`).
     pub tick: u64,
     /// State of the deterministic `math.random` generator.
-    pub rng: u64,
+    pub(crate) rng: u64,
+    /// Every player who ever joined, by index - 1.
     pub players: Vec<Player>,
+    /// Characters by unit number, with or without a player.
     pub characters: BTreeMap<u32, Character>,
-    pub next_unit_number: u32,
+    pub(crate) next_unit_number: u32,
+    /// GUI elements by index.
     pub gui: BTreeMap<u32, GuiElement>,
-    pub next_gui_index: u32,
+    pub(crate) next_gui_index: u32,
+    /// Inventories of `game.create_inventory`, by id.
     pub script_inventories: BTreeMap<u32, Inventory>,
-    pub next_script_inventory: u32,
+    pub(crate) next_script_inventory: u32,
     /// Set once the first console Lua command was refused with the achievements warning.
-    pub achievements_disabled: bool,
+    pub(crate) achievements_disabled: bool,
     /// Stacks that left every inventory without being destroyed: spilled on the ground when
     /// an inventory shrank, or left in the corpse of a character that died.
     #[serde(default)]
@@ -367,7 +372,7 @@ pub struct World {
 }
 
 impl World {
-    pub fn new(seed: u64) -> World {
+    pub(crate) fn new(seed: u64) -> World {
         World {
             rng: seed,
             next_unit_number: 1,
@@ -377,28 +382,29 @@ impl World {
         }
     }
 
-    pub fn player(&self, index: u32) -> Option<&Player> {
+    pub(crate) fn player(&self, index: u32) -> Option<&Player> {
         index
             .checked_sub(1)
             .and_then(|i| self.players.get(i as usize))
     }
 
-    pub fn player_mut(&mut self, index: u32) -> Option<&mut Player> {
+    pub(crate) fn player_mut(&mut self, index: u32) -> Option<&mut Player> {
         index
             .checked_sub(1)
             .and_then(|i| self.players.get_mut(i as usize))
     }
 
+    /// The player named `name`, online or not.
     pub fn player_by_name(&self, name: &str) -> Option<&Player> {
         self.players.iter().find(|p| p.name == name)
     }
 
-    pub fn connected_count(&self) -> usize {
+    pub(crate) fn connected_count(&self) -> usize {
         self.players.iter().filter(|p| p.connected).count()
     }
 
     /// Create a player with its GUI roots (no character yet).
-    pub fn create_player(&mut self, name: &str) -> u32 {
+    pub(crate) fn create_player(&mut self, name: &str) -> u32 {
         let index = self.players.len() as u32 + 1;
         let mut roots = BTreeMap::new();
         for root in GUI_ROOTS {
@@ -430,7 +436,7 @@ impl World {
     }
 
     /// Create a character and attach it to the player.
-    pub fn create_character_for(&mut self, player: u32) -> u32 {
+    pub(crate) fn create_character_for(&mut self, player: u32) -> u32 {
         let unit = self.next_unit_number;
         self.next_unit_number += 1;
         let pos = self.player(player).map(|p| p.position).unwrap_or_default();
@@ -445,7 +451,7 @@ impl World {
 
     /// Resize character `unit`'s inventories after a change of its bonuses or armor; what no
     /// longer fits goes to the ground.
-    pub fn refresh_character(&mut self, protos: &Prototypes, unit: u32) {
+    pub(crate) fn refresh_character(&mut self, protos: &Prototypes, unit: u32) {
         if let Some(c) = self.characters.get_mut(&unit) {
             let spilled = c.apply_slot_bonuses(protos);
             self.ground.extend(spilled);
@@ -454,7 +460,7 @@ impl World {
 
     /// Kill character `unit` (`LuaEntity.die`): its items go to its corpse (the ground here),
     /// and a player controlling it waits `respawn` ticks to respawn, without a character.
-    pub fn kill_character(&mut self, unit: u32, respawn: u32) -> Option<u32> {
+    pub(crate) fn kill_character(&mut self, unit: u32, respawn: u32) -> Option<u32> {
         let c = self.characters.remove(&unit)?;
         for inv in [c.main, c.guns, c.ammo, c.armor, c.trash] {
             self.ground.extend(inv.slots.into_iter().flatten());
@@ -471,7 +477,7 @@ impl World {
     }
 
     /// Detach the player's character (it stays in the world, like the game's spectator switch).
-    pub fn detach_character(&mut self, player: u32) {
+    pub(crate) fn detach_character(&mut self, player: u32) {
         let unit = self.player_mut(player).and_then(|p| p.character.take());
         if let Some(unit) = unit
             && let Some(c) = self.characters.get_mut(&unit)
@@ -480,7 +486,13 @@ impl World {
         }
     }
 
-    pub fn alloc_gui(&mut self, player: u32, parent: Option<u32>, kind: &str, name: &str) -> u32 {
+    pub(crate) fn alloc_gui(
+        &mut self,
+        player: u32,
+        parent: Option<u32>,
+        kind: &str,
+        name: &str,
+    ) -> u32 {
         let index = self.next_gui_index;
         self.next_gui_index += 1;
         self.gui.insert(
@@ -512,7 +524,7 @@ impl World {
     }
 
     /// Destroy a GUI element and its subtree.
-    pub fn destroy_gui(&mut self, index: u32) {
+    pub(crate) fn destroy_gui(&mut self, index: u32) {
         let Some(el) = self.gui.remove(&index) else {
             return;
         };
@@ -530,7 +542,7 @@ impl World {
     }
 
     /// Next value of the deterministic generator (splitmix64), as a float in [0, 1).
-    pub fn next_random(&mut self) -> f64 {
+    pub(crate) fn next_random(&mut self) -> f64 {
         self.rng = self.rng.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.rng;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);

@@ -5,7 +5,7 @@
 
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn main() {
-    use invsync_emulator::warm_heap::{free_heap_bytes, warm_heap};
+    use invsync_emulator::{free_heap_bytes, warm_heap};
     const MIB: usize = 1024 * 1024;
 
     assert_eq!(warm_heap(0), Ok(()), "zero mebibytes is a no-op");
@@ -29,6 +29,6 @@ fn main() {
 
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn main() {
-    let err = invsync_emulator::warm_heap::warm_heap(1).unwrap_err();
+    let err = invsync_emulator::warm_heap(1).unwrap_err();
     assert!(err.contains("glibc"), "{err}");
 }

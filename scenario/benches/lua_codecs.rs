@@ -551,7 +551,7 @@ fn encode_frames(payload: &[u8], method: Method) -> Vec<String> {
 /// `helpers.decode_string` as the emulator implements it (base64, then miniz_oxide).
 fn inflate_fn(lua: &Lua) -> Function {
     lua.create_function(|l, s: mlua::LuaString| {
-        let out = invsync_emulator::game_strings::decode_string(&s.as_bytes()).expect("zlib");
+        let out = invsync_emulator::decode_string(&s.as_bytes()).expect("zlib");
         l.create_string(out)
     })
     .unwrap()

@@ -22,8 +22,7 @@
 //! `recipe_notifications` (Factorio 2.0.67 and later: a deflated list of recipe names). The
 //! cursor stack is not in Clusterio's form at all.
 
-use invsync_emulator::items::Prototypes;
-use invsync_emulator::world::Bonuses;
+use invsync_emulator::{Bonuses, Prototypes};
 use invsync_player_data::{Inventories, PlayerData, Stack};
 use serde_json::{Map, Value, json};
 

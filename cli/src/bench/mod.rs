@@ -320,7 +320,7 @@ async fn run_all(args: &BenchArgs) -> anyhow::Result<Vec<Run>> {
         // Keep stdout for the JSON; the bar draws on stderr either way.
         bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
     }
-    let protos = invsync_emulator::items::Prototypes::default();
+    let protos = invsync_emulator::Prototypes::default();
     let mut runs = Vec::new();
     for &kind in &args.kind {
         let player = sample(kind, args.seed);

@@ -12,7 +12,7 @@ use crate::sandbox::rt;
 use crate::world::Character;
 
 /// Whether `key` is one of the members handled here.
-pub fn handles(key: &str) -> bool {
+pub(crate) fn handles(key: &str) -> bool {
     matches!(
         key,
         "crafting_queue"
@@ -60,7 +60,7 @@ fn write<T>(lua: &Lua, unit: u32, f: impl FnOnce(&mut Character) -> T) -> mlua::
 }
 
 /// Reads member `key` of character `unit`.
-pub fn get(lua: &Lua, unit: u32, key: &str) -> mlua::Result<Value> {
+pub(crate) fn get(lua: &Lua, unit: u32, key: &str) -> mlua::Result<Value> {
     Ok(match key {
         "crafting_queue" => {
             let queue = read(lua, unit, |c| c.crafting_queue.clone())?;
@@ -127,7 +127,7 @@ pub fn get(lua: &Lua, unit: u32, key: &str) -> mlua::Result<Value> {
 }
 
 /// Writes member `key` of character `unit`; `None` when `key` is not writable here.
-pub fn set(lua: &Lua, unit: u32, key: &str, v: &Value) -> Option<mlua::Result<()>> {
+pub(crate) fn set(lua: &Lua, unit: u32, key: &str, v: &Value) -> Option<mlua::Result<()>> {
     match key {
         "crafting_queue_progress" => Some((|| {
             let p = as_number(v, "crafting_queue_progress")?;

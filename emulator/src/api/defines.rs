@@ -6,7 +6,7 @@ use crate::world::Controller;
 
 /// Event ids: every `defines.events` entry of runtime-api.json 2.0.45 (values are the
 /// emulator's; scenarios must use the names). The emulator raises only some of them.
-pub const EVENTS: &[(&str, u32)] = &[
+pub(crate) const EVENTS: &[(&str, u32)] = &[
     ("on_tick", 0),
     ("on_player_created", 1),
     ("on_player_joined_game", 2),
@@ -215,9 +215,9 @@ pub const EVENTS: &[(&str, u32)] = &[
 ];
 
 /// Ids from `script.generate_event_name` start here.
-pub const FIRST_CUSTOM_EVENT: u32 = 1000;
+pub(crate) const FIRST_CUSTOM_EVENT: u32 = 1000;
 
-pub fn event_id(name: &str) -> u32 {
+pub(crate) fn event_id(name: &str) -> u32 {
     EVENTS
         .iter()
         .find(|(n, _)| *n == name)
@@ -225,12 +225,12 @@ pub fn event_id(name: &str) -> u32 {
         .expect("event names used by the emulator are listed in EVENTS")
 }
 
-pub fn event_name(id: u32) -> Option<&'static str> {
+pub(crate) fn event_name(id: u32) -> Option<&'static str> {
     EVENTS.iter().find(|(_, i)| *i == id).map(|(n, _)| *n)
 }
 
 /// `defines.disconnect_reason`.
-pub const DISCONNECT_REASONS: &[(&str, u32)] = &[
+pub(crate) const DISCONNECT_REASONS: &[(&str, u32)] = &[
     ("quit", 0),
     ("dropped", 1),
     ("reconnect", 2),
@@ -252,7 +252,7 @@ fn table_of(lua: &Lua, entries: &[(&str, u32)]) -> mlua::Result<Table> {
     Ok(t)
 }
 
-pub fn create(lua: &Lua) -> mlua::Result<Table> {
+pub(crate) fn create(lua: &Lua) -> mlua::Result<Table> {
     let d = lua.create_table()?;
     d.raw_set("events", table_of(lua, EVENTS)?)?;
     d.raw_set(

@@ -15,14 +15,14 @@ use crate::world::{Bonuses, Controller, World};
 
 /// Ticks a player whose character died waits before respawning (the game's default respawn
 /// time of a character, 10 s).
-pub const RESPAWN_TICKS: u32 = 600;
+pub(crate) const RESPAWN_TICKS: u32 = 600;
 
 /// `LuaEntity` handle of a character, by unit number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct EntityRef(pub u32);
+pub(crate) struct EntityRef(pub u32);
 
 /// The character's inventories in the order `LuaControl.insert` fills them.
-pub fn character_invs(unit: u32) -> Vec<InvId> {
+pub(crate) fn character_invs(unit: u32) -> Vec<InvId> {
     InventoryKind::CHARACTER
         .into_iter()
         .map(|kind| InvId::Character { unit, kind })
@@ -30,12 +30,12 @@ pub fn character_invs(unit: u32) -> Vec<InvId> {
 }
 
 /// Read a bonus field of a character.
-pub fn get_bonus(w: &World, unit: u32, name: &str) -> Option<f64> {
+pub(crate) fn get_bonus(w: &World, unit: u32, name: &str) -> Option<f64> {
     w.characters.get(&unit).and_then(|c| c.bonuses.get(name))
 }
 
 /// Write a bonus field of a character (validating whole numbers where the game wants them).
-pub fn set_bonus(
+pub(crate) fn set_bonus(
     w: &mut World,
     protos: &Prototypes,
     unit: u32,

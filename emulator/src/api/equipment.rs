@@ -19,11 +19,11 @@ use crate::world::World;
 
 /// `LuaEquipmentGrid` handle: the grid of the item in a stack.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct GridRef(pub StackId);
+pub(crate) struct GridRef(pub StackId);
 
 /// `LuaEquipment` handle: the equipment whose top-left cell is (x, y) in a stack's grid.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct EquipmentRef {
+pub(crate) struct EquipmentRef {
     pub stack: StackId,
     pub x: u32,
     pub y: u32,

@@ -12,17 +12,15 @@ use crate::sandbox::rt;
 
 /// The `game` object.
 #[derive(Debug, Clone, Copy)]
-pub struct GameRef;
+pub(crate) struct GameRef;
 
-/// `game.players` (a LuaCustomTable indexed by player index or name).
+/// `game.players` (a LuaCustomTable indexed by player index or name; `game.connected_players`
+/// is a plain array instead).
 #[derive(Debug, Clone, Copy)]
-pub struct PlayersTable {
-    /// Only connected players (`game.connected_players` is an array instead; kept for symmetry).
-    pub connected_only: bool,
-}
+pub(crate) struct PlayersTable;
 
 /// Resolve a player by index or name.
-pub fn find_player(lua: &Lua, key: &Value) -> mlua::Result<Option<u32>> {
+pub(crate) fn find_player(lua: &Lua, key: &Value) -> mlua::Result<Option<u32>> {
     let sh = shared(lua);
     let w = sh.world.borrow();
     Ok(match key {
@@ -83,9 +81,7 @@ impl UserData for GameRef {
                 "speed" => Value::Number(1.0),
                 "object_name" => Value::String(lua.create_string("LuaGameScript")?),
                 "player" => Value::Nil,
-                "players" => Value::UserData(lua.create_userdata(PlayersTable {
-                    connected_only: false,
-                })?),
+                "players" => Value::UserData(lua.create_userdata(PlayersTable)?),
                 "connected_players" => {
                     let t = lua.create_table()?;
                     let w = sh.world.borrow();

@@ -3,7 +3,7 @@
 use mlua::{Lua, MultiValue, Table, UserData, UserDataMethods, Value};
 
 use super::handle::{Handle, add_handle_metamethods, gone};
-use super::player::{GuiHolder, PlayerRef};
+use super::player::GuiHolder;
 use super::{as_bool, as_number, as_string, field_or, invalid, key_str, method, no_key};
 use crate::context::shared;
 use crate::lua_json::{lua_to_serde, serde_to_lua};
@@ -12,7 +12,7 @@ use crate::world::{GUI_TYPES, GuiElement};
 
 /// `LuaGuiElement` handle, by element index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct GuiRef(pub u32);
+pub(crate) struct GuiRef(pub u32);
 
 fn localised(v: &Value, what: &str) -> mlua::Result<serde_json::Value> {
     match v {
@@ -344,14 +344,4 @@ impl UserData for GuiRef {
     fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
         add_handle_metamethods(m);
     }
-}
-
-/// The player owning an element (for click events).
-pub fn owner(lua: &Lua, id: u32) -> Option<PlayerRef> {
-    shared(lua)
-        .world
-        .borrow()
-        .gui
-        .get(&id)
-        .map(|e| PlayerRef(e.player))
 }

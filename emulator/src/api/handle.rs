@@ -10,7 +10,7 @@ use mlua::{AnyUserData, Lua, MetaMethod, UserDataMethods, Value};
 use super::invalid;
 
 /// An API object handle with readable and writable fields.
-pub trait Handle: PartialEq + Sized + 'static {
+pub(crate) trait Handle: PartialEq + Sized + 'static {
     /// `handle.key`.
     fn index(&self, lua: &Lua, key: Value) -> mlua::Result<Value>;
     /// `handle.key = value`.
@@ -20,7 +20,7 @@ pub trait Handle: PartialEq + Sized + 'static {
 }
 
 /// Registers `__index`, `__newindex`, `__eq` and `__tostring` of a [`Handle`].
-pub fn add_handle_metamethods<T: Handle, M: UserDataMethods<T>>(m: &mut M) {
+pub(crate) fn add_handle_metamethods<T: Handle, M: UserDataMethods<T>>(m: &mut M) {
     m.add_meta_method(MetaMethod::Index, |lua, this, key: Value| {
         this.index(lua, key)
     });
@@ -34,7 +34,7 @@ pub fn add_handle_metamethods<T: Handle, M: UserDataMethods<T>>(m: &mut M) {
 
 /// Registers `__eq`: equal when the other operand is a handle of the same type naming the same
 /// thing.
-pub fn add_eq<T: PartialEq + 'static, M: UserDataMethods<T>>(m: &mut M) {
+pub(crate) fn add_eq<T: PartialEq + 'static, M: UserDataMethods<T>>(m: &mut M) {
     m.add_meta_method(MetaMethod::Eq, |_, this, other: AnyUserData| {
         Ok(other.borrow::<T>().map(|o| *o == *this).unwrap_or(false))
     });
@@ -42,7 +42,7 @@ pub fn add_eq<T: PartialEq + 'static, M: UserDataMethods<T>>(m: &mut M) {
 
 /// What reading `key` of a handle whose object is gone gives, like the game: `valid` is false,
 /// anything else is the "<Class> API call when <Class> was invalid." error.
-pub fn gone(class: &str, key: &str) -> mlua::Result<Value> {
+pub(crate) fn gone(class: &str, key: &str) -> mlua::Result<Value> {
     if key == "valid" {
         Ok(Value::Boolean(false))
     } else {

@@ -9,7 +9,7 @@ use crate::game_strings;
 use crate::lua_json;
 use crate::sandbox::rt;
 
-pub fn create_helpers(lua: &Lua) -> mlua::Result<Table> {
+pub(crate) fn create_helpers(lua: &Lua) -> mlua::Result<Table> {
     let h = lua.create_table()?;
     h.raw_set(
         "table_to_json",
@@ -60,11 +60,11 @@ pub fn create_helpers(lua: &Lua) -> mlua::Result<Table> {
 
 /// `LuaItemPrototype` handle.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ItemProtoRef(pub String);
+pub(crate) struct ItemProtoRef(pub String);
 
 /// `LuaQualityPrototype` handle.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct QualityProtoRef(pub String);
+pub(crate) struct QualityProtoRef(pub String);
 
 impl UserData for ItemProtoRef {
     fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
@@ -127,7 +127,7 @@ impl UserData for QualityProtoRef {
     }
 }
 
-pub fn create_prototypes(lua: &Lua) -> mlua::Result<Table> {
+pub(crate) fn create_prototypes(lua: &Lua) -> mlua::Result<Table> {
     let sh = shared(lua);
     let p = lua.create_table()?;
     let items = lua.create_table()?;

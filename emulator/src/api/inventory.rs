@@ -18,11 +18,11 @@ use crate::world::World;
 
 /// `LuaInventory` handle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct InvRef(pub InvId);
+pub(crate) struct InvRef(pub InvId);
 
 /// `LuaItemStack` handle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct StackRef(pub StackId);
+pub(crate) struct StackRef(pub StackId);
 
 fn quality_name(protos: &Prototypes, v: &Value) -> mlua::Result<String> {
     let name = match v {
@@ -51,7 +51,7 @@ fn known_item<'a>(protos: &'a Prototypes, name: &str) -> mlua::Result<&'a ItemPr
 
 /// Parse an `ItemStackIdentification` (string = a full stack, table = `ItemStackDefinition`,
 /// or a `LuaItemStack`).
-pub fn parse_spec(lua: &Lua, v: &Value) -> mlua::Result<StackSpec> {
+pub(crate) fn parse_spec(lua: &Lua, v: &Value) -> mlua::Result<StackSpec> {
     let sh = shared(lua);
     let protos = &sh.statics.protos;
     match v {
@@ -219,7 +219,7 @@ fn with_inv<R>(
 }
 
 /// Insert into several inventories in order (LuaControl.insert).
-pub fn insert_into(lua: &Lua, invs: &[InvId], spec: &StackSpec) -> mlua::Result<u32> {
+pub(crate) fn insert_into(lua: &Lua, invs: &[InvId], spec: &StackSpec) -> mlua::Result<u32> {
     let sh = shared(lua);
     let mut w = sh.world.borrow_mut();
     let mut left = spec.clone();
@@ -263,7 +263,7 @@ fn insert_order(invs: &[InvId], kind: &str) -> Vec<InvId> {
 }
 
 /// Remove from several inventories in order (LuaControl.remove_item).
-pub fn remove_from(lua: &Lua, invs: &[InvId], spec: &StackSpec) -> mlua::Result<u32> {
+pub(crate) fn remove_from(lua: &Lua, invs: &[InvId], spec: &StackSpec) -> mlua::Result<u32> {
     let sh = shared(lua);
     let mut w = sh.world.borrow_mut();
     let mut removed = 0;
@@ -277,7 +277,7 @@ pub fn remove_from(lua: &Lua, invs: &[InvId], spec: &StackSpec) -> mlua::Result<
 }
 
 /// Count in several inventories (LuaControl.get_item_count).
-pub fn count_in(lua: &Lua, invs: &[InvId], filter: &Value) -> mlua::Result<f64> {
+pub(crate) fn count_in(lua: &Lua, invs: &[InvId], filter: &Value) -> mlua::Result<f64> {
     let f = if filter.is_nil() {
         None
     } else {
@@ -298,7 +298,11 @@ pub fn count_in(lua: &Lua, invs: &[InvId], filter: &Value) -> mlua::Result<f64> 
 }
 
 /// The control methods shared by `LuaPlayer` and `LuaEntity` (character).
-pub fn control_method(lua: &Lua, key: &str, invs: Vec<InvId>) -> mlua::Result<Option<Value>> {
+pub(crate) fn control_method(
+    lua: &Lua,
+    key: &str,
+    invs: Vec<InvId>,
+) -> mlua::Result<Option<Value>> {
     Ok(Some(match key {
         "insert" => method(lua, move |lua, a| {
             let spec = parse_spec(lua, &first(&a))?;

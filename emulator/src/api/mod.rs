@@ -5,25 +5,25 @@
 //! reports itself invalid like the game's. Methods are called with a dot (`inv.insert{...}`), as
 //! in the game. Unknown keys raise "<Class> doesn't contain key <key>." like the game.
 
-pub mod control;
-pub mod defines;
-pub mod entity;
-pub mod equipment;
-pub mod game;
-pub mod gui;
-pub mod handle;
-pub mod helpers;
-pub mod inventory;
-pub mod player;
-pub mod refs;
-pub mod script;
+pub(crate) mod control;
+pub(crate) mod defines;
+pub(crate) mod entity;
+pub(crate) mod equipment;
+pub(crate) mod game;
+pub(crate) mod gui;
+pub(crate) mod handle;
+pub(crate) mod helpers;
+pub(crate) mod inventory;
+pub(crate) mod player;
+pub(crate) mod refs;
+pub(crate) mod script;
 
-use mlua::{Function, IntoLua, Lua, MultiValue, Table, Value};
+use mlua::{IntoLua, Lua, MultiValue, Table, Value};
 
 use crate::sandbox::rt;
 
 /// Install all API globals into a fresh state.
-pub fn install(lua: &Lua) -> mlua::Result<()> {
+pub(crate) fn install(lua: &Lua) -> mlua::Result<()> {
     let g = lua.globals();
     g.raw_set("defines", defines::create(lua)?)?;
     g.raw_set("script", script::create_script(lua)?)?;
@@ -38,7 +38,7 @@ pub fn install(lua: &Lua) -> mlua::Result<()> {
 }
 
 /// "<Class> doesn't contain key <key>."
-pub fn no_key(class: &str, key: &Value) -> mlua::Error {
+pub(crate) fn no_key(class: &str, key: &Value) -> mlua::Error {
     let k = match key {
         Value::String(s) => s.to_string_lossy(),
         Value::Integer(i) => i.to_string(),
@@ -49,12 +49,12 @@ pub fn no_key(class: &str, key: &Value) -> mlua::Error {
 }
 
 /// "<Class> API call when <Class> was invalid."
-pub fn invalid(class: &str) -> mlua::Error {
+pub(crate) fn invalid(class: &str) -> mlua::Error {
     rt(format!("{class} API call when {class} was invalid."))
 }
 
 /// A key as a string, or the no-such-key error.
-pub fn key_str(class: &str, key: &Value) -> mlua::Result<String> {
+pub(crate) fn key_str(class: &str, key: &Value) -> mlua::Result<String> {
     match key {
         Value::String(s) => Ok(s.to_string_lossy()),
         other => Err(no_key(class, other)),
@@ -62,30 +62,19 @@ pub fn key_str(class: &str, key: &Value) -> mlua::Result<String> {
 }
 
 /// Wrap a closure as a Lua function value (an API method bound to its object).
-pub fn method<F>(lua: &Lua, f: F) -> mlua::Result<Value>
+pub(crate) fn method<F>(lua: &Lua, f: F) -> mlua::Result<Value>
 where
     F: Fn(&Lua, MultiValue) -> mlua::Result<MultiValue> + 'static,
 {
     Ok(Value::Function(lua.create_function(f)?))
 }
 
-/// Build a function value from a typed closure.
-pub fn func<A, R, F>(lua: &Lua, f: F) -> mlua::Result<Value>
-where
-    A: mlua::FromLuaMulti,
-    R: mlua::IntoLuaMulti,
-    F: Fn(&Lua, A) -> mlua::Result<R> + 'static,
-{
-    let f: Function = lua.create_function(f)?;
-    Ok(Value::Function(f))
-}
-
 /// A group of members of an API class: the value of member `key` of the object `id` names,
 /// or None when the group has no such member.
-pub type Members<Id> = fn(&Lua, Id, &str) -> mlua::Result<Option<Value>>;
+pub(crate) type Members<Id> = fn(&Lua, Id, &str) -> mlua::Result<Option<Value>>;
 
 /// The value of member `key` of object `id` from the first of `groups` that has it.
-pub fn find_member<Id: Copy>(
+pub(crate) fn find_member<Id: Copy>(
     groups: &[Members<Id>],
     lua: &Lua,
     id: Id,
@@ -100,17 +89,17 @@ pub fn find_member<Id: Copy>(
 }
 
 /// The first argument of a method call (nil when there is none).
-pub fn first(args: &MultiValue) -> Value {
+pub(crate) fn first(args: &MultiValue) -> Value {
     args.iter().next().cloned().unwrap_or(Value::Nil)
 }
 
 /// One return value.
-pub fn one<T: IntoLua>(lua: &Lua, v: T) -> mlua::Result<MultiValue> {
+pub(crate) fn one<T: IntoLua>(lua: &Lua, v: T) -> mlua::Result<MultiValue> {
     Ok(MultiValue::from_iter([v.into_lua(lua)?]))
 }
 
 /// A field of an argument table: `default` when it is absent, else what `parse` makes of it.
-pub fn field_or<T>(
+pub(crate) fn field_or<T>(
     t: &Table,
     key: &str,
     default: T,
@@ -123,7 +112,7 @@ pub fn field_or<T>(
 }
 
 /// Gives a global table an `__index` metamethod (what reading a key it does not hold does).
-pub fn set_index_metamethod<A, R, F>(lua: &Lua, t: &Table, f: F) -> mlua::Result<()>
+pub(crate) fn set_index_metamethod<A, R, F>(lua: &Lua, t: &Table, f: F) -> mlua::Result<()>
 where
     A: mlua::FromLuaMulti,
     R: mlua::IntoLuaMulti,
@@ -135,7 +124,7 @@ where
 }
 
 /// Read a number argument.
-pub fn as_number(v: &Value, what: &str) -> mlua::Result<f64> {
+pub(crate) fn as_number(v: &Value, what: &str) -> mlua::Result<f64> {
     match v {
         Value::Integer(i) => Ok(*i as f64),
         Value::Number(n) => Ok(*n),
@@ -147,7 +136,7 @@ pub fn as_number(v: &Value, what: &str) -> mlua::Result<f64> {
 }
 
 /// Read a whole non-negative number argument.
-pub fn as_uint(v: &Value, what: &str) -> mlua::Result<u32> {
+pub(crate) fn as_uint(v: &Value, what: &str) -> mlua::Result<u32> {
     let n = as_number(v, what)?;
     if n < 0.0 || n.fract() != 0.0 || n > f64::from(u32::MAX) {
         return Err(rt(format!("{what}: expected a whole number >= 0, got {n}")));
@@ -156,7 +145,7 @@ pub fn as_uint(v: &Value, what: &str) -> mlua::Result<u32> {
 }
 
 /// Read a boolean argument.
-pub fn as_bool(v: &Value, what: &str) -> mlua::Result<bool> {
+pub(crate) fn as_bool(v: &Value, what: &str) -> mlua::Result<bool> {
     match v {
         Value::Boolean(b) => Ok(*b),
         other => Err(rt(format!(
@@ -167,7 +156,7 @@ pub fn as_bool(v: &Value, what: &str) -> mlua::Result<bool> {
 }
 
 /// Read a string argument.
-pub fn as_string(v: &Value, what: &str) -> mlua::Result<String> {
+pub(crate) fn as_string(v: &Value, what: &str) -> mlua::Result<String> {
     match v {
         Value::String(s) => Ok(s.to_string_lossy()),
         Value::Integer(i) => Ok(i.to_string()),
@@ -180,7 +169,7 @@ pub fn as_string(v: &Value, what: &str) -> mlua::Result<String> {
 }
 
 /// A `{x=, y=}` table.
-pub fn position_table(lua: &Lua, p: crate::world::Position) -> mlua::Result<Value> {
+pub(crate) fn position_table(lua: &Lua, p: crate::world::Position) -> mlua::Result<Value> {
     let t = lua.create_table()?;
     t.raw_set("x", p.x)?;
     t.raw_set("y", p.y)?;

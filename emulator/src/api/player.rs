@@ -20,15 +20,15 @@ use crate::world::{
 
 /// `LuaPlayer` handle, by player index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PlayerRef(pub u32);
+pub(crate) struct PlayerRef(pub u32);
 
 /// `LuaGui` handle of a player.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct GuiHolder(pub u32);
+pub(crate) struct GuiHolder(pub u32);
 
 /// `LuaSurface` handle (only `nauvis`, index 1, exists).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SurfaceRef(pub u32);
+pub(crate) struct SurfaceRef(pub u32);
 
 fn color_table(lua: &Lua, c: Color) -> mlua::Result<Value> {
     let t = lua.create_table()?;
@@ -75,7 +75,7 @@ fn parse_color(v: &Value) -> mlua::Result<Color> {
 }
 
 /// Send a message to one player's console.
-pub fn print_to(lua: &Lua, player: u32, msg: &Value) -> mlua::Result<()> {
+pub(crate) fn print_to(lua: &Lua, player: u32, msg: &Value) -> mlua::Result<()> {
     let text = to_display(lua, msg)?;
     shared(lua)
         .out
@@ -122,7 +122,7 @@ fn quick_bar_index(v: &Value) -> mlua::Result<u32> {
 
 /// Respawns player `index` now if it is waiting to respawn: a new character, controlled.
 /// Returns whether it respawned.
-pub fn respawn(w: &mut World, index: u32) -> bool {
+pub(crate) fn respawn(w: &mut World, index: u32) -> bool {
     let waiting = w.player_mut(index).and_then(|p| p.ticks_to_respawn.take());
     if waiting.is_none() {
         return false;
@@ -589,12 +589,12 @@ impl UserData for GuiHolder {
 }
 
 /// The one force the emulator has (the game's default force of players).
-pub const FORCE: &str = "player";
+pub(crate) const FORCE: &str = "player";
 
 /// `LuaForce` handle of the force `player` (forces, research and technologies are not
 /// modelled: `name`, `index`, `valid`, `object_name`, and `technologies`, empty).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ForceRef;
+pub(crate) struct ForceRef;
 
 impl UserData for ForceRef {
     fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {

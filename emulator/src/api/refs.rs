@@ -8,7 +8,7 @@ use crate::world::World;
 /// Which inventory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum InvId {
+pub(crate) enum InvId {
     Character { unit: u32, kind: InventoryKind },
     God { player: u32 },
     Script { id: u32 },
@@ -17,7 +17,7 @@ pub enum InvId {
 /// Which item stack.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum StackId {
+pub(crate) enum StackId {
     /// `slot` is 0-based.
     Slot {
         inv: InvId,
@@ -31,7 +31,7 @@ pub enum StackId {
 /// Any object a Lua value can refer to (the save form of API userdata found in `storage`).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum ObjRef {
+pub(crate) enum ObjRef {
     Player(u32),
     Entity(u32),
     Inventory(InvId),
@@ -44,7 +44,7 @@ pub enum ObjRef {
 }
 
 impl InvId {
-    pub fn get<'a>(&self, w: &'a World) -> Option<&'a Inventory> {
+    pub(crate) fn get<'a>(&self, w: &'a World) -> Option<&'a Inventory> {
         match *self {
             InvId::Character { unit, kind } => {
                 w.characters.get(&unit).and_then(|c| c.inventory(kind))
@@ -54,7 +54,7 @@ impl InvId {
         }
     }
 
-    pub fn get_mut<'a>(&self, w: &'a mut World) -> Option<&'a mut Inventory> {
+    pub(crate) fn get_mut<'a>(&self, w: &'a mut World) -> Option<&'a mut Inventory> {
         match *self {
             InvId::Character { unit, kind } => w
                 .characters
@@ -68,21 +68,21 @@ impl InvId {
 
 impl StackId {
     /// Whether the slot exists.
-    pub fn exists(&self, w: &World) -> bool {
+    pub(crate) fn exists(&self, w: &World) -> bool {
         match *self {
             StackId::Slot { inv, slot } => inv.get(w).is_some_and(|i| slot < i.slots.len()),
             StackId::Cursor { player } => w.player(player).is_some(),
         }
     }
 
-    pub fn get<'a>(&self, w: &'a World) -> Option<&'a Option<ItemStack>> {
+    pub(crate) fn get<'a>(&self, w: &'a World) -> Option<&'a Option<ItemStack>> {
         match *self {
             StackId::Slot { inv, slot } => inv.get(w).and_then(|i| i.slots.get(slot)),
             StackId::Cursor { player } => w.player(player).map(|p| &p.cursor),
         }
     }
 
-    pub fn get_mut<'a>(&self, w: &'a mut World) -> Option<&'a mut Option<ItemStack>> {
+    pub(crate) fn get_mut<'a>(&self, w: &'a mut World) -> Option<&'a mut Option<ItemStack>> {
         match *self {
             StackId::Slot { inv, slot } => inv.get_mut(w).and_then(|i| i.slots.get_mut(slot)),
             StackId::Cursor { player } => w.player_mut(player).map(|p| &mut p.cursor),
@@ -90,7 +90,7 @@ impl StackId {
     }
 
     /// The inventory kind the slot belongs to (the cursor accepts everything).
-    pub fn inventory_kind(&self) -> Option<InventoryKind> {
+    pub(crate) fn inventory_kind(&self) -> Option<InventoryKind> {
         match *self {
             StackId::Slot {
                 inv: InvId::Character { kind, .. },

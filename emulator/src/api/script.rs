@@ -67,7 +67,7 @@ fn remove_registered(lua: &Lua, registry_key: &str, name: String) -> mlua::Resul
     Ok(existed)
 }
 
-pub fn create_script(lua: &Lua) -> mlua::Result<Table> {
+pub(crate) fn create_script(lua: &Lua) -> mlua::Result<Table> {
     let s = lua.create_table()?;
     for hook in ["on_init", "on_load", "on_configuration_changed"] {
         s.raw_set(
@@ -199,7 +199,7 @@ fn read_only_proxy(lua: &Lua, members: Table, class: &'static str) -> mlua::Resu
     Ok(proxy)
 }
 
-pub fn create_remote(lua: &Lua) -> mlua::Result<Table> {
+pub(crate) fn create_remote(lua: &Lua) -> mlua::Result<Table> {
     let r = lua.create_table()?;
     r.raw_set(
         "add_interface",
@@ -263,7 +263,7 @@ pub fn create_remote(lua: &Lua) -> mlua::Result<Table> {
 }
 
 /// Built-in console commands (not overridable by `commands.add_command`).
-pub const BUILTIN_COMMANDS: &[&str] = &[
+pub(crate) const BUILTIN_COMMANDS: &[&str] = &[
     "c",
     "command",
     "sc",
@@ -277,7 +277,7 @@ pub const BUILTIN_COMMANDS: &[&str] = &[
     "seed",
 ];
 
-pub fn create_commands(lua: &Lua) -> mlua::Result<Table> {
+pub(crate) fn create_commands(lua: &Lua) -> mlua::Result<Table> {
     let c = lua.create_table()?;
     c.raw_set(
         "add_command",
@@ -325,7 +325,7 @@ pub fn create_commands(lua: &Lua) -> mlua::Result<Table> {
     Ok(c)
 }
 
-pub fn create_rcon(lua: &Lua) -> mlua::Result<Table> {
+pub(crate) fn create_rcon(lua: &Lua) -> mlua::Result<Table> {
     let r = lua.create_table()?;
     r.raw_set(
         "print",

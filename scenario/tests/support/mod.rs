@@ -979,7 +979,7 @@ impl Server {
         let w = self.game.world();
         let p = w.player_by_name(name).expect("player");
         let mut out = BTreeMap::new();
-        let mut add = |s: &invsync_emulator::inventory::ItemStack| {
+        let mut add = |s: &invsync_emulator::ItemStack| {
             *out.entry((s.name.clone(), s.quality.clone())).or_insert(0) += u64::from(s.count);
         };
         if let Some(c) = unit.and_then(|u| w.characters.get(&u)) {
@@ -997,7 +997,7 @@ impl Server {
     pub fn all_items(&self) -> BTreeMap<(String, String), u64> {
         let w = self.game.world();
         let mut out = BTreeMap::new();
-        let mut add = |s: &invsync_emulator::inventory::ItemStack| {
+        let mut add = |s: &invsync_emulator::ItemStack| {
             *out.entry((s.name.clone(), s.quality.clone())).or_insert(0) += u64::from(s.count);
         };
         for c in w.characters.values() {
