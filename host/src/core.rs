@@ -37,9 +37,10 @@ use crate::control::{
     printable,
 };
 use crate::crossing::{
-    Delivery, DeliveryConfig, DeliveryError, Pull, PullCommandKind, PullEnd, Purpose, SendToken,
+    Delivery, DeliveryConfig, DeliveryFailure, Pull, PullCommandKind, PullEnd, PullError,
+    PullFailure, Purpose, SendToken,
 };
-use crate::error::SendError;
+use crate::error::{SendError, SendFailure};
 use crate::events::{Confirmation, Delivered, LinkEvent, Problem, ReceivedMessage};
 use crate::message_ids::MessageIds;
 use crate::routing::{Path, to_game_options};
@@ -306,9 +307,11 @@ impl LinkCore {
         }
         self.stats.sent += 1;
         if let Some(reason) = &self.stopped {
-            let error = SendError::LinkClosed {
+            let error = SendError {
                 id: Some(id),
-                reason: reason.clone(),
+                failure: SendFailure::LinkClosed {
+                    reason: reason.clone(),
+                },
             };
             self.stats.send_failed += 1;
             self.events.push_back(LinkEvent::SendFailed(error));
@@ -373,7 +376,7 @@ impl LinkCore {
         }
         let encoded = match result {
             Ok(e) => e,
-            Err(error) => return self.fail(id, SendError::Encode { id, error }),
+            Err(error) => return self.fail(id, SendFailure::Encode(error)),
         };
         tracing::debug!(
             id,
@@ -391,7 +394,7 @@ impl LinkCore {
                 o.frames = encoded.frames;
                 o.state = OutState::Delivering(Box::new(d));
             }
-            Err(error) => self.fail(id, SendError::Delivery { id, error }),
+            Err(error) => self.fail(id, SendFailure::Delivery(error.failure)),
         }
     }
 
@@ -403,7 +406,7 @@ impl LinkCore {
             .get(&id)
             .is_some_and(|o| matches!(o.state, OutState::Encoding))
         {
-            self.fail(id, SendError::EncoderPanicked { id, reason });
+            self.fail(id, SendFailure::EncoderPanicked { reason });
         }
     }
 
@@ -637,8 +640,7 @@ impl LinkCore {
         for id in ids {
             self.fail(
                 id,
-                SendError::LinkClosed {
-                    id: Some(id),
+                SendFailure::LinkClosed {
                     reason: reason.clone(),
                 },
             );
@@ -649,11 +651,12 @@ impl LinkCore {
         self.settle_pulls();
         for (a, _) in std::mem::take(&mut self.pull_queue) {
             self.stats.receive_failed += 1;
-            self.events
-                .push_back(LinkEvent::ReceiveFailed(crate::PullError::LinkClosed {
-                    id: a.id,
+            self.events.push_back(LinkEvent::ReceiveFailed(PullError {
+                id: a.id,
+                failure: PullFailure::LinkClosed {
                     reason: reason.clone(),
-                }));
+                },
+            }));
         }
     }
 
@@ -765,8 +768,7 @@ impl LinkCore {
             GameReply::Failed { id, name, detail } if id == message => {
                 return self.fail(
                     message,
-                    SendError::Failed {
-                        id,
+                    SendFailure::Failed {
                         error: name,
                         detail: printable(&detail),
                     },
@@ -806,8 +808,8 @@ impl LinkCore {
                 };
             }
             Some(Err(error)) => {
-                let error: DeliveryError = error.clone();
-                self.fail(message, SendError::Delivery { id: message, error });
+                let failure = SendFailure::Delivery(error.failure.clone());
+                self.fail(message, failure);
             }
         }
     }
@@ -830,8 +832,7 @@ impl LinkCore {
             GameReply::Failed { id, name, detail } if id == message => {
                 return self.fail(
                     message,
-                    SendError::Failed {
-                        id,
+                    SendFailure::Failed {
                         error: name,
                         detail: printable(&detail),
                     },
@@ -840,15 +841,11 @@ impl LinkCore {
             GameReply::Rejected { id, name, detail } if id.is_none_or(|id| id == message) => {
                 return self.fail(
                     message,
-                    SendError::Delivery {
-                        id: message,
-                        error: DeliveryError::Rejected {
-                            id: message,
-                            chunk: None,
-                            name,
-                            detail: printable(&detail),
-                        },
-                    },
+                    SendFailure::Delivery(DeliveryFailure::Rejected {
+                        chunk: None,
+                        name,
+                        detail: printable(&detail),
+                    }),
                 );
             }
             _ => {}
@@ -870,13 +867,7 @@ impl LinkCore {
             _ => {
                 if *queries >= max_queries {
                     let queries = *queries;
-                    return self.fail(
-                        message,
-                        SendError::Unconfirmed {
-                            id: message,
-                            queries,
-                        },
-                    );
+                    return self.fail(message, SendFailure::Unconfirmed { queries });
                 }
                 *next_query = now + verify_after;
                 return;
@@ -885,13 +876,7 @@ impl LinkCore {
         // The game lost chunks it had confirmed (a restart from a save): deliver again.
         if o.redeliveries >= max_redeliveries {
             let redeliveries = o.redeliveries;
-            return self.fail(
-                message,
-                SendError::Lost {
-                    id: message,
-                    redeliveries,
-                },
-            );
+            return self.fail(message, SendFailure::Lost { redeliveries });
         }
         o.redeliveries += 1;
         tracing::warn!(
@@ -901,7 +886,7 @@ impl LinkCore {
         );
         match Delivery::new(message, o.frames.clone(), delivery_config) {
             Ok(d) => o.state = OutState::Delivering(Box::new(d)),
-            Err(error) => self.fail(message, SendError::Delivery { id: message, error }),
+            Err(error) => self.fail(message, SendFailure::Delivery(error.failure)),
         }
     }
 
@@ -941,7 +926,7 @@ impl LinkCore {
         match report.outcome {
             ReceivedOutcome::Done => self.finish(id, Confirmation::Stdout),
             ReceivedOutcome::Failed { error, detail } => {
-                self.fail(id, SendError::Failed { id, error, detail })
+                self.fail(id, SendFailure::Failed { error, detail })
             }
         }
     }
@@ -982,10 +967,14 @@ impl LinkCore {
         }));
     }
 
-    fn fail(&mut self, id: u32, error: SendError) {
+    fn fail(&mut self, id: u32, failure: SendFailure) {
         if self.remove(id).is_none() {
             return;
         }
+        let error = SendError {
+            id: Some(id),
+            failure,
+        };
         tracing::warn!(id, error = %error, "message to the game failed");
         self.stats.send_failed += 1;
         self.events.push_back(LinkEvent::SendFailed(error));
@@ -1077,15 +1066,14 @@ impl LinkCore {
             .any(|&(i, c, w)| (i, c, w) == (id, a.count, a.wire_len));
         if self.pull_queue.len() >= self.config.max_queued_pulls {
             self.stats.receive_failed += 1;
-            self.events.push_back(LinkEvent::ReceiveFailed(
-                crate::PullError::BadAnnouncement {
-                    id,
-                    reason: format!(
-                        "{} staged messages are already waiting to be pulled",
-                        self.pull_queue.len()
-                    ),
-                },
-            ));
+            let reason = format!(
+                "{} staged messages are already waiting to be pulled",
+                self.pull_queue.len()
+            );
+            self.events.push_back(LinkEvent::ReceiveFailed(PullError {
+                id,
+                failure: PullFailure::BadAnnouncement { reason },
+            }));
             return;
         }
         tracing::debug!(

@@ -76,10 +76,11 @@ pub use control::{
     classify,
 };
 pub use crossing::{
-    Delivery, DeliveryCommand, DeliveryConfig, DeliveryError, DeliveryStats, Pull, PullCommand,
-    PullCommandKind, PullConfig, PullEnd, PullError, PullStats, Purpose, SendToken,
+    Delivery, DeliveryCommand, DeliveryConfig, DeliveryError, DeliveryFailure, DeliveryStats, Pull,
+    PullCommand, PullCommandKind, PullConfig, PullEnd, PullError, PullFailure, PullStats, Purpose,
+    SendToken,
 };
-pub use error::SendError;
+pub use error::{SendError, SendFailure};
 pub use events::{Confirmation, Delivered, LinkEvent, Problem, ReceivedMessage};
 pub use link::{Incoming, Link, LinkError, LinkOptions, PendingSend};
 pub use message_ids::MessageIds;

@@ -26,7 +26,7 @@ use tokio::time::Instant as TokioInstant;
 use crate::config::LinkConfig;
 use crate::core::{CommandToken, LinkCore};
 use crate::crossing::PullError;
-use crate::error::SendError;
+use crate::error::{SendError, SendFailure};
 use crate::events::{Delivered, LinkEvent, Problem, ReceivedMessage};
 use crate::message_ids::MessageIds;
 
@@ -126,9 +126,11 @@ impl PendingSend {
     pub async fn outcome(self) -> Result<Delivered, SendError> {
         let id = self.id;
         self.outcome.await.unwrap_or_else(|_| {
-            Err(SendError::LinkClosed {
+            Err(SendError {
                 id: Some(id),
-                reason: "the link task ended".into(),
+                failure: SendFailure::LinkClosed {
+                    reason: "the link task ended".into(),
+                },
             })
         })
     }
@@ -192,9 +194,11 @@ impl Link {
             wire_len: wire_len_tx,
             outcome: outcome_tx,
         };
-        let closed = || SendError::LinkClosed {
+        let closed = || SendError {
             id: None,
-            reason: "the link task ended".into(),
+            failure: SendFailure::LinkClosed {
+                reason: "the link task ended".into(),
+            },
         };
         self.requests.send(request).await.map_err(|_| closed())?;
         let id = id_rx.await.map_err(|_| closed())?;
@@ -381,7 +385,7 @@ impl Driver {
                 }
                 LinkEvent::SendFailed(e) => {
                     // The core names every message it fails (the link assigned its id).
-                    if let Some(id) = e.message_id() {
+                    if let Some(id) = e.id {
                         self.wire_len_waiters.remove(&id);
                         if let Some(waiter) = self.waiters.remove(&id) {
                             let _ = waiter.send(Err(e));

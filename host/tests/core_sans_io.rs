@@ -14,7 +14,7 @@ use invsync_codec::{
 };
 use invsync_host::{
     Command, CommandKind, Confirmation, LinkConfig, LinkCore, LinkEvent, MessageIds, Path, Problem,
-    SendError,
+    SendError, SendFailure,
 };
 use invsync_rcon_transport::format_ranges;
 use invsync_stdout_transport::{StdoutEvent, StdoutReader, StdoutReaderConfig};
@@ -463,7 +463,7 @@ fn failures_are_typed_and_name_the_message_and_the_protocol_error() {
     game.failed.insert(id, "MessageChecksumMismatch".into());
     answer_status_when_due(&mut core, &game, id);
     let err = only_send_failure(&mut core);
-    assert_eq!(err.message_id(), Some(id));
+    assert_eq!(err.id, Some(id));
     assert_eq!(err.protocol_error(), Some("MessageChecksumMismatch"));
     assert!(err.to_string().contains(&format!("message {id}")), "{err}");
 
@@ -478,7 +478,7 @@ fn failures_are_typed_and_name_the_message_and_the_protocol_error() {
     assert!(
         matches!(
             events.as_slice(),
-            [LinkEvent::SendFailed(SendError::Failed { id: i, error, detail })]
+            [LinkEvent::SendFailed(SendError { id: Some(i), failure: SendFailure::Failed { error, detail } })]
                 if *i == id && error == "DecompressFailed" && detail == "bad zlib"
         ),
         "{events:?}"
@@ -495,7 +495,7 @@ fn failures_are_typed_and_name_the_message_and_the_protocol_error() {
     );
     let err = only_send_failure(&mut core);
     assert_eq!(err.protocol_error(), Some("MethodNotAccepted"));
-    assert_eq!(err.message_id(), Some(id));
+    assert_eq!(err.id, Some(id));
     // Replies to its other commands are ignored from now on.
     for c in &batch[1..] {
         core.on_reply(c.token, b"ok 1 1/2", now);
@@ -531,7 +531,7 @@ fn chunks_lost_by_the_game_are_delivered_again_within_a_bound() {
     assert!(
         matches!(
             events.as_slice(),
-            [LinkEvent::SendFailed(SendError::Lost { id: i, redeliveries: 1 })] if *i == id
+            [LinkEvent::SendFailed(SendError { id: Some(i), failure: SendFailure::Lost { redeliveries: 1 } })] if *i == id
         ),
         "{events:?}"
     );
@@ -718,7 +718,7 @@ fn reports_and_announcements_that_make_no_sense_are_problems_not_actions() {
         "{events:?}"
     );
     assert!(
-        matches!(&events[2], LinkEvent::ReceiveFailed(e) if e.message_id() == 6),
+        matches!(&events[2], LinkEvent::ReceiveFailed(e) if e.id == 6),
         "{events:?}"
     );
     assert_eq!(events.len(), 3);
@@ -739,7 +739,10 @@ fn a_stopped_transport_fails_everything_pending() {
     let failed: Vec<Option<u32>> = drain_events(&mut core)
         .into_iter()
         .map(|e| match e {
-            LinkEvent::SendFailed(SendError::LinkClosed { id, reason }) => {
+            LinkEvent::SendFailed(SendError {
+                id,
+                failure: SendFailure::LinkClosed { reason },
+            }) => {
                 assert!(reason.contains("password"));
                 id
             }
@@ -749,7 +752,7 @@ fn a_stopped_transport_fails_everything_pending() {
     assert_eq!(failed, [Some(a), Some(b)]);
     let c = core.send(b"later".to_vec());
     assert!(
-        matches!(drain_events(&mut core).as_slice(), [LinkEvent::SendFailed(e)] if e.message_id() == Some(c))
+        matches!(drain_events(&mut core).as_slice(), [LinkEvent::SendFailed(e)] if e.id == Some(c))
     );
     assert!(core.poll_command(now).is_none());
 }
@@ -763,9 +766,11 @@ fn a_panicked_encoder_fails_the_message_with_its_own_error() {
     let err = only_send_failure(&mut core);
     assert_eq!(
         err,
-        SendError::EncoderPanicked {
-            id,
-            reason: "task 3 panicked".into()
+        SendError {
+            id: Some(id),
+            failure: SendFailure::EncoderPanicked {
+                reason: "task 3 panicked".into()
+            }
         }
     );
     assert_eq!(err.protocol_error(), None);

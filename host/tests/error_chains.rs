@@ -6,7 +6,10 @@ use std::error::Error;
 use std::time::Duration;
 
 use invsync_codec::{Capabilities, EncodeOptions, Error as CodecError, encode};
-use invsync_host::{DeliveryError, Link, LinkError, LinkOptions, Problem, PullError, SendError};
+use invsync_host::{
+    DeliveryError, DeliveryFailure, Link, LinkError, LinkOptions, Problem, PullError, PullFailure,
+    SendError, SendFailure,
+};
 use invsync_rcon_transport::{
     ClientConfig, CommandError, ConnectionError, PacketError, RconError, StopReason,
 };
@@ -44,26 +47,26 @@ fn too_large() -> CodecError {
 }
 
 #[test]
-fn send_errors_name_their_cause_once() {
+fn send_errors_name_their_cause_and_the_message_once() {
     let error = too_large();
-    let encode = SendError::Encode {
-        id: 5,
-        error: error.clone(),
+    let encode = SendError {
+        id: Some(5),
+        failure: SendFailure::Encode(error.clone()),
     };
     assert_names_once(&encode, &error);
     assert_eq!(encode.protocol_error(), Some("MessageTooLarge"));
 
-    let unreadable = DeliveryError::UnreadableFrame {
-        id: 5,
+    // A delivery's failure under the message it failed: the id once, the cause once.
+    let unreadable = DeliveryFailure::UnreadableFrame {
         position: 2,
         count: 3,
         error: CodecError::NotAFrame {
             reason: "it starts with `xx`".into(),
         },
     };
-    let delivery = SendError::Delivery {
-        id: 5,
-        error: unreadable.clone(),
+    let delivery = SendError {
+        id: Some(5),
+        failure: SendFailure::Delivery(unreadable.clone()),
     };
     assert_names_once(&delivery, &unreadable);
     assert_eq!(
@@ -73,48 +76,54 @@ fn send_errors_name_their_cause_once() {
     );
     assert_eq!(delivery.protocol_error(), Some("NotAFrame"));
 
-    let rejected = DeliveryError::Rejected {
+    let rejected = DeliveryError {
         id: 5,
-        chunk: Some(2),
-        name: "MethodNotAccepted".into(),
-        detail: "lz4 is off".into(),
+        failure: DeliveryFailure::Rejected {
+            chunk: Some(2),
+            name: "MethodNotAccepted".into(),
+            detail: "lz4 is off".into(),
+        },
     };
-    let delivery = SendError::Delivery {
-        id: 5,
-        error: rejected.clone(),
-    };
-    assert_names_once(&delivery, &rejected);
     assert_eq!(
-        chain(&delivery),
-        "the game rejected message 5 (chunk 2): MethodNotAccepted lz4 is off"
+        chain(&rejected),
+        "message 5: the game rejected chunk 2: MethodNotAccepted lz4 is off"
     );
+    let delivery = SendError {
+        id: Some(rejected.id),
+        failure: SendFailure::Delivery(rejected.failure.clone()),
+    };
+    assert_eq!(chain(&delivery), chain(&rejected));
+    assert_eq!(delivery.protocol_error(), Some("MethodNotAccepted"));
 }
 
 #[test]
 fn a_panicked_encoder_is_its_own_failure() {
-    let error = SendError::EncoderPanicked {
-        id: 8,
-        reason: "task 12 panicked with message \"boom\"".into(),
+    let error = SendError {
+        id: Some(8),
+        failure: SendFailure::EncoderPanicked {
+            reason: "task 12 panicked with message \"boom\"".into(),
+        },
     };
     assert_eq!(
         chain(&error),
         "message 8: the encoder task failed: task 12 panicked with message \"boom\""
     );
-    assert_eq!(error.message_id(), Some(8));
     assert_eq!(error.protocol_error(), None, "not a protocol error");
 }
 
 #[test]
 fn a_link_closed_before_an_id_was_assigned_says_so() {
-    let error = SendError::LinkClosed {
-        id: None,
+    let closed = SendFailure::LinkClosed {
         reason: "the link task ended".into(),
     };
-    assert_eq!(error.message_id(), None);
+    let error = SendError {
+        id: None,
+        failure: closed.clone(),
+    };
     assert_eq!(chain(&error), "the link closed: the link task ended");
-    let error = SendError::LinkClosed {
+    let error = SendError {
         id: Some(3),
-        reason: "the link task ended".into(),
+        failure: closed,
     };
     assert_eq!(
         chain(&error),
@@ -125,11 +134,13 @@ fn a_link_closed_before_an_id_was_assigned_says_so() {
 #[test]
 fn pull_errors_and_problems_name_their_cause_once() {
     let error = too_large();
-    let invalid = PullError::Invalid {
+    let invalid = PullError {
         id: 9,
-        error: error.clone(),
+        failure: PullFailure::Invalid(error.clone()),
     };
     assert_names_once(&invalid, &error);
+    assert_eq!(invalid.protocol_error(), Some("MessageTooLarge"));
+    assert!(chain(&invalid).starts_with("staged message 9: message 5: "));
     let rejected = Problem::StdoutFrameRejected {
         line: 4,
         error: error.clone(),

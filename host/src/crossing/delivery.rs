@@ -100,21 +100,25 @@ pub struct DeliveryStats {
     pub command_bytes: u64,
 }
 
-/// Why a delivery ended without the game holding the message. Every variant names the
-/// message as `id`.
+/// Why the delivery of message `id` ended without the game holding it.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum DeliveryError {
+#[error("message {id}: {failure}")]
+pub struct DeliveryError {
+    /// The message id.
+    pub id: u32,
+    /// What went wrong.
+    pub failure: DeliveryFailure,
+}
+
+/// What went wrong in a [`DeliveryError`].
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum DeliveryFailure {
     /// No frames were given.
-    #[error("message {id}: a delivery needs at least one frame")]
-    NoFrames {
-        /// Message id.
-        id: u32,
-    },
+    #[error("a delivery needs at least one frame")]
+    NoFrames,
     /// A frame given fails the codec's checks (syntax, frame checksum).
-    #[error("message {id}: frame {position} of {count} is not a valid frame: {error} (protocol error {})", error.name())]
+    #[error("frame {position} of {count} is not a valid frame: {error} (protocol error {})", error.name())]
     UnreadableFrame {
-        /// Message id.
-        id: u32,
         /// 1-based position in the list given.
         position: usize,
         /// Frames given.
@@ -122,14 +126,10 @@ pub enum DeliveryError {
         /// The codec's error.
         error: CodecError,
     },
-    /// A frame given is not chunk `position/count` of message `id`, or differs from the first
+    /// A frame given is not chunk `position/count` of the message, or differs from the first
     /// frame in a field all chunks of a message share.
-    #[error(
-        "message {id}: frame {position} of {count} is not chunk {position}/{count} of it: {reason}"
-    )]
+    #[error("frame {position} of {count} is not chunk {position}/{count} of it: {reason}")]
     WrongFrame {
-        /// Message id.
-        id: u32,
         /// 1-based position in the list given.
         position: usize,
         /// Frames given.
@@ -138,10 +138,8 @@ pub enum DeliveryError {
         reason: String,
     },
     /// The game rejected the message, or a chunk more often than retries allow.
-    #[error("the game rejected message {id}{}: {name} {detail}", chunk.map(|c| format!(" (chunk {c})")).unwrap_or_default())]
+    #[error("the game rejected {}: {name} {detail}", chunk.map_or("it".to_owned(), |c| format!("chunk {c}")))]
     Rejected {
-        /// Message id.
-        id: u32,
         /// The chunk rejected, if the rejection was about one.
         chunk: Option<u32>,
         /// Protocol error name (PROTOCOL.md 3.1), or the module's own (`BadArgument`).
@@ -151,48 +149,51 @@ pub enum DeliveryError {
     },
     /// Replies that are not protocol lines, too many in a row.
     #[error(
-        "message {id}: the game answered a {command} command with {text:?}, which is not an \
-         invsync reply (is the invsync module loaded in the game?)"
+        "the game answered a {command} command with {text:?}, which is not an invsync reply (is \
+         the invsync module loaded in the game?)"
     )]
     UnexpectedReply {
-        /// Message id.
-        id: u32,
         /// `recv` or `status`.
         command: &'static str,
         /// The reply (cut to a bounded excerpt).
         text: String,
     },
     /// A protocol reply about another message or with another chunk count.
-    #[error("message {id}: the game's reply {text:?} does not match this message ({count} chunks)")]
+    #[error("the game's reply {text:?} does not match this message ({count} chunks)")]
     MismatchedReply {
-        /// Message id.
-        id: u32,
-        /// Its chunk count.
+        /// The message's chunk count.
         count: u32,
         /// The reply, as parsed.
         text: String,
     },
     /// Lost replies and status rounds that recover nothing.
     #[error(
-        "message {id}: gave up after {rounds} status rounds in a row without progress \
-         ({missing} chunks still unconfirmed; commands time out or the connection keeps failing)"
+        "gave up after {rounds} status rounds in a row without progress ({missing} chunks still \
+         unconfirmed; commands time out or the connection keeps failing)"
     )]
     NoProgress {
-        /// Message id.
-        id: u32,
         /// Status rounds without progress.
         rounds: u32,
         /// Chunks not confirmed.
         missing: usize,
     },
     /// A command could not be sent at all (for example longer than the client allows).
-    #[error("message {id}: a command cannot be sent: {reason}")]
+    #[error("a command cannot be sent: {reason}")]
     Unsendable {
-        /// Message id.
-        id: u32,
         /// Why.
         reason: String,
     },
+}
+
+impl DeliveryFailure {
+    /// The protocol error name (PROTOCOL.md 3.1) behind the failure, if there is one.
+    pub fn protocol_error(&self) -> Option<&str> {
+        match self {
+            DeliveryFailure::Rejected { name, .. } => Some(name),
+            DeliveryFailure::UnreadableFrame { error, .. } => Some(error.name()),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -265,15 +266,17 @@ impl Delivery {
         frames: Vec<String>,
         config: DeliveryConfig,
     ) -> Result<Self, DeliveryError> {
+        let error = |failure| DeliveryError { id, failure };
         let count = frames.len();
-        let wrong = |position: usize, reason: String| DeliveryError::WrongFrame {
-            id,
-            position,
-            count,
-            reason,
+        let wrong = |position, reason| {
+            error(DeliveryFailure::WrongFrame {
+                position,
+                count,
+                reason,
+            })
         };
         if count == 0 {
-            return Err(DeliveryError::NoFrames { id });
+            return Err(error(DeliveryFailure::NoFrames));
         }
         let count32 = u32::try_from(count)
             .map_err(|_| wrong(count, format!("a message has at most {} chunks", u32::MAX)))?;
@@ -281,11 +284,12 @@ impl Delivery {
         for (index, frame) in (1..=count32).zip(&frames) {
             let position = index as usize;
             let header = Frame::parse(frame.as_bytes())
-                .map_err(|error| DeliveryError::UnreadableFrame {
-                    id,
-                    position,
-                    count,
-                    error,
+                .map_err(|e| {
+                    error(DeliveryFailure::UnreadableFrame {
+                        position,
+                        count,
+                        error: e,
+                    })
                 })?
                 .header;
             let want = Header {
@@ -387,8 +391,7 @@ impl Delivery {
             }
             self.stored_at_last_round = self.stored;
             if self.rounds_without_progress > self.config.max_rounds_without_progress {
-                self.fail(DeliveryError::NoProgress {
-                    id: self.id,
+                self.fail(DeliveryFailure::NoProgress {
                     rounds: self.rounds_without_progress - 1,
                     missing: self.frames.len() - self.stored,
                 });
@@ -418,8 +421,7 @@ impl Delivery {
                     Purpose::Chunk { .. } => "recv",
                     Purpose::Status => "status",
                 };
-                self.fail(DeliveryError::UnexpectedReply {
-                    id: self.id,
+                self.fail(DeliveryFailure::UnexpectedReply {
                     command,
                     text: text.clone(),
                 });
@@ -456,10 +458,7 @@ impl Delivery {
     /// Command `token` could not be sent at all; nothing can be delivered then.
     pub fn on_unsendable(&mut self, token: SendToken, reason: String) {
         if self.in_flight.remove(&token).is_some() {
-            self.fail(DeliveryError::Unsendable {
-                id: self.id,
-                reason,
-            });
+            self.fail(DeliveryFailure::Unsendable { reason });
         }
     }
 
@@ -499,8 +498,7 @@ impl Delivery {
                         self.set(index, Chunk::Pending);
                         self.not_before = Some(now + self.config.busy_retry_delay);
                     }
-                    _ => self.fail(DeliveryError::Rejected {
-                        id: this,
+                    _ => self.fail(DeliveryFailure::Rejected {
                         chunk: Some(index),
                         name,
                         detail,
@@ -545,16 +543,14 @@ impl Delivery {
                 }
             }
             GameReply::Rejected { id, name, detail } if id.is_none() || id == Some(this) => self
-                .fail(DeliveryError::Rejected {
-                    id: this,
+                .fail(DeliveryFailure::Rejected {
                     chunk: None,
                     name,
                     detail,
                 }),
             // The game dropped the message (checksum, decoding, expiry): final.
             GameReply::Failed { id, name, detail } if id == this => {
-                self.fail(DeliveryError::Rejected {
-                    id: this,
+                self.fail(DeliveryFailure::Rejected {
                     chunk: None,
                     name,
                     detail,
@@ -565,8 +561,7 @@ impl Delivery {
     }
 
     fn mismatched(&mut self, reply: GameReply) {
-        self.fail(DeliveryError::MismatchedReply {
-            id: self.id,
+        self.fail(DeliveryFailure::MismatchedReply {
             count: self.frames.len() as u32,
             text: format!("{reply:?}"),
         });
@@ -612,9 +607,12 @@ impl Delivery {
         }
     }
 
-    fn fail(&mut self, error: DeliveryError) {
+    fn fail(&mut self, failure: DeliveryFailure) {
         if self.outcome.is_none() {
-            self.outcome = Some(Err(error));
+            self.outcome = Some(Err(DeliveryError {
+                id: self.id,
+                failure,
+            }));
         }
     }
 }
@@ -640,6 +638,18 @@ mod tests {
 
     fn drain(delivery: &mut Delivery, now: Instant) -> Vec<DeliveryCommand> {
         std::iter::from_fn(|| delivery.poll_command(now)).collect()
+    }
+
+    /// How the delivery failed, if it did.
+    fn failure(delivery: &Delivery) -> Option<&DeliveryFailure> {
+        Some(&delivery.outcome()?.as_ref().err()?.failure)
+    }
+
+    /// How `Delivery::new` refused the frames.
+    fn refusal(id: u32, frames: Vec<String>) -> DeliveryFailure {
+        Delivery::new(id, frames, DeliveryConfig::default())
+            .unwrap_err()
+            .failure
     }
 
     #[test]
@@ -728,7 +738,7 @@ mod tests {
             now,
         );
         assert!(
-            matches!(d.outcome(), Some(Err(DeliveryError::Rejected { name, .. })) if name == "MessageChecksumMismatch")
+            matches!(failure(&d), Some(DeliveryFailure::Rejected { name, .. }) if name == "MessageChecksumMismatch")
         );
     }
 
@@ -778,8 +788,8 @@ mod tests {
             now,
         );
         assert!(matches!(
-            d.outcome(),
-            Some(Err(DeliveryError::Rejected { chunk: Some(1), name, .. })) if name == "FrameChecksumMismatch"
+            failure(&d),
+            Some(DeliveryFailure::Rejected { chunk: Some(1), name, .. }) if name == "FrameChecksumMismatch"
         ));
     }
 
@@ -816,8 +826,8 @@ mod tests {
         let sent = drain(&mut d, now);
         d.on_reply(sent[0].token, b"ok 6 1/2\n", now);
         assert!(matches!(
-            d.outcome(),
-            Some(Err(DeliveryError::MismatchedReply { .. }))
+            failure(&d),
+            Some(DeliveryFailure::MismatchedReply { .. })
         ));
     }
 
@@ -837,11 +847,11 @@ mod tests {
         assert_eq!(status[0].purpose, Purpose::Status);
         d.on_reply(status[0].token, b"Unknown interface: invsync", now);
         assert!(matches!(
-            d.outcome(),
-            Some(Err(DeliveryError::UnexpectedReply {
+            failure(&d),
+            Some(DeliveryFailure::UnexpectedReply {
                 command: "status",
                 ..
-            }))
+            })
         ));
     }
 
@@ -867,8 +877,8 @@ mod tests {
         }
         assert_eq!(rounds, 3, "one chunk command, then two status rounds");
         assert!(matches!(
-            d.outcome(),
-            Some(Err(DeliveryError::NoProgress { rounds: 2, .. }))
+            failure(&d),
+            Some(DeliveryFailure::NoProgress { rounds: 2, .. })
         ));
     }
 
@@ -882,36 +892,33 @@ mod tests {
         let mut wrong_order = frames(1, 2);
         wrong_order.swap(0, 1);
         assert!(matches!(
-            Delivery::new(1, wrong_order, DeliveryConfig::default()),
-            Err(DeliveryError::WrongFrame { position: 1, reason, .. }) if reason == "its index is 2, expected 1"
+            refusal(1, wrong_order),
+            DeliveryFailure::WrongFrame { position: 1, reason, .. } if reason == "its index is 2, expected 1"
         ));
         assert!(matches!(
-            Delivery::new(1, frames(1, 3)[..2].to_vec(), DeliveryConfig::default()),
-            Err(DeliveryError::WrongFrame { position: 1, reason, .. }) if reason == "its count is 3, expected 2"
+            refusal(1, frames(1, 3)[..2].to_vec()),
+            DeliveryFailure::WrongFrame { position: 1, reason, .. } if reason == "its count is 3, expected 2"
         ));
-        assert_eq!(
-            Delivery::new(1, Vec::new(), DeliveryConfig::default()).unwrap_err(),
-            DeliveryError::NoFrames { id: 1 }
-        );
+        assert_eq!(refusal(1, Vec::new()), DeliveryFailure::NoFrames);
     }
 
     #[test]
     fn every_frame_must_pass_the_codecs_checks_and_share_the_first_frames_fields() {
         let mut damaged = frames(4, 3);
         damaged[1] = damaged[1].replace(" x", " y");
-        let err = Delivery::new(4, damaged, DeliveryConfig::default()).unwrap_err();
+        let err = refusal(4, damaged);
         assert!(
             matches!(
                 &err,
-                DeliveryError::UnreadableFrame {
+                DeliveryFailure::UnreadableFrame {
                     position: 2,
                     count: 3,
                     error: CodecError::FrameChecksumMismatch { .. },
-                    ..
                 }
             ),
             "{err}"
         );
+        assert_eq!(err.protocol_error(), Some("FrameChecksumMismatch"));
         assert!(
             err.to_string()
                 .contains("protocol error FrameChecksumMismatch"),
@@ -930,8 +937,8 @@ mod tests {
         }
         .build("xy");
         assert!(matches!(
-            Delivery::new(4, mixed, DeliveryConfig::default()),
-            Err(DeliveryError::WrongFrame { position: 3, reason, .. }) if reason == "its wlen is 4, expected 3"
+            refusal(4, mixed),
+            DeliveryFailure::WrongFrame { position: 3, reason, .. } if reason == "its wlen is 4, expected 3"
         ));
     }
 

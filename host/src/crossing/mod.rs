@@ -46,9 +46,12 @@ mod delivery;
 mod pull;
 
 pub use delivery::{
-    Delivery, DeliveryCommand, DeliveryConfig, DeliveryError, DeliveryStats, Purpose, SendToken,
+    Delivery, DeliveryCommand, DeliveryConfig, DeliveryError, DeliveryFailure, DeliveryStats,
+    Purpose, SendToken,
 };
-pub use pull::{Pull, PullCommand, PullCommandKind, PullConfig, PullEnd, PullError, PullStats};
+pub use pull::{
+    Pull, PullCommand, PullCommandKind, PullConfig, PullEnd, PullError, PullFailure, PullStats,
+};
 
 use invsync_codec::Header;
 

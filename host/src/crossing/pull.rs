@@ -66,32 +66,45 @@ impl Default for PullConfig {
     }
 }
 
-/// Why a staged message could not be received. Every variant names the message.
+/// Why staged message `id` could not be received.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum PullError {
+#[error("staged message {id}: {failure}")]
+pub struct PullError {
+    /// The staged message's id (the game's id space).
+    pub id: u32,
+    /// What went wrong.
+    pub failure: PullFailure,
+}
+
+impl PullError {
+    /// The protocol error name involved, if any (PROTOCOL.md 3.1).
+    pub fn protocol_error(&self) -> Option<&str> {
+        match &self.failure {
+            PullFailure::Rejected { name, .. } => Some(name),
+            PullFailure::Invalid(error) => Some(error.name()),
+            _ => None,
+        }
+    }
+}
+
+/// What went wrong in a [`PullError`].
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum PullFailure {
     /// The announcement is outside this host's limits or inconsistent.
-    #[error("staged message {id}: cannot pull it: {reason}")]
+    #[error("cannot pull it: {reason}")]
     BadAnnouncement {
-        /// Staged message id.
-        id: u32,
         /// What is wrong.
         reason: String,
     },
     /// The game answered `unknown`: it no longer holds the message (expired, or it restarted).
-    #[error(
-        "staged message {id}: the game no longer has it (pull of chunk {index} answered `unknown`)"
-    )]
+    #[error("the game no longer has it (pull of chunk {index} answered `unknown`)")]
     Gone {
-        /// Staged message id.
-        id: u32,
         /// The chunk asked for.
         index: u32,
     },
     /// The game answered a pull with `err`.
-    #[error("staged message {id}: the game refused to return chunk {index}: {name} {detail}")]
+    #[error("the game refused to return chunk {index}: {name} {detail}")]
     Rejected {
-        /// Staged message id.
-        id: u32,
         /// The chunk asked for.
         index: u32,
         /// Protocol error name.
@@ -100,30 +113,19 @@ pub enum PullError {
         detail: String,
     },
     /// A pulled frame or the reassembled message failed the protocol's checks.
-    #[error("staged message {id}: {error} (protocol error {})", error.name())]
-    Invalid {
-        /// Staged message id.
-        id: u32,
-        /// The codec's error.
-        error: CodecError,
-    },
+    #[error("{0} (protocol error {name})", name = .0.name())]
+    Invalid(CodecError),
     /// The game returned a frame other than the one asked for.
-    #[error("staged message {id}: the reply to pull({id}, {index}) is not that chunk: {reason}")]
+    #[error("the reply to the pull of chunk {index} is not that chunk: {reason}")]
     WrongFrame {
-        /// Staged message id.
-        id: u32,
         /// The chunk asked for.
         index: u32,
         /// How it differs.
         reason: String,
     },
     /// One chunk kept coming back damaged or unreadable.
-    #[error(
-        "staged message {id}: gave up on chunk {index} after {attempts} bad replies; last: {last}"
-    )]
+    #[error("gave up on chunk {index} after {attempts} bad replies; last: {last}")]
     TooManyAttempts {
-        /// Staged message id.
-        id: u32,
         /// The chunk.
         index: u32,
         /// Replies received for it.
@@ -132,50 +134,19 @@ pub enum PullError {
         last: String,
     },
     /// Replies stopped coming.
-    #[error(
-        "staged message {id}: {lost} pull replies in a row were lost ({missing} chunks still missing)"
-    )]
+    #[error("{lost} pull replies in a row were lost ({missing} chunks still missing)")]
     NoProgress {
-        /// Staged message id.
-        id: u32,
         /// Lost replies in a row.
         lost: u32,
         /// Chunks still missing.
         missing: usize,
     },
     /// A command could not be sent, or the link closed.
-    #[error("staged message {id}: the link cannot pull it: {reason}")]
+    #[error("the link cannot pull it: {reason}")]
     LinkClosed {
-        /// Staged message id.
-        id: u32,
         /// Why.
         reason: String,
     },
-}
-
-impl PullError {
-    /// The staged message's id.
-    pub fn message_id(&self) -> u32 {
-        match self {
-            PullError::BadAnnouncement { id, .. }
-            | PullError::Gone { id, .. }
-            | PullError::Rejected { id, .. }
-            | PullError::Invalid { id, .. }
-            | PullError::WrongFrame { id, .. }
-            | PullError::TooManyAttempts { id, .. }
-            | PullError::NoProgress { id, .. }
-            | PullError::LinkClosed { id, .. } => *id,
-        }
-    }
-
-    /// The protocol error name involved, if any (PROTOCOL.md 3.1).
-    pub fn protocol_error(&self) -> Option<&str> {
-        match self {
-            PullError::Rejected { name, .. } => Some(name),
-            PullError::Invalid { error, .. } => Some(error.name()),
-            _ => None,
-        }
-    }
 }
 
 /// What a pull command is for.
@@ -255,9 +226,9 @@ impl Pull {
     /// `config.reassembler` or cannot describe a real message.
     pub fn new(staged: StagedAnnouncement, config: PullConfig) -> Result<Pull, PullError> {
         let limits = &config.reassembler;
-        let bad = |reason: String| PullError::BadAnnouncement {
+        let bad = |reason: String| PullError {
             id: staged.id,
-            reason,
+            failure: PullFailure::BadAnnouncement { reason },
         };
         if staged.count > limits.max_chunks {
             return Err(bad(format!(
@@ -467,8 +438,7 @@ impl Pull {
                 self.pending.insert(index);
                 self.lost_in_row += 1;
                 if self.lost_in_row > self.config.max_lost_in_row {
-                    self.fail(PullError::NoProgress {
-                        id: self.staged.id,
+                    self.fail(PullFailure::NoProgress {
                         lost: self.lost_in_row,
                         missing: self.pending.len() + self.in_flight.len(),
                     });
@@ -495,10 +465,7 @@ impl Pull {
         if self.message.is_some() || matches!(self.phase, Phase::Acking { .. }) {
             self.phase = Phase::Ended(PullEnd::AckUnconfirmed { last: reason });
         } else {
-            self.fail(PullError::LinkClosed {
-                id: self.staged.id,
-                reason,
-            });
+            self.fail(PullFailure::LinkClosed { reason });
         }
     }
 
@@ -510,21 +477,20 @@ impl Pull {
         }
     }
 
-    fn fail(&mut self, error: PullError) {
+    fn fail(&mut self, failure: PullFailure) {
         if !matches!(self.phase, Phase::Ended(_)) {
             self.pending.clear();
-            self.phase = Phase::Ended(PullEnd::Failed(error));
+            let id = self.staged.id;
+            self.phase = Phase::Ended(PullEnd::Failed(PullError { id, failure }));
         }
     }
 
     fn on_chunk_reply(&mut self, index: u32, body: &[u8], now: u64) {
-        let id = self.staged.id;
         match parse_pull_reply(body) {
             PullReply::Frame(frame) => self.on_frame(index, frame.as_bytes(), now),
-            PullReply::Unknown { .. } => self.fail(PullError::Gone { id, index }),
+            PullReply::Unknown { .. } => self.fail(PullFailure::Gone { index }),
             PullReply::Rejected(GameReply::Rejected { name, detail, .. }) => {
-                self.fail(PullError::Rejected {
-                    id,
+                self.fail(PullFailure::Rejected {
                     index,
                     name,
                     detail: printable(&detail),
@@ -538,7 +504,6 @@ impl Pull {
     }
 
     fn on_frame(&mut self, index: u32, frame: &[u8], now: u64) {
-        let id = self.staged.id;
         // A frame that fails its own checks (syntax, fcrc) was damaged or cut on the way:
         // pulling is idempotent, so pull it again. Only an intact frame is compared with the
         // chunk asked for, and the reassembler must not see a stray frame (it would take it for
@@ -559,7 +524,7 @@ impl Pull {
             message_crc: header.message_crc,
         };
         if let Some(reason) = header_mismatch(&header, &want) {
-            return self.fail(PullError::WrongFrame { id, index, reason });
+            return self.fail(PullFailure::WrongFrame { index, reason });
         }
         match self.rx.push(frame, now) {
             Ok(Outcome::Stored { .. } | Outcome::Duplicate { .. }) => {}
@@ -573,7 +538,7 @@ impl Pull {
                 };
             }
             // Policy and message-level failures: the staged message itself is unusable.
-            Err(error) => self.fail(PullError::Invalid { id, error }),
+            Err(error) => self.fail(PullFailure::Invalid(error)),
         }
     }
 
@@ -582,8 +547,7 @@ impl Pull {
         *bad += 1;
         if *bad >= self.config.max_attempts_per_chunk {
             let attempts = *bad;
-            self.fail(PullError::TooManyAttempts {
-                id: self.staged.id,
+            self.fail(PullFailure::TooManyAttempts {
                 index,
                 attempts,
                 last,
@@ -705,14 +669,23 @@ mod tests {
         pull.on_reply(sent[0].kind, b"unknown 3\n", 0);
         assert_eq!(
             pull.end(),
-            Some(&PullEnd::Failed(PullError::Gone { id: 3, index: 1 }))
+            Some(&PullEnd::Failed(PullError {
+                id: 3,
+                failure: PullFailure::Gone { index: 1 }
+            }))
         );
         assert!(pull.poll_command().is_none());
         // A frame of another chunk.
         let mut pull = Pull::new(staged.clone(), PullConfig::default()).unwrap();
         let sent = drain(&mut pull);
         pull.on_reply(sent[0].kind, &reply(&frames[1]), 0);
-        let Some(PullEnd::Failed(err @ PullError::WrongFrame { .. })) = pull.end() else {
+        let Some(PullEnd::Failed(
+            err @ PullError {
+                failure: PullFailure::WrongFrame { .. },
+                ..
+            },
+        )) = pull.end()
+        else {
             panic!("{:?}", pull.end())
         };
         assert!(err.to_string().contains("index is 2, expected 1"), "{err}");
@@ -738,7 +711,7 @@ mod tests {
             panic!("{:?}", pull.end())
         };
         assert_eq!(err.protocol_error(), Some("MessageChecksumMismatch"));
-        assert_eq!(err.message_id(), 3);
+        assert_eq!(err.id, 3);
     }
 
     #[test]
@@ -759,9 +732,12 @@ mod tests {
         pull.on_reply(again[0].kind, b"garbage again", 0);
         assert!(matches!(
             pull.end(),
-            Some(PullEnd::Failed(PullError::TooManyAttempts {
-                index: 1,
-                attempts: 2,
+            Some(PullEnd::Failed(PullError {
+                failure: PullFailure::TooManyAttempts {
+                    index: 1,
+                    attempts: 2,
+                    ..
+                },
                 ..
             }))
         ));
@@ -773,7 +749,10 @@ mod tests {
         }
         assert!(matches!(
             pull.end(),
-            Some(PullEnd::Failed(PullError::NoProgress { lost: 4, .. }))
+            Some(PullEnd::Failed(PullError {
+                failure: PullFailure::NoProgress { lost: 4, .. },
+                ..
+            }))
         ));
     }
 
@@ -817,7 +796,10 @@ mod tests {
             assert!(
                 matches!(
                     Pull::new(announcement.clone(), config),
-                    Err(PullError::BadAnnouncement { id: 4, .. })
+                    Err(PullError {
+                        id: 4,
+                        failure: PullFailure::BadAnnouncement { .. }
+                    })
                 ),
                 "{announcement:?}"
             );
