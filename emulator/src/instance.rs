@@ -98,8 +98,11 @@ impl Action {
 /// Everything that goes into one tick, identical for every peer.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct TickInput {
+    /// The tick.
     pub tick: u64,
+    /// The driver actions, in order.
     pub actions: Vec<Action>,
+    /// The commands that execute in it, in order.
     pub commands: Vec<ReadyCommand>,
 }
 

@@ -36,7 +36,9 @@ pub struct ItemStack {
 /// An equipment grid (`LuaEquipmentGrid`) and what is placed in it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Grid {
+    /// Columns.
     pub width: u32,
+    /// Rows.
     pub height: u32,
     /// Placed equipment, in the order it was put.
     pub equipment: Vec<Equipment>,
@@ -45,12 +47,17 @@ pub struct Grid {
 /// One piece of equipment in a grid (`LuaEquipment`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Equipment {
+    /// The equipment prototype.
     pub name: String,
+    /// Its quality.
     pub quality: String,
     /// Top-left cell, 0-based.
     pub x: u32,
+    /// Top row of its cells, 0-based (`x` is the column).
     pub y: u32,
+    /// `LuaEquipment.energy`.
     pub energy: f64,
+    /// `LuaEquipment.shield`.
     pub shield: f64,
 }
 
@@ -121,12 +128,19 @@ impl ItemStack {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum InventoryKind {
+    /// `defines.inventory.character_main`.
     CharacterMain,
+    /// `defines.inventory.character_guns`.
     CharacterGuns,
+    /// `defines.inventory.character_ammo`.
     CharacterAmmo,
+    /// `defines.inventory.character_armor`.
     CharacterArmor,
+    /// `defines.inventory.character_trash`.
     CharacterTrash,
+    /// `defines.inventory.god_main`.
     GodMain,
+    /// An inventory of `game.create_inventory` (no `defines.inventory` value).
     Script,
 }
 
@@ -177,7 +191,9 @@ impl InventoryKind {
 /// A fixed-size list of slots.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Inventory {
+    /// Which inventory it is.
     pub kind: InventoryKind,
+    /// The slots, `None` when empty.
     pub slots: Vec<Option<ItemStack>>,
     /// Slot filters (`LuaInventory.set_filter`): 0-based slot -> item name, quality.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]

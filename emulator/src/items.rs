@@ -9,9 +9,11 @@ use std::collections::BTreeMap;
 /// One item prototype.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ItemProto {
+    /// The item name.
     pub name: &'static str,
     /// The prototype type as the game names it (`item`, `ammo`, `tool`, `blueprint`...).
     pub kind: &'static str,
+    /// Items per stack.
     pub stack_size: u32,
     /// Durability per item for `tool` and `repair-tool` items.
     pub durability: Option<f64>,

@@ -37,16 +37,18 @@ pub use context::{Line, ScenarioFiles};
 pub use error::EmulatorError;
 pub use game::{Game, GameConfig, TickReport};
 pub use game_strings::decode_string;
-pub use instance::{Action, SaveState};
-pub use inventory::ItemStack;
-pub use items::Prototypes;
+pub use instance::{Action, SaveState, TickInput};
+pub use inventory::{Equipment, Grid, Inventory, InventoryKind, ItemStack};
+pub use items::{ItemProto, Prototypes};
 pub use lockstep::DesyncReport;
 pub use rcon_faults::{FaultAction, RconFault};
 pub use server::{run, serve, serve_until};
 pub use stats::StatsSnapshot;
-pub use stream::{CommandHandle, StreamSettings};
+pub use stream::{CommandHandle, ReadyCommand, StreamSettings};
 pub use warm_heap::{free_heap_bytes, warm_heap};
-pub use world::{Bonuses, World};
+pub use world::{
+    Bonuses, Character, Color, Controller, CraftingQueueItem, GuiElement, Player, Position, World,
+};
 
 /// The game version the emulator imitates (reported by `/version`, the first log line and
 /// `script.active_mods`): the version of the API description it was checked against

@@ -83,7 +83,9 @@ struct Streaming {
 /// A command ready to run, in execution order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReadyCommand {
+    /// Where its reply goes.
     pub handle: CommandHandle,
+    /// The command line.
     pub text: String,
 }
 

@@ -21,17 +21,25 @@ pub(crate) const CHARACTER_TRASH_SLOTS: usize = 10;
 /// Main inventory of the god controller.
 pub(crate) const GOD_MAIN_SLOTS: usize = 80;
 
+/// A map position (`MapPosition`).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
 pub struct Position {
+    /// East-west, in tiles.
     pub x: f64,
+    /// North-south, in tiles (south is positive).
     pub y: f64,
 }
 
+/// A colour (`Color`), each component from 0 to 1.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Color {
+    /// Red, 0 to 1.
     pub r: f64,
+    /// Green, 0 to 1.
     pub g: f64,
+    /// Blue, 0 to 1.
     pub b: f64,
+    /// Alpha, 0 to 1.
     pub a: f64,
 }
 
@@ -51,12 +59,19 @@ impl Default for Color {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Controller {
+    /// `defines.controllers.ghost`.
     Ghost,
+    /// `defines.controllers.character`.
     Character,
+    /// `defines.controllers.god`.
     God,
+    /// `defines.controllers.editor`.
     Editor,
+    /// `defines.controllers.cutscene`.
     Cutscene,
+    /// `defines.controllers.spectator`.
     Spectator,
+    /// `defines.controllers.remote`.
     Remote,
 }
 
@@ -178,16 +193,25 @@ impl Bonuses {
 /// A character entity.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Character {
+    /// `LuaEntity.unit_number`.
     pub unit_number: u32,
     /// Index of the player controlling it, if any.
     pub player: Option<u32>,
+    /// Where it stands.
     pub position: Position,
+    /// Hit points.
     pub health: f64,
+    /// `defines.inventory.character_main`.
     pub main: Inventory,
+    /// `defines.inventory.character_guns`.
     pub guns: Inventory,
+    /// `defines.inventory.character_ammo`.
     pub ammo: Inventory,
+    /// `defines.inventory.character_armor`.
     pub armor: Inventory,
+    /// `defines.inventory.character_trash`.
     pub trash: Inventory,
+    /// Its `LuaControl` bonuses and modifiers.
     pub bonuses: Bonuses,
     /// `LuaControl.crafting_queue`, first entry in progress.
     #[serde(default)]
@@ -210,7 +234,9 @@ fn flashlight_on() -> bool {
 /// One entry of a crafting queue (`CraftingQueueItem`; its `index` is its place in the list).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CraftingQueueItem {
+    /// The recipe.
     pub recipe: String,
+    /// `CraftingQueueItem.count`: crafts of the recipe in this entry.
     pub count: u32,
     /// Always false in the emulator: it queues no intermediate crafts.
     pub prerequisite: bool,
@@ -280,21 +306,35 @@ impl Character {
 /// A player.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Player {
+    /// `LuaPlayer.index` (1-based, in joining order).
     pub index: u32,
+    /// `LuaPlayer.name`.
     pub name: String,
+    /// Whether the player is online.
     pub connected: bool,
+    /// `LuaPlayer.admin`.
     pub admin: bool,
+    /// `LuaPlayer.controller_type`.
     pub controller: Controller,
+    /// Unit number of the character the player controls, kept while offline.
     pub character: Option<u32>,
+    /// Where the player is.
     pub position: Position,
+    /// `LuaPlayer.color`.
     pub color: Color,
+    /// `LuaPlayer.chat_color`.
     pub chat_color: Color,
+    /// `LuaPlayer.cursor_stack`.
     pub cursor: Option<ItemStack>,
+    /// The main inventory of the god controller.
     pub god_main: Inventory,
     /// Root GUI elements: screen, top, left, center, goal, relative.
     pub gui_roots: BTreeMap<String, u32>,
+    /// `LuaPlayer.online_time`, in ticks.
     pub online_ticks: u64,
+    /// `LuaPlayer.last_online`: the tick the player last left the game.
     pub last_online: u64,
+    /// `LuaPlayer.tag`.
     pub tag: String,
     /// Ticks until a dead player respawns (`LuaPlayer.ticks_to_respawn`); None when not dead.
     #[serde(default)]
@@ -328,20 +368,35 @@ pub(crate) const GUI_ROOTS: [&str; 6] = ["screen", "top", "left", "center", "goa
 /// A GUI element.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GuiElement {
+    /// `LuaGuiElement.index`.
     pub index: u32,
+    /// Index of the player it belongs to.
     pub player: u32,
+    /// Index of its parent; None for a root.
     pub parent: Option<u32>,
+    /// `LuaGuiElement.type`.
     pub kind: String,
+    /// `LuaGuiElement.name`.
     pub name: String,
+    /// `LuaGuiElement.caption` (a LocalisedString).
     pub caption: serde_json::Value,
+    /// `LuaGuiElement.tooltip` (a LocalisedString).
     pub tooltip: serde_json::Value,
+    /// `LuaGuiElement.value` (progressbars).
     pub value: f64,
+    /// `LuaGuiElement.visible`.
     pub visible: bool,
+    /// `LuaGuiElement.enabled`.
     pub enabled: bool,
+    /// `LuaGuiElement.direction` (frames and flows).
     pub direction: String,
+    /// `LuaGuiElement.style`, by name.
     pub style: String,
+    /// `LuaGuiElement.tags`.
     pub tags: serde_json::Value,
+    /// `LuaGuiElement.auto_center`.
     pub auto_center: bool,
+    /// Indexes of its children, in order.
     pub children: Vec<u32>,
 }
 
