@@ -158,7 +158,10 @@ impl Checker {
     }
 
     /// Invariants 1, 3 and 4 (call when every player is quiescent): the violations.
-    pub(crate) async fn quiescent(&mut self, c: &mut Cluster) -> anyhow::Result<(Audit, Vec<String>)> {
+    pub(crate) async fn quiescent(
+        &mut self,
+        c: &mut Cluster,
+    ) -> anyhow::Result<(Audit, Vec<String>)> {
         let mut violations = Vec::new();
         let players: Vec<String> = c.ledger.players().cloned().collect();
         let mut heads = BTreeMap::new();

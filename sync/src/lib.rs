@@ -63,14 +63,14 @@ mod store;
 
 pub use decide::{AcquireOutcome, AdminRefusal, UploadOutcome};
 pub use memory::MemoryStore;
+pub use message::{
+    GameMessage, MessageError, acquired_message, busy_message, error_message, is_sync_message,
+    parse_game_message, player_data_message, upload_refused_message, uploaded_message,
+};
 #[cfg(feature = "stores")]
 pub use open::{open, redact_url};
 pub use player_store::{
     Acquired, AdminError, Clock, MAX_PLAYER_NAME, MAX_SERVER_ID, PlayerStore, PlayerView,
-};
-pub use message::{
-    GameMessage, MessageError, acquired_message, busy_message, error_message, is_sync_message,
-    parse_game_message, player_data_message, upload_refused_message, uploaded_message,
 };
 pub use record::{
     Cause, Lease, Millis, PlayerHead, RecordError, SnapshotMeta, decode_blob, decode_head,
