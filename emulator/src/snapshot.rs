@@ -19,7 +19,8 @@ use serde::{Deserialize, Serialize};
 use crate::api::entity::EntityRef;
 use crate::api::gui::GuiRef;
 use crate::api::helpers::{ItemProtoRef, QualityProtoRef};
-use crate::api::inventory::{InvRef, StackRef};
+use crate::api::inventory::InvRef;
+use crate::api::item_stack::StackRef;
 use crate::api::player::{GuiHolder, PlayerRef, SurfaceRef};
 use crate::api::refs::ObjRef;
 

@@ -5,7 +5,8 @@ use mlua::{Lua, MetaMethod, MultiValue, Table, UserData, UserDataMethods, Value}
 use super::entity::{EntityRef, character_invs, get_bonus, set_bonus};
 use super::gui::GuiRef;
 use super::handle::{Handle, add_eq, add_handle_metamethods, gone};
-use super::inventory::{InvRef, StackRef, control_method};
+use super::inventory::{InvRef, control_method};
+use super::item_stack::StackRef;
 use super::refs::{InvId, StackId};
 use super::{
     Members, as_bool, as_number, as_string, as_uint, find_member, first, invalid, key_str, method,
