@@ -1,16 +1,25 @@
-//! The tokio RCON client against the Factorio-like mock game on 127.0.0.1.
+//! The tokio RCON client against the emulator on 127.0.0.1 (running the scenario module), with
+//! the emulator's RCON faults and quirks.
 
 use std::time::Duration;
 
+use invsync_emulator::{FaultAction, RconFault};
 use invsync_rcon_transport::{
     BackoffConfig, ClientConfig, CommandError, ConnectionError, LinkStatus, RconClient, RconError,
     StopReason, lua_long_string,
 };
-use invsync_test_support::mock_game::{Behaviour, Fault, FaultAction, MockGame};
+use invsync_test_support::game::{GameSetup, TestGame};
 
 const PASSWORD: &str = "test-password";
 
-fn config(game: &MockGame) -> ClientConfig {
+/// The game with these faults.
+fn game_with(faults: Vec<RconFault>) -> TestGame {
+    let mut setup = GameSetup::new(PASSWORD);
+    setup.args.rcon_faults = faults;
+    TestGame::start(setup)
+}
+
+fn config(game: &TestGame) -> ClientConfig {
     let mut config = ClientConfig::new(game.address(), PASSWORD);
     config.backoff = BackoffConfig {
         initial: Duration::from_millis(20),
@@ -33,7 +42,7 @@ async fn wait_for_status(client: &RconClient, wanted: impl Fn(&LinkStatus) -> bo
 
 #[tokio::test]
 async fn runs_lua_commands_and_returns_the_single_reply_packet() {
-    let game = MockGame::start(Behaviour::recv_model(PASSWORD));
+    let game = game_with(Vec::new());
     let client = RconClient::connect(config(&game)).await.unwrap();
     assert_eq!(client.status(), LinkStatus::Connected { generation: 0 });
     let reply = client
@@ -56,7 +65,7 @@ async fn runs_lua_commands_and_returns_the_single_reply_packet() {
 
 #[tokio::test]
 async fn a_wrong_password_is_reported_as_such() {
-    let game = MockGame::start(Behaviour::recv_model(PASSWORD));
+    let game = game_with(Vec::new());
     let mut config = config(&game);
     config.password = "not it".into();
     let err = RconClient::connect(config).await.unwrap_err();
@@ -66,37 +75,58 @@ async fn a_wrong_password_is_reported_as_such() {
 
 #[tokio::test]
 async fn many_pipelined_commands_each_get_their_own_reply() {
-    let mut behaviour = Behaviour::recv_model(PASSWORD);
-    behaviour.shuffle_seed = 99;
-    behaviour.chatter_id0 = true;
-    let game = MockGame::start(behaviour);
+    // A chat packet with id 0 before every reply; the game runs short commands first.
+    let mut setup = GameSetup::new(PASSWORD);
+    setup.args.rcon_chat_packets = true;
+    let game = TestGame::start(setup);
     let client = RconClient::connect(config(&game)).await.unwrap();
     let mut tasks = Vec::new();
-    for i in 0..200 {
+    for i in 0..200usize {
         let client = client.clone();
         tasks.push(tokio::spawn(async move {
+            // Padding of several lengths: a longer command streams into the game for more
+            // ticks, so the game runs them in another order than they arrived.
+            let pad = "x".repeat((i * 37) % 500);
             let reply = client
-                .command(format!("/sc rcon.print('r{i}')"))
+                .command(format!(
+                    "/sc rcon.print('r{i} ' .. game.tick) local _ = '{pad}'"
+                ))
                 .await
                 .unwrap();
-            assert_eq!(reply.text(), format!("r{i}\n"));
+            let text = reply.text();
+            let tick = text
+                .strip_prefix(&format!("r{i} "))
+                .unwrap_or_else(|| panic!("the reply of r{i}: {text:?}"));
+            (i, tick.trim().parse::<u64>().unwrap())
         }));
     }
+    let mut ran_at = vec![0u64; 200];
     for task in tasks {
-        task.await.unwrap();
+        let (i, tick) = task.await.unwrap();
+        ran_at[i] = tick;
     }
-    assert_eq!(
-        game.log.lock().unwrap().connections,
-        1,
-        "no reconnect was needed"
-    );
+    assert_eq!(client.status(), LinkStatus::Connected { generation: 0 });
+    assert_eq!(game.rcon_connections(), 1, "no reconnect was needed");
+    // The order the commands reached the game, and the ticks they ran at: some ran before
+    // commands that arrived before them.
+    let arrived: Vec<usize> = game
+        .commands()
+        .iter()
+        // the tick log's heads are escaped: ' is \'
+        .filter_map(|c| c.split("rcon.print(\\'r").nth(1))
+        .map(|rest| rest.split(' ').next().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(arrived.len(), 200);
+    let overtaken = arrived
+        .windows(2)
+        .filter(|w| ran_at[w[0]] > ran_at[w[1]])
+        .count();
+    assert!(overtaken > 0, "every command ran in arrival order");
 }
 
 #[tokio::test]
 async fn a_command_without_reply_times_out_alone() {
-    let mut behaviour = Behaviour::recv_model(PASSWORD);
-    behaviour.faults = vec![Fault::every("/hang", FaultAction::Ignore)];
-    let game = MockGame::start(behaviour);
+    let game = game_with(vec![RconFault::every(FaultAction::Ignore, "/hang")]);
     let client = RconClient::connect(config(&game)).await.unwrap();
     let hanging = client.command_with_timeout("/hang", Duration::from_millis(300));
     let normal = client.command("/sc rcon.print('fine')");
@@ -116,9 +146,7 @@ async fn a_command_without_reply_times_out_alone() {
 
 #[tokio::test]
 async fn reconnects_after_the_server_drops_the_connection() {
-    let mut behaviour = Behaviour::recv_model(PASSWORD);
-    behaviour.faults = vec![Fault::nth_command(3, FaultAction::DropConnection)];
-    let game = MockGame::start(behaviour);
+    let game = game_with(vec![RconFault::new(FaultAction::DropConnection, "", 3)]);
     let client = RconClient::connect(config(&game)).await.unwrap();
     let mut outcomes = Vec::new();
     for i in 0..3 {
@@ -145,14 +173,12 @@ async fn reconnects_after_the_server_drops_the_connection() {
             .text(),
         "back\n"
     );
-    assert_eq!(game.log.lock().unwrap().connections, 2);
+    assert_eq!(game.rcon_connections(), 2);
 }
 
 #[tokio::test]
 async fn commands_issued_while_disconnected_wait_for_the_reconnect() {
-    let mut behaviour = Behaviour::recv_model(PASSWORD);
-    behaviour.faults = vec![Fault::nth_command(1, FaultAction::DropConnection)];
-    let game = MockGame::start(behaviour);
+    let game = game_with(vec![RconFault::new(FaultAction::DropConnection, "", 1)]);
     let client = RconClient::connect(config(&game)).await.unwrap();
     let _ = client.command("/sc rcon.print(0)").await;
     // Issued right after the drop: queued, then sent on the new connection.
@@ -162,10 +188,10 @@ async fn commands_issued_while_disconnected_wait_for_the_reconnect() {
 
 #[tokio::test]
 async fn a_password_change_on_reconnect_stops_the_client() {
-    let mut behaviour = Behaviour::recv_model(PASSWORD);
-    behaviour.faults = vec![Fault::nth_command(1, FaultAction::DropConnection)];
-    behaviour.password_after_first = Some("rotated".into());
-    let game = MockGame::start(behaviour);
+    let mut setup = GameSetup::new(PASSWORD);
+    setup.args.rcon_faults = vec![RconFault::new(FaultAction::DropConnection, "", 1)];
+    setup.args.rcon_password_later = Some(invsync_emulator::Secret("rotated".into()));
+    let game = TestGame::start(setup);
     let client = RconClient::connect(config(&game)).await.unwrap();
     let _ = client.command("/sc rcon.print(0)").await;
     let status = wait_for_status(&client, |s| matches!(s, LinkStatus::Stopped(_))).await;
@@ -176,9 +202,7 @@ async fn a_password_change_on_reconnect_stops_the_client() {
 
 #[tokio::test]
 async fn gives_up_after_the_configured_reconnect_attempts() {
-    let mut behaviour = Behaviour::recv_model(PASSWORD);
-    behaviour.faults = vec![Fault::nth_command(1, FaultAction::DropConnection)];
-    let game = MockGame::start(behaviour);
+    let game = game_with(vec![RconFault::new(FaultAction::DropConnection, "", 1)]);
     let mut config = config(&game);
     config.backoff.max_attempts = Some(2);
     let client = RconClient::connect(config).await.unwrap();
