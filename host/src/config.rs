@@ -31,7 +31,8 @@ pub struct LinkConfig {
     /// Status queries that find the message still verifying before giving up. Default 12
     /// (a minute, the game's own `max_age`).
     pub max_verify_queries: u32,
-    /// Times a message is delivered again when the game lost chunks it had held. Default 2.
+    /// Times the chunks of a message the game no longer holds (dropped on a deferred check, or
+    /// lost in a restart) are delivered again. Default 2.
     pub max_redeliveries: u32,
     /// Wait before asking `caps()` again after a useless answer. Default 1 s.
     pub caps_retry: Duration,

@@ -9,8 +9,8 @@
 //!   reconnect. The game may verify after answering (PROTOCOL.md 5.3), so "every chunk
 //!   held" is not yet success: the outcome is a `done` reply, a `received` report on stdout, or,
 //!   when neither comes for [`LinkConfig::verify_after`] (or after a reconnect), the answer to
-//!   `status(id)`. If the game turns out to have lost chunks it held, the message is delivered
-//!   again (bounded).
+//!   `status(id)`. If the game turns out to miss chunks it held (dropped on its deferred check,
+//!   or lost in a restart), those chunks are delivered again (bounded).
 //! * **Receiving**: stdout events from the transport's reader. Completed messages are classified
 //!   ([`crate::classify`]): application messages are reported, `staged` announcements start a
 //!   [`Pull`], `received` reports settle sends, `caps` declarations update the capabilities.
@@ -860,9 +860,9 @@ impl LinkCore {
         };
         *query_in_flight = false;
         *queries += 1;
-        match reply {
-            GameReply::Missing { id, indices } if id == message && !indices.is_empty() => {}
-            GameReply::Unknown { id } if id == message => {}
+        let missing: Vec<u32> = match reply {
+            GameReply::Missing { id, indices } if id == message && !indices.is_empty() => indices,
+            GameReply::Unknown { id } if id == message => (1..=o.frames.len() as u32).collect(),
             // Still verifying, or an answer that says nothing: wait and ask again.
             _ => {
                 if *queries >= max_queries {
@@ -872,8 +872,10 @@ impl LinkCore {
                 *next_query = now + verify_after;
                 return;
             }
-        }
-        // The game lost chunks it had confirmed (a restart from a save): deliver again.
+        };
+        // The game no longer holds chunks it had confirmed: it dropped them on a deferred check
+        // (damaged on the way, PROTOCOL.md 3) or lost them in a restart from a save. Deliver
+        // those again.
         if o.redeliveries >= max_redeliveries {
             let redeliveries = o.redeliveries;
             return self.fail(message, SendFailure::Lost { redeliveries });
@@ -882,9 +884,10 @@ impl LinkCore {
         tracing::warn!(
             id = message,
             redelivery = o.redeliveries,
-            "the game lost chunks it held; delivering again"
+            missing = missing.len(),
+            "the game no longer holds chunks it held; delivering them again"
         );
-        match Delivery::new(message, o.frames.clone(), delivery_config) {
+        match Delivery::resume(message, o.frames.clone(), delivery_config, &missing) {
             Ok(d) => o.state = OutState::Delivering(Box::new(d)),
             Err(error) => self.fail(message, SendFailure::Delivery(error.failure)),
         }

@@ -63,8 +63,8 @@ pub enum SendFailure {
         /// Status queries sent while waiting.
         queries: u32,
     },
-    /// The game lost chunks it had confirmed (it restarted from a save?) more often than
-    /// redeliveries allow.
+    /// The game no longer held chunks it had confirmed (it dropped them on its deferred check,
+    /// or restarted from a save) more often than redeliveries allow.
     #[error("the game lost chunks it had held, {redeliveries} times")]
     Lost {
         /// Redeliveries made.

@@ -524,6 +524,11 @@ fn chunks_lost_by_the_game_are_delivered_again_within_a_bound() {
     assert_eq!(game.status(id), format!("unknown {id}"));
     let again = run(&mut core, &mut game, due);
     assert_eq!(again.len(), chunks, "the whole message again");
+    assert!(
+        again
+            .iter()
+            .all(|c| matches!(c.kind, CommandKind::Recv { .. }))
+    );
     // And once more: the bound is reached.
     game.lose_held_chunks();
     answer_status_when_due(&mut core, &game, id);
@@ -535,6 +540,35 @@ fn chunks_lost_by_the_game_are_delivered_again_within_a_bound() {
         ),
         "{events:?}"
     );
+}
+
+#[test]
+fn a_chunk_the_game_dropped_on_its_deferred_check_is_the_only_one_sent_again() {
+    let (mut core, now) = ready_core(config());
+    let mut game = Game::new(true);
+    let id = send_and_run(&mut core, &mut game, 5_000, now);
+    assert!(game.counts[&id] > 2);
+    // The deferred check found chunk 2 damaged on the way and dropped it (PROTOCOL.md 3): the
+    // game misses it again.
+    game.held.get_mut(&id).unwrap().remove(&2);
+    let due = answer_status_when_due(&mut core, &game, id);
+    let again = run(&mut core, &mut game, due);
+    let kinds: Vec<CommandKind> = again.iter().map(|c| c.kind).collect();
+    assert_eq!(
+        kinds,
+        [CommandKind::Recv {
+            message: id,
+            index: 2
+        }]
+    );
+    assert!(game.verify(id));
+    answer_status_when_due(&mut core, &game, id);
+    let events = drain_events(&mut core);
+    let [LinkEvent::Delivered(d)] = events.as_slice() else {
+        panic!("{events:?}")
+    };
+    assert_eq!((d.id, d.chunks_resent), (id, 1), "{d:?}");
+    assert_eq!(d.confirmed_by, Confirmation::Status);
 }
 
 #[test]

@@ -323,6 +323,26 @@ impl Delivery {
         })
     }
 
+    /// A delivery of a message whose chunks were all sent before, of which the game now misses
+    /// `missing` (1-based chunk numbers; others are ignored): only those are sent, and each
+    /// send counts as a resend. `frames` as for [`Delivery::new`].
+    pub fn resume(
+        id: u32,
+        frames: Vec<String>,
+        config: DeliveryConfig,
+        missing: &[u32],
+    ) -> Result<Self, DeliveryError> {
+        let mut delivery = Delivery::new(id, frames, config)?;
+        let missing: BTreeSet<u32> = missing.iter().copied().collect();
+        for index in 1..=delivery.count() {
+            delivery.sends[index as usize - 1] = 1;
+            if !missing.contains(&index) {
+                delivery.set(index, Chunk::Stored);
+            }
+        }
+        Ok(delivery)
+    }
+
     /// The message id.
     pub fn id(&self) -> u32 {
         self.id
@@ -880,6 +900,20 @@ mod tests {
             failure(&d),
             Some(DeliveryFailure::NoProgress { rounds: 2, .. })
         ));
+    }
+
+    #[test]
+    fn a_resumed_delivery_sends_only_what_the_game_misses() {
+        let now = Instant::now();
+        let mut d = Delivery::resume(3, frames(3, 3), DeliveryConfig::default(), &[2, 9]).unwrap();
+        let sent = drain(&mut d, now);
+        assert_eq!(
+            sent.iter().map(|c| c.purpose).collect::<Vec<_>>(),
+            [Purpose::Chunk { index: 2 }]
+        );
+        assert_eq!(d.stats().chunks_resent, 1);
+        d.on_reply(sent[0].token, b"ok 3 3/3\n", now);
+        assert_eq!(d.outcome(), Some(&Ok(())));
     }
 
     #[test]
