@@ -2,7 +2,8 @@
 //!
 //! Install them with `npm ci --prefix emulator/tests/peers` and
 //! `pip install -r emulator/tests/peers/requirements.txt`. When a client is missing the test
-//! prints a notice and passes, unless `INVSYNC_REQUIRE_PEERS=1` (CI), where it fails.
+//! prints a notice and passes, unless peers are required (`INVSYNC_REQUIRE_PEERS=1` or CI, the
+//! workspace's one rule: `invsync_test_support::peers`), where it fails.
 
 mod common;
 
@@ -15,19 +16,9 @@ fn peers_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/peers")
 }
 
-fn required() -> bool {
-    std::env::var("INVSYNC_REQUIRE_PEERS").is_ok_and(|v| v == "1")
-}
-
-/// Skip (or fail in CI) when a peer is unavailable.
-fn unavailable(what: &str) {
-    assert!(
-        !required(),
-        "{what} is not installed and INVSYNC_REQUIRE_PEERS=1"
-    );
-    eprintln!(
-        "NOTICE: skipping: {what} is not installed (set INVSYNC_REQUIRE_PEERS=1 to make this a failure)"
-    );
+/// Skip (or fail where peers are required) when a peer is unavailable.
+fn unavailable(test: &str, what: &str) {
+    invsync_test_support::peers::missing(test, &format!("{what} is not installed"));
 }
 
 fn run_peer(mut cmd: Command) {
@@ -58,7 +49,10 @@ fn npm_rcon_client() {
         .output()
         .is_ok_and(|o| o.status.success());
     if !node_ok || !dir.join("node_modules/rcon-client/package.json").is_file() {
-        return unavailable("node with npm rcon-client (npm ci --prefix emulator/tests/peers)");
+        return unavailable(
+            "npm_rcon_client",
+            "node with npm rcon-client (npm ci --prefix emulator/tests/peers)",
+        );
     }
     let mut cmd = Command::new("node");
     cmd.arg(dir.join("node_client.mjs"));
@@ -74,6 +68,7 @@ fn pypi_factorio_rcon_py() {
         .is_ok_and(|o| o.status.success());
     if !ok {
         return unavailable(
+            "pypi_factorio_rcon_py",
             "python3 with factorio-rcon-py (pip install -r emulator/tests/peers/requirements.txt)",
         );
     }
