@@ -399,7 +399,7 @@ impl LinkCore {
     }
 
     /// The [`EncodeJob`] of message `id` did not finish: the task running it panicked. The
-    /// message fails with [`SendError::EncoderPanicked`].
+    /// message fails with [`SendFailure::EncoderPanicked`].
     pub fn on_encoder_panicked(&mut self, id: u32, reason: String) {
         if self
             .outgoing

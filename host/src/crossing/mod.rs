@@ -19,7 +19,9 @@
 //! answered, and only the missing chunks go again, so a reconnect resumes a transfer. A frame
 //! the game rejects is resent only for the errors a resend can cure (damage in transit, a busy
 //! receiver). The game may verify after it answers the last chunk; the link then learns the
-//! outcome from a `received` report on stdout or from `status(id)`.
+//! outcome from a `received` report on stdout or from `status(id)`, and if `status` finds chunks
+//! missing again (a deferred check dropped a frame damaged on the way, or the game restarted),
+//! only those go again ([`Delivery::resume`]).
 //!
 //! # game -> host: [`Pull`] (PROTOCOL.md 5.4)
 //!
@@ -40,7 +42,9 @@
 //! # Checked by the codec
 //!
 //! Frame headers are read by the codec's own parser ([`invsync_codec::Frame`]) in both
-//! directions: the frames a delivery is given, and the frames a pull receives.
+//! directions: the frames a delivery is given, and the frames a pull receives. The errors the
+//! game names in its replies are the codec's ([`invsync_codec::ERROR_NAMES`]); which of them a
+//! resend can cure is decided against that list.
 
 mod delivery;
 mod pull;
