@@ -245,6 +245,73 @@ async fn host_stopped_with_players_online_stores_every_upload() {
     audit_clean(&mut c).await;
 }
 
+/// The store unreachable longer than the lease timeout (here 3 s; a minute against the default
+/// 30 s is the same case): the holder kicks its player two thirds of the way through
+/// (self-fencing), before the store could give the lease to another server; once the store is
+/// back the player plays on B, never on A and B at once, and nothing is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn store_unreachable_past_the_lease_timeout_the_holder_ends_its_sessions_first() {
+    let Some(store) = own_redis("store_unreachable_past_the_lease_timeout") else {
+        return;
+    };
+    let mut c = Cluster::start(options("fence", store))
+        .await
+        .expect("cluster");
+    let lease = Duration::from_millis(c.options.lease_timeout_ms);
+    check!(c, c.seed("ann", invsync_harness::rich_data(5, "ann")).await);
+    check!(c, c.join_and_play(0, "ann", WAIT).await);
+    check!(c, c.give(0, "ann", "stone", 44, "normal").await);
+    let stopped = std::time::Instant::now();
+    check!(c, c.stop_store());
+    loop {
+        let s = check!(c, c.state(0, "ann").await);
+        if s.state() != "playing" {
+            break;
+        }
+        assert!(
+            stopped.elapsed() < lease,
+            "A still plays ann {:?} after the store went away (lease timeout {lease:?})\n{}",
+            stopped.elapsed(),
+            c.logs_tail(40)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    c.online.remove("ann");
+    let text = check!(c, c.nodes[0].metrics_text().await);
+    assert_eq!(
+        invsync_harness::metric_sum(&text, "invsync_fence_kicks_total", &[]),
+        1.0
+    );
+    // the store stays away well past the lease timeout, then comes back
+    tokio::time::sleep((stopped + lease * 2).saturating_duration_since(std::time::Instant::now()))
+        .await;
+    check!(c, c.start_store());
+    check!(c, c.join(1, "ann").await);
+    let end = std::time::Instant::now() + WAIT;
+    loop {
+        let (_, s) = check!(
+            c,
+            c.wait_state(1, "ann", &["playing", "failed"], WAIT).await
+        );
+        let on_a = check!(c, c.state(0, "ann").await);
+        assert_ne!(on_a.state(), "playing", "ann plays on A and on B");
+        if s.state() == "playing" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < end,
+            "ann never plays on B: {}",
+            s.json
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let r = check!(c, c.step(1, "/emulator click ann invsync_retry").await);
+        assert_eq!(r, "ok");
+    }
+    check!(c, c.leave(1, "ann").await);
+    check!(c, c.settle(&players(&["ann"]), WAIT).await);
+    audit_clean(&mut c).await;
+}
+
 /// The store is stopped for a while: joins are answered `error`, the upload of a player who
 /// left meanwhile is retried and stored once the store is back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -32,6 +32,7 @@ pub(crate) const FAULTS: &[&str] = &[
     "game_pause",
     "slow_game",
     "join_two_servers",
+    "join_while_online",
     "admin_import_online",
     "admin_restore_online",
 ];
@@ -292,6 +293,9 @@ impl Run {
                 self.inject(a, b, c).await?;
             } else {
                 self.operate(a, b, c).await?;
+            }
+            if !self.r.violations.is_empty() {
+                return Ok(());
             }
             let poll: Vec<bool> = (0..n).map(|i| self.usable(i)).collect();
             let v =
@@ -642,6 +646,54 @@ impl Run {
                     None => {
                         self.c.online.remove(&p);
                     }
+                }
+            }
+            "join_while_online" => {
+                // one account on two servers: the second must wait (busy) while the first
+                // holds the player; it may play only once the first session has ended (after a
+                // store outage past the lease timeout, the first host kicked it: self-fencing)
+                let online: Vec<(String, usize)> =
+                    self.c.online.iter().map(|(p, i)| (p.clone(), *i)).collect();
+                if online.is_empty() || n < 2 {
+                    return Ok(());
+                }
+                let (p, k) = online[(c as usize) % online.len()].clone();
+                let j = (k + 1 + (c % (n as u64 - 1)) as usize) % n;
+                if !self.usable(k) || !self.usable(j) {
+                    return Ok(());
+                }
+                let r = self.c.step(j, &format!("/emulator join {p}")).await?;
+                let (kd, jd) = (self.c.nodes[k].id.clone(), self.c.nodes[j].id.clone());
+                self.fault(kind, format!("{p}, online on {kd}, joins {jd} too ({r})"));
+                if r != "ok" {
+                    return Ok(());
+                }
+                let (_, s) = self
+                    .c
+                    .wait_state(
+                        j,
+                        &p,
+                        &["playing", "failed", "temporary"],
+                        self.state_timeout(j),
+                    )
+                    .await?;
+                self.h
+                    .push(Kind::Op, format!("{p} is {} on {jd}", s.state()));
+                if s.state() == "playing" {
+                    let first = self.c.state(k, &p).await?;
+                    self.h
+                        .push(Kind::Op, format!("{p} is {} on {kd}", first.state()));
+                    if first.state() == "playing" {
+                        return self.violated(vec![format!(
+                            "one player, one game: {p} is playing on {kd} and {jd} at once"
+                        )]);
+                    }
+                    self.c.online.insert(p.clone(), j);
+                    let r = self.c.step(k, &format!("/emulator leave {p}")).await?;
+                    self.h.push(Kind::Op, format!("leave {p} {kd} -> {r}"));
+                } else {
+                    let r = self.c.step(j, &format!("/emulator leave {p}")).await?;
+                    self.h.push(Kind::Op, format!("leave {p} {jd} -> {r}"));
                 }
             }
             "admin_import_online" | "admin_restore_online" => {

@@ -10,6 +10,11 @@
 //! 2. `/quit` over RCON (the game saves and exits);
 //! 3. the uploads still in flight are stored, then the host exits.
 //!
+//! It ends its players' sessions itself when it cannot reach the store for two thirds of the
+//! lease timeout (it kicks them; the game uploads each as they leave, and the upload waits for
+//! the store): past the timeout the store may give their leases to another server, and two
+//! servers must never play one player (docs/SYNC.md, "Self-fencing").
+//!
 //! It never clears its server's leases at start: a game restarted from its autosave uploads
 //! the players it had online under the epochs it held, and those uploads must be accepted
 //! (clearing them at start, as HuskSync does, is how crash-recovery uploads get lost).
@@ -19,13 +24,14 @@ mod game;
 mod metrics_http;
 mod service;
 
+use std::collections::BTreeSet;
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use invsync_host::{Incoming, Link, LinkOptions};
-use invsync_rcon_transport::ClientConfig;
+use invsync_rcon_transport::{ClientConfig, lua_long_string};
 use invsync_sync::{PlayerStore, RedisOptions, Settings, StoreError, redact_url};
 use metrics::counter;
 use tokio::signal::unix::{SignalKind, signal};
@@ -43,6 +49,8 @@ const STARTUP_TIMEOUT: Duration = Duration::from_secs(300);
 const STABLE_RUN: Duration = Duration::from_secs(600);
 /// The command that makes every connected player leave (each is uploaded by the module).
 const KICK_ALL: &str = "/silent-command for _, p in pairs(game.connected_players) do game.kick_player(p, \"the server is stopping\") end";
+/// Players kicked by one self-fencing command (names are at most `MAX_PLAYER_NAME` bytes).
+const FENCE_BATCH: usize = 32;
 
 /// Runs `invsync host`.
 pub fn run(args: &HostArgs) -> anyhow::Result<ExitCode> {
@@ -120,12 +128,20 @@ async fn open_store(
     Ok(slot)
 }
 
-/// Heartbeats `server` in the store forever.
-fn heartbeat(slot: StoreSlot, server: String, every: Duration, health: Arc<metrics_http::Health>) {
+/// Heartbeats `server` in the store forever. `last_beat` gets the moment each heartbeat that
+/// reached the store was sent (no later than the store's record of it).
+fn heartbeat(
+    slot: StoreSlot,
+    server: String,
+    every: Duration,
+    health: Arc<metrics_http::Health>,
+    last_beat: watch::Sender<Instant>,
+) {
     tokio::spawn(async move {
         loop {
             if let Some(players) = slot.get().cloned() {
                 let s = server.clone();
+                let sent = Instant::now();
                 let ok = tokio::task::spawn_blocking(move || players.heartbeat(&s))
                     .await
                     .map(|r| r.map_err(|e| e.to_string()))
@@ -133,6 +149,9 @@ fn heartbeat(slot: StoreSlot, server: String, every: Duration, health: Arc<metri
                 if let Err(e) = &ok {
                     counter!("invsync_heartbeat_failures_total").increment(1);
                     tracing::warn!(server, "heartbeat: {e}");
+                }
+                if ok.is_ok() {
+                    last_beat.send_replace(sent);
                 }
                 health.store.store(ok.is_ok(), Ordering::Relaxed);
             }
@@ -185,12 +204,16 @@ async fn host(config: HostConfig) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(EXIT_BAD_INPUT));
         }
     };
+    // a host that starts without the store holds no lease it could lose before its first beat
+    let (last_beat_tx, last_beat) = watch::channel(Instant::now());
     heartbeat(
         slot.clone(),
         config.server_id.clone(),
         config.heartbeat,
         health.clone(),
+        last_beat_tx,
     );
+    let mut fenced: BTreeSet<String> = BTreeSet::new();
 
     let mut sigint = signal(SignalKind::interrupt())?;
     let mut sigterm = signal(SignalKind::terminate())?;
@@ -285,6 +308,7 @@ async fn host(config: HostConfig) -> anyhow::Result<ExitCode> {
                 }
                 _ = poll.tick() => {
                     stopping = advance_stop(stopping, &service, &link, &child, &config).await;
+                    fence(&service, &link, &config, *last_beat.borrow(), &mut fenced).await;
                 }
             }
         };
@@ -356,6 +380,63 @@ fn restart_allowed(config: &HostConfig, restarts: &mut u32, started: Instant) ->
 async fn backoff(restarts: u32) {
     let wait = Duration::from_millis(500u64 << restarts.min(6)).min(Duration::from_secs(30));
     tokio::time::sleep(wait).await;
+}
+
+/// Self-fencing: when no heartbeat has reached the store for two thirds of the lease timeout,
+/// the players this host holds are kicked, each once while it lasts.
+///
+/// The store judges a lease by its holder's last heartbeat; once the timeout passes it may grant
+/// the player to another server, which this host cannot learn while the store is unreachable.
+/// `last_beat` is when the last successful heartbeat was sent, so this host's count runs ahead
+/// of the store's and the kick lands a third of the timeout before the store could give the
+/// lease away. The kicked players are uploaded as they leave (stored when the store is back); a
+/// player who joins again meanwhile gets `error` (the store cannot be reached) and may play with
+/// a temporary inventory.
+async fn fence(
+    service: &Service,
+    link: &Link,
+    config: &HostConfig,
+    last_beat: Instant,
+    kicked: &mut BTreeSet<String>,
+) {
+    let limit = config.lease_timeout * 2 / 3;
+    if last_beat.elapsed() < limit {
+        kicked.clear();
+        return;
+    }
+    // a lease granted after the last heartbeat counts from its grant
+    let due: Vec<String> = service
+        .held_players()
+        .into_iter()
+        .filter(|(p, granted)| granted.max(&last_beat).elapsed() >= limit && !kicked.contains(p))
+        .map(|(p, _)| p)
+        .collect();
+    if due.is_empty() {
+        return;
+    }
+    tracing::warn!(
+        server = %config.server_id,
+        players = due.len(),
+        silent = ?last_beat.elapsed(),
+        "no heartbeat reached the store for two thirds of the lease timeout: kicking the players this server holds, before their leases can be given to another server"
+    );
+    counter!("invsync_fence_kicks_total").increment(due.len() as u64);
+    for batch in due.chunks(FENCE_BATCH) {
+        if let Err(e) = console(link, &fence_command(batch)).await {
+            tracing::warn!(server = %config.server_id, "self-fencing kick: {e}");
+        }
+    }
+    kicked.extend(due);
+}
+
+/// The console command that kicks `players` if they are connected (names quoted as Lua long
+/// strings, never spliced raw into the source).
+fn fence_command(players: &[String]) -> String {
+    let names: Vec<String> = players.iter().map(lua_long_string).collect();
+    format!(
+        "/silent-command for _, n in ipairs({{{}}}) do local p = game.get_player(n) if p and p.connected then game.kick_player(p, \"the inventory store cannot be reached; join again in a moment\") end end",
+        names.join(",")
+    )
 }
 
 async fn begin_stop(link: &Link, config: &HostConfig) -> Stopping {

@@ -7,7 +7,7 @@
 //! sends it again too, so nothing is dropped on either side. An `acquire` the store cannot
 //! answer is answered `error` at once (the player may take a temporary inventory).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -32,8 +32,10 @@ struct Shared {
     server: String,
     store: StoreSlot,
     link: watch::Receiver<Option<Link>>,
-    /// Players this host acquired and has not yet seen uploaded or released.
-    held: Mutex<BTreeSet<String>>,
+    /// Players this host acquired and has not yet seen uploaded or released, with when the
+    /// acquire that granted (or renewed) the lease was sent: the store counts the lease's
+    /// timeout from no earlier than that.
+    held: Mutex<BTreeMap<String, Instant>>,
     /// Set when the host stops: workers give up their retries at this instant.
     give_up_at: watch::Receiver<Option<Instant>>,
     /// Messages given to workers and not yet handled.
@@ -59,7 +61,7 @@ impl Service {
                 server,
                 store,
                 link,
-                held: Mutex::new(BTreeSet::new()),
+                held: Mutex::new(BTreeMap::new()),
                 give_up_at,
                 pending: AtomicUsize::new(0),
             }),
@@ -105,6 +107,18 @@ impl Service {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .len()
+    }
+
+    /// The players this host holds, in order, each with when the acquire that granted its
+    /// lease was sent.
+    pub fn held_players(&self) -> Vec<(String, Instant)> {
+        self.shared
+            .held
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|(p, t)| (p.clone(), *t))
+            .collect()
     }
 
     /// True when no player is held and no message waits: a stop loses nothing now.
@@ -214,6 +228,7 @@ fn track(server: String, pending: invsync_host::PendingSend) {
 async fn acquire(shared: &Shared, player: &str, request: u64, generation: u64, unchanged: bool) {
     counter!("invsync_joins_total").increment(1);
     let (server, p) = (shared.server.clone(), player.to_string());
+    let sent = Instant::now();
     let result = call(shared, "acquire", move |s| {
         s.acquire(&server, &p, request, generation, unchanged)
     })
@@ -236,7 +251,7 @@ async fn acquire(shared: &Shared, player: &str, request: u64, generation: u64, u
             counter!("invsync_acquire_total", "outcome" => "acquired").increment(1);
             {
                 let mut held = shared.held.lock().unwrap_or_else(|e| e.into_inner());
-                held.insert(player.to_string());
+                held.insert(player.to_string(), sent);
                 gauge!("invsync_leases_held").set(held.len() as f64);
             }
             tracing::info!(
