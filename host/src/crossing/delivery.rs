@@ -24,6 +24,7 @@ use invsync_rcon_transport::{GameReply, parse_reply, recv_command, status_comman
 use thiserror::Error;
 
 use super::header_mismatch;
+use crate::control::printable;
 
 /// Settings of a delivery.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -521,7 +522,7 @@ impl Delivery {
                     _ => self.fail(DeliveryFailure::Rejected {
                         chunk: Some(index),
                         name,
-                        detail,
+                        detail: printable(&detail),
                     }),
                 }
             }
@@ -566,14 +567,14 @@ impl Delivery {
                 .fail(DeliveryFailure::Rejected {
                     chunk: None,
                     name,
-                    detail,
+                    detail: printable(&detail),
                 }),
             // The game dropped the message (checksum, decoding, expiry): final.
             GameReply::Failed { id, name, detail } if id == this => {
                 self.fail(DeliveryFailure::Rejected {
                     chunk: None,
                     name,
-                    detail,
+                    detail: printable(&detail),
                 })
             }
             other => self.mismatched(other),
@@ -914,6 +915,20 @@ mod tests {
         assert_eq!(d.stats().chunks_resent, 1);
         d.on_reply(sent[0].token, b"ok 3 3/3\n", now);
         assert_eq!(d.outcome(), Some(&Ok(())));
+    }
+
+    #[test]
+    fn the_games_text_in_a_rejection_is_one_bounded_line() {
+        let now = Instant::now();
+        let mut d = Delivery::new(5, frames(5, 1), DeliveryConfig::default()).unwrap();
+        let sent = drain(&mut d, now);
+        let reply = format!("err 5 MethodNotAccepted \x1b[31m{}\n", "x".repeat(100_000));
+        d.on_reply(sent[0].token, reply.as_bytes(), now);
+        let Some(DeliveryFailure::Rejected { detail, .. }) = failure(&d) else {
+            panic!("{:?}", d.outcome())
+        };
+        assert!(detail.len() <= 520, "{} bytes", detail.len());
+        assert!(detail.starts_with(" [31mxxx"), "{detail:?}");
     }
 
     #[test]
