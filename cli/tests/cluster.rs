@@ -245,6 +245,69 @@ async fn host_stopped_with_players_online_stores_every_upload() {
     audit_clean(&mut c).await;
 }
 
+/// The game's stdout stalls while a player leaves A (the game runs on; what it prints waits):
+/// the upload waits with it, B answers busy (A still holds the player) and never loads the
+/// older copy; once the stall ends the upload is stored and B loads it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_stdout_holds_the_upload_back_and_the_next_server_waits_for_it() {
+    let mut c = Cluster::start(options("stdout-stall", StoreChoice::Sqlite))
+        .await
+        .expect("cluster");
+    let data = invsync_harness::rich_data(6, "ann");
+    let mut expected = count_items(&data).unwrap();
+    check!(c, c.seed("ann", data).await);
+    check!(c, c.join_and_play(0, "ann", WAIT).await);
+    check!(c, c.give(0, "ann", "stone", 44, "normal").await);
+    add_items(&mut expected, "stone", "normal", 44);
+    check!(c, c.stall_stdout(0, 600).await);
+    check!(c, c.leave(0, "ann").await);
+    check!(c, c.join(1, "ann").await);
+    let (_, s) = check!(
+        c,
+        c.wait_state(1, "ann", &["failed", "playing"], WAIT).await
+    );
+    assert_eq!(
+        s.state(),
+        "failed",
+        "B must not play ann before A's upload: {}",
+        s.json
+    );
+    let gui = check!(c, c.gui_text(1, "ann").await);
+    assert!(gui.contains("in use on"), "{gui:?}");
+    let head = check!(c, c.head("ann").await).unwrap();
+    assert_eq!(
+        head.generation, 1,
+        "stored while the stdout stalled: {head:?}"
+    );
+    let end = std::time::Instant::now() + WAIT;
+    loop {
+        let r = check!(c, c.step(1, "/emulator click ann invsync_retry").await);
+        assert_eq!(r, "ok");
+        let (_, s) = check!(
+            c,
+            c.wait_state(1, "ann", &["failed", "playing"], WAIT).await
+        );
+        if s.state() == "playing" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < end,
+            "ann never plays on B: {}",
+            s.json
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert_eq!(check!(c, c.head("ann").await).unwrap().generation, 2);
+    assert_eq!(
+        check!(c, c.items(1, "ann").await),
+        expected,
+        "B has A's last upload"
+    );
+    check!(c, c.leave(1, "ann").await);
+    check!(c, c.settle(&players(&["ann"]), WAIT).await);
+    audit_clean(&mut c).await;
+}
+
 /// The store unreachable longer than the lease timeout (here 3 s; a minute against the default
 /// 30 s is the same case): the holder kicks its player two thirds of the way through
 /// (self-fencing), before the store could give the lease to another server; once the store is

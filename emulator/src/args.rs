@@ -51,7 +51,7 @@ pub struct EmulatorArgs {
     #[arg(long)]
     pub load: Option<PathBuf>,
     /// Accept the driver's steps as RCON commands: /emulator join|leave|chat|give|take|click|
-    /// crash|items ... (an emulator extension; the game has no such command).
+    /// crash|items|stall-stdout ... (an emulator extension; the game has no such command).
     #[arg(long)]
     pub driver_commands: bool,
     /// Driver script (join/leave/chat/give/take/click/rcon/wait/crash/restart/quit).

@@ -105,6 +105,8 @@ pub struct Game {
     history: VecDeque<TickInput>,
     carry: Vec<Line>,
     carry_messages: Vec<(u32, String)>,
+    /// `/emulator stall-stdout`: the tick until which stdout lines are held, and the lines.
+    stdout_stall: Option<(u64, Vec<Line>)>,
     tick_log: Option<TickLog>,
 }
 
@@ -195,6 +197,7 @@ impl Game {
             history: VecDeque::new(),
             carry: out.lines,
             carry_messages: out.player_messages,
+            stdout_stall: None,
             tick_log: None,
         };
         g.check_peers(&TickInput::default(), "start")?;
@@ -315,6 +318,27 @@ impl Game {
                     }),
                     _ => Some("error: items: expected one player name\n".into()),
                 }
+            }
+            "stall-stdout" => {
+                let mut words = args.split_whitespace().skip(1);
+                let ticks = match (words.next(), words.next()) {
+                    (Some(n), None) => n
+                        .parse::<u64>()
+                        .ok()
+                        .filter(|n| (1..=MAX_STDOUT_STALL_TICKS).contains(n)),
+                    _ => None,
+                };
+                Some(match ticks {
+                    Some(n) => {
+                        let until = self.tick() + n;
+                        let held = self.stdout_stall.take().map(|(_, h)| h).unwrap_or_default();
+                        self.stdout_stall = Some((until, held));
+                        "ok\n".to_string()
+                    }
+                    None => format!(
+                        "error: stall-stdout: expected one tick count, 1 to {MAX_STDOUT_STALL_TICKS}\n"
+                    ),
+                })
             }
             // handled by the shell (`is_crash_command`); here only with words after it
             "crash" => Some("error: crash: takes no arguments\n".into()),
@@ -509,6 +533,7 @@ impl Game {
             self.history.pop_front();
         }
         let autosaved = self.autosave_after(tick, &mut lines)?;
+        self.hold_stdout(tick, &mut lines);
         Ok(TickReport {
             tick,
             lines,
@@ -516,6 +541,27 @@ impl Game {
             player_messages,
             autosaved,
         })
+    }
+
+    /// `/emulator stall-stdout`: while the stall lasts the tick's lines are kept back (the game
+    /// runs on, as behind a pipe nobody reads); the tick it ends, they come out first, in order.
+    /// At most [`MAX_STALLED_STDOUT`] bytes are held: past that the stall ends early.
+    fn hold_stdout(&mut self, tick: u64, lines: &mut Vec<Line>) {
+        let Some((until, held)) = &mut self.stdout_stall else {
+            return;
+        };
+        held.append(lines);
+        let bytes: usize = held
+            .iter()
+            .map(|l| match l {
+                Line::Raw(t) | Line::Log(t) | Line::Dated(t) => t.len(),
+            })
+            .sum();
+        if (tick + 1 >= *until || bytes > MAX_STALLED_STDOUT)
+            && let Some((_, held)) = self.stdout_stall.take()
+        {
+            *lines = held;
+        }
     }
 
     /// Heavy mode: `shadow`, reloaded from the state before the tick, runs it too and must end
@@ -585,7 +631,11 @@ impl Game {
 }
 
 /// The subcommands of `/emulator`, for error messages.
-const DRIVER_SUBCOMMANDS: &str = "join, leave, chat, give, take, click, crash, items";
+const DRIVER_SUBCOMMANDS: &str = "join, leave, chat, give, take, click, crash, items, stall-stdout";
+/// The longest `/emulator stall-stdout` (ten minutes of game time).
+const MAX_STDOUT_STALL_TICKS: u64 = 36_000;
+/// The most stdout a stall holds back before it ends early.
+const MAX_STALLED_STDOUT: usize = 64 << 20;
 
 fn is_driver_command(text: &str) -> bool {
     text.strip_prefix(DRIVER_COMMAND)

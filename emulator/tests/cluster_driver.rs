@@ -358,3 +358,64 @@ fn sc_events(g: &mut Game) -> Vec<String> {
         .map(str::to_string)
         .collect()
 }
+
+/// The text of a tick's stdout lines.
+fn printed(r: &invsync_emulator::TickReport) -> Vec<String> {
+    r.lines
+        .iter()
+        .map(|l| match l {
+            invsync_emulator::Line::Raw(t)
+            | invsync_emulator::Line::Log(t)
+            | invsync_emulator::Line::Dated(t) => t.clone(),
+        })
+        .collect()
+}
+
+#[test]
+fn stall_stdout_holds_the_lines_while_the_game_runs_then_lets_them_out_in_order() {
+    let mut cfg = config_with(&[(
+        "control.lua",
+        "script.on_nth_tick(1, function(e) if storage.on then print('tick ' .. e.tick) end end)\nremote.add_interface('t', {on = function() storage.on = true end})",
+    )]);
+    cfg.driver_commands = true;
+    let mut g = Game::new(cfg).unwrap();
+    let h = |id| CommandHandle { conn: 1, id };
+    for (text, why) in [
+        ("/emulator stall-stdout", "expected one tick count"),
+        ("/emulator stall-stdout 0", "expected one tick count"),
+        ("/emulator stall-stdout 36001", "1 to 36000"),
+        ("/emulator stall-stdout 5 6", "expected one tick count"),
+        ("/emulator stall-stdout x", "expected one tick count"),
+    ] {
+        let reply = g.submit(h(1), text.into()).expect("answered at once");
+        assert!(
+            reply.starts_with("error: stall-stdout") && reply.contains(why),
+            "{text}: {reply:?}"
+        );
+    }
+    common::sc(&mut g, "remote.call('t', 'on')");
+    let mut seen = Vec::new();
+    while seen.is_empty() {
+        seen.extend(printed(&g.step().unwrap()));
+    }
+    assert_eq!(
+        g.submit(h(2), "/emulator stall-stdout 10".into()),
+        Some("ok\n".into())
+    );
+    let first = g.tick();
+    let mut during = Vec::new();
+    for _ in 0..9 {
+        during.extend(printed(&g.step().unwrap()));
+    }
+    assert!(during.is_empty(), "printed during the stall: {during:?}");
+    let released = printed(&g.step().unwrap());
+    let expected: Vec<String> = (first..first + 10).map(|t| format!("tick {t}")).collect();
+    assert_eq!(
+        released, expected,
+        "the held lines, in order, the tick the stall ends"
+    );
+    assert_eq!(
+        printed(&g.step().unwrap()),
+        vec![format!("tick {}", first + 10)]
+    );
+}

@@ -20,6 +20,9 @@ use crate::invariants::{Checker, check_one_game};
 use crate::proxy::{Mode, Proxy};
 use crate::{Cluster, Options, StoreChoice, items};
 
+/// The slow server's ticks per second (the others run the game's 60).
+const SLOW_TPS: u64 = 5;
+
 /// Fault kinds, as counted in the report.
 pub(crate) const FAULTS: &[&str] = &[
     "kill9_game",
@@ -29,6 +32,7 @@ pub(crate) const FAULTS: &[&str] = &[
     "rcon_cut",
     "rcon_delay",
     "rcon_stall",
+    "stdout_stall",
     "game_pause",
     "slow_game",
     "join_two_servers",
@@ -258,7 +262,7 @@ impl Run {
         }
         if self.o.slow_server {
             let i = n - 1;
-            self.c.slow_game(i, 5).await?;
+            self.c.slow_game(i, SLOW_TPS as u32).await?;
             self.slow = Some(i);
             self.fault(
                 "slow_game",
@@ -580,6 +584,20 @@ impl Run {
                 self.proxies[i].as_ref().expect("checked").set(Mode::Stall);
                 self.proxy_until[i] = Some(Instant::now() + outage);
                 self.fault(kind, format!("{id}: RCON stalled for {outage:?}"));
+            }
+            "stdout_stall" if self.usable(i) => {
+                // the stall is counted in game ticks: as many as the outage at this game's rate
+                let tps = if Some(i) == self.slow {
+                    SLOW_TPS
+                } else {
+                    u64::from(invsync_codec::TICKS_PER_SECOND)
+                };
+                let ticks = (outage.as_millis() as u64 * tps / 1000).max(1);
+                self.c.stall_stdout(i, ticks).await?;
+                self.fault(
+                    kind,
+                    format!("{id}: the game's stdout held for {ticks} ticks (~{outage:?})"),
+                );
             }
             "game_pause" if self.usable(i) => {
                 let pid = self.c.pause_game(i, true)?;

@@ -73,6 +73,18 @@ impl Cluster {
         Ok(pid)
     }
 
+    /// Holds node `i`'s game's stdout for `ticks` game ticks (`/emulator stall-stdout`): the
+    /// game runs and answers RCON, but nothing it prints reaches its host until the stall ends.
+    pub async fn stall_stdout(&mut self, i: usize, ticks: u64) -> anyhow::Result<()> {
+        let reply = self
+            .step(i, &format!("/emulator stall-stdout {ticks}"))
+            .await?;
+        if reply != "ok" {
+            bail!("{}: stall-stdout {ticks}: {reply}", self.nodes[i].id);
+        }
+        Ok(())
+    }
+
     /// `player` joins servers `a` and `b` at the same moment (both commands in flight at
     /// once); each reply (`ok` or an error).
     pub async fn join_both(
