@@ -214,13 +214,11 @@ async fn a_damaged_frame_is_resent() {
     );
 }
 
-/// PROTOCOL.md 5.3: "a host that asks `status` resends it", the one chunk. The link instead
-/// takes `missing` after every chunk was answered as chunks the game lost in a restart, and
-/// delivers the whole message again (16 chunks, `chunks_resent` 0). The mock game's stand-in
-/// module rejected a damaged frame at once, so this never showed before the tests ran against
-/// the real, deferring, module.
+/// PROTOCOL.md 5.3: "a host that asks `status` resends it", the one chunk, not the whole
+/// message (the link once took `missing` after every chunk was answered as chunks lost in a
+/// restart and sent all 16 again; the mock game's stand-in rejected a damaged frame at once,
+/// so only the real, deferring, module showed it).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "BUG (host): a frame failing the module's deferred check costs a redelivery of the whole message, not one chunk"]
 async fn a_damaged_frame_costs_one_chunk() {
     let (d, recvs) = deliver_with_a_damaged_frame().await;
     assert_eq!(d.chunks_resent, 1, "{d:?}");
