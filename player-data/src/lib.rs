@@ -21,7 +21,7 @@ mod player;
 mod sample;
 
 pub use player::{
-    Color, Crafting, Equipment, Inventories, PLAYER_DATA_FORMAT, PlayerData, QueuedCraft,
-    QuickBarSlot, Stack,
+    Color, Crafting, Equipment, Filters, Inventories, PLAYER_DATA_FORMAT, PlayerData, QueuedCraft,
+    QuickBarSlot, SlotFilter, Stack,
 };
 pub use sample::{SampleKind, SplitMix64, generate, sample};

@@ -50,6 +50,9 @@ pub struct PlayerData {
     /// The inventories.
     #[serde(default)]
     pub inventories: Inventories,
+    /// The inventories' slot filters; absent when no slot is filtered.
+    #[serde(default, skip_serializing_if = "Filters::is_empty")]
+    pub filters: Filters,
     /// The character's crafting queue and the items it holds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub crafting: Option<Crafting>,
@@ -120,24 +123,63 @@ fn one() -> f64 {
     1.0
 }
 
-/// The character's inventories, each a list of the slots that hold something.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct Inventories {
+/// The character's inventories, each a list of the slots that hold something (their stacks,
+/// or for [`Filters`] their filters).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(bound(deserialize = "T: Deserialize<'de>"))]
+pub struct Inventories<T = Stack> {
     /// Main inventory.
     #[serde(default, deserialize_with = "list_or_empty_object")]
-    pub main: Vec<Stack>,
+    pub main: Vec<T>,
     /// Guns.
     #[serde(default, deserialize_with = "list_or_empty_object")]
-    pub guns: Vec<Stack>,
+    pub guns: Vec<T>,
     /// Ammunition.
     #[serde(default, deserialize_with = "list_or_empty_object")]
-    pub ammo: Vec<Stack>,
+    pub ammo: Vec<T>,
     /// Armour.
     #[serde(default, deserialize_with = "list_or_empty_object")]
-    pub armor: Vec<Stack>,
+    pub armor: Vec<T>,
     /// Logistic trash.
     #[serde(default, deserialize_with = "list_or_empty_object")]
-    pub trash: Vec<Stack>,
+    pub trash: Vec<T>,
+}
+
+impl<T> Default for Inventories<T> {
+    fn default() -> Self {
+        Inventories {
+            main: Vec::new(),
+            guns: Vec::new(),
+            ammo: Vec::new(),
+            armor: Vec::new(),
+            trash: Vec::new(),
+        }
+    }
+}
+
+/// The slot filters of the character's inventories (`LuaInventory.get_filter`): for each
+/// inventory, its filtered slots.
+pub type Filters = Inventories<SlotFilter>;
+
+impl<T> Inventories<T> {
+    /// Every list empty.
+    pub fn is_empty(&self) -> bool {
+        [&self.main, &self.guns, &self.ammo, &self.armor, &self.trash]
+            .iter()
+            .all(|l| l.is_empty())
+    }
+}
+
+/// The filter of one inventory slot: only this item (and quality) may go there.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SlotFilter {
+    /// 1-based slot.
+    pub slot: u32,
+    /// Item prototype name.
+    pub name: String,
+    /// Quality prototype name; absent means `normal`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quality: Option<String>,
 }
 
 /// One item stack.
@@ -309,6 +351,14 @@ mod tests {
                 quality: None,
             }],
             inventories: Inventories::default(),
+            filters: Filters {
+                main: vec![SlotFilter {
+                    slot: 3,
+                    name: "iron-plate".into(),
+                    quality: Some("rare".into()),
+                }],
+                ..Filters::default()
+            },
             crafting: Some(Crafting {
                 queue: vec![QueuedCraft {
                     recipe: "iron-gear-wheel".into(),
@@ -372,5 +422,9 @@ mod tests {
                 .is_err()
         );
         assert!(PlayerData::from_json(br#"{"format":1}"#).is_err());
+        assert!(
+            PlayerData::from_json(br#"{"format":1,"name":"x","filters":{"main":[{"slot":1}]}}"#)
+                .is_err()
+        );
     }
 }

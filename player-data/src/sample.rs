@@ -268,6 +268,7 @@ fn base_player(rng: &mut SplitMix64) -> PlayerData {
         tag: None,
         quick_bar: Vec::new(),
         inventories,
+        filters: Default::default(),
         crafting: None,
         cursor: Some(Stack {
             slot: None,

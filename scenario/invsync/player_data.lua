@@ -6,7 +6,8 @@
 --- survives a save and runs the same on every peer.
 ---
 --- * `reader(...)` + `read_step(job, budget)`: visits every slot of the character's main,
----   guns, ammo, armor and trash inventories (with the equipment grids of armor), a budget at a
+---   guns, ammo, armor and trash inventories (with the equipment grids of armor, and the slot
+---   filters of an inventory that has any), a budget at a
 ---   time, keeping each stack as a plain table; then writes the JSON text piece by piece (the
 ---   order of keys is fixed, so two servers write the same bytes for the same data); then
 ---   checksums it (the fingerprint that tells "unchanged" at the next join). `capture(job)`
@@ -15,7 +16,8 @@
 ---   (room made), recorded with the items it held, and queued again (`take_crafting`).
 --- * `writer(...)` + `write_step(job, budget)`: clears the character, sets colours and
 ---   bonuses, then places the stacks, a budget at a time: armor first (it adds main slots),
----   each stack into its own slot only if that slot is empty. Items the game does not know (a
+---   each inventory's slot filters before its stacks, each stack into its own slot only if that
+---   slot is empty. Items the game does not know (a
 ---   removed mod), unknown qualities and export strings `import_stack` refuses are skipped
 ---   and listed in `job.skipped`; stacks that do not fit (an inventory that shrank, a slot of
 ---   the wrong kind) and equipment a grid refuses wait until every slot is written, then go
@@ -72,6 +74,62 @@ local EXPORTED = { ["blueprint"] = true, ["blueprint-book"] = true, ["deconstruc
 
 local function inventory_of(character, define)
   return character.get_inventory(defines.inventory[define])
+end
+
+-- Slot filters -------------------------------------------------------------------------
+
+--- Whether `inv` holds any slot filter (false for inventories without filters).
+local function is_filtered(inv)
+  local ok, yes = pcall(function() return inv.supports_filters() and inv.is_filtered() end)
+  return ok and yes == true
+end
+
+--- The filter of slot `slot` as `{slot, name, quality?}`, or nil.
+local function read_filter(inv, slot)
+  local ok, f = pcall(inv.get_filter, slot)
+  if not ok or type(f) ~= "table" or type(f.name) ~= "string" then return nil end
+  local quality = f.quality
+  if type(quality) ~= "string" then quality = quality and quality.name or nil end
+  return { slot = slot, name = f.name, quality = quality ~= "normal" and quality or nil }
+end
+
+--- The JSON of the captured filters (`job.filters`, by inventory index) as a
+--- `,"filters":{...}` member, or "" when no slot is filtered; and the filters written.
+local function filters_json(filters)
+  local parts, n = {}, 0
+  local invs = player_data.INVENTORIES
+  for i = 1, #invs do
+    local list = filters[i]
+    if list and #list > 0 then
+      n = n + #list
+      local items = {}
+      for k = 1, #list do
+        local f = list[k]
+        items[k] = format('{"slot":%d,"name":%s%s}', f.slot, quote(f.name),
+          f.quality and (',"quality":' .. quote(f.quality)) or "")
+      end
+      parts[#parts + 1] = quote(invs[i].key) .. ":[" .. concat(items, ",") .. "]"
+    end
+  end
+  if #parts == 0 then return "", 0 end
+  return ',"filters":{' .. concat(parts, ",") .. "}", n
+end
+
+--- The filters a payload gives inventory `key` (of `size` slots), by slot: entries that are
+--- not `{slot, name, quality?}` with a slot of the inventory are left out.
+local function wanted_filters(data, key, size)
+  local out = {}
+  local all = type(data.filters) == "table" and data.filters[key]
+  if type(all) ~= "table" then return out end
+  for i = 1, math.min(#all, size) do
+    local f = all[i]
+    if type(f) == "table" and type(f.slot) == "number" and f.slot >= 1 and f.slot <= size
+      and f.slot == floor(f.slot) and type(f.name) == "string"
+      and (f.quality == nil or type(f.quality) == "string") then
+      out[f.slot] = { name = f.name, quality = f.quality or "normal" }
+    end
+  end
+  return out
 end
 
 -- Stacks -------------------------------------------------------------------------------
@@ -646,8 +704,8 @@ function player_data.reader(player, character, cursor, bonuses, unplaced)
   end
   return {
     character = character, phase = "slots", inv = 1, slot = 1, k = 1,
-    captured = {}, parts = { head }, items = {}, stacks = 0,
-    tail = "}" .. concat(tail) .. "}",
+    captured = {}, filters = {}, parts = { head }, items = {}, stacks = 0,
+    tail = concat(tail) .. "}",
     text = nil, crc = 0, crc_pos = 1,
     -- stacks the crafting left without room (rare): uploaded in the overflow of the data
     homeless = rest and #rest > 0 and rest or nil,
@@ -667,9 +725,16 @@ local function read_slots(job, budget)
     local list = job.captured[job.inv] or {}
     job.captured[job.inv] = list
     local slot = job.slot
+    if slot == 1 then job.filtered = inv ~= nil and is_filtered(inv) end
+    local filters = job.filtered and (job.filters[job.inv] or {}) or nil
+    job.filters[job.inv] = filters
     while slot <= n and left > 0 do
       local e = player_data.read_stack(inv[slot])
       left = left - player_data.SLOT_COST
+      if filters then
+        filters[#filters + 1] = read_filter(inv, slot)
+        left = left - player_data.SLOT_COST
+      end
       if e then
         e.slot = slot
         list[#list + 1] = e
@@ -706,6 +771,9 @@ function player_data.capture(job)
     local n = #list
     local first = i == job.inv and job.slot or 1
     local size = inv and #inv or 0
+    if first == 1 then job.filtered = inv ~= nil and is_filtered(inv) end
+    local filters = job.filtered and (job.filters[i] or {}) or nil
+    job.filters[i] = filters
     for slot = first, size do
       local st = inv[slot]
       if st.valid_for_read then
@@ -715,8 +783,9 @@ function player_data.capture(job)
         list[n] = e
         if e.export then exported = exported + #e.export end
       end
+      if filters then filters[#filters + 1] = read_filter(inv, slot) end
     end
-    slots, stacks = slots + size - first + 1, stacks + n
+    slots, stacks = slots + (size - first + 1) * (filters and 2 or 1), stacks + n
   end
   job.phase, job.inv, job.slot = "json", 1, 1
   return slots * player_data.SLOT_COST + stacks * player_data.STACK_COST + floor(exported / player_data.EXPORT_BYTES)
@@ -757,6 +826,10 @@ function player_data.read_step(job, budget)
         job.captured[job.inv] = nil
         job.inv, job.k = job.inv + 1, 1
         if job.inv > #invs then
+          local text, n = filters_json(job.filters)
+          parts[#parts + 1] = "}" .. text
+          left = left - n * player_data.JSON_COST
+          job.filters = nil
           parts[#parts + 1] = job.tail
           job.text = concat(parts)
           job.parts = nil
@@ -840,6 +913,30 @@ local function place(job, inv, e)
   defer(job, e)
 end
 
+--- Sets the slot filters of `inv` to the payload's (the local ones go: every slot of a
+--- filtered inventory is set), for about `left` units; `job.filters_done` is false until
+--- every slot is set, then true. A filter the game refuses (an unknown item) is left out.
+--- Returns the units left.
+local function set_filters(job, inv, key, left)
+  if job.filters_done == nil then
+    job.fwant = wanted_filters(job.data, key, #inv)
+    job.fslot = 1
+    job.filters_done = not (next(job.fwant) ~= nil or is_filtered(inv))
+    left = left - player_data.SLOT_COST
+  end
+  if job.filters_done then return left end
+  local want, slot, n = job.fwant, job.fslot, #inv
+  while slot <= n and left > 0 do
+    local f = want[slot]
+    pcall(inv.set_filter, slot, f)
+    left = left - player_data.SLOT_COST
+    slot = slot + 1
+  end
+  job.fslot = slot
+  if slot > n then job.filters_done, job.fwant = true, nil end
+  return left
+end
+
 --- Puts a deferred stack table anywhere in the character; the rest goes to the overflow.
 local function place_anywhere(job, e)
   local left, why = player_data.insert_anywhere(job.character, e, job.deferred)
@@ -896,8 +993,12 @@ function player_data.write_step(job, budget)
       local list = job.data.inventories and job.data.inventories[spec.key]
       if type(list) ~= "table" then list = {} end
       local inv = inventory_of(character, spec.define)
+      if job.k == 1 and inv and not job.filters_done then
+        -- filters before the stacks (the armor, written first, has set the slot count)
+        left = set_filters(job, inv, spec.key, left)
+      end
       local k = job.k
-      while k <= #list and left > 0 do
+      while job.filters_done ~= false and k <= #list and left > 0 do
         local e, err = player_data.check_stack(list[k], spec.key .. "[" .. k .. "]")
         if not e then
           skip(job, list[k], err)
@@ -911,8 +1012,8 @@ function player_data.write_step(job, budget)
         k = k + 1
       end
       job.k = k
-      if k > #list then
-        job.inv, job.k = job.inv + 1, 1
+      if job.filters_done ~= false and k > #list then
+        job.inv, job.k, job.filters_done = job.inv + 1, 1, nil
         if job.inv > #order then job.phase = "unplaced" end
       end
     elseif job.phase == "unplaced" then

@@ -346,3 +346,62 @@ fn every_character_bonus_and_the_players_own_settings_go_a_to_b_to_a() {
     leave_and_upload(&mut a, &mut c, "ann", 4);
     assert_eq!(c.stored()["ann"].data, first);
 }
+
+#[test]
+fn slot_filters_bonus_slots_included_go_a_to_b_to_a_and_replace_the_local_ones() {
+    let mut c = Cluster::default();
+    let colour = json!({"r": 1, "g": 0.5, "b": 0, "a": 1});
+    // slot 100 exists only with the armor on: its filter is written after the armor
+    let given = json!({
+        "format": 1, "name": "ann", "color": colour, "chat_color": colour,
+        "inventories": {
+            "main": [{"slot": 1, "name": "coal", "count": 5}, {"slot": 100, "name": "copper-plate", "count": 3, "quality": "rare"}],
+            "armor": [{"slot": 1, "name": "power-armor-mk2", "count": 1}]
+        },
+        "filters": {"main": [
+            {"slot": 2, "name": "iron-plate"},
+            {"slot": 100, "name": "copper-plate", "quality": "rare"}
+        ]}
+    })
+    .to_string();
+    c.seed("ann", 1, given.clone());
+    let mut a = server("alpha");
+    play(&mut a, &mut c, "ann");
+    let seen: (String, String, u32) = a.eval(
+        "local m = game.get_player('ann').get_inventory(defines.inventory.character_main) \
+         local f = m.get_filter(100) \
+         return m.get_filter(2).name, f.quality, m.insert{name = 'stone', count = 1}",
+    );
+    assert_eq!(seen, ("iron-plate".into(), "rare".into(), 1));
+    let stone_slot: u32 = a.eval(
+        "local m = game.get_player('ann').get_inventory(defines.inventory.character_main) \
+         local _, i = m.find_item_stack('stone') m.remove{name = 'stone', count = 1} return i",
+    );
+    assert_eq!(stone_slot, 3, "the filtered slot 2 refuses stone");
+    leave_and_upload(&mut a, &mut c, "ann", 2);
+    assert_same_player_data(&given, &c.stored()["ann"].data);
+    let typed =
+        invsync_player_data::PlayerData::from_json(c.stored()["ann"].data.as_bytes()).unwrap();
+    assert_eq!(typed.filters.main.len(), 2);
+    // on B the player takes a filter off: back on A, A's own filter goes too
+    let mut b = server("beta");
+    play(&mut b, &mut c, "ann");
+    b.sc(
+        &mut c,
+        "game.get_player('ann').get_inventory(defines.inventory.character_main).set_filter(2, nil)",
+    );
+    leave_and_upload(&mut b, &mut c, "ann", 3);
+    let from_b = c.stored()["ann"].data.clone();
+    let up: Value = serde_json::from_str(&from_b).unwrap();
+    assert_eq!(
+        up["filters"],
+        json!({"main": [{"slot": 100, "name": "copper-plate", "quality": "rare"}]})
+    );
+    play(&mut a, &mut c, "ann");
+    let gone: bool = a.eval(
+        "return game.get_player('ann').get_inventory(defines.inventory.character_main).get_filter(2) == nil",
+    );
+    assert!(gone);
+    leave_and_upload(&mut a, &mut c, "ann", 4);
+    assert_eq!(c.stored()["ann"].data, from_b);
+}
