@@ -22,6 +22,7 @@ mod inventory;
 mod items;
 mod lockstep;
 mod logfmt;
+mod logistics;
 mod lua_json;
 mod rcon_faults;
 mod sandbox;
@@ -41,6 +42,10 @@ pub use instance::{Action, SaveState, TickInput};
 pub use inventory::{Equipment, Grid, Inventory, InventoryKind, ItemStack};
 pub use items::{ItemProto, Prototypes};
 pub use lockstep::DesyncReport;
+pub use logistics::{
+    Filters as LogisticFilters, LogisticFilter, LogisticSection, MAX_SECTIONS, MAX_SLOT,
+    RequesterPoint,
+};
 pub use rcon_faults::{FaultAction, RconFault};
 pub use server::{run, serve, serve_until};
 pub use stats::StatsSnapshot;

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::inventory::{Inventory, InventoryKind, ItemStack};
 use crate::items::Prototypes;
+use crate::logistics::{Filters, RequesterPoint};
 
 /// Base size of a character's main inventory (Factorio 2.0 character prototype).
 pub(crate) const CHARACTER_MAIN_SLOTS: usize = 80;
@@ -225,9 +226,16 @@ pub struct Character {
     /// `LuaControl.is_flashlight_enabled()` (on for a new character).
     #[serde(default = "flashlight_on")]
     pub flashlight: bool,
+    /// `LuaControl.get_requester_point()`: personal logistic requests and trash settings.
+    #[serde(default)]
+    pub requester: RequesterPoint,
 }
 
 fn flashlight_on() -> bool {
+    true
+}
+
+fn requests_on() -> bool {
     true
 }
 
@@ -259,6 +267,7 @@ impl Character {
             crafting_progress: 0.0,
             additional_mining_categories: Vec::new(),
             flashlight: true,
+            requester: RequesterPoint::default(),
         }
     }
 
@@ -348,6 +357,10 @@ pub struct Player {
     /// `LuaControl.opened`: the GUI element the player has open (only elements are modelled).
     #[serde(default)]
     pub opened: Option<u32>,
+    /// The requester point of a character that died, given to the next character the player
+    /// gets (the game keeps the requests on a player waiting to respawn).
+    #[serde(default)]
+    pub requester_while_dead: Option<RequesterPoint>,
 }
 
 /// Quick bar slots of a player (10 pages of 10).
@@ -424,6 +437,14 @@ pub struct World {
     /// an inventory shrank, or left in the corpse of a character that died.
     #[serde(default)]
     pub ground: Vec<ItemStack>,
+    /// Logistic groups of the force `player` by name: the filters its sections in that group
+    /// share.
+    #[serde(default)]
+    pub logistic_groups: BTreeMap<String, Filters>,
+    /// `LuaForce.character_logistic_requests` of the force `player`: without it `set_slot`
+    /// does nothing, as the game's does before research. On from the start, like trash slots.
+    #[serde(default = "requests_on")]
+    pub character_logistic_requests: bool,
 }
 
 impl World {
@@ -433,6 +454,7 @@ impl World {
             next_unit_number: 1,
             next_gui_index: 1,
             next_script_inventory: 1,
+            character_logistic_requests: true,
             ..World::default()
         }
     }
@@ -486,6 +508,7 @@ impl World {
             quick_bar: BTreeMap::new(),
             cheat_mode: false,
             opened: None,
+            requester_while_dead: None,
         });
         index
     }
@@ -495,12 +518,15 @@ impl World {
         let unit = self.next_unit_number;
         self.next_unit_number += 1;
         let pos = self.player(player).map(|p| p.position).unwrap_or_default();
-        self.characters
-            .insert(unit, Character::new(unit, Some(player), pos));
+        let mut c = Character::new(unit, Some(player), pos);
         if let Some(p) = self.player_mut(player) {
             p.character = Some(unit);
             p.controller = Controller::Character;
+            if let Some(r) = p.requester_while_dead.take() {
+                c.requester = r;
+            }
         }
+        self.characters.insert(unit, c);
         unit
     }
 
@@ -528,6 +554,7 @@ impl World {
         p.character = None;
         p.controller = Controller::Ghost;
         p.ticks_to_respawn = Some(respawn);
+        p.requester_while_dead = Some(c.requester);
         Some(player)
     }
 

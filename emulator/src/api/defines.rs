@@ -273,6 +273,14 @@ pub(crate) fn create(lua: &Lua) -> mlua::Result<Table> {
     d.raw_set("controllers", table_of(lua, &controllers)?)?;
     d.raw_set("disconnect_reason", table_of(lua, DISCONNECT_REASONS)?)?;
     d.raw_set(
+        "logistic_mode",
+        table_of(lua, super::logistics::LOGISTIC_MODES)?,
+    )?;
+    d.raw_set(
+        "logistic_section_type",
+        table_of(lua, super::logistics::SECTION_TYPES)?,
+    )?;
+    d.raw_set(
         "mouse_button_type",
         table_of(
             lua,

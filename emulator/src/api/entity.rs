@@ -89,6 +89,7 @@ impl Handle for EntityRef {
             "position" => position_table(lua, position)?,
             "surface" => Value::UserData(lua.create_userdata(super::player::SurfaceRef(1))?),
             "health" => Value::Number(health),
+            "get_requester_point" => super::logistics::get_requester_point(lua, Some(unit))?,
             "get_inventory" => method(lua, move |lua, a| {
                 let n = as_uint(&first(&a), "get_inventory index")?;
                 let kind = InventoryKind::character_from_define(n);

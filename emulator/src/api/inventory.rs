@@ -20,7 +20,7 @@ use crate::world::World;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct InvRef(pub InvId);
 
-fn quality_name(protos: &Prototypes, v: &Value) -> mlua::Result<String> {
+pub(crate) fn quality_name(protos: &Prototypes, v: &Value) -> mlua::Result<String> {
     let name = match v {
         Value::Nil => return Ok("normal".into()),
         Value::UserData(ud) => match ud.borrow::<QualityProtoRef>() {

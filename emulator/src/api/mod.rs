@@ -15,6 +15,7 @@ pub(crate) mod handle;
 pub(crate) mod helpers;
 pub(crate) mod inventory;
 pub(crate) mod item_stack;
+pub(crate) mod logistics;
 pub(crate) mod player;
 pub(crate) mod refs;
 pub(crate) mod script;
@@ -143,6 +144,16 @@ pub(crate) fn as_uint(v: &Value, what: &str) -> mlua::Result<u32> {
         return Err(rt(format!("{what}: expected a whole number >= 0, got {n}")));
     }
     Ok(n as u32)
+}
+
+/// Read a 1-based index into `what` (as "the quick bar"), which has `len` places; the game
+/// raises outside.
+pub(crate) fn index_in(v: &Value, what: &str, len: u32) -> mlua::Result<u32> {
+    let i = as_uint(v, &format!("index into {what}"))?;
+    if i == 0 || i > len {
+        return Err(rt(format!("Index out of range: {i} ({what}: 1..{len})")));
+    }
+    Ok(i)
 }
 
 /// Read a boolean argument.

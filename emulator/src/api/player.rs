@@ -112,13 +112,7 @@ fn player_invs(w: &World, index: u32) -> Vec<InvId> {
 
 /// A quick bar slot index, 1..=100 (the game raises outside).
 fn quick_bar_index(v: &Value) -> mlua::Result<u32> {
-    let i = as_uint(v, "quick bar slot index")?;
-    if i == 0 || i > QUICK_BAR_SLOTS {
-        return Err(rt(format!(
-            "Index out of range: {i} (the quick bar has {QUICK_BAR_SLOTS} slots)"
-        )));
-    }
-    Ok(i)
+    super::index_in(v, "the quick bar", QUICK_BAR_SLOTS)
 }
 
 /// Respawns player `index` now if it is waiting to respawn: a new character, controlled.
@@ -222,6 +216,7 @@ fn player_field(lua: &Lua, index: u32, p: &Player, key: &str) -> mlua::Result<Op
         "ticks_to_respawn" => p
             .ticks_to_respawn
             .map_or(Value::Nil, |t| Value::Number(f64::from(t))),
+        "get_requester_point" => super::logistics::get_requester_point(lua, live_character(p))?,
         "character" => match live_character(p) {
             Some(u) => Value::UserData(lua.create_userdata(EntityRef(u))?),
             None => Value::Nil,
@@ -608,9 +603,23 @@ impl UserData for ForceRef {
                 "index" => Value::Number(1.0),
                 // research is not modelled: no technology is listed
                 "technologies" => Value::Table(lua.create_table()?),
+                "character_logistic_requests" => {
+                    Value::Boolean(shared(lua).world.borrow().character_logistic_requests)
+                }
                 _ => return Err(no_key("LuaForce", &key)),
             })
         });
+        m.add_meta_method(
+            MetaMethod::NewIndex,
+            |lua, _, (key, v): (Value, Value)| match key_str("LuaForce", &key)?.as_str() {
+                "character_logistic_requests" => {
+                    let on = as_bool(&v, "LuaForce.character_logistic_requests")?;
+                    shared(lua).world.borrow_mut().character_logistic_requests = on;
+                    Ok(())
+                }
+                _ => Err(no_key("LuaForce", &key)),
+            },
+        );
         add_eq(m);
     }
 }
