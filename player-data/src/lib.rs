@@ -17,9 +17,14 @@
 #![warn(missing_docs)]
 #![warn(unreachable_pub)]
 
+mod logistics;
 mod player;
 mod sample;
 
+pub use logistics::{
+    COMPARATORS, LogisticRequest, LogisticSection, Logistics, MAX_LOGISTIC_SECTIONS,
+    MAX_LOGISTIC_SLOT, MAX_SECTION_FILTERS,
+};
 pub use player::{
     Color, Crafting, Equipment, Filters, Inventories, PLAYER_DATA_FORMAT, PlayerData, QueuedCraft,
     QuickBarSlot, SlotFilter, Stack,

@@ -8,6 +8,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
+use crate::logistics::Logistics;
+
 /// The format version of [`PlayerData`] this crate reads and writes.
 pub const PLAYER_DATA_FORMAT: u32 = 1;
 
@@ -47,6 +49,10 @@ pub struct PlayerData {
         skip_serializing_if = "Vec::is_empty"
     )]
     pub quick_bar: Vec<QuickBarSlot>,
+    /// Personal logistic requests and trash settings; absent means the defaults (enabled, no
+    /// trashing of what is not requested, no section).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logistics: Option<Logistics>,
     /// The inventories.
     #[serde(default)]
     pub inventories: Inventories,
@@ -204,6 +210,9 @@ pub struct Stack {
     /// Rounds left in the top magazine; absent means full.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ammo: Option<f64>,
+    /// How far the items have spoiled, 0..=1, for items that spoil; absent means fresh.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spoil_percent: Option<f64>,
     /// `export_stack` string of a blueprint, book or planner item.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub export: Option<String>,
@@ -243,6 +252,7 @@ impl Stack {
             health: None,
             durability: None,
             ammo: None,
+            spoil_percent: None,
             export: None,
             grid: None,
         }
@@ -277,7 +287,7 @@ impl PlayerData {
 }
 
 /// A list, or `{}` standing for an empty one.
-fn list_or_empty_object<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+pub(crate) fn list_or_empty_object<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
 where
     D: Deserializer<'de>,
     T: Deserialize<'de>,
@@ -350,6 +360,23 @@ mod tests {
                 name: "transport-belt".into(),
                 quality: None,
             }],
+            logistics: Some(crate::Logistics {
+                enabled: false,
+                trash_not_requested: true,
+                sections: vec![crate::LogisticSection {
+                    group: "mall".into(),
+                    active: true,
+                    multiplier: 2.0,
+                    filters: vec![crate::LogisticRequest {
+                        slot: 4,
+                        name: "iron-gear-wheel".into(),
+                        quality: Some("rare".into()),
+                        comparator: Some("≥".into()),
+                        min: 50,
+                        max: Some(100),
+                    }],
+                }],
+            }),
             inventories: Inventories::default(),
             filters: Filters {
                 main: vec![SlotFilter {
@@ -380,6 +407,10 @@ mod tests {
                 ..Stack::plain(0, "modded-widget", 3)
             }],
         };
+        p.inventories.main.push(Stack {
+            spoil_percent: Some(0.75),
+            ..Stack::plain(1, "nutrients", 10)
+        });
         p.inventories.main.push(Stack {
             quality: Some("rare".into()),
             ..Stack::plain(3, "iron-plate", 100)

@@ -267,6 +267,7 @@ fn base_player(rng: &mut SplitMix64) -> PlayerData {
         flashlight: None,
         tag: None,
         quick_bar: Vec::new(),
+        logistics: None,
         inventories,
         filters: Default::default(),
         crafting: None,
