@@ -42,7 +42,10 @@ pub use items::{
     total as total_items,
 };
 pub use proxy::{Mode as ProxyMode, Proxy};
-pub use redis::{RedisServer, program as find_program, required as peers_required};
+pub use redis::{
+    RedisServer, free_port, missing as peers_missing, program as find_program,
+    required as peers_required,
+};
 
 /// Where the cluster keeps its players.
 #[derive(Debug, Clone)]

@@ -7,11 +7,27 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-/// Whether tests that need an outside program must fail rather than skip without it
-/// (`CI=true` or `INVSYNC_REQUIRE_PEERS=1`), as the sync tests decide.
+/// Whether a test that needs an outside program (a Python or Node peer, `redis-server`) must
+/// fail rather than skip without it: `INVSYNC_REQUIRE_PEERS=1` (`tests/run.sh` sets it) or `CI`
+/// `true` or `1`; any other value, or none, lets it pass with a notice. One rule for every suite.
 pub fn required() -> bool {
-    std::env::var("INVSYNC_REQUIRE_PEERS").is_ok_and(|v| v == "1")
-        || std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+    let set = |name: &str, values: &[&str]| {
+        std::env::var(name).is_ok_and(|v| values.contains(&v.as_str()))
+    };
+    set("INVSYNC_REQUIRE_PEERS", &["1"]) || set("CI", &["true", "1"])
+}
+
+/// Reports that `test` cannot run because `what` is missing: panics when peers are
+/// [`required`], else prints a notice straight to stderr (the test harness would hide an
+/// `eprintln!` of a passing test) so the skip is visible.
+pub fn missing(test: &str, what: &str) {
+    if required() {
+        panic!("{test}: {what}, and INVSYNC_REQUIRE_PEERS=1 (or CI) requires it");
+    }
+    let notice = format!(
+        "NOTICE: skipping {test}: {what}; set INVSYNC_REQUIRE_PEERS=1 to make this a failure\n"
+    );
+    let _ = std::io::Write::write_all(&mut std::io::stderr(), notice.as_bytes());
 }
 
 /// `name` on the PATH.
@@ -25,7 +41,7 @@ pub fn program(name: &str) -> Option<PathBuf> {
 /// A loopback port nobody listens on right now, below the kernel's range of ephemeral ports
 /// (so that no outgoing connection takes it before it is used), never the same twice in one
 /// process. Another process may still take it; callers that bind it fail loudly then.
-pub(crate) fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     use std::sync::Mutex;
     use std::sync::atomic::{AtomicU64, Ordering};
     static GIVEN: Mutex<Vec<u16>> = Mutex::new(Vec::new());
@@ -71,12 +87,18 @@ pub struct RedisServer {
     /// Its loopback port.
     pub port: u16,
     dir: PathBuf,
+    extra: Vec<String>,
 }
 
 impl RedisServer {
     /// Starts `redis-server` in `dir` on a free port; an error when it is not installed or
     /// does not start.
     pub fn start(dir: &Path) -> anyhow::Result<RedisServer> {
+        RedisServer::start_with(dir, &[])
+    }
+
+    /// [`RedisServer::start`] with `extra` arguments (a password, TLS ports...).
+    pub fn start_with(dir: &Path, extra: &[&str]) -> anyhow::Result<RedisServer> {
         if program("redis-server").is_none() {
             anyhow::bail!("redis-server is not installed");
         }
@@ -86,6 +108,7 @@ impl RedisServer {
                 child: None,
                 port: free_port(),
                 dir: dir.to_path_buf(),
+                extra: extra.iter().map(|s| s.to_string()).collect(),
             };
             match server.spawn() {
                 Ok(()) => return Ok(server),
@@ -96,6 +119,9 @@ impl RedisServer {
     }
 
     fn spawn(&mut self) -> Result<(), String> {
+        // ready when its own log says so (not merely when something answers on the port: that
+        // could be another server that took the port first) and it answers PING (-NOAUTH
+        // counts)
         let log = self.dir.join("redis.log");
         let readies = || {
             std::fs::read_to_string(&log)
@@ -112,6 +138,7 @@ impl RedisServer {
             .args(["--logfile", "redis.log"])
             .arg("--dir")
             .arg(&self.dir)
+            .args(&self.extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -119,7 +146,13 @@ impl RedisServer {
             .map_err(|e| format!("spawn: {e}"))?;
         for _ in 0..400 {
             if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
-                return Err(format!("exited with {status} on port {}", self.port));
+                let log = std::fs::read_to_string(&log).unwrap_or_default();
+                let tail: Vec<&str> = log.lines().rev().take(3).collect();
+                return Err(format!(
+                    "exited with {status} on port {}: {}",
+                    self.port,
+                    tail.join(" | ")
+                ));
             }
             if readies() > before && ping(self.port) {
                 self.child = Some(child);

@@ -20,7 +20,7 @@ use std::time::Duration;
 use invsync_sync::{
     Acquired, PlayerStore, RedisOptions, RedisStore, Settings, SqliteStore, Store, UploadOutcome,
 };
-use support::{ROLE, RedisServer, TestRedis, arg, read_until, role, spawn_role};
+use support::{ROLE, TestRedis, arg, read_until, role, spawn_role};
 
 const CHILD: &str = "zz_child_process_role";
 
@@ -391,7 +391,7 @@ fn an_answer_is_sent_only_once_the_upload_is_durable_sqlite_writer_killed_9() {
 fn an_answer_is_sent_only_once_the_upload_is_durable_redis_server_killed_9() {
     let test = "redis-kill-9";
     let dir = tempfile::tempdir().unwrap();
-    let Some(mut server) = RedisServer::start(test, dir.path(), &[]) else {
+    let Some(mut server) = support::start_redis(test, dir.path(), &[]) else {
         return;
     };
     let url = server.url();
@@ -434,7 +434,7 @@ fn an_answer_is_sent_only_once_the_upload_is_durable_redis_server_killed_9() {
     answered.extend(rx.try_iter());
     assert!(answered.len() < 2_000, "killed before it finished");
     eprintln!("{} uploads answered before the kill", answered.len());
-    server.restart();
+    server.restart().expect("restart redis-server");
     let store = RedisStore::open(&server.url(), options).unwrap();
     all_there(Arc::new(store), &answered);
 }
@@ -445,7 +445,7 @@ fn an_answer_is_sent_only_once_the_upload_is_durable_redis_server_killed_9() {
 fn a_redis_store_works_again_after_redis_server_restarts() {
     let test = "redis-restart";
     let dir = tempfile::tempdir().unwrap();
-    let Some(mut server) = RedisServer::start(test, dir.path(), &[]) else {
+    let Some(mut server) = support::start_redis(test, dir.path(), &[]) else {
         return;
     };
     let options = RedisOptions {
@@ -463,7 +463,7 @@ fn a_redis_store_works_again_after_redis_server_restarts() {
             });
         }
     });
-    server.restart();
+    server.restart().expect("restart redis-server");
     let mut failures = 0;
     let answer = loop {
         match sync.acquire("s0", "p0", 2, 0, false) {

@@ -12,7 +12,7 @@ use std::time::Duration;
 use invsync_sync::{
     Acquired, PlayerStore, RedisOptions, RedisStore, Settings, Store, UploadOutcome,
 };
-use support::{RedisServer, free_port, missing, program, unique};
+use support::{free_port, missing, program, unique};
 
 const PASSWORD: &str = "pw-Zq81-never-shown";
 const WRONG: &str = "pw-wrong-Kx22-never-shown";
@@ -73,7 +73,7 @@ fn works(store: RedisStore) {
 fn redis_with_a_password_works_and_the_password_never_shows() {
     let test = "password";
     let dir = tempfile::tempdir().unwrap();
-    let Some(mut server) = RedisServer::start(test, dir.path(), &["--requirepass", PASSWORD])
+    let Some(mut server) = support::start_redis(test, dir.path(), &["--requirepass", PASSWORD])
     else {
         return;
     };
@@ -191,7 +191,7 @@ fn redis_over_tls_with_a_private_ca_works_and_the_password_never_shows() {
     let file = |name: &str| certs.path().join(name).to_str().unwrap().to_string();
     let tls_port = free_port();
     let dir = tempfile::tempdir().unwrap();
-    let Some(_server) = RedisServer::start(
+    let Some(_server) = support::start_redis(
         test,
         dir.path(),
         &[
@@ -250,7 +250,7 @@ fn a_redis_that_would_lose_answered_uploads_is_warned_about() {
     let test = "durability-warning";
     for extra in [["--appendonly", "no"], ["--appendfsync", "everysec"]] {
         let dir = tempfile::tempdir().unwrap();
-        let Some(server) = RedisServer::start(test, dir.path(), &extra) else {
+        let Some(server) = support::start_redis(test, dir.path(), &extra) else {
             return;
         };
         let store = RedisStore::open(&server.url(), options(test)).unwrap();
@@ -259,7 +259,7 @@ fn a_redis_that_would_lose_answered_uploads_is_warned_about() {
         assert!(warning.contains(&server.url()), "{warning}");
     }
     let dir = tempfile::tempdir().unwrap();
-    let Some(server) = RedisServer::start(test, dir.path(), &[]) else {
+    let Some(server) = support::start_redis(test, dir.path(), &[]) else {
         return;
     };
     let store = RedisStore::open(&server.url(), options(test)).unwrap();

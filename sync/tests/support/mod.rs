@@ -10,13 +10,11 @@
 
 #![allow(dead_code)] // each test binary uses a part
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 use invsync_sync::{
     Clock, MemoryStore, PlayerStore, RedisOptions, RedisStore, Settings, SqliteStore, Store,
@@ -25,31 +23,11 @@ use invsync_sync::{
 /// The manual clock's start: a plausible cluster time, far from 0.
 pub const T0: u64 = 1_700_000_000_000;
 
-/// Whether tests that need an outside program must fail rather than skip without it.
-pub fn required() -> bool {
-    std::env::var("INVSYNC_REQUIRE_PEERS").is_ok_and(|v| v == "1")
-        || std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
-}
-
-/// Fails (CI) or prints a notice and returns (a developer machine) when `what` is missing.
-pub fn missing(test: &str, what: &str) {
-    if required() {
-        panic!(
-            "{test}: {what}, and CI / INVSYNC_REQUIRE_PEERS=1 requires it (tests/setup.sh installs it)"
-        );
-    }
-    eprintln!(
-        "NOTICE: skipping {test}: {what} (set INVSYNC_REQUIRE_PEERS=1 to make this a failure)"
-    );
-}
-
-/// `name` on the PATH.
-pub fn program(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(name))
-        .find(|p| p.is_file())
-}
+#[allow(unused_imports)] // each test binary uses a part
+pub use invsync_harness::{
+    RedisServer, find_program as program, free_port, peers_missing as missing,
+    peers_required as required,
+};
 
 /// A key prefix no other test (or earlier run) uses.
 pub fn unique(test: &str) -> String {
@@ -65,145 +43,14 @@ pub fn unique(test: &str) -> String {
     )
 }
 
-/// A loopback port nobody listens on right now (it may be taken before it is used; the
-/// callers retry).
-pub fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
-    l.local_addr().expect("local address").port()
-}
-
-// redis-server processes -------------------------------------------------------------------
-
-/// A `redis-server` child on a loopback port, with its own directory; killed when dropped.
-pub struct RedisServer {
-    child: Option<Child>,
-    /// Its plain TCP port.
-    pub port: u16,
-    dir: PathBuf,
-    extra: Vec<String>,
-}
-
-impl RedisServer {
-    /// Starts `redis-server` in `dir` (durable: append-only file, fsync always) with `extra`
-    /// arguments, on a free port. `None` (with the notice or failure of [`missing`]) when
-    /// `redis-server` is not installed.
-    pub fn start(test: &str, dir: &Path, extra: &[&str]) -> Option<RedisServer> {
-        if program("redis-server").is_none() {
-            missing(test, "redis-server is not installed");
-            return None;
-        }
-        let mut last = String::new();
-        for _ in 0..8 {
-            let mut server = RedisServer {
-                child: None,
-                port: free_port(),
-                dir: dir.to_path_buf(),
-                extra: extra.iter().map(|s| s.to_string()).collect(),
-            };
-            match server.spawn() {
-                Ok(()) => return Some(server),
-                Err(e) => last = e,
-            }
-        }
-        panic!("{test}: redis-server did not start: {last}");
+/// Starts a `redis-server` of `test`'s own in `dir` with `extra` arguments; `None` (with the
+/// notice or failure of [`missing`]) when `redis-server` is not installed.
+pub fn start_redis(test: &str, dir: &Path, extra: &[&str]) -> Option<RedisServer> {
+    if program("redis-server").is_none() {
+        missing(test, "redis-server is not installed");
+        return None;
     }
-
-    fn spawn(&mut self) -> Result<(), String> {
-        let mut cmd = Command::new("redis-server");
-        cmd.current_dir(&self.dir)
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
-            .args([
-                "--save",
-                "",
-                "--appendonly",
-                "yes",
-                "--appendfsync",
-                "always",
-            ])
-            .args(["--daemonize", "no", "--logfile", "redis.log"])
-            .arg("--dir")
-            .arg(&self.dir)
-            .args(&self.extra)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        // ready when its own log says so (not merely when something answers on the port: that
-        // could be another test's server that took the port first) and it answers PING
-        // (-NOAUTH counts)
-        let log = self.dir.join("redis.log");
-        let readies = || {
-            std::fs::read_to_string(&log)
-                .unwrap_or_default()
-                .matches("Ready to accept connections")
-                .count()
-        };
-        let before = readies();
-        let mut child = cmd.spawn().map_err(|e| format!("spawn: {e}"))?;
-        for _ in 0..400 {
-            if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
-                let log = std::fs::read_to_string(&log).unwrap_or_default();
-                let tail: String = log.lines().rev().take(3).collect::<Vec<_>>().join(" | ");
-                return Err(format!(
-                    "exited with {status} on port {}: {tail}",
-                    self.port
-                ));
-            }
-            if readies() > before && ping(self.port) {
-                self.child = Some(child);
-                return Ok(());
-            }
-            std::thread::sleep(Duration::from_millis(25));
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-        Err(format!("no answer on port {}", self.port))
-    }
-
-    /// `redis://127.0.0.1:PORT/0`.
-    pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/0", self.port)
-    }
-
-    /// `kill -9`, and reaped.
-    pub fn kill9(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            child.kill().expect("SIGKILL redis-server"); // Child::kill is SIGKILL on Unix
-            child.wait().expect("reap redis-server");
-        }
-    }
-
-    /// Starts it again on the same port and directory (so it reads its append-only file).
-    pub fn restart(&mut self) {
-        self.kill9();
-        let mut last = String::new();
-        for _ in 0..8 {
-            match self.spawn() {
-                Ok(()) => return,
-                // the old socket may linger for a moment; try again
-                Err(e) => last = e,
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        panic!("redis-server did not restart: {last}");
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        self.kill9();
-    }
-}
-
-fn ping(port: u16) -> bool {
-    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
-        return false;
-    };
-    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-    if s.write_all(b"PING\r\n").is_err() {
-        return false;
-    }
-    let mut byte = [0u8; 1];
-    matches!(s.read(&mut byte), Ok(1))
+    Some(RedisServer::start_with(dir, extra).unwrap_or_else(|e| panic!("{test}: {e:#}")))
 }
 
 /// A Redis for one test: the shared server of `tests/run.sh`, or one of its own.
@@ -228,7 +75,7 @@ impl TestRedis {
             });
         }
         let dir = tempfile::tempdir().expect("temp dir");
-        let server = RedisServer::start(test, dir.path(), &[])?;
+        let server = start_redis(test, dir.path(), &[])?;
         Some(TestRedis {
             url: server.url(),
             cluster: unique(test),
