@@ -26,6 +26,8 @@ fn plain(name: &str, count: u32) -> ItemStack {
         ammo: None,
         data: None,
         grid: None,
+        // no modelled recipe makes an item that spoils
+        extra: Default::default(),
     }
 }
 
@@ -41,6 +43,7 @@ pub(crate) fn plain_spec(name: &str, count: u32) -> StackSpec {
         ammo: None,
         data: None,
         grid: None,
+        extra: Default::default(),
     }
 }
 

@@ -15,7 +15,7 @@ use crate::api::gui::GuiRef;
 use crate::api::refs::InvId;
 use crate::context::{Line, Outputs, Phase, Shared, Statics};
 use crate::error::{EmulatorError, Result};
-use crate::inventory::{Inventory, InventoryKind, StackSpec};
+use crate::inventory::{Inventory, InventoryKind, ItemStack, StackExtra, StackSpec};
 use crate::items::ItemProto;
 use crate::sandbox::{error_message, new_state, reg};
 use crate::snapshot::{self, Snapshot};
@@ -504,6 +504,13 @@ impl Instance {
             ammo: proto.magazine_size,
             data: None,
             grid: None,
+            extra: StackExtra {
+                spoil_tick: ItemStack::fresh_spoil_tick(
+                    protos,
+                    t.item,
+                    self.shared.world.borrow().tick,
+                ),
+            },
         };
         let given = self.with_main_inventory(index, t, |inv| {
             let room = inv.insertable_count(protos, &spec);

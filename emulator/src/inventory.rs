@@ -31,6 +31,17 @@ pub struct ItemStack {
     /// The equipment grid of an armor item, once it has one (`LuaItemStack.grid`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grid: Option<Grid>,
+    /// What items of some types carry besides: spoilage, tags, a label, an inventory.
+    #[serde(flatten)]
+    pub extra: StackExtra,
+}
+
+/// What an item stack carries when its prototype has it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StackExtra {
+    /// The tick its top item spoils (`LuaItemStack.spoil_tick`), for an item that spoils.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spoil_tick: Option<u64>,
 }
 
 /// An equipment grid (`LuaEquipmentGrid`) and what is placed in it.
@@ -108,6 +119,25 @@ impl ItemStack {
             ammo: proto.and_then(|p| p.magazine_size),
             data: None,
             grid: None,
+            extra: StackExtra::default(),
+        }
+    }
+
+    /// The tick a fresh item of `name` made at tick `now` spoils, if its prototype spoils.
+    pub(crate) fn fresh_spoil_tick(protos: &Prototypes, name: &str, now: u64) -> Option<u64> {
+        protos
+            .item(name)
+            .and_then(|p| p.spoil_ticks)
+            .map(|t| now + t)
+    }
+
+    /// Adds `n` items spoiling at `tick` to this stack's `count`: the stack spoils at the
+    /// count-weighted mean of both, as the game averages spoilage when stacks merge.
+    fn merge_spoil(&mut self, n: u32, tick: Option<u64>) {
+        if let (Some(a), Some(b)) = (self.extra.spoil_tick, tick) {
+            let (ca, cb) = (u128::from(self.count), u128::from(n));
+            let mean = (u128::from(a) * ca + u128::from(b) * cb + (ca + cb) / 2) / (ca + cb);
+            self.extra.spoil_tick = Some(mean as u64);
         }
     }
 
@@ -211,6 +241,7 @@ pub(crate) struct StackSpec {
     pub ammo: Option<u32>,
     pub data: Option<serde_json::Value>,
     pub grid: Option<Grid>,
+    pub extra: StackExtra,
 }
 
 impl StackSpec {
@@ -224,6 +255,7 @@ impl StackSpec {
             ammo: self.ammo,
             data: self.data.clone(),
             grid: self.grid.clone(),
+            extra: self.extra.clone(),
         }
     }
 }
@@ -299,6 +331,7 @@ impl Inventory {
             }
             if s.merges_with(&probe) && s.count < limit {
                 let n = left.min(limit - s.count);
+                s.merge_spoil(n, spec.extra.spoil_tick);
                 s.count += n;
                 left -= n;
             }
@@ -397,6 +430,7 @@ mod tests {
             ammo: None,
             data: None,
             grid: None,
+            extra: StackExtra::default(),
         }
     }
 
@@ -440,6 +474,22 @@ mod tests {
         assert_eq!(guns.insert(&p, &spec("iron-plate", 1)), 0);
         assert_eq!(guns.insert(&p, &spec("pistol", 1)), 1);
         assert_eq!(guns.insertable_count(&p, &spec("unknown-item", 1)), 0);
+    }
+
+    #[test]
+    fn merging_spoiling_stacks_averages_their_spoil_ticks_by_count() {
+        let p = Prototypes::default();
+        let mut inv = Inventory::new(InventoryKind::CharacterMain, 2);
+        let mut old = spec("nutrients", 30);
+        old.extra.spoil_tick = ItemStack::fresh_spoil_tick(&p, "nutrients", 0);
+        assert_eq!(old.extra.spoil_tick, Some(18000));
+        inv.insert(&p, &old);
+        let mut fresh = spec("nutrients", 10);
+        fresh.extra.spoil_tick = ItemStack::fresh_spoil_tick(&p, "nutrients", 4000);
+        assert_eq!(inv.insert(&p, &fresh), 10);
+        let s = inv.slots[0].as_ref().unwrap();
+        assert_eq!((s.count, s.extra.spoil_tick), (40, Some(19000)));
+        assert_eq!(ItemStack::fresh_spoil_tick(&p, "coal", 5), None);
     }
 
     #[test]

@@ -24,6 +24,8 @@ pub struct ItemProto {
     pub inventory_size_bonus: u32,
     /// Width and height of the equipment grid of an `armor` item, if it has one.
     pub grid: Option<(u32, u32)>,
+    /// Ticks a fresh item takes to spoil, for an item that spoils (`get_spoil_ticks`).
+    pub spoil_ticks: Option<u64>,
 }
 
 impl ItemProto {
@@ -76,6 +78,7 @@ const fn item(name: &'static str, kind: &'static str, stack_size: u32) -> ItemPr
         magazine_size: None,
         inventory_size_bonus: 0,
         grid: None,
+        spoil_ticks: None,
     }
 }
 
@@ -93,6 +96,7 @@ const fn tool(
         magazine_size: None,
         inventory_size_bonus: 0,
         grid: None,
+        spoil_ticks: None,
     }
 }
 
@@ -105,6 +109,7 @@ const fn ammo(name: &'static str, stack_size: u32, magazine: u32) -> ItemProto {
         magazine_size: Some(magazine),
         inventory_size_bonus: 0,
         grid: None,
+        spoil_ticks: None,
     }
 }
 
@@ -121,6 +126,20 @@ const fn armor(
         magazine_size: None,
         inventory_size_bonus,
         grid,
+        spoil_ticks: None,
+    }
+}
+
+/// An item that spoils in `spoil_ticks` (Space Age).
+const fn spoiling(
+    name: &'static str,
+    kind: &'static str,
+    stack_size: u32,
+    spoil_ticks: u64,
+) -> ItemProto {
+    ItemProto {
+        spoil_ticks: Some(spoil_ticks),
+        ..item(name, kind, stack_size)
     }
 }
 
@@ -259,6 +278,12 @@ pub(crate) const ITEMS: &[ItemProto] = &[
     item("blueprint-book", "blueprint-book", 1),
     item("deconstruction-planner", "deconstruction-item", 1),
     item("upgrade-planner", "upgrade-item", 1),
+    // Space Age's spoiling items (the base game has none): spoil times are round figures
+    // (minutes x 3600 ticks), not checked against the game's data
+    item("spoilage", "item", 50),
+    spoiling("nutrients", "item", 200, 5 * 3600),
+    spoiling("yumako", "capsule", 50, 60 * 3600),
+    spoiling("bioflux", "capsule", 100, 120 * 3600),
 ];
 
 /// One equipment prototype: its shape in a grid and its energy buffer and shield.

@@ -152,6 +152,8 @@ function player_data.read_fields(st)
   if quality ~= "normal" then e.quality = quality end
   local health = st.health
   if health < 1 then e.health = health end
+  local spoiled = st.spoil_percent
+  if spoiled > 0 then e.spoil_percent = spoiled end
   local kind = st.type
   if kind == "tool" or kind == "repair-tool" then
     local d = st.durability
@@ -216,6 +218,7 @@ function player_data.stack_json(e, slot)
   if e.health then parts[#parts + 1] = ',"health":' .. number(e.health) end
   if e.durability then parts[#parts + 1] = ',"durability":' .. number(e.durability) end
   if e.ammo then parts[#parts + 1] = ',"ammo":' .. number(e.ammo) end
+  if e.spoil_percent then parts[#parts + 1] = ',"spoil_percent":' .. number(e.spoil_percent) end
   if e.export then parts[#parts + 1] = ',"export":' .. quote(e.export) end
   if e.grid then parts[#parts + 1] = ',"grid":' .. grid_json(e.grid) end
   parts[#parts + 1] = "}"
@@ -251,6 +254,13 @@ function player_data.check_stack(e, where)
       if type(v) ~= "number" or v ~= v then return nil, where .. " (" .. name .. "): '" .. field .. "' must be a number" end
       out[field] = v
     end
+  end
+  local spoiled = e.spoil_percent
+  if spoiled ~= nil then
+    if type(spoiled) ~= "number" or not (spoiled >= 0 and spoiled <= 1) then
+      return nil, where .. " (" .. name .. "): 'spoil_percent' must be a number in [0, 1]"
+    end
+    if spoiled > 0 then out.spoil_percent = spoiled end
   end
   if e.export ~= nil then
     if type(e.export) ~= "string" then return nil, where .. " (" .. name .. "): 'export' must be a string" end
@@ -321,7 +331,7 @@ end
 function player_data.write_stack(st, e)
   local ok, placed = pcall(st.set_stack, {
     name = e.name, count = e.export and 1 or e.count, quality = e.quality or "normal",
-    health = e.health, durability = e.durability, ammo = e.ammo,
+    health = e.health, durability = e.durability, ammo = e.ammo, spoil_percent = e.spoil_percent,
   })
   if not ok or not placed then return false, "refused" end
   if e.export then
@@ -369,7 +379,7 @@ function player_data.insert_anywhere(character, e, rest)
   end
   local ok, n = pcall(character.insert, {
     name = e.name, count = e.count, quality = e.quality or "normal",
-    health = e.health, durability = e.durability, ammo = e.ammo,
+    health = e.health, durability = e.durability, ammo = e.ammo, spoil_percent = e.spoil_percent,
   })
   if not ok then return e.count end
   return e.count - n
@@ -944,8 +954,10 @@ local function place_anywhere(job, e)
     -- not a matter of room: the stack cannot exist in this game as it is
     skip(job, e, "the game refused its export string")
   elseif left > 0 then
-    job.overflow[#job.overflow + 1] = { name = e.name, count = left, quality = e.quality, health = e.health,
-      durability = e.durability, ammo = e.ammo, export = e.export, grid = e.grid }
+    local rest = {}
+    for k, v in pairs(e) do rest[k] = v end
+    rest.slot, rest.count = nil, left
+    job.overflow[#job.overflow + 1] = rest
   else
     job.placed = job.placed + 1
   end

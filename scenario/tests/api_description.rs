@@ -117,6 +117,7 @@ const USED: &[(&str, &str, Use)] = &[
     ("LuaItemStack", "prototype", Read),
     ("LuaItemStack", "durability", Read),
     ("LuaItemStack", "ammo", Read),
+    ("LuaItemStack", "spoil_percent", Read),
     ("LuaItemStack", "export_stack", Call(0)),
     ("LuaItemStack", "import_stack", Call(1)),
     ("LuaItemStack", "grid", Read),

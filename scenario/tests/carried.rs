@@ -405,3 +405,75 @@ fn slot_filters_bonus_slots_included_go_a_to_b_to_a_and_replace_the_local_ones()
     leave_and_upload(&mut a, &mut c, "ann", 4);
     assert_eq!(c.stored()["ann"].data, from_b);
 }
+
+/// The spoil percent of `item` in `slot` of ann's main inventory on `s`.
+fn spoil_percent(s: &Server, slot: u32) -> f64 {
+    s.eval(&format!(
+        "return game.get_player('ann').get_inventory(defines.inventory.character_main)[{slot}].spoil_percent"
+    ))
+}
+
+#[test]
+fn spoiling_items_keep_their_spoilage_and_spoil_on_while_played() {
+    let mut c = Cluster::default();
+    let given = data(
+        "ann",
+        json!({"main": [
+            {"slot": 1, "name": "nutrients", "count": 50, "spoil_percent": 0.5},
+            {"slot": 2, "name": "yumako", "count": 3, "spoil_percent": 0.25},
+            {"slot": 3, "name": "nutrients", "count": 7}
+        ]}),
+    );
+    c.seed("ann", 1, given.clone());
+    let mut a = server("alpha");
+    play(&mut a, &mut c, "ann");
+    let (at, first) = (a.eval::<u64>("return game.tick"), spoil_percent(&a, 1));
+    assert!((0.5..0.52).contains(&first), "{first}");
+    // fresh nutrients merged into the half-spoiled stack: the stack spoils at the mean
+    let merged: f64 = a.eval(
+        "local p = game.get_player('ann') p.insert{name = 'nutrients', count = 50} \
+         return p.get_inventory(defines.inventory.character_main)[1].spoil_percent",
+    );
+    assert!((merged - first / 2.0).abs() < 1e-3, "{merged}");
+    a.sc(
+        &mut c,
+        "game.get_player('ann').get_inventory(defines.inventory.character_main)[1].count = 50 \
+         game.get_player('ann').get_inventory(defines.inventory.character_main)[1].spoil_percent = 0.5",
+    );
+    leave_and_upload(&mut a, &mut c, "ann", 2);
+    let up: Value = serde_json::from_str(&c.stored()["ann"].data).unwrap();
+    let main = up["inventories"]["main"].as_array().unwrap();
+    // it spoiled on while played: by the ticks played, no more
+    let played = (a.eval::<u64>("return game.tick") - at) as f64;
+    let nutrients = main[0]["spoil_percent"].as_f64().unwrap();
+    assert!(
+        nutrients >= 0.5 && nutrients <= 0.5 + played / 18000.0 + 1e-9,
+        "{up}"
+    );
+    let yumako = main[1]["spoil_percent"].as_f64().unwrap();
+    assert!(yumako > 0.25 && yumako < 0.26, "{up}");
+    assert!(
+        main[2]["spoil_percent"].as_f64().is_some_and(|p| p > 0.0),
+        "{up}"
+    );
+    let typed =
+        invsync_player_data::PlayerData::from_json(c.stored()["ann"].data.as_bytes()).unwrap();
+    assert_eq!(typed.inventories.main[1].spoil_percent, Some(yumako));
+    // B gets them exactly as uploaded: read back in the tick they are written
+    let mut b = server("beta");
+    b.join("ann");
+    b.run_until(&mut c, 3000, "ann playing", |s, _| {
+        s.state("ann") == "playing"
+    });
+    let there = spoil_percent(&b, 2);
+    assert!(
+        there >= yumako && there - yumako < 100.0 / 216000.0,
+        "{there} {yumako}"
+    );
+    let refused: bool = b.eval(
+        "local st = game.get_player('ann').get_inventory(defines.inventory.character_main)[3] \
+         st.set_stack{name = 'coal', count = 1} \
+         return not pcall(function() st.spoil_percent = 0.5 end) and st.spoil_percent == 0",
+    );
+    assert!(refused, "coal does not spoil");
+}

@@ -11,7 +11,7 @@ use super::{
     no_key, one,
 };
 use crate::context::shared;
-use crate::inventory::{Inventory, InventoryKind, StackSpec};
+use crate::inventory::{Inventory, InventoryKind, ItemStack, StackExtra, StackSpec};
 use crate::items::{ItemProto, Prototypes};
 use crate::sandbox::rt;
 use crate::world::World;
@@ -62,10 +62,13 @@ pub(crate) fn parse_spec(lua: &Lua, v: &Value) -> mlua::Result<StackSpec> {
                 ammo: proto.magazine_size,
                 data: None,
                 grid: None,
+                extra: StackExtra {
+                    spoil_tick: ItemStack::fresh_spoil_tick(protos, &name, sh.world.borrow().tick),
+                },
                 name,
             })
         }
-        Value::Table(t) => stack_definition(protos, t),
+        Value::Table(t) => stack_definition(protos, t, sh.world.borrow().tick),
         Value::UserData(ud) => {
             let Ok(r) = ud.borrow::<StackRef>() else {
                 return Err(rt(
@@ -85,6 +88,7 @@ pub(crate) fn parse_spec(lua: &Lua, v: &Value) -> mlua::Result<StackSpec> {
                 ammo: s.ammo,
                 data: s.data.clone(),
                 grid: s.grid.clone(),
+                extra: s.extra.clone(),
             })
         }
         other => Err(rt(format!(
@@ -94,8 +98,8 @@ pub(crate) fn parse_spec(lua: &Lua, v: &Value) -> mlua::Result<StackSpec> {
     }
 }
 
-/// Parse an `ItemStackDefinition` table.
-fn stack_definition(protos: &Prototypes, t: &Table) -> mlua::Result<StackSpec> {
+/// Parse an `ItemStackDefinition` table, at game tick `now`.
+fn stack_definition(protos: &Prototypes, t: &Table, now: u64) -> mlua::Result<StackSpec> {
     let name = as_string(
         &t.raw_get::<Value>("name")?,
         "item stack definition field 'name'",
@@ -144,6 +148,7 @@ fn stack_definition(protos: &Prototypes, t: &Table) -> mlua::Result<StackSpec> {
         }
         (_, None) => return Err(rt(format!("item stack definition: {name} is not ammo"))),
     };
+    let spoil_tick = spoil_tick_at(proto, &t.raw_get::<Value>("spoil_percent")?, now)?;
     Ok(StackSpec {
         name,
         count,
@@ -153,7 +158,29 @@ fn stack_definition(protos: &Prototypes, t: &Table) -> mlua::Result<StackSpec> {
         ammo,
         data: None,
         grid: None,
+        extra: StackExtra { spoil_tick },
     })
+}
+
+/// The spoil tick of an item of `proto` that is `percent` spoiled at tick `now` (`nil`: fresh);
+/// None for an item that does not spoil, whose `spoil_percent` the game ignores.
+pub(super) fn spoil_tick_at(
+    proto: &ItemProto,
+    percent: &Value,
+    now: u64,
+) -> mlua::Result<Option<u64>> {
+    let Some(ticks) = proto.spoil_ticks else {
+        return Ok(None);
+    };
+    let p = match percent {
+        Value::Nil => 0.0,
+        v => as_number(v, "spoil_percent")?,
+    };
+    if !(0.0..=1.0).contains(&p) {
+        return Err(rt(format!("spoil_percent: {p} is outside [0, 1]")));
+    }
+    // the game keeps the tick, so a percentage comes back rounded to a whole tick
+    Ok(Some(now + ((1.0 - p) * ticks as f64).round() as u64))
 }
 
 /// Parse an `ItemWithQualityID` filter for counting: (name, quality).

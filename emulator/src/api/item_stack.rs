@@ -4,7 +4,7 @@ use mlua::{Lua, MultiValue, UserData, UserDataMethods, Value};
 
 use super::handle::{Handle, add_handle_metamethods};
 use super::helpers::{ItemProtoRef, QualityProtoRef};
-use super::inventory::{after_write, parse_spec};
+use super::inventory::{after_write, parse_spec, spoil_tick_at};
 use super::refs::{InvId, StackId};
 use super::{
     Members, as_number, as_string, as_uint, find_member, first, invalid, key_str, method, no_key,
@@ -79,6 +79,18 @@ fn slot_accepts(protos: &Prototypes, id: StackId, s: &ItemStack) -> bool {
     kind_ok && s.count >= 1 && s.count <= limit
 }
 
+/// `LuaItemStack.spoil_percent` at tick `now`: 0 for an item that does not spoil. The emulator
+/// does not turn a spoiled item into its spoil result: past its spoil tick it stays at 1.
+fn spoil_percent(protos: &Prototypes, s: &ItemStack, now: u64) -> f64 {
+    match (
+        s.extra.spoil_tick,
+        protos.item(&s.name).and_then(|p| p.spoil_ticks),
+    ) {
+        (Some(at), Some(ticks)) => 1.0 - at.saturating_sub(now) as f64 / ticks as f64,
+        _ => 0.0,
+    }
+}
+
 fn exportable<'a>(protos: &'a Prototypes, s: &ItemStack) -> Option<&'a ItemProto> {
     protos.item(&s.name).filter(|p| p.is_exportable())
 }
@@ -134,6 +146,13 @@ fn stack_field(lua: &Lua, id: StackId, key: &str) -> mlua::Result<Option<Value>>
         .map(text)
         .transpose()?
         .unwrap_or(Value::Nil),
+        "spoil_percent" => {
+            let now = shared(lua).world.borrow().tick;
+            Value::Number(read_stack(lua, id, |s, p| Ok(spoil_percent(p, s, now)))?)
+        }
+        "spoil_tick" => Value::Number(read_stack(lua, id, |s, _| {
+            Ok(s.extra.spoil_tick.unwrap_or(0) as f64)
+        })?),
         "grid" => {
             if read_stack(lua, id, |s, _| Ok(s.grid.is_some()))? {
                 Value::UserData(lua.create_userdata(super::equipment::GridRef(id))?)
@@ -354,6 +373,7 @@ impl Handle for StackRef {
     fn newindex(&self, lua: &Lua, key: Value, v: Value) -> mlua::Result<()> {
         let id = self.0;
         let k = key_str("LuaItemStack", &key)?;
+        let now = shared(lua).world.borrow().tick;
         write_stack(lua, id, |slot, p| {
             let Some(s) = slot.as_mut() else {
                 return Err(rt(
@@ -410,6 +430,25 @@ impl Handle for StackRef {
                         return Err(rt(format!("LuaItemStack.ammo: {a} is outside [1, {max}]")));
                     }
                     s.ammo = Some(a);
+                }
+                "spoil_percent" => {
+                    let proto = p.item(&s.name).filter(|p| p.spoil_ticks.is_some());
+                    let proto =
+                        proto.ok_or_else(|| rt(format!("Item {} does not spoil.", s.name)))?;
+                    s.extra.spoil_tick = spoil_tick_at(proto, &v, now)?;
+                }
+                "spoil_tick" => {
+                    if p.item(&s.name).and_then(|p| p.spoil_ticks).is_none() {
+                        return Err(rt(format!("Item {} does not spoil.", s.name)));
+                    }
+                    let at = as_number(&v, "LuaItemStack.spoil_tick")?;
+                    if at.fract() != 0.0 || at < now as f64 {
+                        // the game spoils the item at once; the emulator does not model spoiling
+                        return Err(rt(format!(
+                            "LuaItemStack.spoil_tick: {at} is not a whole tick from now ({now}) on"
+                        )));
+                    }
+                    s.extra.spoil_tick = Some(at as u64);
                 }
                 "label" => {
                     if exportable(p, s).is_none() {
