@@ -679,6 +679,226 @@ function player_data.apply_settings(player, character, data)
   end
 end
 
+-- Personal logistics ---------------------------------------------------------------------
+
+--- Bounds of the `logistics` member (PLAYER_DATA.md): sections, requests a section, slot.
+player_data.MAX_LOGISTIC_SECTIONS = 100
+player_data.MAX_SECTION_FILTERS = 1000
+player_data.MAX_LOGISTIC_SLOT = 65535
+--- Units for reading or writing one section or one request (a few API calls and its JSON).
+player_data.LOGISTIC_COST = 16
+
+--- The quality comparators as the game reads them back (`ComparatorString`).
+local COMPARATORS = { ["="] = true, [">"] = true, ["<"] = true, ["≥"] = true, ["≤"] = true, ["≠"] = true }
+local MAX_INT, MAX_UINT = 2147483647, 4294967295
+
+local function whole(v, lo, hi)
+  return type(v) == "number" and v == floor(v) and v >= lo and v <= hi
+end
+
+--- Checks the `logistics` member of a payload; returns it normalised (absent: the defaults,
+--- enabled, no trashing of what is not requested, no section), or nil and where and why it
+--- is wrong.
+---@param l any
+---@return table|nil
+---@return string|nil
+function player_data.check_logistics(l)
+  local out = { enabled = true, trash_not_requested = false, sections = {} }
+  if l == nil then return out end
+  if type(l) ~= "table" then return nil, "'logistics' is not an object" end
+  for _, key in ipairs({ "enabled", "trash_not_requested" }) do
+    if l[key] ~= nil then
+      if type(l[key]) ~= "boolean" then return nil, "logistics." .. key .. " must be a boolean" end
+      out[key] = l[key]
+    end
+  end
+  local sections = l.sections
+  if sections == nil then sections = {} end
+  if type(sections) ~= "table" then return nil, "logistics.sections must be a list" end
+  if #sections > player_data.MAX_LOGISTIC_SECTIONS then
+    return nil, format("logistics: %d sections, at most %d", #sections, player_data.MAX_LOGISTIC_SECTIONS)
+  end
+  for i = 1, #sections do
+    local s, where = sections[i], "logistics.sections[" .. i .. "]"
+    if type(s) ~= "table" then return nil, where .. " must be an object" end
+    local group, active, multiplier, filters = s.group, s.active, s.multiplier, s.filters
+    if group ~= nil and type(group) ~= "string" then return nil, where .. ".group must be a string" end
+    if active ~= nil and type(active) ~= "boolean" then return nil, where .. ".active must be a boolean" end
+    if multiplier ~= nil and not (type(multiplier) == "number" and multiplier >= 0 and multiplier < math.huge) then
+      return nil, where .. ".multiplier must be a number >= 0"
+    end
+    if filters == nil then filters = {} end
+    if type(filters) ~= "table" then return nil, where .. ".filters must be a list" end
+    if #filters > player_data.MAX_SECTION_FILTERS then
+      return nil, format("%s: %d filters, at most %d", where, #filters, player_data.MAX_SECTION_FILTERS)
+    end
+    local list, last = {}, 0
+    for k = 1, #filters do
+      local f, at = filters[k], where .. ".filters[" .. k .. "]"
+      if type(f) ~= "table" then return nil, at .. " must be an object" end
+      if not whole(f.slot, last + 1, player_data.MAX_LOGISTIC_SLOT) then
+        return nil, format("%s: 'slot' must be a whole number in %d..%d (slots increase)", at, last + 1,
+          player_data.MAX_LOGISTIC_SLOT)
+      end
+      last = f.slot
+      if type(f.name) ~= "string" or f.name == "" then return nil, at .. ": expected a non-empty 'name'" end
+      if f.quality ~= nil and (type(f.quality) ~= "string" or f.quality == "") then
+        return nil, at .. ": 'quality' must be a non-empty string"
+      end
+      if f.comparator ~= nil and not COMPARATORS[f.comparator] then
+        return nil, at .. ": 'comparator' must be one of = > < ≥ ≤ ≠"
+      end
+      if f.min ~= nil and not whole(f.min, -MAX_INT - 1, MAX_INT) then
+        return nil, at .. ": 'min' must be a whole number (an int)"
+      end
+      if f.max ~= nil and not whole(f.max, 0, MAX_UINT) then
+        return nil, at .. ": 'max' must be a whole number >= 0"
+      end
+      if f.max ~= nil and (f.min or 0) > f.max then return nil, at .. ": 'min' is greater than 'max'" end
+      list[k] = { slot = f.slot, name = f.name, quality = f.quality, comparator = f.comparator,
+        min = f.min ~= 0 and f.min or nil, max = f.max }
+    end
+    out.sections[i] = { group = group or "", active = active ~= false, multiplier = multiplier or 1, filters = list }
+  end
+  return out
+end
+
+--- The JSON of a checked logistics table, with a leading comma ("" for the defaults: the
+--- member is left out).
+---@param l table
+---@return string
+function player_data.logistics_json(l)
+  if l.enabled and not l.trash_not_requested and #l.sections == 0 then return "" end
+  local parts = {}
+  if not l.enabled then parts[#parts + 1] = '"enabled":false' end
+  if l.trash_not_requested then parts[#parts + 1] = '"trash_not_requested":true' end
+  local sections = {}
+  for i = 1, #l.sections do
+    local s = l.sections[i]
+    local p = {}
+    if s.group ~= "" then p[#p + 1] = '"group":' .. quote(s.group) end
+    if not s.active then p[#p + 1] = '"active":false' end
+    if s.multiplier ~= 1 then p[#p + 1] = '"multiplier":' .. number(s.multiplier) end
+    local filters = {}
+    for k = 1, #s.filters do
+      local f = s.filters[k]
+      filters[k] = format('{"slot":%d,"name":%s%s%s%s%s}', f.slot, quote(f.name),
+        f.quality and (',"quality":' .. quote(f.quality)) or "",
+        f.comparator and (',"comparator":' .. quote(f.comparator)) or "",
+        f.min and format(',"min":%d', f.min) or "", f.max and format(',"max":%d', f.max) or "")
+    end
+    p[#p + 1] = '"filters":[' .. concat(filters, ",") .. "]"
+    sections[i] = "{" .. concat(p, ",") .. "}"
+  end
+  parts[#parts + 1] = '"sections":[' .. concat(sections, ",") .. "]"
+  return ',"logistics":{' .. concat(parts, ",") .. "}"
+end
+
+--- Whether the force of `player` has personal logistic requests (research): without them the
+--- game ignores `set_slot`.
+local function requests_researched(player)
+  local force = safe_get(player, "force")
+  return force ~= nil and safe_get(force, "character_logistic_requests") == true
+end
+
+--- The requester point of `character`, or nil.
+local function requester_point(character)
+  local ok, point = call(character, "get_requester_point")
+  if ok then return point end
+  return nil
+end
+
+--- Reads the character's personal logistics as a checked logistics table (the bounds of
+--- PLAYER_DATA.md: what lies beyond them is not read); while the force has no personal
+--- logistics, `kept` (the table the data brought and this game could not set) is carried on
+--- instead. Returns the table (nil when there is nothing to read) and the units it cost.
+---@param player LuaPlayer
+---@param character LuaEntity
+---@param kept table|nil
+---@return table|nil
+---@return number
+function player_data.read_logistics(player, character, kept)
+  if kept and not requests_researched(player) then return kept, player_data.LOGISTIC_COST end
+  local point = requester_point(character)
+  if not point then return nil, player_data.LOGISTIC_COST end
+  local ok, l, units = pcall(function()
+    local out = { enabled = point.enabled, trash_not_requested = point.trash_not_requested, sections = {} }
+    local sections = point.sections
+    local units = player_data.LOGISTIC_COST
+    for i = 1, math.min(#sections, player_data.MAX_LOGISTIC_SECTIONS) do
+      local s = sections[i]
+      local filters, list = s.filters, {}
+      for slot = 1, math.min(#filters, player_data.MAX_LOGISTIC_SLOT) do
+        local v = filters[slot].value
+        if #list < player_data.MAX_SECTION_FILTERS and type(v) == "table" and type(v.name) == "string" then
+          local quality = v.quality
+          if quality ~= nil and type(quality) ~= "string" then quality = quality.name end
+          local min, max = filters[slot].min or 0, filters[slot].max
+          list[#list + 1] = { slot = slot, name = v.name, quality = quality, comparator = v.comparator,
+            min = min ~= 0 and min or nil, max = max }
+        end
+      end
+      out.sections[i] = { group = s.group, active = s.active, multiplier = s.multiplier, filters = list }
+      units = units + player_data.LOGISTIC_COST * (1 + #list)
+    end
+    return out, units
+  end)
+  if not ok then return nil, player_data.LOGISTIC_COST end
+  return l, units
+end
+
+--- Replaces the personal logistics of `character` by the checked logistics table `l`: every
+--- section removed, then `l`'s added. A section with a group is added with it (the game
+--- creates a group the force does not have, empty); its requests are written only when the
+--- group shows none here, so a group this force already has keeps its own requests. Requests
+--- the game refuses (an item or quality it does not know) are listed in `skipped`. While the
+--- force has no personal logistics the point is left alone and `l` is returned, to be
+--- carried on. Raises nothing. Returns the table kept (or nil) and the units spent.
+---@param player LuaPlayer
+---@param character LuaEntity
+---@param l table
+---@param skipped table list of {entry, reason}
+---@return table|nil kept
+---@return number spent
+function player_data.apply_logistics(player, character, l, skipped)
+  local point = requester_point(character)
+  local default = l.enabled and not l.trash_not_requested and #l.sections == 0
+  if not point or not requests_researched(player) then
+    return not default and l or nil, player_data.LOGISTIC_COST
+  end
+  local units = player_data.LOGISTIC_COST
+  local count = safe_get(point, "sections_count") or 0
+  for i = count, 1, -1 do pcall(point.remove_section, i) end
+  pcall(function() point.enabled = l.enabled end)
+  pcall(function() point.trash_not_requested = l.trash_not_requested end)
+  for i = 1, #l.sections do
+    local s = l.sections[i]
+    local ok, sec = pcall(point.add_section, s.group ~= "" and s.group or nil)
+    if not (ok and sec) then
+      skipped[#skipped + 1] = { entry = { name = "logistic section " .. i }, reason = "the game added no section" }
+      break
+    end
+    pcall(function() sec.active = s.active end)
+    pcall(function() sec.multiplier = s.multiplier end)
+    if s.group == "" or safe_get(sec, "filters_count") == 0 then
+      for k = 1, #s.filters do
+        local f = s.filters[k]
+        local why = player_data.unknown_reason({ name = f.name, quality = f.quality })
+        if not why then
+          local set, err = pcall(sec.set_slot, f.slot, {
+            value = { type = "item", name = f.name, quality = f.quality, comparator = f.comparator },
+            min = f.min or 0, max = f.max,
+          })
+          if not set then why = tostring(err) end
+        end
+        if why then skipped[#skipped + 1] = { entry = { name = "logistic request for " .. f.name }, reason = why } end
+      end
+    end
+    units = units + player_data.LOGISTIC_COST * (1 + #s.filters)
+  end
+  return nil, units
+end
+
 -- Reading ------------------------------------------------------------------------------
 
 --- A job that reads `character` (and `player` for colours, `cursor` as a stack table) into
@@ -689,8 +909,10 @@ end
 ---@param bonuses string[] bonus property names, in the order written
 ---@param unplaced table|nil stack tables this game could not place when the data came in
 ---  (unknown items, refused exports): carried on unchanged, never dropped (PLAYER_DATA.md)
+---@param kept_logistics table|nil the logistics the data brought that this game could not set
+---  (`apply_logistics`): carried on while the force has no personal logistics
 ---@return table job
-function player_data.reader(player, character, cursor, bonuses, unplaced)
+function player_data.reader(player, character, cursor, bonuses, unplaced, kept_logistics)
   local function colour(c)
     return format('{"r":%s,"g":%s,"b":%s,"a":%s}', number(c.r), number(c.g), number(c.b), number(c.a or 1))
   end
@@ -698,9 +920,10 @@ function player_data.reader(player, character, cursor, bonuses, unplaced)
   for i = 1, #bonuses do
     b[i] = quote(bonuses[i]) .. ":" .. number(character[bonuses[i]])
   end
-  local head = format('{"format":%d,"name":%s,"color":%s,"chat_color":%s,"bonuses":{%s}%s,"inventories":{',
+  local logistics, debt = player_data.read_logistics(player, character, kept_logistics)
+  local head = format('{"format":%d,"name":%s,"color":%s,"chat_color":%s,"bonuses":{%s}%s%s,"inventories":{',
     player_data.FORMAT, quote(player.name), colour(player.color), colour(player.chat_color), concat(b, ","),
-    player_data.settings_json(player, character))
+    player_data.settings_json(player, character), logistics and player_data.logistics_json(logistics) or "")
   -- the crafting queue is read now, at once: its items are in the inventory for a moment
   local read, crafting, rest = pcall(player_data.take_crafting, character)
   if not read then crafting, rest = nil, nil end
@@ -713,7 +936,7 @@ function player_data.reader(player, character, cursor, bonuses, unplaced)
     tail[#tail + 1] = ',"unplaced":[' .. concat(list, ",") .. "]"
   end
   return {
-    character = character, phase = "slots", inv = 1, slot = 1, k = 1,
+    character = character, phase = "slots", inv = 1, slot = 1, k = 1, debt = debt,
     captured = {}, filters = {}, parts = { head }, items = {}, stacks = 0,
     tail = concat(tail) .. "}",
     text = nil, crc = 0, crc_pos = 1,
@@ -770,6 +993,8 @@ end
 ---@return string|nil err
 function player_data.capture(job)
   if job.phase ~= "slots" then return 0 end
+  local debt = job.debt or 0
+  job.debt = nil
   local character = job.character
   if not character.valid then return nil, "the character is not valid" end
   local invs, read = player_data.INVENTORIES, player_data.read_fields
@@ -798,7 +1023,7 @@ function player_data.capture(job)
     slots, stacks = slots + (size - first + 1) * (filters and 2 or 1), stacks + n
   end
   job.phase, job.inv, job.slot = "json", 1, 1
-  return slots * player_data.SLOT_COST + stacks * player_data.STACK_COST + floor(exported / player_data.EXPORT_BYTES)
+  return debt + slots * player_data.SLOT_COST + stacks * player_data.STACK_COST + floor(exported / player_data.EXPORT_BYTES)
 end
 
 --- Reads for about `budget` units. Returns true when `job.text` (the JSON) and `job.crc` (its
@@ -810,7 +1035,9 @@ end
 ---@return string|nil err
 ---@return number spent
 function player_data.read_step(job, budget)
-  local left = budget
+  -- the units of what the job read when it was made (the personal logistics)
+  local left = budget - (job.debt or 0)
+  job.debt = nil
   local invs = player_data.INVENTORIES
   while left > 0 do
     if job.phase == "slots" then
@@ -881,8 +1108,11 @@ function player_data.writer(player, character, data, bonuses)
   end
   local inventories = data.inventories
   if inventories ~= nil and type(inventories) ~= "table" then return nil, "'inventories' is not an object" end
+  -- checked whole before anything is written: bad logistics apply nothing
+  local logistics, why = player_data.check_logistics(data.logistics)
+  if not logistics then return nil, why end
   return {
-    player = player, character = character, data = data, bonuses = bonuses,
+    player = player, character = character, data = data, bonuses = bonuses, logistics = logistics,
     phase = "prepare", inv = 1, k = 1,
     skipped = {}, overflow = {}, deferred = {}, cursor = nil, placed = 0,
   }
@@ -998,6 +1228,9 @@ function player_data.write_step(job, budget)
         pcall(function() character[name] = v end)
       end
       player_data.apply_settings(job.player, character, data)
+      local kept, units = player_data.apply_logistics(job.player, character, job.logistics, job.skipped)
+      job.kept_logistics, job.logistics = kept, nil
+      left = left - units
       left = left - 64 - player_data.QUICK_BAR_SLOTS
       job.phase = "stacks"
     elseif job.phase == "stacks" then

@@ -159,10 +159,11 @@ end
 
 local function tell_skipped(player, list)
   if #list == 0 or not (player.valid and player.connected) then return end
-  player.print(format("%d stack(s) of your inventory could not be restored in this game:", #list))
+  player.print(format("%d stack(s) or logistic request(s) of yours could not be restored in this game:", #list))
   for i = 1, math.min(#list, MAX_TOLD) do
     local e = list[i].entry
-    local what = type(e) == "table" and type(e.name) == "string" and format("%s x%s", e.name, tostring(e.count)) or "?"
+    local what = type(e) == "table" and type(e.name) == "string"
+      and (type(e.count) == "number" and format("%s x%s", e.name, tostring(e.count)) or e.name) or "?"
     player.print(format("  %s: %s", what, list[i].reason))
   end
   if #list > MAX_TOLD then player.print(format("  ... and %d more", #list - MAX_TOLD)) end
@@ -333,7 +334,7 @@ local function begin(S, ctx, player, rec, now)
     rec.deadline = now + ctx.cfg.acquire_timeout
   elseif rec.generation > 0 and rec.fingerprint and rec.character then
     rec.state = "reading"
-    rec.job = player_data.reader(player, rec.character, rec.cursor, ctx.cfg.bonuses, rec.unplaced)
+    rec.job = player_data.reader(player, rec.character, rec.cursor, ctx.cfg.bonuses, rec.unplaced, rec.kept_logistics)
     if rec.job.homeless then add_overflow(player, rec, rec.job.homeless) end
   else
     send_acquire(S, ctx, rec, false, now)
@@ -409,7 +410,7 @@ function sync.leaving(S, ctx, player, now, recovered)
       if st and st.valid_for_read then cursor = player_data.read_stack(st) end
     end
     rec.state = "saving"
-    rec.job = player_data.reader(player, character, cursor, ctx.cfg.bonuses, rec.unplaced)
+    rec.job = player_data.reader(player, character, cursor, ctx.cfg.bonuses, rec.unplaced, rec.kept_logistics)
     if rec.job.homeless then add_overflow(player, rec, rec.job.homeless) end
     -- every stack is read now, in the event: the game shows no character for a player who has
     -- left; only writing the JSON, checksumming and sending wait for later ticks
@@ -599,6 +600,8 @@ local function job_done(S, ctx, player, rec, now)
     remember_skipped(rec, job.skipped)
     -- what this game could not place is still the player's: every upload from here carries it
     rec.unplaced = player_data.unplaced(job.skipped)
+    -- and so are personal logistics this game could not set (no research): carried on
+    rec.kept_logistics = job.kept_logistics
     tell_skipped(player, job.skipped)
     add_overflow(player, rec, job.overflow)
     rec.apply_cursor = job.cursor

@@ -90,6 +90,25 @@ const USED: &[(&str, &str, Use)] = &[
     ),
     ("LuaControl", "cancel_crafting", Table(&["index", "count"])),
     ("LuaControl", "is_flashlight_enabled", Call(0)),
+    ("LuaControl", "get_requester_point", Call(0)),
+    ("LuaPlayer", "force", Read),
+    ("LuaForce", "character_logistic_requests", Read),
+    ("LuaLogisticPoint", "enabled", Read),
+    ("LuaLogisticPoint", "enabled", Write),
+    ("LuaLogisticPoint", "trash_not_requested", Read),
+    ("LuaLogisticPoint", "trash_not_requested", Write),
+    ("LuaLogisticPoint", "sections", Read),
+    ("LuaLogisticPoint", "sections_count", Read),
+    ("LuaLogisticPoint", "add_section", Call(1)),
+    ("LuaLogisticPoint", "remove_section", Call(1)),
+    ("LuaLogisticSection", "group", Read),
+    ("LuaLogisticSection", "active", Read),
+    ("LuaLogisticSection", "active", Write),
+    ("LuaLogisticSection", "multiplier", Read),
+    ("LuaLogisticSection", "multiplier", Write),
+    ("LuaLogisticSection", "filters", Read),
+    ("LuaLogisticSection", "filters_count", Read),
+    ("LuaLogisticSection", "set_slot", Call(2)),
     ("LuaControl", "enable_flashlight", Call(0)),
     ("LuaControl", "disable_flashlight", Call(0)),
     ("LuaEntity", "valid", Read),
@@ -499,6 +518,7 @@ fn the_emulator_refuses_to_write_what_the_description_marks_read_only() {
          armor.set_stack{name = 'power-armor', count = 1} \
          armor.create_grid().put{name = 'battery-equipment'} \
          p.insert{name = 'iron-plate', count = 5} \
+         p.get_requester_point().add_section().set_slot(1, {value = 'coal', min = 1}) \
          p.gui.screen.add{type = 'label', name = 'probe'}",
     );
     let p = "game.get_player('ann')";
@@ -516,6 +536,11 @@ fn the_emulator_refuses_to_write_what_the_description_marks_read_only() {
             format!("{p}.get_inventory(defines.inventory.character_armor)[1].grid.equipment[1]"),
         ),
         ("LuaGuiElement", format!("{p}.gui.screen.probe")),
+        ("LuaLogisticPoint", format!("{p}.get_requester_point()")),
+        (
+            "LuaLogisticSection",
+            format!("{p}.get_requester_point().sections[1]"),
+        ),
         ("LuaGui", format!("{p}.gui")),
         ("LuaGameScript", "game".to_string()),
         ("LuaBootstrap", "script".to_string()),
