@@ -32,6 +32,22 @@ pub struct Capabilities {
     pub max_message: u64,
     /// Largest chunk count it accepts.
     pub max_chunks: u32,
+    /// The game's custom console command that takes a frame as its parameter (PROTOCOL.md 5.2),
+    /// e.g. `invsync-recv`; `None`: frames go in through `remote.call`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recv_command: Option<String>,
+}
+
+/// Longest name a `recv_command` may have.
+pub const MAX_RECV_COMMAND_LEN: usize = 64;
+
+/// Whether `name` is a usable `recv_command` (PROTOCOL.md section 4): 1 to 64 of `a-z`, `0-9`,
+/// `-` and `_`, so it can never be read as anything but a command name on a console line.
+pub fn is_recv_command_name(name: &str) -> bool {
+    (1..=MAX_RECV_COMMAND_LEN).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
 }
 
 /// A capability declaration that cannot be used.
@@ -46,6 +62,7 @@ struct Wire {
     max_frame: Option<usize>,
     max_message: Option<u64>,
     max_chunks: Option<u32>,
+    recv_command: Option<String>,
 }
 
 impl Capabilities {
@@ -57,6 +74,7 @@ impl Capabilities {
             max_frame,
             max_message: DEFAULT_MAX_MESSAGE,
             max_chunks: DEFAULT_MAX_CHUNKS,
+            recv_command: None,
         }
     }
 
@@ -104,7 +122,15 @@ impl Capabilities {
             max_frame: w.max_frame.unwrap_or(ASSUMED_MAX_FRAME),
             max_message: w.max_message.unwrap_or(DEFAULT_MAX_MESSAGE),
             max_chunks: w.max_chunks.unwrap_or(DEFAULT_MAX_CHUNKS),
+            recv_command: w.recv_command,
         };
+        if let Some(name) = &caps.recv_command
+            && !is_recv_command_name(name)
+        {
+            return Err(CapsError(format!(
+                "recv_command {name:?} is not a command name (1 to {MAX_RECV_COMMAND_LEN} of a-z, 0-9, - and _)"
+            )));
+        }
         if caps.max_frame < 64 {
             return Err(CapsError(format!(
                 "max_frame {} leaves no room for a header",
@@ -155,6 +181,9 @@ mod tests {
             r#"{"protocol":2,"decode":["raw"]}"#,
             r#"{"protocol":1,"decode":["zlib"]}"#,
             r#"{"protocol":1,"decode":["raw"],"max_frame":10}"#,
+            r#"{"protocol":1,"decode":["raw"],"recv_command":"recv frame"}"#,
+            r#"{"protocol":1,"decode":["raw"],"recv_command":""}"#,
+            r#"{"protocol":1,"decode":["raw"],"recv_command":7}"#,
             r#"{"decode":["raw"]}"#,
             "not json",
         ] {

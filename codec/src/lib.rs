@@ -58,7 +58,8 @@ mod wire;
 
 pub use caps::{
     ASSUMED_MAX_FRAME, Capabilities, CapsError, DEFAULT_MAX_CHUNKS, DEFAULT_MAX_FRAME_PULL,
-    DEFAULT_MAX_FRAME_RCON, DEFAULT_MAX_FRAME_STDOUT, DEFAULT_MAX_MESSAGE,
+    DEFAULT_MAX_FRAME_RCON, DEFAULT_MAX_FRAME_STDOUT, DEFAULT_MAX_MESSAGE, MAX_RECV_COMMAND_LEN,
+    is_recv_command_name,
 };
 pub use encode::{EncodeOptions, Encoded, encode, encode_with, frame_wire_text};
 pub use error::{ERROR_NAMES, Error, FrameRef};

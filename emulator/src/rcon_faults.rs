@@ -171,10 +171,21 @@ impl FaultCounter {
     }
 }
 
-/// Changes the last character of the frame in a `recv` command (`...[=*[frame]=*])`) to `A`, or
-/// to `B` when it is `A`: the command still runs, the long bracket stays intact and the frame
-/// fails its checksum. A command of another shape is left as it is.
+/// Changes the last character of the frame in a `recv` command (`...[=*[frame]=*])`, or a custom
+/// command whose parameter is a frame, `/<name> IS...`) to `A`, or to `B` when it is `A`: the
+/// command still runs, the long bracket stays intact and the frame fails its checksum. A command
+/// of another shape is left as it is.
 pub(crate) fn damage(command: &mut String) {
+    if let Some((name, frame)) = command.split_once(' ')
+        && let [b'I', b'S', digit, b' ', ..] = frame.as_bytes()
+        && digit.is_ascii_digit()
+        && !matches!(name, "/sc" | "/silent-command" | "/c" | "/command")
+    {
+        let at = command.len() - frame.chars().next_back().map_or(0, char::len_utf8);
+        let with = if command.ends_with('A') { "B" } else { "A" };
+        command.replace_range(at.., with);
+        return;
+    }
     let Some(body) = command.strip_suffix("])") else {
         return;
     };
@@ -271,7 +282,19 @@ mod tests {
         let mut c = "/sc f([[été]])".to_string();
         damage(&mut c);
         assert_eq!(c, "/sc f([[étA]])");
-        for shape in ["/sc rcon.print(1)", "/hang", "/sc f([[]])"] {
+        // a frame as a custom command's parameter
+        let mut c = "/invsync-recv IS1 raw 1 1/1 x]]é".to_string();
+        damage(&mut c);
+        assert_eq!(c, "/invsync-recv IS1 raw 1 1/1 x]]A");
+        damage(&mut c);
+        assert_eq!(c, "/invsync-recv IS1 raw 1 1/1 x]]B");
+        for shape in [
+            "/sc rcon.print(1)",
+            "/hang",
+            "/sc f([[]])",
+            "/players IS",
+            "/sc IS1 (x)",
+        ] {
             let mut c = shape.to_string();
             damage(&mut c);
             assert_eq!(c, shape);

@@ -96,6 +96,64 @@ fn custom_commands_get_their_parameter() {
     );
 }
 
+/// The tick a command submitted now is answered at, and its reply.
+fn answered_at(g: &mut Game, id: i32, text: &str) -> (u64, String) {
+    g.submit(CommandHandle { conn: 1, id }, text.to_string());
+    for _ in 0..1000 {
+        let r = g.step().unwrap();
+        if let Some((_, body)) = r.replies.into_iter().find(|(h, _)| h.id == id) {
+            return (r.tick, body);
+        }
+    }
+    panic!("{text:.40}: no reply");
+}
+
+#[test]
+fn a_custom_command_is_game_input_like_sc_but_its_text_is_never_lua() {
+    // as the game documents CustomCommandData: no player_index from RCON, parameter nil when
+    // the command has no text after its name
+    let control = r#"commands.add_command("take", nil, function(cmd)
+  rcon.print(cmd.name .. " " .. tostring(cmd.player_index) .. " " .. type(cmd.tick) .. " [" .. tostring(cmd.parameter) .. "]")
+end)"#;
+    let mut g = Game::new(GameConfig {
+        achievements_warning: true,
+        ..common::config_with(&[("control.lua", control)])
+    })
+    .unwrap();
+    // not Lua: text that does not compile, brackets, quotes arrive as they are; and a custom
+    // command does not meet the achievements warning that the first /sc does
+    let text = "]] x = \"unfinished -- [=[ é";
+    let (_, reply) = answered_at(&mut g, 1, &format!("/take {text}"));
+    assert_eq!(reply, format!("take nil number [{text}]\n"));
+    assert_eq!(answered_at(&mut g, 2, "/take").1, "take nil number [nil]\n");
+    let (_, warned) = answered_at(&mut g, 3, "/sc rcon.print(1)");
+    assert!(warned.contains("achievements"), "{warned}");
+    // streamed as any command: sent together, one of the same length executes in the same
+    // tick, 1000 bytes at 100 a tick
+    let start = g.tick();
+    let custom = format!("/take {}", "y".repeat(994));
+    let sc_text = format!("/sc local s = [[{}]]", "y".repeat(982));
+    assert_eq!((custom.len(), sc_text.len()), (1000, 1000));
+    g.submit(CommandHandle { conn: 1, id: 4 }, custom);
+    g.submit(CommandHandle { conn: 1, id: 5 }, sc_text);
+    let mut at = Vec::new();
+    while at.len() < 2 {
+        let r = g.step().unwrap();
+        at.extend(r.replies.iter().map(|(h, _)| (h.id, r.tick)));
+        assert!(r.tick < start + 100, "no replies");
+    }
+    assert_eq!(at[0].1, at[1].1, "{at:?}");
+    // ticks start..=start+9 stream it, it runs at the first even tick from start+9
+    let last = start + 9;
+    assert_eq!(at[0].1, last + last % 2, "{at:?} from {start}");
+    // both tables list what the game documents
+    let names = sc(
+        &mut g,
+        "rcon.print(tostring(commands.commands.take ~= nil) .. tostring(commands.game_commands.sc ~= nil) .. tostring(commands.commands.sc == nil))",
+    );
+    assert_eq!(names, "truetruetrue\n");
+}
+
 #[test]
 fn commands_stream_at_the_segment_rate_and_short_ones_overtake() {
     let mut g = game("");

@@ -28,7 +28,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use invsync_codec::{Capabilities, EncodeOptions, Encoded, Error as CodecError, Message, Method};
-use invsync_rcon_transport::{GameReply, caps_command, parse_reply, status_command};
+use invsync_rcon_transport::{GameReply, RecvEntry, caps_command, parse_reply, status_command};
 use invsync_stdout_transport::StdoutEvent;
 
 use crate::config::LinkConfig;
@@ -691,6 +691,7 @@ impl LinkCore {
     fn delivery_config(&self) -> DeliveryConfig {
         DeliveryConfig {
             in_flight: self.config.in_flight.max(1),
+            recv_entry: RecvEntry::declared(self.caps.recv_command.as_deref()),
             ..self.config.delivery.clone()
         }
     }

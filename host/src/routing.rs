@@ -33,7 +33,7 @@ use invsync_codec::{
     Capabilities, DEFAULT_MAX_FRAME_PULL, DEFAULT_MAX_FRAME_STDOUT, DEFAULT_ZLIB_LEVEL,
     EncodeOptions, Encoded, Error as CodecError, Method, MethodChoice, encode,
 };
-use invsync_rcon_transport::recv_overhead;
+use invsync_rcon_transport::RecvEntry;
 
 /// Commands kept in flight into the game (see the module documentation for the reasoning).
 pub const DEFAULT_IN_FLIGHT: usize = 16;
@@ -41,7 +41,8 @@ pub const DEFAULT_IN_FLIGHT: usize = 16;
 /// How to encode a message for the game.
 ///
 /// `auto` (or the forced `method`) over the game's declared `decode` list and `max_frame`;
-/// `per_frame_overhead` is the `recv` command wrapper; `parallelism` is `in_flight`.
+/// `per_frame_overhead` is the wrapper of the entry the game declared (its custom command, or
+/// the `recv` remote call); `parallelism` is `in_flight`.
 pub(crate) fn to_game_options(
     game: &Capabilities,
     in_flight: usize,
@@ -53,7 +54,7 @@ pub(crate) fn to_game_options(
         receiver: game.clone(),
         zlib_level,
         parallelism: u32::try_from(in_flight.max(1)).unwrap_or(u32::MAX),
-        per_frame_overhead: recv_overhead(),
+        per_frame_overhead: RecvEntry::declared(game.recv_command.as_deref()).overhead(),
         ..EncodeOptions::default()
     }
 }
@@ -189,7 +190,13 @@ mod tests {
     fn to_game_encoding_counts_the_wrapper_and_rounds_to_the_streams() {
         let game = Capabilities::all(8192);
         let o = to_game_options(&game, 16, MethodChoice::Only(Method::Raw), 9);
-        assert_eq!(o.per_frame_overhead, recv_overhead());
+        assert_eq!(o.per_frame_overhead, 38, "the remote call's wrapper");
+        let custom = Capabilities {
+            recv_command: Some("invsync-recv".into()),
+            ..game.clone()
+        };
+        let c = to_game_options(&custom, 16, MethodChoice::Only(Method::Raw), 9);
+        assert_eq!(c.per_frame_overhead, "/invsync-recv ".len());
         let e = encode(1, &text(20_000, 9), &o).unwrap();
         assert_eq!(e.frames.len(), 16, "3 frames would do; 16 streams are used");
         // A game that declares only raw gets raw, whatever would be smaller.

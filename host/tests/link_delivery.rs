@@ -19,8 +19,13 @@ use tokio::sync::mpsc;
 const PASSWORD: &str = "delivery-pw";
 /// Every wait in these tests is bounded by this.
 const LIMIT: Duration = Duration::from_secs(60);
-/// The module's settings: every method, frames of at most 1000 bytes.
-const SETTINGS: &str = r#"decode = { "raw", "zlib", "lz4" }, max_frame = 1000"#;
+/// The module's settings: every method, frames of at most 1000 bytes, and no custom command,
+/// as a module from before it declares none: frames go in through `remote.call` (the fault
+/// specs below match its `"recv"`).
+const SETTINGS: &str =
+    r#"decode = { "raw", "zlib", "lz4" }, max_frame = 1000, recv_command = false"#;
+/// The same with the module's custom command (PROTOCOL.md 5.2), which it declares.
+const SETTINGS_COMMAND: &str = r#"decode = { "raw", "zlib", "lz4" }, max_frame = 1000"#;
 
 fn payload(len: usize) -> Vec<u8> {
     // Text full of `]]` and `]=]` so frames need long brackets of higher levels.
@@ -108,9 +113,16 @@ fn assert_arrived_exactly(game: &TestGame, delivered: &Delivered, payload: &[u8]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn delivers_exact_frames_through_lua_out_of_order() {
     let payload = payload(20_000);
-    for (id, method) in [(1, Method::Raw), (2, Method::Zlib), (3, Method::Lz4)] {
+    let runs = [
+        (1, Method::Raw, SETTINGS),
+        (2, Method::Zlib, SETTINGS),
+        (3, Method::Lz4, SETTINGS),
+        (4, Method::Raw, SETTINGS_COMMAND),
+        (5, Method::Zlib, SETTINGS_COMMAND),
+    ];
+    for (id, method, settings) in runs {
         // A chat packet with id 0 before every reply; the game runs short commands first.
-        let mut setup = GameSetup::with_settings(PASSWORD, SETTINGS);
+        let mut setup = GameSetup::with_settings(PASSWORD, settings);
         setup.args.rcon_chat_packets = true;
         let game = TestGame::start(setup);
         let config = LinkConfig {
@@ -131,6 +143,31 @@ async fn delivers_exact_frames_through_lua_out_of_order() {
             delivered.frames as usize,
             "no chunk was sent twice"
         );
+        // The entry follows the declaration: the custom command for every frame it can carry
+        // as it is (not a raw frame ending in a space, which a console might trim), the remote
+        // call for the rest and for a module without it.
+        let custom = game
+            .commands()
+            .iter()
+            .filter(|c| c.starts_with("/invsync-recv IS1 "))
+            .count();
+        let declared = link.caps().unwrap().recv_command;
+        if settings == SETTINGS {
+            assert_eq!((declared, custom), (None, 0));
+        } else {
+            assert_eq!(declared.as_deref(), Some("invsync-recv"));
+            let trailing_space = if method == Method::Raw {
+                recvs.len() / 2
+            } else {
+                0
+            };
+            assert!(
+                custom >= recvs.len() - trailing_space && custom > 0,
+                "{custom} of {}",
+                recvs.len()
+            );
+            continue;
+        }
         if method == Method::Raw {
             // The tick log's heads are escaped: `"recv",[=[` reads \"recv\",[=[.
             assert!(

@@ -190,7 +190,8 @@ async fn host_to_game_survives_reordered_execution_and_lost_replies() {
 /// the game took.
 async fn deliver_with_a_damaged_frame() -> (invsync_host::Delivered, Vec<String>) {
     let mut setup = GameSetup::new(PASSWORD);
-    setup.args.rcon_faults = vec![RconFault::new(FaultAction::Damage, "\"recv\"", 2)];
+    // "recv" is in both entries: the custom command the module declares, `/invsync-recv`
+    setup.args.rcon_faults = vec![RconFault::new(FaultAction::Damage, "recv", 2)];
     let game = TestGame::start(setup);
     let (link, _incoming) = connect(&game, options(1)).await;
     let payload = noise(12_000, 2);

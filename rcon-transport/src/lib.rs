@@ -22,7 +22,8 @@
 //! anything is buffered; the emulator's RCON server decodes requests with them too),
 //! [`Connection`] (auth, pipelining, timeouts, both reply conventions: [`Mode::Factorio`] and
 //! [`Mode::Srcds`]), and the game module's remote interface: its commands ([`recv_command`] and
-//! the others) and its replies ([`parse_reply`], [`parse_pull_reply`]). A thin tokio shell
+//! the others, and [`RecvEntry`]: the module's custom command for frames when it declares one)
+//! and its replies ([`parse_reply`], [`parse_pull_reply`]). A thin tokio shell
 //! drives the connection: [`RconClient`] (one task per connection, reconnect with a backoff,
 //! [`BackoffConfig`]).
 //!
@@ -55,7 +56,8 @@ pub use connection::{
     CommandError, CommandId, Connection, ConnectionConfig, ConnectionError, Event, Mode,
 };
 pub use game_commands::{
-    ack_command, caps_command, pull_command, recv_command, recv_overhead, status_command,
+    RecvEntry, ack_command, caps_command, fits_command_parameter, pull_command, recv_command,
+    recv_overhead, status_command,
 };
 pub use game_reply::{GameReply, PullReply, format_ranges, parse_pull_reply, parse_reply};
 pub use lua_string::{long_bracket_level, lua_long_string};

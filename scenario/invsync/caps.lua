@@ -7,15 +7,19 @@ local format, concat = string.format, table.concat
 local caps = {}
 
 --- The JSON object the game answers to `caps()`, built from a receiver state (its
---- accepted methods in order and its limits). Keys in a fixed order.
+--- accepted methods in order and its limits) and, when given, the name of the custom command
+--- that carries frames (`recv_command`, a name settings.lua has checked). Keys in a fixed order.
 ---@param rx table a state from reassembler.new
+---@param recv_command string|nil
 ---@return string
-function caps.json(rx)
+function caps.json(rx, recv_command)
   local methods = {}
   for i = 1, #rx.accept_list do methods[i] = '"' .. rx.accept_list[i] .. '"' end
-  return format('{"protocol":1,"decode":[%s],"max_frame":%d,"max_message":%d,"max_chunks":%d}',
+  local entry = ""
+  if recv_command then entry = format(',"recv_command":"%s"', recv_command) end
+  return format('{"protocol":1,"decode":[%s],"max_frame":%d,"max_message":%d,"max_chunks":%d%s}',
     concat(methods, ","), rx.max_frame or limits.max_frame_rcon, rx.max_message or limits.max_message,
-    rx.max_chunks or limits.max_chunks)
+    rx.max_chunks or limits.max_chunks, entry)
 end
 
 return caps

@@ -157,6 +157,11 @@ local function answer(text)
   rcon.print(text)
 end
 
+--- One line: control characters become spaces.
+local function one_line(text)
+  return (string.gsub(text, "%c", " "))
+end
+
 --- The character inventories counted by `player_state`.
 local CHARACTER_INVENTORIES = { "character_main", "character_guns", "character_ammo", "character_armor", "character_trash" }
 
@@ -264,6 +269,26 @@ local function player_state_line(name)
     items_json(stash), temporary and items_json(temporary) or "null", items_json(kept))
 end
 
+--- The custom command that carries a frame (PROTOCOL.md 5.2): `/<recv_command> <frame>` does
+--- what `recv(frame)` does, with no Lua source to compile. Any player may run a custom
+--- command, but frames are the host's: only RCON and the server console (no player_index) are
+--- served. Never raises: an error here would reach whoever sent the command, not the log.
+local function recv_by_command(command)
+  local ok, line = pcall(function()
+    if command.player_index ~= nil then
+      local player = game.get_player(command.player_index)
+      if player then player.print("invsync: /" .. command.name .. " is for the host's RCON connection only") end
+      return nil
+    end
+    return link.recv_command(state().link, command.parameter, game.tick)
+  end)
+  if not ok then
+    answer("err - Internal " .. (one_line(tostring(line))))
+  elseif line then
+    answer(line)
+  end
+end
+
 local interface = {
   recv = function(frame) answer(link.recv(state().link, frame, game.tick)) end,
   status = function(id) answer(link.status(state().link, id)) end,
@@ -271,7 +296,7 @@ local interface = {
   ack = function(id) answer(link.ack(state().link, id)) end,
   caps = function()
     local st = state()
-    answer(link.caps(st.link))
+    answer(link.caps(st.link, cfg))
     link.announce_caps(st.link, cfg, env())
   end,
   --- The sync state of a player and the items the module holds for them (PROTOCOL.md 5.3).
@@ -298,6 +323,15 @@ function invsync.setup(given, options)
   if cfg then error("invsync.setup: called twice", 2) end
   cfg = settings.resolve(given)
   remote.add_interface("invsync", interface)
+  if cfg.recv_command then
+    -- a name another script took already raises: the host then keeps to the remote call
+    local ok, err = pcall(commands.add_command, cfg.recv_command,
+      "invsync: one frame from the host (RCON only)", recv_by_command)
+    if not ok then
+      log("invsync: /" .. cfg.recv_command .. " not registered, frames come through the remote call: " .. tostring(err))
+      cfg.recv_command = false
+    end
+  end
   local ev = defines.events
   invsync.lib.events = {
     [ev.on_tick] = on_tick,

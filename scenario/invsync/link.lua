@@ -382,9 +382,10 @@ link.CALL_COST = 64
 --- Units a `recv` call costs besides: it reads the frame's header only (its data is checked
 --- in the budgeted step), measured about 3 us by the lua_codecs benchmark ...
 link.RECV_COST = 160
---- ... plus one unit per this many bytes of the frame: the game compiles the command that
---- carries it, a lexer pass over every byte (2-2.5 ns per byte, measured by the lua_codecs
---- benchmark and in the emulator's ticks; with RECV_COST, 23-30 us per 8 kB command there).
+--- ... plus, for a frame that came through the remote call, one unit per this many bytes of
+--- the frame: the game compiles the command that carries it, a lexer pass over every byte
+--- (2-2.5 ns per byte, measured by the lua_codecs benchmark and in the emulator's ticks; with
+--- RECV_COST, 23-30 us per 8 kB command there). The custom command is not compiled.
 link.RECV_BYTES = 12
 
 --- The units remote calls spent since the last call, to charge to this tick's budget, at
@@ -408,16 +409,15 @@ local function bad_argument(what, v)
   return format("err - BadArgument %s, got %s", what, one_line(tostring(v)))
 end
 
---- `recv(frame)`.
----@param st table
----@param f any the frame text
----@param now number
----@return string
-function link.recv(st, f, now)
+--- A frame from the host, by either entry; `compiled`: it came in Lua source the game
+--- compiled (the remote call), which is charged per byte.
+local function take_frame(st, f, now, compiled)
   if type(f) ~= "string" then
     return format("err - NotAFrame expected the frame as a string, got a %s", type(f))
   end
-  st.debt = st.debt + link.CALL_COST + link.RECV_COST + floor(#f / link.RECV_BYTES)
+  local cost = link.CALL_COST + link.RECV_COST
+  if compiled then cost = cost + floor(#f / link.RECV_BYTES) end
+  st.debt = st.debt + cost
   local r = reassembler.push(st.rx, f, now)
   if r.status == "error" then
     local id = r.id and format("%d", r.id) or "-"
@@ -425,6 +425,29 @@ function link.recv(st, f, now)
   end
   if r.done then return format("done %d", r.id) end
   return format("ok %d %d/%d", r.id, r.have or 0, r.count or 0)
+end
+
+--- `recv(frame)`, through the remote call.
+---@param st table
+---@param f any the frame text
+---@param now number
+---@return string
+function link.recv(st, f, now)
+  return take_frame(st, f, now, true)
+end
+
+--- The custom command's entry (PROTOCOL.md 5.2, `recv_command`): the same answers as `recv`
+--- for a frame that arrives as the command's parameter. Nothing was compiled, so it costs no
+--- unit per byte; the parameter is nil when the command had no text after its name.
+---@param st table
+---@param parameter any the command's `parameter`
+---@param now number
+---@return string
+function link.recv_command(st, parameter, now)
+  if parameter == nil then
+    return "err - NotAFrame the command carried no frame (expected /<command> <frame>)"
+  end
+  return take_frame(st, parameter, now, false)
 end
 
 --- `status(id)`.
@@ -486,16 +509,18 @@ function link.ack(st, id)
   return format("ok %d", id)
 end
 
---- The capability JSON of PROTOCOL.md 4 (the answer to `caps()`).
+--- The capability JSON of PROTOCOL.md 4 (the answer to `caps()`), with the custom command
+--- that carries frames when `cfg.recv_command` names one the adapter registered.
 ---@param st table
+---@param cfg table|nil
 ---@return string
-function link.caps(st)
-  return caps.json(st.rx)
+function link.caps(st, cfg)
+  return caps.json(st.rx, cfg and cfg.recv_command or nil)
 end
 
 --- The `caps` control message's payload.
-local function caps_message(st)
-  local body = caps.json(st.rx)
+local function caps_message(st, cfg)
+  local body = link.caps(st, cfg)
   return '{"type":"caps",' .. body:sub(2)
 end
 
@@ -507,7 +532,7 @@ end
 ---@return number|nil id
 ---@return string|nil reason
 function link.announce_caps(st, cfg, env)
-  return control(st, cfg, caps_message(st), env)
+  return control(st, cfg, caps_message(st, cfg), env)
 end
 
 --- Announces the capabilities after a load, without touching the state: the id comes from
@@ -519,7 +544,7 @@ end
 ---@param now number
 function link.announce_caps_after_load(st, cfg, env, now)
   local id = LOAD_ID_BASE + now % LOAD_ID_BASE
-  local frames = sender.frames(caps_message(st), { id = id, method = "raw", max_frame = cfg.stdout_max_frame })
+  local frames = sender.frames(caps_message(st, cfg), { id = id, method = "raw", max_frame = cfg.stdout_max_frame })
   if frames then emit(env, frames[1]) end
 end
 

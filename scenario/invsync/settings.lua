@@ -22,6 +22,10 @@ settings.DEFAULTS = {
   max_message = limits.max_message,
   --- Largest chunk count accepted.
   max_chunks = limits.max_chunks,
+  --- The custom console command that carries a frame from the host (PROTOCOL.md 5.2),
+  --- `/invsync-recv <frame>`: no Lua to compile and a 14-byte wrapper instead of the remote
+  --- call's 38. 1 to 64 of a-z, 0-9, - and _; false registers none (hosts use the remote call).
+  recv_command = "invsync-recv",
   --- Messages of several chunks in progress at once.
   max_messages = limits.max_messages,
   --- A message in progress without progress for this many ticks is dropped (Expired).
@@ -102,7 +106,12 @@ function settings.resolve(given)
   for key, default in pairs(settings.DEFAULTS) do
     local v = given[key]
     if v == nil then v = default end
-    if type(default) == "number" and not is_count(v) then
+    if key == "recv_command" then
+      if v ~= false and not (type(v) == "string" and #v >= 1 and #v <= 64 and not v:find("[^a-z0-9_%-]")) then
+        error("invsync.setup: setting 'recv_command' must be false or a command name of 1 to 64 of a-z, 0-9, - and _, got "
+          .. tostring(v), 3)
+      end
+    elseif type(default) == "number" and not is_count(v) then
       error("invsync.setup: setting '" .. key .. "' must be a whole number >= 1, got " .. tostring(v), 3)
     elseif type(default) == "boolean" and type(v) ~= "boolean" then
       error("invsync.setup: setting '" .. key .. "' must be true or false, got " .. tostring(v), 3)

@@ -159,3 +159,107 @@ fn the_download_shows_its_progress_and_the_time_left() {
     );
     assert!(!a.gui_visible(&name, "invsync_sync"), "closed when done");
 }
+
+/// Frames of `payload` for the game: `raw`, cut small so that several frames carry it.
+fn raw_frames(id: u32, payload: &[u8], max_frame: usize) -> Vec<String> {
+    let options = invsync_codec::EncodeOptions {
+        method: invsync_codec::MethodChoice::Only(invsync_codec::Method::Raw),
+        receiver: invsync_codec::Capabilities::all(max_frame),
+        ..invsync_codec::EncodeOptions::default()
+    };
+    invsync_codec::encode(id, payload, &options).unwrap().frames
+}
+
+#[test]
+fn a_frame_through_the_custom_command_arrives_byte_for_byte() {
+    let mut c = Cluster::default();
+    let mut a = Server::new("alpha", config(&control_with(""), 0, false));
+    a.run(&mut c, 1);
+    let caps = a.caps.clone().expect("announced at start");
+    assert_eq!(caps["recv_command"], "invsync-recv");
+    // byte for byte the declaration of the shared vectors (tests/vectors/caps.json)
+    let vectors: Value =
+        serde_json::from_str(include_str!("../../tests/vectors/caps.json")).unwrap();
+    let answer = a.command(&mut c, &call_command("caps", &[]));
+    assert_eq!(
+        answer.trim_end(),
+        vectors["vectors"][0]["declaration"],
+        "{answer}"
+    );
+    // text a long bracket would need `=` for, inner runs of spaces, quotes, backslashes,
+    // multi-byte characters: a parameter carries all of it as it is
+    let payload = format!("echo:{}", "a]]b]=]  \"q\\ é€𝄞 x ".repeat(40)) + "end";
+    let frames = raw_frames(900, payload.as_bytes(), 200);
+    assert!(frames.len() > 5, "{} frames", frames.len());
+    for (i, frame) in frames.iter().enumerate() {
+        let reply = a.command(&mut c, &format!("/invsync-recv {frame}"));
+        let mut words = reply.split(' ');
+        assert!(
+            matches!(words.next(), Some("ok" | "done")) && words.next() == Some("900"),
+            "frame {}: {reply:?}",
+            i + 1
+        );
+    }
+    a.run_until(&mut c, 300, "the echo", |s, _| !s.app_messages.is_empty());
+    assert_eq!(a.app_messages[0], payload.as_bytes()[5..], "byte for byte");
+    assert!(
+        a.received
+            .iter()
+            .any(|(m, status, _)| *m == 900 && status == "done"),
+        "{:?}",
+        a.received
+    );
+}
+
+#[test]
+fn the_custom_command_refuses_what_is_not_a_frame_by_name_and_never_raises() {
+    let mut c = Cluster::default();
+    let mut a = Server::new("alpha", config(&control_with(""), 0, false));
+    a.run(&mut c, 1);
+    let long = format!("IS1 {}", "x".repeat(9000));
+    for (command, want) in [
+        (
+            "/invsync-recv".to_string(),
+            "err - NotAFrame the command carried no frame",
+        ),
+        ("/invsync-recv hello world".to_string(), "err - NotAFrame "),
+        (
+            "/invsync-recv IS2 whatever".to_string(),
+            "err - UnsupportedVersion ",
+        ),
+        (format!("/invsync-recv {long}"), "err - FrameTooLong "),
+    ] {
+        let reply = a.command(&mut c, &command);
+        assert!(
+            reply.starts_with(want) && reply.ends_with('\n') && reply.lines().count() == 1,
+            "{:.60}: {reply:?}",
+            command
+        );
+        assert!(!reply.contains("Cannot execute"), "{reply:?}");
+    }
+}
+
+#[test]
+fn a_module_without_the_command_declares_none() {
+    // a scenario that turned it off, and one whose name another script took first: neither
+    // declares it, and the taken name raises nothing
+    for (settings, before) in [
+        ("recv_command = false", ""),
+        (
+            "",
+            "commands.add_command(\"invsync-recv\", nil, function() end)\n",
+        ),
+    ] {
+        let mut c = Cluster::default();
+        let control = format!("{before}{}", control_with(settings));
+        let mut a = Server::new("alpha", config(&control, 0, false));
+        a.run(&mut c, 1);
+        let caps = a.caps.clone().expect("announced at start");
+        assert!(
+            caps.get("recv_command").is_none(),
+            "{settings:?} {before:?}: {caps}"
+        );
+        let answer = a.command(&mut c, &call_command("caps", &[]));
+        assert!(!answer.contains("recv_command"), "{answer}");
+    }
+}

@@ -325,13 +325,20 @@ impl TestGame {
     }
 
     /// The module's remote calls of `function` the game took so far, by their arguments: for
-    /// `recv` the frame's `id index/count`, for the others the text between the function's
+    /// `recv` the frame's `id index/count` (frames through the module's custom command,
+    /// `/invsync-recv <frame>`, included), for the others the text between the function's
     /// name and the closing parenthesis (`12,3` for `pull(12, 3)`).
     pub fn calls(&self, function: &str) -> Vec<String> {
         let prefix = format!("/sc remote.call(\\\"invsync\\\",\\\"{function}\\\"");
         self.commands()
             .iter()
-            .filter_map(|c| c.strip_prefix(&prefix))
+            .filter_map(|c| {
+                c.strip_prefix(&prefix).or_else(|| {
+                    (function == "recv")
+                        .then(|| c.strip_prefix("/invsync-recv "))
+                        .flatten()
+                })
+            })
             .map(|args| {
                 let args = args.strip_prefix(',').unwrap_or(args);
                 if function == "recv" {

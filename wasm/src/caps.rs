@@ -60,6 +60,8 @@ pub(crate) fn from_fields(f: Fields) -> Result<Capabilities, String> {
         max_frame: f.max_frame.unwrap_or(ASSUMED_MAX_FRAME),
         max_message: f.max_message.unwrap_or(DEFAULT_MAX_MESSAGE),
         max_chunks: f.max_chunks.unwrap_or(DEFAULT_MAX_CHUNKS),
+        // a custom console command is the game's, never a JavaScript receiver's
+        recv_command: None,
     };
     if caps.max_frame < 64 {
         return Err(format!(

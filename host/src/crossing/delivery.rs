@@ -1,6 +1,7 @@
 //! Delivering one message's frames into the game (host -> game), as a sans-I/O state machine.
 //!
-//! Each frame goes in its own `recv` command; up to [`DeliveryConfig::in_flight`] commands are
+//! Each frame goes in its own command ([`DeliveryConfig::recv_entry`]: the game's custom command
+//! or the `recv` remote call); up to [`DeliveryConfig::in_flight`] commands are
 //! outstanding at once, because the game streams every command in parallel at about 100 bytes
 //! per tick, so the number in flight multiplies the rate. Replies are matched to commands by the
 //! caller (the RCON client matches request ids), so the game may execute commands in any order.
@@ -20,7 +21,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
 use invsync_codec::{ERROR_NAMES, Error as CodecError, Frame, Header};
-use invsync_rcon_transport::{GameReply, parse_reply, recv_command, status_command};
+use invsync_rcon_transport::{GameReply, RecvEntry, parse_reply, status_command};
 use thiserror::Error;
 
 use super::header_mismatch;
@@ -43,6 +44,9 @@ pub struct DeliveryConfig {
     /// Replies in a row that are not protocol lines before giving up. Default 3. (The first
     /// `/sc` on a fresh save is answered with a warning instead of running: one is expected.)
     pub max_unrecognized_replies: u32,
+    /// How frames enter the game: its custom command when it declares one (`recv_command`),
+    /// the `recv` remote call otherwise. Default: the remote call.
+    pub recv_entry: RecvEntry,
 }
 
 impl Default for DeliveryConfig {
@@ -53,6 +57,7 @@ impl Default for DeliveryConfig {
             busy_retry_delay: Duration::from_secs(1),
             max_rounds_without_progress: 10,
             max_unrecognized_replies: 3,
+            recv_entry: RecvEntry::RemoteCall,
         }
     }
 }
@@ -401,7 +406,7 @@ impl Delivery {
                 self.stats.chunks_resent += 1;
             }
             self.sends[slot] += 1;
-            let text = recv_command(&self.frames[slot]);
+            let text = self.config.recv_entry.command(&self.frames[slot]);
             return Some(self.hand_out(Purpose::Chunk { index }, text));
         }
         if self.uncertain > 0 && self.in_flight.is_empty() {

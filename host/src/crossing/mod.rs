@@ -6,11 +6,18 @@
 //! # host -> game: [`Delivery`] (PROTOCOL.md 5.2, 5.3)
 //!
 //! The payload is encoded into frames for what the game declared (`caps()`), and each frame
-//! goes in its own `recv` command, the frame as a Lua long-bracket string:
+//! goes in its own command: the module's custom command when the game declares one
+//! (`recv_command`), the frame as its parameter, else the `recv` remote call, the frame as a Lua
+//! long-bracket string. The encoder counts the chosen wrapper as each frame's overhead
+//! ([`crate::LinkConfig`] has no say: the declaration decides, [`invsync_rcon_transport::RecvEntry`]):
 //!
 //! ```text
-//! /sc remote.call("invsync","recv",[[IS1 ...]])   ->  ok <id> <have>/<count> | done <id> | err ...
+//! /invsync-recv IS1 ...                            ->  ok <id> <have>/<count> | done <id> | err ...
+//! /sc remote.call("invsync","recv",[[IS1 ...]])   ->  the same answers
 //! ```
+//!
+//! A frame a console might change at its ends (a `raw` frame ending in a space) takes the remote
+//! call even when the command is declared.
 //!
 //! Several commands are in flight at once, because the game streams every command into the
 //! simulation at about 100 bytes per tick in parallel; the game may run them in any order. A
