@@ -33,12 +33,13 @@ fn bench(args: &[&str]) -> Value {
 fn small_both_ways_with_a_concurrency_sweep() {
     let doc = bench(&["--kind", "small", "--in-flight", "1,16", "--json"]);
     let runs = doc["runs"].as_array().expect("a `runs` array");
-    // 1 kind x 2 directions x 2 concurrencies.
-    assert_eq!(runs.len(), 4, "{doc:#}");
+    // 1 kind x 2 directions x 2 concurrencies x 2 entries (remote call, custom command).
+    assert_eq!(runs.len(), 8, "{doc:#}");
     for run in runs {
         for key in [
             "kind",
             "direction",
+            "entry",
             "method",
             "payload_bytes",
             "wire_bytes",
@@ -86,28 +87,57 @@ fn small_both_ways_with_a_concurrency_sweep() {
         .iter()
         .map(|r| r["in_flight"].as_u64().unwrap())
         .collect();
-    assert_eq!(in_flight, vec![1, 1, 16, 16]);
-    // The goals are judged on the runs at the default 16 in flight: the stream-model limit into
-    // the game, and the instructions per tick.
+    assert_eq!(in_flight, vec![1, 1, 1, 1, 16, 16, 16, 16]);
+    let entries: Vec<&str> = runs.iter().map(|r| r["entry"].as_str().unwrap()).collect();
+    let (call, cmd) = ("remote_call", "command");
+    assert_eq!(entries, [call, call, cmd, cmd, call, call, cmd, cmd]);
+    // the custom command's wrapper is shorter: fewer bytes into the game for the same frames
+    for (by_call, by_cmd) in [(&runs[0], &runs[2]), (&runs[4], &runs[6])] {
+        assert_eq!(by_call["direction"], "to_game");
+        assert_eq!(by_call["frames"], by_cmd["frames"], "{doc:#}");
+        let saved =
+            by_call["wire_bytes"].as_u64().unwrap() - by_cmd["wire_bytes"].as_u64().unwrap();
+        assert_eq!(
+            saved,
+            24 * by_cmd["frames"].as_u64().unwrap(),
+            "38 - 14 bytes a frame: {doc:#}"
+        );
+    }
+    // The goals are judged on the runs at the default 16 in flight, for each entry: the
+    // stream-model limit into the game, small in at most 2 ticks, and the instructions per tick.
     let goals = doc["goals"].as_array().expect("a `goals` array");
-    assert_eq!(goals.len(), 2, "{doc:#}");
+    assert_eq!(goals.len(), 5, "{doc:#}");
     let goal = |i: usize| goals[i]["goal"].as_str().unwrap();
+    for (i, (entry, run)) in [("call", &runs[4]), ("cmd", &runs[6])]
+        .into_iter()
+        .enumerate()
+    {
+        assert!(
+            goal(i).starts_with(&format!("small into the game ({entry}): at least 80 %")),
+            "{doc:#}"
+        );
+        let fraction = run["limit_fraction"].as_f64().unwrap();
+        assert_eq!(goals[i]["met"], fraction >= 0.8, "{doc:#}");
+        assert!(
+            goal(i + 2).starts_with(&format!("small into the game ({entry}) in at most 2 ticks")),
+            "{doc:#}"
+        );
+        assert_eq!(
+            goals[i + 2]["met"],
+            run["ticks"].as_u64().unwrap() <= 2,
+            "{doc:#}"
+        );
+    }
     assert!(
-        goal(0).starts_with("small into the game: at least 80 %"),
+        goal(4).starts_with("no tick over 150000 instructions"),
         "{doc:#}"
     );
-    let fraction = runs[2]["limit_fraction"].as_f64().unwrap();
-    assert_eq!(goals[0]["met"], fraction >= 0.8, "{doc:#}");
-    assert!(
-        goal(1).starts_with("no tick over 150000 instructions"),
-        "{doc:#}"
-    );
-    let worst = runs[2..]
+    let worst = runs[4..]
         .iter()
         .map(|r| r["max_tick_instructions"].as_u64().unwrap())
         .max()
         .unwrap();
-    assert_eq!(goals[1]["met"], worst <= 150_000, "{doc:#}");
+    assert_eq!(goals[4]["met"], worst <= 150_000, "{doc:#}");
 }
 
 #[test]

@@ -8,6 +8,8 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use invsync_host::{Incoming, Link, LinkConfig, LinkOptions};
 use invsync_rcon_transport::{ClientConfig, RconClient};
+
+use super::Entry;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, ChildStdout, Command};
 use tokio::sync::mpsc;
@@ -15,14 +17,29 @@ use tokio::sync::mpsc;
 /// The bench scenario's control.lua (next to a copy of the module's files).
 const BENCH_CONTROL: &str = include_str!("bench_control.lua");
 
+/// The module's setup in the bench control.lua, and the same without the custom command.
+const SETUP: &str = "invsync.setup({ sync = false }";
+const SETUP_WITHOUT_COMMAND: &str = "invsync.setup({ sync = false, recv_command = false }";
+
 /// The emulator's driver script: the player the bench writes inventories into joins first.
 const JOIN_SCRIPT: &str = "join bench\n";
 
 /// Writes the module and the bench control.lua into a fresh scenario folder (and the driver
-/// script beside it, `join.txt`).
-pub fn write_scenario(dir: &Path) -> anyhow::Result<PathBuf> {
-    let root = dir.join("invsync-bench");
-    for (path, contents) in invsync_scenario::scenario_files(Some(BENCH_CONTROL)) {
+/// script beside it, `join.txt`), the module set up for `entry`: with its custom command
+/// (the default), or without, as a module from before it.
+pub fn write_scenario(dir: &Path, entry: Entry) -> anyhow::Result<PathBuf> {
+    let (name, control) = match entry {
+        Entry::Command => ("invsync-bench-command", BENCH_CONTROL.to_string()),
+        Entry::RemoteCall => (
+            "invsync-bench-remote-call",
+            BENCH_CONTROL.replacen(SETUP, SETUP_WITHOUT_COMMAND, 1),
+        ),
+    };
+    if !control.contains("recv_command = false") && entry == Entry::RemoteCall {
+        bail!("bench_control.lua no longer calls {SETUP:?}");
+    }
+    let root = dir.join(name).join("invsync-bench");
+    for (path, contents) in invsync_scenario::scenario_files(Some(&control)) {
         let path = root.join(path);
         std::fs::create_dir_all(path.parent().expect("scenario files sit in a folder"))?;
         std::fs::write(&path, contents).with_context(|| format!("writing {}", path.display()))?;

@@ -76,6 +76,10 @@ pub struct BenchArgs {
     /// Directions, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "to_game,to_host")]
     direction: Vec<Direction>,
+    /// Entries for frames into the game, comma-separated: `remote_call` (today's `/sc
+    /// remote.call`) and `command` (the module's custom command); a row per entry.
+    #[arg(long, value_delimiter = ',', default_value = "remote_call,command")]
+    entry: Vec<Entry>,
     /// Commands in flight; a comma-separated list sweeps concurrency.
     #[arg(long = "in-flight", value_delimiter = ',', default_values_t = [DEFAULT_IN_FLIGHT])]
     in_flight: Vec<usize>,
@@ -103,12 +107,37 @@ pub struct BenchArgs {
     tamper: bool,
 }
 
+/// How frames enter the game (PROTOCOL.md 5.2): each is its own game, whose module declares
+/// the custom command or not.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Entry {
+    /// `/sc remote.call("invsync","recv",[[<frame>]])`: the module declares no `recv_command`.
+    #[value(name = "remote_call")]
+    RemoteCall,
+    /// `/invsync-recv <frame>`: the module's custom command, which it declares.
+    #[value(name = "command")]
+    Command,
+}
+
+impl Entry {
+    /// The short name of the table.
+    pub fn short(self) -> &'static str {
+        match self {
+            Entry::RemoteCall => "call",
+            Entry::Command => "cmd",
+        }
+    }
+}
+
 /// One measured run, as printed by `--json`.
 #[derive(Clone, Debug, Serialize)]
 pub struct Run {
     pub kind: String,
     pub direction: Direction,
     pub method: String,
+    /// How the frames entered the game (`to_game`); the game's declaration (`to_host`).
+    pub entry: Entry,
     pub in_flight: usize,
     pub payload_bytes: u64,
     pub wire_bytes: u64,
@@ -309,8 +338,12 @@ fn exit_code(runs: &[Run], goals: &[goals::Goal], check_goals: bool) -> ExitCode
 
 async fn run_all(args: &BenchArgs) -> anyhow::Result<Vec<Run>> {
     let dir = tempfile::tempdir()?;
-    let scenario = game_process::write_scenario(dir.path())?;
-    let total = (args.kind.len() * args.in_flight.len() * args.direction.len()) as u64;
+    let mut scenarios = Vec::new();
+    for &entry in &args.entry {
+        scenarios.push((entry, game_process::write_scenario(dir.path(), entry)?));
+    }
+    let total =
+        (args.kind.len() * args.in_flight.len() * args.direction.len() * args.entry.len()) as u64;
     let bar = ProgressBar::new(total);
     bar.set_style(
         ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}")
@@ -332,21 +365,36 @@ async fn run_all(args: &BenchArgs) -> anyhow::Result<Vec<Run>> {
         };
         let mut baselines: Option<(Option<Measured>, Option<Measured>)> = None;
         for &k in &args.in_flight {
-            bar.set_message(format!("{kind}, {k} in flight: starting the game"));
-            let tick_log = match &args.tick_log {
-                Some(dir) => {
-                    std::fs::create_dir_all(dir)
-                        .with_context(|| format!("creating {}", dir.display()))?;
-                    Some(dir.join(format!("{kind}-{k}.log")))
-                }
-                None => None,
-            };
-            let (game, incoming) = GameProcess::start(&scenario, k, tick_log.as_deref()).await?;
-            let mut arrivals = forward(incoming, false);
-            let result =
-                run_kind(args, &game, &mut arrivals, &sample, k, &bar, &mut baselines).await;
-            game.stop().await;
-            runs.extend(result.with_context(|| format!("bench of {kind} with {k} in flight"))?);
+            for (entry, scenario) in &scenarios {
+                let entry = *entry;
+                let e = entry.short();
+                bar.set_message(format!("{kind}, {k} in flight, {e}: starting the game"));
+                let tick_log = match &args.tick_log {
+                    Some(dir) => {
+                        std::fs::create_dir_all(dir)
+                            .with_context(|| format!("creating {}", dir.display()))?;
+                        Some(dir.join(format!("{kind}-{k}-{e}.log")))
+                    }
+                    None => None,
+                };
+                let (game, incoming) = GameProcess::start(scenario, k, tick_log.as_deref()).await?;
+                let mut arrivals = forward(incoming, false);
+                let at = (k, entry);
+                let result = run_kind(
+                    args,
+                    &game,
+                    &mut arrivals,
+                    &sample,
+                    at,
+                    &bar,
+                    &mut baselines,
+                )
+                .await;
+                game.stop().await;
+                runs.extend(
+                    result.with_context(|| format!("bench of {kind} with {k} in flight, {e}"))?,
+                );
+            }
         }
     }
     bar.finish_and_clear();
@@ -366,15 +414,20 @@ async fn run_kind(
     game: &GameProcess,
     arrivals: &mut mpsc::Receiver<Arrival>,
     sample: &Sample,
-    k: usize,
+    (k, entry): (usize, Entry),
     bar: &ProgressBar,
     baselines: &mut Option<(Option<Measured>, Option<Measured>)>,
 ) -> anyhow::Result<Vec<Run>> {
     let kind = sample.kind;
     let mut watch = game.link.watch_caps();
-    tokio::time::timeout(Duration::from_secs(30), watch.wait_for(|c| c.is_some()))
+    let declared = tokio::time::timeout(Duration::from_secs(30), watch.wait_for(|c| c.is_some()))
         .await
-        .context("the game did not declare its capabilities")??;
+        .context("the game did not declare its capabilities")??
+        .clone()
+        .and_then(|c| c.recv_command);
+    if declared.is_some() != (entry == Entry::Command) {
+        bail!("the game for {entry:?} declared recv_command {declared:?}");
+    }
     let wants = |d| args.direction.contains(&d);
     let mut runs = Vec::new();
 
@@ -401,7 +454,7 @@ async fn run_kind(
         runs.push(make_run(
             sample,
             Direction::ToGame,
-            k,
+            (k, entry),
             &ours,
             base_in.as_ref(),
         ));
@@ -413,7 +466,7 @@ async fn run_kind(
         runs.push(make_run(
             sample,
             Direction::ToHost,
-            k,
+            (k, entry),
             &back,
             base_out.as_ref(),
         ));
@@ -570,7 +623,7 @@ async fn to_host(
 fn make_run(
     sample: &Sample,
     direction: Direction,
-    k: usize,
+    (k, entry): (usize, Entry),
     m: &Measured,
     base: Option<&Measured>,
 ) -> Run {
@@ -581,6 +634,7 @@ fn make_run(
         kind: sample.kind.to_string(),
         direction,
         method: m.method.clone(),
+        entry,
         in_flight: k,
         payload_bytes: m.payload_bytes,
         wire_bytes: m.wire_bytes,

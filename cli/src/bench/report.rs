@@ -15,9 +15,10 @@ pub fn table(runs: &[Run], goals: &[Goal]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<5} {:<7} {:>2} {:<4} {:>7} {:>7} {:>3} {:>5} {:>5} {:>7} {:>5} {:>7} {:>6} {:>5} {:>6} {:>6} {:>7} {:>5} {:>5} {:>6} {:>3}",
+        "{:<5} {:<7} {:<5} {:>2} {:<4} {:>7} {:>7} {:>3} {:>5} {:>5} {:>7} {:>5} {:>7} {:>6} {:>5} {:>6} {:>6} {:>7} {:>5} {:>5} {:>6} {:>3}",
         "kind",
         "dir",
+        "entry",
         "k",
         "meth",
         "payload",
@@ -41,9 +42,10 @@ pub fn table(runs: &[Run], goals: &[Goal]) -> String {
     for r in runs {
         let _ = writeln!(
             out,
-            "{:<5} {:<7} {:>2} {:<4} {:>7} {:>7} {:>3} {:>5} {:>5} {:>7} {:>5} {:>7} {:>6.1} {:>4.0}% {:>6.1} {:>6.1} {:>7} {:>5.2} {:>5.2} {:>6} {:>3}",
+            "{:<5} {:<7} {:<5} {:>2} {:<4} {:>7} {:>7} {:>3} {:>5} {:>5} {:>7} {:>5} {:>7} {:>6.1} {:>4.0}% {:>6.1} {:>6.1} {:>7} {:>5.2} {:>5.2} {:>6} {:>3}",
             r.kind,
             direction_name(r.direction),
+            r.entry.short(),
             r.in_flight,
             r.method,
             r.payload_bytes,
@@ -70,7 +72,10 @@ pub fn table(runs: &[Run], goals: &[Goal]) -> String {
     }
     let _ = writeln!(
         out,
-        "\nticks: game ticks from the first byte into the game to the module delivering the verified \
+        "\nentry: how frames went into the game, `call` the `recv` remote call in a /sc command, \
+         `cmd` the module's custom command /invsync-recv (PROTOCOL.md 5.2; to_host: the same \
+         game); wire: the bytes of the commands that carried the frames, wrappers included \
+         (to_host: the frames' bytes); ticks: game ticks from the first byte into the game to the module delivering the verified \
          payload (to_host: from the command asking for it to the host holding it); hand: to the \
          player having it in hand (decoded and written into the character); b.bytes, b.hand: \
          Clusterio's serialized form of the same player and its ticks to the same end, its way \
