@@ -4,7 +4,8 @@
  * receive the payloads the game prints on its stdout.
  *
  * Host -> game (PROTOCOL.md 5.2): `encode` cuts the payload into frames, in the densest method
- * the game declared it decodes. Each frame travels as one command,
+ * the game declared it decodes. Each frame travels as one command: the module's custom command
+ * `/invsync-recv <frame>` when the game declares it (`recv_command`), else
  * `/sc remote.call("invsync","recv",[==[<frame>]==])`. The server streams a command into the
  * game at about 100 bytes per tick, so several commands are kept in flight at once; they may
  * finish in any order, and the game reassembles the message whatever the order.
@@ -21,8 +22,10 @@ const invsync = require("invsync");
 
 /** Commands in flight at once (Clusterio allows 5 by default). */
 const IN_FLIGHT = 5;
-/** Bytes the command wrapper adds to a frame, which `auto` counts when it compares methods. */
+/** Bytes the remote call's wrapper adds to a frame, which `auto` counts when it compares methods. */
 const RCON_WRAPPER_BYTES = 40;
+/** A `recv_command` a host may use (PROTOCOL.md 4); any other value is not a command name. */
+const COMMAND_NAME = /^[a-z0-9_-]{1,64}$/;
 /** Longest protocol line the game prints (PROTOCOL.md 4: 3999, plus the marker). */
 const STDOUT_MAX_FRAME = 3999;
 /** Longest frame the game puts in one RCON reply when the host pulls a staged message. */
@@ -39,8 +42,13 @@ function longBracket(frame) {
   }
 }
 
-/** The RCON command that delivers one frame to the game. */
-function recvCommand(frame) {
+/**
+ * The RCON command that delivers one frame to the game: the custom command `name` when the game
+ * declared one, with the frame as it is, unless the frame starts or ends with a space (a console
+ * may trim those; PROTOCOL.md 5.2); else the remote call.
+ */
+function recvCommand(frame, name) {
+  if (name && frame.length > 0 && !frame.startsWith(" ") && !frame.endsWith(" ")) return `/${name} ${frame}`;
   return `/sc remote.call("invsync","recv",${longBracket(frame)})`;
 }
 
@@ -64,6 +72,7 @@ class InvsyncInstancePlugin /* extends BaseInstancePlugin, in Clusterio */ {
     this.logger = hooks.logger ?? console;
     this.nextId = 1;
     this.gameCaps = undefined;
+    this.recvName = undefined;
     // Frames from stdout lines, and frames pulled through RCON replies.
     this.fromStdout = new invsync.Reassembler({ maxFrame: STDOUT_MAX_FRAME });
     this.pulled = new invsync.Reassembler({ maxFrame: PULL_MAX_FRAME });
@@ -76,6 +85,10 @@ class InvsyncInstancePlugin /* extends BaseInstancePlugin, in Clusterio */ {
       const reply = (await this.rcon.send('/sc remote.call("invsync","caps")')).trim();
       if (reply.startsWith("{")) this.gameCaps = reply;
     }
+    if (this.gameCaps !== undefined) {
+      const name = JSON.parse(this.gameCaps).recv_command;
+      this.recvName = typeof name === "string" && COMMAND_NAME.test(name) ? name : undefined;
+    }
   }
 
   /** Sends one payload (string or bytes) into the game; resolves once the game has all of it. */
@@ -84,14 +97,14 @@ class InvsyncInstancePlugin /* extends BaseInstancePlugin, in Clusterio */ {
     this.nextId = id === 0xffffffff ? 1 : id + 1;
     const { frames } = invsync.encode(id, payload, {
       receiver: this.gameCaps, // until init() ran: what the protocol says to assume (raw only)
-      perFrameOverhead: RCON_WRAPPER_BYTES,
+      perFrameOverhead: this.recvName ? this.recvName.length + 2 : RCON_WRAPPER_BYTES,
       parallelism: IN_FLIGHT, // so the last round of commands uses every stream
     });
     let pending = frames;
     for (let attempt = 1; attempt <= 3; attempt++) {
       let done = false;
       await inFlight(pending, IN_FLIGHT, async (frame) => {
-        const reply = (await this.rcon.send(recvCommand(frame))).trim();
+        const reply = (await this.rcon.send(recvCommand(frame, this.recvName))).trim();
         if (reply === `done ${id}`) done = true;
         else if (reply.startsWith("err ")) this.logger.warn(`game refused a frame of message ${id}: ${reply}`);
       });

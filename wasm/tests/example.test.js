@@ -41,12 +41,13 @@ test("long brackets: the smallest level that the frame cannot close early", () =
         f,
         `const { longBracket, recvCommand } = require(${JSON.stringify(EXAMPLE)});
          const cases = ["abc", "a]]b", "a]=]b]]", "ends with ]", "ends with ]=", "]==]]=]]]", ""];
-         console.log(JSON.stringify({ brackets: cases.map(longBracket), command: recvCommand("IS1 x") }));`,
+         console.log(JSON.stringify({ brackets: cases.map(longBracket), command: recvCommand("IS1 x"),
+           custom: [recvCommand("IS1 a]]b", "invsync-recv"), recvCommand("IS1 ends with a space ", "invsync-recv")] }));`,
       );
       return f;
     })(),
   );
-  const { brackets, command } = JSON.parse(out);
+  const { brackets, command, custom } = JSON.parse(out);
   assert.deepEqual(brackets, [
     "[[abc]]",
     "[=[a]]b]=]",
@@ -57,6 +58,11 @@ test("long brackets: the smallest level that the frame cannot close early", () =
     "[[]]",
   ]);
   assert.equal(command, '/sc remote.call("invsync","recv",[[IS1 x]])');
+  // the game's custom command when it declares one; a frame ending in a space keeps the remote call
+  assert.deepEqual(custom, [
+    "/invsync-recv IS1 a]]b",
+    '/sc remote.call("invsync","recv",[[IS1 ends with a space ]])',
+  ]);
 });
 
 test("the example plugin against a simulated game: commands in flight, stdout, pulls", () => {
