@@ -279,24 +279,7 @@ async fn a_stalled_stdout_holds_the_upload_back_and_the_next_server_waits_for_it
         head.generation, 1,
         "stored while the stdout stalled: {head:?}"
     );
-    let end = std::time::Instant::now() + WAIT;
-    loop {
-        let r = check!(c, c.step(1, "/emulator click ann invsync_retry").await);
-        assert_eq!(r, "ok");
-        let (_, s) = check!(
-            c,
-            c.wait_state(1, "ann", &["failed", "playing"], WAIT).await
-        );
-        if s.state() == "playing" {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < end,
-            "ann never plays on B: {}",
-            s.json
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    check!(c, c.play_with_retries(1, "ann", WAIT).await);
     assert_eq!(check!(c, c.head("ann").await).unwrap().generation, 2);
     assert_eq!(
         check!(c, c.items(1, "ann").await),
@@ -350,26 +333,9 @@ async fn store_unreachable_past_the_lease_timeout_the_holder_ends_its_sessions_f
         .await;
     check!(c, c.start_store());
     check!(c, c.join(1, "ann").await);
-    let end = std::time::Instant::now() + WAIT;
-    loop {
-        let (_, s) = check!(
-            c,
-            c.wait_state(1, "ann", &["playing", "failed"], WAIT).await
-        );
-        let on_a = check!(c, c.state(0, "ann").await);
-        assert_ne!(on_a.state(), "playing", "ann plays on A and on B");
-        if s.state() == "playing" {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < end,
-            "ann never plays on B: {}",
-            s.json
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        let r = check!(c, c.step(1, "/emulator click ann invsync_retry").await);
-        assert_eq!(r, "ok");
-    }
+    check!(c, c.play_with_retries(1, "ann", WAIT).await);
+    let on_a = check!(c, c.state(0, "ann").await);
+    assert_ne!(on_a.state(), "playing", "ann plays on A and on B");
     check!(c, c.leave(1, "ann").await);
     check!(c, c.settle(&players(&["ann"]), WAIT).await);
     audit_clean(&mut c).await;

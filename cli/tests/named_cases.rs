@@ -62,24 +62,6 @@ async fn wait_head(
     }
 }
 
-/// ann, joined on server `i`, clicks Retry until she plays there (busy or error answers).
-async fn play_with_retries(c: &mut Cluster, i: usize) {
-    let end = Instant::now() + WAIT;
-    loop {
-        let (_, s) = check!(
-            c,
-            c.wait_state(i, "ann", &["playing", "failed"], WAIT).await
-        );
-        if s.state() == "playing" {
-            return;
-        }
-        assert!(Instant::now() < end, "still not playing: {}", s.json);
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        let r = check!(c, c.step(i, "/emulator click ann invsync_retry").await);
-        assert_eq!(r, "ok");
-    }
-}
-
 /// 1. An upload is answered, then the store is killed before anything else happens; the player
 /// joins another server and gets that upload.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -108,7 +90,7 @@ async fn an_answered_upload_survives_the_store_killed_9_and_the_next_server_load
     }
     // the first call over a connection broken by the restart may be answered `error`: retry
     check!(c, c.join(1, "ann").await);
-    play_with_retries(&mut c, 1).await;
+    check!(c, c.play_with_retries(1, "ann", WAIT).await);
     let held = check!(c, c.items(1, "ann").await);
     assert_eq!(
         held,
@@ -228,7 +210,7 @@ async fn leaving_a_slow_server_and_joining_another_a_second_later_never_loads_an
     check!(c, c.leave(0, "ann").await);
     tokio::time::sleep(Duration::from_secs(1)).await;
     check!(c, c.join(1, "ann").await);
-    play_with_retries(&mut c, 1).await;
+    check!(c, c.play_with_retries(1, "ann", WAIT).await);
     assert_eq!(
         check!(c, c.items(1, "ann").await),
         c.ledger.expected("ann"),

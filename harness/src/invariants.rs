@@ -22,7 +22,7 @@ use std::time::Duration;
 use anyhow::anyhow;
 use invsync_sync::{Cause, PlayerHead};
 
-use crate::items::{self, Audit, Counts, PlayerAudit};
+use crate::items::{self, Audit, Counts};
 use crate::{Cluster, PlayerState};
 
 /// An upload a host logged as stored.
@@ -170,7 +170,7 @@ impl Checker {
         }
         let mut audit = Audit::default();
         for p in &players {
-            let a = audit_player(c, p, heads[p].as_ref()).await?;
+            let a = c.audit_head(p, heads[p].as_ref(), true).await?;
             if !a.ok() {
                 let mut diff = a.found.clone();
                 items::merge(&mut diff, &a.expected, -1);
@@ -235,8 +235,9 @@ fn pinned_conflicts(head: &PlayerHead) -> Vec<invsync_sync::SnapshotMeta> {
         .collect()
 }
 
-/// A conflict snapshot's items minus those of the generation it was built on.
-async fn conflict_delta(
+/// A conflict snapshot's items minus those of the generation it was built on (what the
+/// refused upload added or took; the audit counts it beside the stored data).
+pub(crate) async fn conflict_delta(
     c: &Cluster,
     player: &str,
     head: &PlayerHead,
@@ -259,50 +260,6 @@ async fn conflict_delta(
         items::merge(&mut delta, &items::count_data(&data)?, -1);
     }
     Ok(delta)
-}
-
-/// One player's audit with pinned conflicts only (folded ones are out of the ledger).
-async fn audit_player(
-    c: &mut Cluster,
-    player: &str,
-    head: Option<&PlayerHead>,
-) -> anyhow::Result<PlayerAudit> {
-    let holder = head.and_then(|h| h.held()).map(|l| l.holder.clone());
-    let mut found = Counts::new();
-    let source = match holder.as_deref().and_then(|h| c.node_of(h)) {
-        Some(i) if c.nodes[i].running() => {
-            items::merge(&mut found, &c.items(i, player).await?, 1);
-            c.nodes[i].id.clone()
-        }
-        _ => {
-            if head.is_some_and(|h| h.current.is_some()) {
-                let data = c.export(player, None).await?;
-                items::merge(&mut found, &items::count_data(&data)?, 1);
-            }
-            "store".to_string()
-        }
-    };
-    for i in 0..c.nodes.len() {
-        if c.nodes[i].running() {
-            let s = c.state(i, player).await?;
-            items::merge(&mut found, &s.kept(), 1);
-        }
-    }
-    let mut conflicts = 0;
-    if let Some(head) = head {
-        for meta in pinned_conflicts(head) {
-            conflicts += 1;
-            let delta = conflict_delta(c, player, head, meta.id, meta.generation).await?;
-            items::merge(&mut found, &delta, 1);
-        }
-    }
-    Ok(PlayerAudit::new(
-        player,
-        source,
-        c.ledger.expected(player),
-        found,
-        conflicts,
-    ))
 }
 
 /// Polls every node in `poll` for `players`' states (a node that does not answer within

@@ -823,6 +823,37 @@ impl Cluster {
         Ok(tick.saturating_sub(before))
     }
 
+    /// `player`, joined on server `i`, clicks Retry until they play there (answered busy or
+    /// error meanwhile); an error when they do not by `timeout`.
+    pub async fn play_with_retries(
+        &mut self,
+        i: usize,
+        player: &str,
+        timeout: Duration,
+    ) -> anyhow::Result<()> {
+        let end = Instant::now() + timeout;
+        loop {
+            let (_, s) = self
+                .wait_state(i, player, &["playing", "failed"], timeout)
+                .await?;
+            if s.state() == "playing" {
+                return Ok(());
+            }
+            if Instant::now() >= end {
+                bail!(
+                    "{}: {player} still does not play: {}",
+                    self.nodes[i].id,
+                    s.json
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let reply = self
+                .step(i, &format!("/emulator click {player} invsync_retry"))
+                .await?;
+            self.expect_ok(i, &format!("{player} clicks Retry"), reply)?;
+        }
+    }
+
     /// What the player's character on server `i` holds (`/emulator items`).
     pub async fn items(&mut self, i: usize, player: &str) -> anyhow::Result<Counts> {
         let text = self.nodes[i]
@@ -954,10 +985,19 @@ impl Cluster {
     /// One player's audit.
     pub async fn audit_player(&mut self, player: &str) -> anyhow::Result<PlayerAudit> {
         let head = self.head(player).await?;
-        let holder = head
-            .as_ref()
-            .and_then(|h| h.held())
-            .map(|l| l.holder.clone());
+        self.audit_head(player, head.as_ref(), false).await
+    }
+
+    /// `player`'s audit against `head`: the holder's live inventory (or the stored data when
+    /// nobody holds them), what every game keeps aside, and the conflict snapshots' deltas (only
+    /// the pinned ones with `pinned_only`: the chaos run folds the others out of the ledger).
+    pub(crate) async fn audit_head(
+        &mut self,
+        player: &str,
+        head: Option<&PlayerHead>,
+        pinned_only: bool,
+    ) -> anyhow::Result<PlayerAudit> {
+        let holder = head.and_then(|h| h.held()).map(|l| l.holder.clone());
         let mut found = Counts::new();
         let source = match holder.as_deref().and_then(|h| self.node_of(h)) {
             Some(i) if self.nodes[i].running() => {
@@ -965,7 +1005,7 @@ impl Cluster {
                 self.nodes[i].id.clone()
             }
             _ => {
-                if head.as_ref().is_some_and(|h| h.current.is_some()) {
+                if head.is_some_and(|h| h.current.is_some()) {
                     let data = self.export(player, None).await?;
                     items::merge(&mut found, &items::count_data(&data)?, 1);
                 }
@@ -979,26 +1019,17 @@ impl Cluster {
             }
         }
         let mut conflicts = 0;
-        if let Some(head) = &head {
-            for meta in head.history.iter().filter(|m| m.cause == Cause::Conflict) {
+        if let Some(head) = head {
+            let counted = head
+                .history
+                .iter()
+                .filter(|m| m.cause == Cause::Conflict && (m.pinned || !pinned_only));
+            for meta in counted {
                 conflicts += 1;
-                let data = self.export(player, Some(meta.id)).await?;
-                items::merge(&mut found, &items::count_data(&data)?, 1);
-                let base_generation = meta.generation.saturating_sub(1);
-                if base_generation > 0 {
-                    let base = head
-                        .history
-                        .iter()
-                        .find(|m| m.generation == base_generation && m.cause != Cause::Conflict)
-                        .ok_or_else(|| {
-                            anyhow!(
-                                "{player}: conflict snapshot {} was built on generation {base_generation}, which the history no longer has",
-                                meta.id
-                            )
-                        })?;
-                    let data = self.export(player, Some(base.id)).await?;
-                    items::merge(&mut found, &items::count_data(&data)?, -1);
-                }
+                let delta =
+                    invariants::conflict_delta(self, player, head, meta.id, meta.generation)
+                        .await?;
+                items::merge(&mut found, &delta, 1);
             }
         }
         Ok(PlayerAudit::new(
