@@ -21,6 +21,7 @@ use crate::api::gui::GuiRef;
 use crate::api::helpers::{ItemProtoRef, QualityProtoRef};
 use crate::api::inventory::InvRef;
 use crate::api::item_stack::StackRef;
+use crate::api::logistics::{PointRef, SectionRef};
 use crate::api::player::{GuiHolder, PlayerRef, SurfaceRef};
 use crate::api::refs::ObjRef;
 
@@ -77,6 +78,15 @@ fn userdata_ref(ud: &AnyUserData) -> Option<ObjRef> {
     if let Ok(r) = ud.borrow::<SurfaceRef>() {
         return Some(ObjRef::Surface(r.0));
     }
+    if let Ok(r) = ud.borrow::<PointRef>() {
+        return Some(ObjRef::LogisticPoint(r.0));
+    }
+    if let Ok(r) = ud.borrow::<SectionRef>() {
+        return Some(ObjRef::LogisticSection {
+            unit: r.unit,
+            id: r.id,
+        });
+    }
     None
 }
 
@@ -92,6 +102,11 @@ pub(crate) fn ref_to_lua(lua: &Lua, r: &ObjRef) -> mlua::Result<Value> {
         ObjRef::ItemProto(n) => lua.create_userdata(ItemProtoRef(n.clone()))?,
         ObjRef::QualityProto(n) => lua.create_userdata(QualityProtoRef(n.clone()))?,
         ObjRef::Surface(i) => lua.create_userdata(SurfaceRef(*i))?,
+        ObjRef::LogisticPoint(u) => lua.create_userdata(PointRef(*u))?,
+        ObjRef::LogisticSection { unit, id } => lua.create_userdata(SectionRef {
+            unit: *unit,
+            id: *id,
+        })?,
     };
     Ok(Value::UserData(ud))
 }

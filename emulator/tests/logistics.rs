@@ -281,7 +281,7 @@ fn saves_keep_the_point_and_the_desync_checks_hold() {
          pt.trash_not_requested = true \
          local s = pt.add_section('kit') s.multiplier = 1.5 \
          s.set_slot(7, {{value = {{name = 'coal', quality = 'epic', comparator = '<'}}, min = 3, max = 8}}) \
-         storage.c = game.get_player(e.player_index).character end)"
+         storage.c = game.get_player(e.player_index).character storage.pt, storage.s = pt, s end)"
     );
     let mut cfg = config_with(&[("control.lua", &control)]);
     cfg.lockstep_peers = 2;
@@ -303,4 +303,11 @@ fn saves_keep_the_point_and_the_desync_checks_hold() {
          local f = s.get_slot(7) say(s.group, s.multiplier, f.value.comparator, f.max)",
     );
     assert_eq!(reply, "kit\t1.5\t<\t8\n");
+    // the point and the section kept in storage are the same objects after the load
+    let reply = sc(
+        &mut again,
+        "say(storage.pt == storage.c.get_requester_point(), storage.s.get_slot(7).min, \
+         storage.pt.trash_not_requested)",
+    );
+    assert_eq!(reply, "true\t3\ttrue\n");
 }

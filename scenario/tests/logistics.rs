@@ -9,7 +9,12 @@ use serde_json::{Value, json};
 use support::*;
 
 fn server(name: &str) -> Server {
-    let mut s = Server::new(name, config(&control_with(""), 0, false));
+    server_with(name, 0, false)
+}
+
+/// A server with `peers` lockstep peers, in heavy mode if `heavy`.
+fn server_with(name: &str, peers: usize, heavy: bool) -> Server {
+    let mut s = Server::new(name, config(&control_with(""), peers, heavy));
     s.run(&mut Cluster::default(), 1);
     s
 }
@@ -101,7 +106,8 @@ fn requests_sections_and_trash_settings_go_a_to_b_byte_for_byte() {
     );
     // the Rust model writes the module's bytes
     assert!(first.contains(&serde_json::to_string(logistics).unwrap()));
-    let mut b = server("beta");
+    // beta checks lockstep and heavy mode every tick: writing and reading stay deterministic
+    let mut b = server_with("beta", 1, true);
     join_and_play(&mut b, &mut c, "ann", "");
     assert_eq!(point(&b), expected);
     leave_and_upload(&mut b, &mut c, "ann", 3);
@@ -241,4 +247,39 @@ fn bad_logistics_are_refused_whole_with_where_and_why_and_nothing_is_applied() {
         ));
         assert!(why_not.contains(why), "{bad}: {why_not}");
     }
+}
+
+#[test]
+fn a_request_for_an_item_this_game_does_not_know_is_left_out_and_the_player_told() {
+    let mut c = Cluster::default();
+    let logistics = json!({"sections": [{"filters": [
+        {"slot": 1, "name": "modded-widget", "min": 3},
+        {"slot": 2, "name": "coal", "quality": "mythic", "comparator": "=", "min": 1},
+        {"slot": 3, "name": "stone", "min": 9}
+    ]}]});
+    c.seed("ann", 1, with_logistics(logistics));
+    let mut a = server("alpha");
+    join_and_play(&mut a, &mut c, "ann", "");
+    assert_eq!(point(&a), "true false | true 1 3 stone nil nil 9 nil");
+    let index = a.index_of("ann");
+    let told: Vec<&str> = a
+        .player_messages
+        .iter()
+        .filter(|(p, _)| *p == index)
+        .map(|(_, m)| m.as_str())
+        .collect();
+    for want in [
+        "logistic request for modded-widget: the item modded-widget does not exist in this game",
+        "logistic request for coal: the quality mythic does not exist in this game",
+    ] {
+        assert!(told.iter().any(|m| m.contains(want)), "{want}: {told:?}");
+    }
+    // a request is not an item: nothing of it is carried as one
+    leave_and_upload(&mut a, &mut c, "ann", 2);
+    let up: Value = serde_json::from_str(&c.stored()["ann"].data).unwrap();
+    assert!(up.get("unplaced").is_none(), "{up}");
+    assert_eq!(
+        up["logistics"]["sections"][0]["filters"],
+        json!([{"slot": 3, "name": "stone", "min": 9}])
+    );
 }

@@ -41,6 +41,13 @@ pub(crate) enum ObjRef {
     ItemProto(String),
     QualityProto(String),
     Surface(u32),
+    /// A character's requester point, by unit number.
+    LogisticPoint(u32),
+    /// A section of a character's requester point, by unit number and section identity.
+    LogisticSection {
+        unit: u32,
+        id: u32,
+    },
 }
 
 impl InvId {
