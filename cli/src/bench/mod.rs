@@ -94,7 +94,8 @@ pub struct BenchArgs {
     #[arg(long)]
     json: bool,
     /// Write the emulator's per-tick trace (Lua time, instructions, commands) of each game
-    /// started to `<DIR>/<kind>-<in-flight>.log`, to see where ticks and milliseconds go.
+    /// started to `<DIR>/<kind>-<in-flight>-<entry>.log` (`call` or `cmd`), to see where ticks
+    /// and milliseconds go.
     #[arg(long, value_name = "DIR")]
     tick_log: Option<std::path::PathBuf>,
     /// Exit with status 1 also when a goal is not met (a transfer that fails its check always
