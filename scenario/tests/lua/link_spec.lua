@@ -262,12 +262,40 @@ test("control messages keep their room in a full outbox, and are logged when eve
   t.eq(#env.logs, 1, "logged"); t.ok(env.logs[1]:find("control message dropped", 1, true), env.logs[1])
 end)
 
+test("the custom command's frames pay no compile; its answers are recv's", function()
+  local cfg = settings.resolve({})
+  local st = link.new(cfg)
+  local big = S.frames(string.rep("y", 8000), { id = 9, method = "raw", max_frame = 8192 })[1]
+  local other = S.frames(string.rep("y", 8000), { id = 10, method = "raw", max_frame = 8192 })[1]
+  t.eq(link.recv_command(st, big, 0), "ok 9 1/1", "held, checked in the tick")
+  t.eq(link.take_debt(st, 1e9), link.CALL_COST + link.RECV_COST, "nothing per byte")
+  t.eq(link.recv(st, other, 0), "ok 10 1/1", "the same answer as recv")
+  t.eq(link.take_debt(st, 1e9), link.CALL_COST + link.RECV_COST + math.floor(#other / link.RECV_BYTES),
+    "the remote call pays its compile")
+  -- 16 frames of 8 kB by the command leave the compile's units to on_tick
+  t.ok(16 * (link.CALL_COST + link.RECV_COST) < cfg.tick_budget / 6, "16 commands")
+  t.eq(link.recv_command(st, nil, 0), "err - NotAFrame the command carried no frame (expected /<command> <frame>)",
+    "no parameter")
+  t.eq(link.take_debt(st, 1e9), 0, "and costs nothing")
+  t.ok(link.recv_command(st, "hello", 0):find("^err %- NotAFrame "), "not a frame")
+  -- the declaration names the command when the adapter registered it
+  t.ok(link.caps(st, cfg):find(',"recv_command":"invsync-recv"}', 1, true), "declared")
+  t.ok(not link.caps(st, settings.resolve({ recv_command = false })):find("recv_command", 1, true), "none")
+end)
+
 test("settings: defaults, overrides and mistakes", function()
   local cfg = settings.resolve({ acquire_timeout = 60 })
   t.eq(cfg.acquire_timeout, 60, "override"); t.eq(cfg.download_timeout, 600, "default")
   t.ok(not pcall(settings.resolve, { nope = 1 }), "unknown key")
   t.ok(not pcall(settings.resolve, { tick_budget = 0 }), "budget must be >= 1")
   t.ok(not pcall(settings.resolve, { sync = "yes" }), "boolean")
+  t.eq(settings.resolve({}).recv_command, "invsync-recv", "the custom command by default")
+  t.eq(settings.resolve({ recv_command = "my_mod-recv2" }).recv_command, "my_mod-recv2", "another name")
+  t.eq(settings.resolve({ recv_command = false }).recv_command, false, "none")
+  for _, bad in ipairs({ "invsync recv", "", "Invsync", string.rep("a", 65), true, 7 }) do
+    local ok2, err2 = pcall(settings.resolve, { recv_command = bad })
+    t.ok(not ok2 and tostring(err2):find("recv_command"), "refused: " .. tostring(bad))
+  end
   local ok, err = pcall(settings.resolve, { acquire_timeout = 1.5 })
   t.ok(not ok and tostring(err):find("acquire_timeout"), "names the key")
 end)
