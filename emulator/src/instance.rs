@@ -510,6 +510,7 @@ impl Instance {
                     t.item,
                     self.shared.world.borrow().tick,
                 ),
+                ..Default::default()
             },
         };
         let given = self.with_main_inventory(index, t, |inv| {

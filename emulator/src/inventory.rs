@@ -42,6 +42,25 @@ pub struct StackExtra {
     /// The tick its top item spoils (`LuaItemStack.spoil_tick`), for an item that spoils.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spoil_tick: Option<u64>,
+    /// `tags` of an item with tags (a JSON object), once set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<serde_json::Map<String, serde_json::Value>>,
+    /// `custom_description` of an item with tags (a LocalisedString as JSON), once set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_description: Option<serde_json::Value>,
+    /// `label` of an item with a label that is not exported (blueprints keep theirs in `data`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// `label_color`: r, g, b, a.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label_color: Option<[f64; 4]>,
+    /// `allow_manual_label_change` when set to false (true otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manual_label_locked: Option<bool>,
+    /// The inventory of an item with inventory (`get_inventory(defines.inventory.item_main)`),
+    /// made when first asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inventory: Option<Box<Inventory>>,
 }
 
 /// An equipment grid (`LuaEquipmentGrid`) and what is placed in it.
@@ -172,6 +191,8 @@ pub enum InventoryKind {
     GodMain,
     /// An inventory of `game.create_inventory` (no `defines.inventory` value).
     Script,
+    /// `defines.inventory.item_main`: the inventory of an item with inventory.
+    ItemMain,
 }
 
 impl InventoryKind {
@@ -185,6 +206,7 @@ impl InventoryKind {
             InventoryKind::CharacterTrash => 8,
             InventoryKind::GodMain => 2,
             InventoryKind::Script => 0,
+            InventoryKind::ItemMain => 1,
         }
     }
 
@@ -208,11 +230,13 @@ impl InventoryKind {
         matches!(self, InventoryKind::CharacterMain | InventoryKind::GodMain)
     }
 
-    fn accepts(self, kind: &str) -> bool {
+    pub(crate) fn accepts(self, kind: &str) -> bool {
         match self {
             InventoryKind::CharacterGuns => kind == "gun",
             InventoryKind::CharacterAmmo => kind == "ammo",
             InventoryKind::CharacterArmor => kind == "armor",
+            // no item with an inventory inside another: the nesting stops at one level
+            InventoryKind::ItemMain => kind != "item-with-inventory",
             _ => true,
         }
     }

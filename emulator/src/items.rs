@@ -284,7 +284,15 @@ pub(crate) const ITEMS: &[ItemProto] = &[
     spoiling("nutrients", "item", 200, 5 * 3600),
     spoiling("yumako", "capsule", 50, 60 * 3600),
     spoiling("bioflux", "capsule", 100, 120 * 3600),
+    // the item types of mods that carry data (the base game has no item of them to hold),
+    // named after their types
+    item("item-with-tags", "item-with-tags", 1),
+    item("item-with-label", "item-with-label", 1),
+    item("item-with-inventory", "item-with-inventory", 1),
 ];
+
+/// Slots of the inventory of an `item-with-inventory` (`inventory_size` of its prototype).
+pub(crate) const ITEM_INVENTORY_SLOTS: usize = 10;
 
 /// One equipment prototype: its shape in a grid and its energy buffer and shield.
 #[derive(Debug, Clone, PartialEq)]

@@ -219,6 +219,24 @@ pub struct Stack {
     /// The equipment in the grid of an armor item, by position (row, then column).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grid: Option<Vec<Equipment>>,
+    /// The label of an item with a label (not a blueprint's: that travels in `export`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// The label's colour.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label_color: Option<Color>,
+    /// `false` when the label may be changed only by scripts; absent means true.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_manual_label_change: Option<bool>,
+    /// The tags of an item with tags: any JSON object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<serde_json::Map<String, serde_json::Value>>,
+    /// The custom description of an item with tags: a string or a localised string (a list).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_description: Option<serde_json::Value>,
+    /// What the inventory of an item with inventory holds: stacks with their slot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inventory: Option<Vec<Stack>>,
 }
 
 /// One piece of equipment in an armor's grid.
@@ -255,6 +273,12 @@ impl Stack {
             spoil_percent: None,
             export: None,
             grid: None,
+            label: None,
+            label_color: None,
+            allow_manual_label_change: None,
+            tags: None,
+            custom_description: None,
+            inventory: None,
         }
     }
 }
@@ -410,6 +434,17 @@ mod tests {
         p.inventories.main.push(Stack {
             spoil_percent: Some(0.75),
             ..Stack::plain(1, "nutrients", 10)
+        });
+        p.inventories.main.push(Stack {
+            label: Some("bag".into()),
+            label_color: p.color,
+            allow_manual_label_change: Some(false),
+            inventory: Some(vec![Stack {
+                tags: serde_json::from_str(r#"{"a":[1,{"b":true}]}"#).unwrap(),
+                custom_description: Some(serde_json::json!(["item-description.key", "x"])),
+                ..Stack::plain(4, "item-with-tags", 1)
+            }]),
+            ..Stack::plain(2, "item-with-inventory", 1)
         });
         p.inventories.main.push(Stack {
             quality: Some("rare".into()),

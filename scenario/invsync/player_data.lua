@@ -72,6 +72,56 @@ player_data.WRITE_ORDER = { 4, 2, 3, 1, 5 }
 --- Item types whose contents travel as `export_stack` strings.
 local EXPORTED = { ["blueprint"] = true, ["blueprint-book"] = true, ["deconstruction-item"] = true, ["upgrade-item"] = true }
 
+--- Item types with a label, its colour and lock of their own (`ItemWithLabel`; blueprints and
+--- planners carry theirs in the export string).
+local LABELLED = { ["item-with-label"] = true, ["item-with-tags"] = true, ["item-with-inventory"] = true }
+
+--- What `read_fields` reads beyond the common fields, by item type.
+local SPECIAL = { ["tool"] = "tool", ["repair-tool"] = "tool", ["ammo"] = "ammo", ["armor"] = "armor" }
+for kind in pairs(EXPORTED) do SPECIAL[kind] = "export" end
+for kind in pairs(LABELLED) do SPECIAL[kind] = "data" end
+
+--- Levels of items with an inventory inside one another that are read and written (the
+--- top-level stack is level 1); deeper contents are not read.
+player_data.MAX_NESTING = 3
+
+--- Deepest table nesting inside `tags` and `custom_description` written as JSON.
+local MAX_VALUE_DEPTH = 32
+
+--- Any Lua value of tags (string, boolean, number, table) as JSON: object keys sorted (so two
+--- servers write the same bytes), a table with the keys 1..n (n > 0) as a list, others as an
+--- object whose keys are strings; what cannot be JSON (or is nested too deep) is `null`.
+local function value_json(v, depth)
+  local t = type(v)
+  if t == "string" then return quote(v) end
+  if t == "number" then
+    if v ~= v or v == math.huge or v == -math.huge then return "null" end
+    return number(v)
+  end
+  if t == "boolean" then return v and "true" or "false" end
+  if t ~= "table" or depth > MAX_VALUE_DEPTH then return "null" end
+  local keys, n = {}, #v
+  for k in pairs(v) do keys[#keys + 1] = k end
+  if n > 0 and #keys == n then
+    local out = {}
+    for i = 1, n do out[i] = value_json(v[i], depth + 1) end
+    return "[" .. concat(out, ",") .. "]"
+  end
+  local named = {}
+  for i = 1, #keys do named[i] = { tostring(keys[i]), keys[i] } end
+  table.sort(named, function(a, b) return a[1] < b[1] end)
+  local out = {}
+  for i = 1, #named do out[i] = quote(named[i][1]) .. ":" .. value_json(v[named[i][2]], depth + 1) end
+  return "{" .. concat(out, ",") .. "}"
+end
+
+--- `object[key]` under pcall: the value, or nil when the game raises.
+local function try_get(object, key)
+  local ok, v = pcall(function() return object[key] end)
+  if ok then return v end
+  return nil
+end
+
 local function inventory_of(character, define)
   return character.get_inventory(defines.inventory[define])
 end
@@ -143,10 +193,13 @@ function player_data.read_stack(st)
   return player_data.read_fields(st)
 end
 
---- `read_stack` of a stack known to hold something.
+--- `read_stack` of a stack known to hold something; and the units its contents cost (an
+--- item with an inventory), beyond the stack's own.
 ---@param st LuaItemStack
+---@param depth number|nil nesting level (1 when absent)
 ---@return table
-function player_data.read_fields(st)
+---@return number
+function player_data.read_fields(st, depth)
   local e = { name = st.name, count = st.count }
   local quality = st.quality.name
   if quality ~= "normal" then e.quality = quality end
@@ -155,18 +208,71 @@ function player_data.read_fields(st)
   local spoiled = st.spoil_percent
   if spoiled > 0 then e.spoil_percent = spoiled end
   local kind = st.type
-  if kind == "tool" or kind == "repair-tool" then
+  -- one look-up for the plain items (most stacks): a leaving player's slots are all read in one tick
+  local how = SPECIAL[kind]
+  if not how then return e, 0 end
+  if how == "tool" then
     local d = st.durability
     if d < st.prototype.get_durability(quality) then e.durability = d end
-  elseif kind == "ammo" then
+  elseif how == "ammo" then
     local a = st.ammo
     if a < st.prototype.magazine_size then e.ammo = a end
-  elseif EXPORTED[kind] then
+  elseif how == "export" then
     e.export = st.export_stack()
-  elseif kind == "armor" then
+  elseif how == "armor" then
     e.grid = player_data.read_grid(st.grid)
+  else
+    return e, player_data.read_item_data(st, e, kind, depth or 1)
   end
-  return e
+  return e, 0
+end
+
+--- Reads into `e.more` what an item with a label, with tags or with an inventory carries
+--- (every read under pcall; `more` is left out when there is nothing). Returns the units the
+--- contents cost.
+---@param st LuaItemStack
+---@param stack table
+---@param kind string
+---@param depth number
+---@return number
+function player_data.read_item_data(st, stack, kind, depth)
+  local e = {}
+  local cost = player_data.read_more(st, e, kind, depth)
+  if next(e) ~= nil then stack.more = e end
+  return cost
+end
+
+--- `read_item_data` into the table `e` itself.
+function player_data.read_more(st, e, kind, depth)
+  local label = try_get(st, "label")
+  if type(label) == "string" then e.label = label end
+  local c = try_get(st, "label_color")
+  if type(c) == "table" and type(c.r) == "number" and type(c.g) == "number" and type(c.b) == "number" then
+    e.label_color = { r = c.r, g = c.g, b = c.b, a = type(c.a) == "number" and c.a or 1 }
+  end
+  if try_get(st, "allow_manual_label_change") == false then e.allow_manual_label_change = false end
+  if kind == "item-with-tags" then
+    local tags = try_get(st, "tags")
+    if type(tags) == "table" and next(tags) ~= nil then e.tags = tags end
+    local d = try_get(st, "custom_description")
+    if (type(d) == "string" and d ~= "") or type(d) == "table" then e.custom_description = d end
+  end
+  if kind ~= "item-with-inventory" or depth >= player_data.MAX_NESTING then return 0 end
+  local ok, inv = pcall(st.get_inventory, defines.inventory.item_main)
+  if not ok or not inv then return 0 end
+  local list, cost = {}, 0
+  for i = 1, #inv do
+    local s = inv[i]
+    cost = cost + player_data.SLOT_COST
+    if s.valid_for_read then
+      local x, more = player_data.read_fields(s, depth + 1)
+      x.slot = i
+      list[#list + 1] = x
+      cost = cost + player_data.STACK_COST + more
+    end
+  end
+  if #list > 0 then e.inventory = list end
+  return cost
 end
 
 --- The equipment of a grid as a list of `{name, x, y, quality?, energy?, shield?}` sorted by
@@ -221,6 +327,26 @@ function player_data.stack_json(e, slot)
   if e.spoil_percent then parts[#parts + 1] = ',"spoil_percent":' .. number(e.spoil_percent) end
   if e.export then parts[#parts + 1] = ',"export":' .. quote(e.export) end
   if e.grid then parts[#parts + 1] = ',"grid":' .. grid_json(e.grid) end
+  -- the rare fields are kept in `more`, so that a plain stack costs one look-up for them all
+  local m = e.more
+  if m then
+    if m.label then parts[#parts + 1] = ',"label":' .. quote(m.label) end
+    local c = m.label_color
+    if c then
+      parts[#parts + 1] = format(',"label_color":{"r":%s,"g":%s,"b":%s,"a":%s}', number(c.r), number(c.g),
+        number(c.b), number(c.a))
+    end
+    if m.allow_manual_label_change == false then parts[#parts + 1] = ',"allow_manual_label_change":false' end
+    if m.tags then parts[#parts + 1] = ',"tags":' .. value_json(m.tags, 1) end
+    if m.custom_description then
+      parts[#parts + 1] = ',"custom_description":' .. value_json(m.custom_description, 1)
+    end
+    if m.inventory then
+      local inner = {}
+      for i = 1, #m.inventory do inner[i] = player_data.stack_json(m.inventory[i], m.inventory[i].slot) end
+      parts[#parts + 1] = ',"inventory":[' .. concat(inner, ",") .. "]"
+    end
+  end
   parts[#parts + 1] = "}"
   return concat(parts)
 end
@@ -228,9 +354,10 @@ end
 --- Checks a stack table from a payload; returns it normalised (a new table) or nil and why.
 ---@param e any
 ---@param where string
+---@param depth number|nil nesting level of an item inside an item with an inventory (1: none)
 ---@return table|nil
 ---@return string|nil
-function player_data.check_stack(e, where)
+function player_data.check_stack(e, where, depth)
   if type(e) ~= "table" then return nil, where .. ": expected a stack object" end
   local name, count = e.name, e.count
   if type(name) ~= "string" or name == "" then return nil, where .. ": expected a non-empty 'name'" end
@@ -281,7 +408,83 @@ function player_data.check_stack(e, where)
     end
     if #grid > 0 then out.grid = grid end
   end
+  -- a payload has them as members of the stack, a stack table of this module in `more`
+  local src = e.more
+  if src == nil and (e.label ~= nil or e.tags ~= nil or e.inventory ~= nil or e.label_color ~= nil
+      or e.custom_description ~= nil or e.allow_manual_label_change ~= nil) then
+    src = e
+  end
+  if src == nil then return out end
+  if type(src) ~= "table" then return nil, where .. " (" .. name .. "): 'more' must be an object" end
+  local more, err = player_data.check_item_data(src, {}, where .. " (" .. name .. ")", depth or 1)
+  if not more then return nil, err end
+  if next(more) ~= nil then out.more = more end
   return out
+end
+
+--- The label, tags and inventory fields of `e` checked into `out`; returns `out`, or nil and
+--- why.
+function player_data.check_item_data(e, out, where, depth)
+  if e.label ~= nil then
+    if type(e.label) ~= "string" then return nil, where .. ": 'label' must be a string" end
+    out.label = e.label
+  end
+  local c = e.label_color
+  if c ~= nil then
+    if type(c) ~= "table" or type(c.r) ~= "number" or type(c.g) ~= "number" or type(c.b) ~= "number"
+      or (c.a ~= nil and type(c.a) ~= "number") then
+      return nil, where .. ": 'label_color' must be {r, g, b, a?}"
+    end
+    out.label_color = { r = c.r, g = c.g, b = c.b, a = c.a or 1 }
+  end
+  if e.allow_manual_label_change ~= nil then
+    if type(e.allow_manual_label_change) ~= "boolean" then
+      return nil, where .. ": 'allow_manual_label_change' must be a boolean"
+    end
+    if not e.allow_manual_label_change then out.allow_manual_label_change = false end
+  end
+  if e.tags ~= nil then
+    if type(e.tags) ~= "table" then return nil, where .. ": 'tags' must be an object" end
+    if next(e.tags) ~= nil then out.tags = e.tags end
+  end
+  local d = e.custom_description
+  if d ~= nil then
+    if type(d) ~= "string" and type(d) ~= "table" then
+      return nil, where .. ": 'custom_description' must be a string or a list"
+    end
+    if d ~= "" then out.custom_description = d end
+  end
+  if e.inventory ~= nil then
+    if type(e.inventory) ~= "table" then return nil, where .. ": 'inventory' must be a list" end
+    if depth >= player_data.MAX_NESTING and #e.inventory > 0 then
+      return nil, where .. ": items with an inventory nested deeper than " .. player_data.MAX_NESTING .. " levels"
+    end
+    local list = {}
+    for i = 1, #e.inventory do
+      local x, err = player_data.check_stack(e.inventory[i], where .. ".inventory[" .. i .. "]", depth + 1)
+      if not x then return nil, err end
+      if not x.slot then return nil, where .. ".inventory[" .. i .. "]: expected a 'slot'" end
+      list[i] = x
+    end
+    if #list > 0 then out.inventory = list end
+  end
+  return out
+end
+
+--- Stacks inside stack table `e` (its inventory's, at every level): each costs a stack's units.
+local function nested_count(e)
+  local n = 0
+  local inner = e.more and e.more.inventory
+  if inner then
+    for i = 1, #inner do n = n + 1 + nested_count(inner[i]) end
+  end
+  return n
+end
+
+--- Whether stack table `e` carries more than `insert` can give a stack (it needs a slot of its
+--- own, written with `write_stack`).
+local function carries_data(e)
+  return e.export or e.grid or e.more
 end
 
 --- Why the game cannot hold this stack at all (unknown item or quality), or nil.
@@ -342,7 +545,49 @@ function player_data.write_stack(st, e)
     end
   end
   if e.grid then return true, write_grid(st, e.grid) end
+  if e.more then return true, player_data.write_item_data(st, e.more) end
   return true
+end
+
+--- Writes the label, tags and inventory `e` (a stack table's `more`) into the stack `st`
+--- (which holds its item). Returns the stacks of its inventory that found no place in it (without their
+--- slot), or nil. Raises nothing.
+---@param st LuaItemStack
+---@param e table
+---@return table|nil
+function player_data.write_item_data(st, e)
+  local function put(key, v)
+    if v ~= nil then pcall(function() st[key] = v end) end
+  end
+  put("tags", e.tags)
+  put("custom_description", e.custom_description)
+  put("label", e.label)
+  put("label_color", e.label_color)
+  if e.allow_manual_label_change == false then put("allow_manual_label_change", false) end
+  local list = e.inventory
+  if not list then return nil end
+  local ok, inv = pcall(st.get_inventory, defines.inventory.item_main)
+  if not ok then inv = nil end
+  local rest = nil
+  local function miss(x)
+    rest = rest or {}
+    x.slot = nil
+    rest[#rest + 1] = x
+  end
+  for i = 1, #list do
+    local x = list[i]
+    if inv and x.slot <= #inv and not inv[x.slot].valid_for_read then
+      local placed, more = player_data.write_stack(inv[x.slot], x)
+      if not placed then
+        miss(x)
+      elseif type(more) == "table" then
+        for k = 1, #more do miss(more[k]) end
+      end
+    else
+      miss(x)
+    end
+  end
+  return rest
 end
 
 --- Puts stack table `e` anywhere in `character` (plain stacks through `insert`, exported ones
@@ -355,7 +600,7 @@ end
 ---@return number
 ---@return string|nil
 function player_data.insert_anywhere(character, e, rest)
-  if e.export or e.grid then
+  if carries_data(e) then
     local main = inventory_of(character, "character_main")
     for i = 1, #main do
       local st = main[i]
@@ -962,8 +1207,8 @@ local function read_slots(job, budget)
     local filters = job.filtered and (job.filters[job.inv] or {}) or nil
     job.filters[job.inv] = filters
     while slot <= n and left > 0 do
-      local e = player_data.read_stack(inv[slot])
-      left = left - player_data.SLOT_COST
+      local e, inner = player_data.read_stack(inv[slot])
+      left = left - player_data.SLOT_COST - (inner or 0)
       if filters then
         filters[#filters + 1] = read_filter(inv, slot)
         left = left - player_data.SLOT_COST
@@ -998,7 +1243,7 @@ function player_data.capture(job)
   local character = job.character
   if not character.valid then return nil, "the character is not valid" end
   local invs, read = player_data.INVENTORIES, player_data.read_fields
-  local slots, stacks, exported = 0, 0, 0
+  local slots, stacks, exported, contents = 0, 0, 0, 0
   for i = job.inv, #invs do
     local inv = inventory_of(character, invs[i].define)
     local list = job.captured[i] or {}
@@ -1012,11 +1257,12 @@ function player_data.capture(job)
     for slot = first, size do
       local st = inv[slot]
       if st.valid_for_read then
-        local e = read(st)
+        local e, inner = read(st)
         e.slot = slot
         n = n + 1
         list[n] = e
         if e.export then exported = exported + #e.export end
+        contents = contents + inner
       end
       if filters then filters[#filters + 1] = read_filter(inv, slot) end
     end
@@ -1024,6 +1270,7 @@ function player_data.capture(job)
   end
   job.phase, job.inv, job.slot = "json", 1, 1
   return debt + slots * player_data.SLOT_COST + stacks * player_data.STACK_COST + floor(exported / player_data.EXPORT_BYTES)
+    + contents
 end
 
 --- Reads for about `budget` units. Returns true when `job.text` (the JSON) and `job.crc` (its
@@ -1254,6 +1501,7 @@ function player_data.write_step(job, budget)
         end
         left = left - player_data.STACK_COST
         if e and e.export then left = left - floor(#e.export / player_data.EXPORT_BYTES) end
+        if e and e.more then left = left - nested_count(e) * player_data.STACK_COST end
         k = k + 1
       end
       job.k = k

@@ -172,6 +172,18 @@ fn a_dead_player_gets_the_inventory_when_they_respawn_and_nothing_raises() {
     assert_eq!(item_count(&a, "ann", "coal"), 5);
 }
 
+/// Ann, uploaded from `a` at generation 2 as `first`, plays on a fresh server beta and then on
+/// `a` again (where the local copy is replaced by B's): both upload `first` byte for byte.
+fn b_and_back_to_a(c: &mut Cluster, a: &mut Server, first: &str) {
+    let mut b = server("beta");
+    play(&mut b, c, "ann");
+    leave_and_upload(&mut b, c, "ann", 3);
+    assert_eq!(c.stored()["ann"].data, first);
+    play(a, c, "ann");
+    leave_and_upload(a, c, "ann", 4);
+    assert_eq!(c.stored()["ann"].data, first);
+}
+
 fn leave_and_upload_nothing(s: &mut Server, c: &mut Cluster, name: &str) {
     s.leave(name);
     s.run(c, 5);
@@ -337,14 +349,7 @@ fn every_character_bonus_and_the_players_own_settings_go_a_to_b_to_a() {
     let first = c.stored()["ann"].data.clone();
     let typed = invsync_player_data::PlayerData::from_json(first.as_bytes()).unwrap();
     assert_eq!(typed.quick_bar.len(), 3);
-    let mut b = server("beta");
-    play(&mut b, &mut c, "ann");
-    leave_and_upload(&mut b, &mut c, "ann", 3);
-    assert_eq!(c.stored()["ann"].data, first);
-    // and back on alpha, where the local copy is replaced by B's (same) data
-    play(&mut a, &mut c, "ann");
-    leave_and_upload(&mut a, &mut c, "ann", 4);
-    assert_eq!(c.stored()["ann"].data, first);
+    b_and_back_to_a(&mut c, &mut a, &first);
 }
 
 #[test]
@@ -476,4 +481,42 @@ fn spoiling_items_keep_their_spoilage_and_spoil_on_while_played() {
          return not pcall(function() st.spoil_percent = 0.5 end) and st.spoil_percent == 0",
     );
     assert!(refused, "coal does not spoil");
+}
+
+#[test]
+fn items_with_tags_labels_and_inventories_go_a_to_b_to_a_byte_for_byte() {
+    let mut c = Cluster::default();
+    let given = data(
+        "ann",
+        json!({"main": [
+            {"slot": 1, "name": "item-with-tags", "count": 1,
+             "tags": {"owner": "ann", "level": 3, "route": [1, 2, 3], "flags": {"on": true}},
+             "custom_description": "the key to the vault"},
+            {"slot": 2, "name": "item-with-label", "count": 1, "label": "fuel",
+             "label_color": {"r": 1, "g": 0.5, "b": 0, "a": 1}, "allow_manual_label_change": false},
+            {"slot": 3, "name": "item-with-inventory", "count": 1, "label": "bag", "inventory": [
+                {"slot": 1, "name": "coal", "count": 50},
+                {"slot": 4, "name": "item-with-tags", "count": 1, "tags": {"inner": true}},
+                {"slot": 10, "name": "repair-pack", "count": 3, "durability": 100}
+            ]}
+        ]}),
+    );
+    c.seed("ann", 1, given.clone());
+    let mut a = server("alpha");
+    play(&mut a, &mut c, "ann");
+    let seen: (String, String, bool, u32) = a.eval(
+        "local m = game.get_player('ann').get_main_inventory() \
+         local bag = m[3].get_inventory(defines.inventory.item_main) \
+         return m[1].get_tag('owner'), m[2].label, m[2].allow_manual_label_change, bag.get_item_count('coal')",
+    );
+    assert_eq!(seen, ("ann".into(), "fuel".into(), false, 50));
+    leave_and_upload(&mut a, &mut c, "ann", 2);
+    assert_same_player_data(&given, &c.stored()["ann"].data);
+    let first = c.stored()["ann"].data.clone();
+    let typed = invsync_player_data::PlayerData::from_json(first.as_bytes()).unwrap();
+    assert_eq!(
+        typed.inventories.main[2].inventory.as_ref().unwrap().len(),
+        3
+    );
+    b_and_back_to_a(&mut c, &mut a, &first);
 }

@@ -266,6 +266,7 @@ pub(crate) fn create(lua: &Lua) -> mlua::Result<Table> {
                 ("character_ammo", 4),
                 ("character_armor", 5),
                 ("character_trash", 8),
+                ("item_main", 1),
             ],
         )?,
     )?;

@@ -64,6 +64,7 @@ pub(crate) fn parse_spec(lua: &Lua, v: &Value) -> mlua::Result<StackSpec> {
                 grid: None,
                 extra: StackExtra {
                     spoil_tick: ItemStack::fresh_spoil_tick(protos, &name, sh.world.borrow().tick),
+                    ..Default::default()
                 },
                 name,
             })
@@ -158,7 +159,10 @@ fn stack_definition(protos: &Prototypes, t: &Table, now: u64) -> mlua::Result<St
         ammo,
         data: None,
         grid: None,
-        extra: StackExtra { spoil_tick },
+        extra: StackExtra {
+            spoil_tick,
+            ..Default::default()
+        },
     })
 }
 
@@ -407,6 +411,7 @@ fn inventory_field(lua: &Lua, id: InvId, key: &str) -> mlua::Result<Option<Value
         "index" => match id {
             InvId::Character { kind, .. } => Value::Number(f64::from(kind.define())),
             InvId::God { .. } => Value::Number(2.0),
+            InvId::Item { .. } | InvId::CursorItem { .. } => Value::Number(1.0),
             InvId::Script { .. } => Value::Nil,
         },
         "player_owner" => match id {
@@ -423,7 +428,7 @@ fn inventory_field(lua: &Lua, id: InvId, key: &str) -> mlua::Result<Option<Value
                     None => Value::Nil,
                 }
             }
-            InvId::Script { .. } => Value::Nil,
+            InvId::Script { .. } | InvId::Item { .. } | InvId::CursorItem { .. } => Value::Nil,
         },
         "entity_owner" => match id {
             InvId::Character { unit, .. } => lua

@@ -27,7 +27,7 @@ fn stack_inv(id: StackId) -> Option<InvId> {
     }
 }
 
-fn read_stack<R>(
+pub(super) fn read_stack<R>(
     lua: &Lua,
     id: StackId,
     f: impl FnOnce(&ItemStack, &Prototypes) -> mlua::Result<R>,
@@ -43,7 +43,7 @@ fn read_stack<R>(
     }
 }
 
-fn write_stack<R>(
+pub(super) fn write_stack<R>(
     lua: &Lua,
     id: StackId,
     f: impl FnOnce(&mut Option<ItemStack>, &Prototypes) -> mlua::Result<R>,
@@ -70,12 +70,7 @@ fn slot_accepts(protos: &Prototypes, id: StackId, s: &ItemStack) -> bool {
     } else {
         proto.stack_size
     };
-    let kind_ok = match id.inventory_kind() {
-        Some(crate::inventory::InventoryKind::CharacterGuns) => proto.kind == "gun",
-        Some(crate::inventory::InventoryKind::CharacterAmmo) => proto.kind == "ammo",
-        Some(crate::inventory::InventoryKind::CharacterArmor) => proto.kind == "armor",
-        _ => true,
-    };
+    let kind_ok = id.inventory_kind().is_none_or(|k| k.accepts(proto.kind));
     kind_ok && s.count >= 1 && s.count <= limit
 }
 
@@ -96,11 +91,13 @@ fn exportable<'a>(protos: &'a Prototypes, s: &ItemStack) -> Option<&'a ItemProto
 }
 
 /// Every `LuaItemStack` member of a valid slot, by group (the groups' names are disjoint).
-const STACK_MEMBERS: [Members<StackId>; 4] = [
+const STACK_MEMBERS: [Members<StackId>; 6] = [
     stack_field,
     stack_kind_predicate,
     stack_write_method,
     stack_exchange_method,
+    super::item_data::item_data_field,
+    super::item_data::item_data_method,
 ];
 
 /// The attributes of the stack in the slot (an empty slot raises "invalid for read").
@@ -134,6 +131,9 @@ fn stack_field(lua: &Lua, id: StackId, key: &str) -> mlua::Result<Option<Value>>
             |s, _| Ok(s.name.clone()),
         )?))?),
         "label" => read_stack(lua, id, |s, p| {
+            if super::item_data::keeps_label(p, s) {
+                return Ok(s.extra.label.clone());
+            }
             if exportable(p, s).is_none() {
                 return Err(rt(format!("Item {} can not have a label.", s.name)));
             }
@@ -450,10 +450,7 @@ impl Handle for StackRef {
                     }
                     s.extra.spoil_tick = Some(at as u64);
                 }
-                "label" => {
-                    if exportable(p, s).is_none() {
-                        return Err(rt(format!("Item {} can not have a label.", s.name)));
-                    }
+                "label" if exportable(p, s).is_some() => {
                     let data = s
                         .data
                         .get_or_insert_with(|| serde_json::Value::Object(Default::default()));
@@ -474,7 +471,11 @@ impl Handle for StackRef {
                         }
                     }
                 }
-                _ => return Err(no_key("LuaItemStack", &key)),
+                other => {
+                    if !super::item_data::set_item_data(s, p, other, &v)? {
+                        return Err(no_key("LuaItemStack", &key));
+                    }
+                }
             }
             Ok(())
         })

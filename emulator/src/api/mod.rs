@@ -14,6 +14,7 @@ pub(crate) mod gui;
 pub(crate) mod handle;
 pub(crate) mod helpers;
 pub(crate) mod inventory;
+pub(crate) mod item_data;
 pub(crate) mod item_stack;
 pub(crate) mod logistics;
 pub(crate) mod player;

@@ -9,9 +9,26 @@ use crate::world::World;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub(crate) enum InvId {
-    Character { unit: u32, kind: InventoryKind },
-    God { player: u32 },
-    Script { id: u32 },
+    Character {
+        unit: u32,
+        kind: InventoryKind,
+    },
+    God {
+        player: u32,
+    },
+    Script {
+        id: u32,
+    },
+    /// The inventory of the item with inventory in 0-based `slot` of a character's inventory.
+    Item {
+        unit: u32,
+        kind: InventoryKind,
+        slot: usize,
+    },
+    /// The inventory of the item with inventory in a player's cursor.
+    CursorItem {
+        player: u32,
+    },
 }
 
 /// Which item stack.
@@ -58,6 +75,17 @@ impl InvId {
             }
             InvId::God { player } => w.player(player).map(|p| &p.god_main),
             InvId::Script { id } => w.script_inventories.get(&id),
+            InvId::Item { unit, kind, slot } => w
+                .characters
+                .get(&unit)
+                .and_then(|c| c.inventory(kind))
+                .and_then(|i| i.slots.get(slot))
+                .and_then(|s| s.as_ref())
+                .and_then(|s| s.extra.inventory.as_deref()),
+            InvId::CursorItem { player } => w
+                .player(player)
+                .and_then(|p| p.cursor.as_ref())
+                .and_then(|s| s.extra.inventory.as_deref()),
         }
     }
 
@@ -69,6 +97,17 @@ impl InvId {
                 .and_then(|c| c.inventory_mut(kind)),
             InvId::God { player } => w.player_mut(player).map(|p| &mut p.god_main),
             InvId::Script { id } => w.script_inventories.get_mut(&id),
+            InvId::Item { unit, kind, slot } => w
+                .characters
+                .get_mut(&unit)
+                .and_then(|c| c.inventory_mut(kind))
+                .and_then(|i| i.slots.get_mut(slot))
+                .and_then(|s| s.as_mut())
+                .and_then(|s| s.extra.inventory.as_deref_mut()),
+            InvId::CursorItem { player } => w
+                .player_mut(player)
+                .and_then(|p| p.cursor.as_mut())
+                .and_then(|s| s.extra.inventory.as_deref_mut()),
         }
     }
 }
@@ -103,6 +142,10 @@ impl StackId {
                 inv: InvId::Character { kind, .. },
                 ..
             } => Some(kind),
+            StackId::Slot {
+                inv: InvId::Item { .. } | InvId::CursorItem { .. },
+                ..
+            } => Some(InventoryKind::ItemMain),
             _ => None,
         }
     }
