@@ -1,7 +1,9 @@
 //! What a player carries survives the game's rules (issue 14): armor with an equipment grid
 //! and the main slots it adds; no stack overwritten by a fallback; a leaving player's
 //! inventory read in the leave event; no character creatable now (dead) retried; a character
-//! kept aside that died replaced; `helpers.encode_string` failing.
+//! kept aside that died replaced; `helpers.encode_string` failing; slot filters, spoiling
+//! items, items with tags, labels and inventories; and all of it at once, A -> B -> A with the
+//! lockstep peers and heavy mode checking every tick.
 
 mod support;
 
@@ -519,4 +521,113 @@ fn items_with_tags_labels_and_inventories_go_a_to_b_to_a_byte_for_byte() {
         3
     );
     b_and_back_to_a(&mut c, &mut a, &first);
+}
+
+/// `data` without its `"spoil_percent":<number>` members (they grow while the player plays),
+/// and their values in order.
+fn without_spoilage(data: &str) -> (String, Vec<f64>) {
+    const KEY: &str = ",\"spoil_percent\":";
+    let (mut rest, mut out, mut values) = (data, String::new(), Vec::new());
+    while let Some(at) = rest.find(KEY) {
+        out.push_str(&rest[..at]);
+        let tail = &rest[at + KEY.len()..];
+        let end = tail.find([',', '}']).expect("a number ends");
+        values.push(tail[..end].parse().expect("a number"));
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    (out, values)
+}
+
+/// A full 10 x 10 grid: shields, exoskeletons, batteries (issue 14, "a full grid").
+fn full_grid() -> Vec<Value> {
+    let mut grid = vec![
+        json!({"name": "energy-shield-equipment", "x": 0, "y": 0, "quality": "rare", "shield": 30, "energy": 100}),
+        json!({"name": "energy-shield-equipment", "x": 0, "y": 2, "shield": 50}),
+    ];
+    for y in [0, 4] {
+        for x in [2, 4, 6, 8] {
+            grid.push(json!({"name": "exoskeleton-equipment", "x": x, "y": y}));
+        }
+    }
+    grid.push(json!({"name": "personal-roboport-equipment", "x": 0, "y": 4}));
+    grid.push(json!({"name": "night-vision-equipment", "x": 0, "y": 6}));
+    for x in 0..10 {
+        grid.push(json!({"name": "battery-equipment", "x": x, "y": 8, "energy": 1000 + x}));
+    }
+    grid.sort_by_key(|q| (q["y"].as_u64(), q["x"].as_u64()));
+    grid
+}
+
+#[test]
+fn everything_a_player_carries_goes_a_to_b_to_a_in_lockstep_and_heavy_mode() {
+    let mut c = Cluster::default();
+    let sampled: Value =
+        serde_json::from_str(&sample(invsync_player_data::SampleKind::Bp, 1)).unwrap();
+    let book = sampled["inventories"]["main"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "blueprint-book")
+        .expect("the bp sample has a book")["export"]
+        .clone();
+    let colour = json!({"r": 1, "g": 0.5, "b": 0, "a": 1});
+    let given = json!({
+        "format": 1, "name": "ann", "color": colour, "chat_color": colour,
+        "inventories": {
+            "main": [
+                {"slot": 1, "name": "blueprint-book", "count": 1, "export": book},
+                {"slot": 2, "name": "iron-plate", "count": 100},
+                {"slot": 3, "name": "nutrients", "count": 50, "spoil_percent": 0.5},
+                {"slot": 4, "name": "item-with-tags", "count": 1, "tags": {"owner": "ann", "route": [1, 2]},
+                 "custom_description": "the vault"},
+                {"slot": 5, "name": "item-with-label", "count": 1, "label": "fuel", "label_color": colour},
+                {"slot": 6, "name": "item-with-inventory", "count": 1, "inventory": [
+                    {"slot": 1, "name": "yumako", "count": 10, "spoil_percent": 0.25},
+                    {"slot": 2, "name": "item-with-tags", "count": 1, "tags": {"inner": true}}
+                ]},
+                {"slot": 100, "name": "copper-plate", "count": 50},
+                {"slot": 110, "name": "coal", "count": 5}
+            ],
+            "guns": [{"slot": 1, "name": "submachine-gun", "count": 1}],
+            "ammo": [{"slot": 1, "name": "piercing-rounds-magazine", "count": 20, "ammo": 7}],
+            "armor": [{"slot": 1, "name": "power-armor-mk2", "count": 1, "grid": full_grid()}]
+        },
+        "filters": {"main": [
+            {"slot": 2, "name": "iron-plate"},
+            {"slot": 105, "name": "copper-plate", "quality": "rare"}
+        ]}
+    })
+    .to_string();
+    c.seed("ann", 1, given.clone());
+    // two lockstep peers replay every tick and heavy mode checks the world after each
+    let checked = || config(&control_with(""), 2, true);
+    let mut a = server_with("alpha", checked());
+    play(&mut a, &mut c, "ann");
+    // 2 shields and 2 others of 2 x 2, 8 exoskeletons of 2 x 4, 10 batteries of 1 x 2: 100 cells
+    let placed: u32 = a.eval(
+        "return #game.get_player('ann').get_inventory(defines.inventory.character_armor)[1].grid.equipment",
+    );
+    assert_eq!(placed, 22, "the grid is full");
+    leave_and_upload(&mut a, &mut c, "ann", 2);
+    let first = c.stored()["ann"].data.clone();
+    let (first_rest, first_spoil) = without_spoilage(&first);
+    let (given_rest, given_spoil) = without_spoilage(&given);
+    assert_same_player_data(&given_rest, &first_rest);
+    assert_eq!(first_spoil.len(), 2, "{first}");
+    for (now, was) in first_spoil.iter().zip(&given_spoil) {
+        assert!(now >= was && now - was < 0.05, "{now} from {was}");
+    }
+    let mut b = server_with("beta", checked());
+    play(&mut b, &mut c, "ann");
+    leave_and_upload(&mut b, &mut c, "ann", 3);
+    play(&mut a, &mut c, "ann");
+    leave_and_upload(&mut a, &mut c, "ann", 4);
+    let last = c.stored()["ann"].data.clone();
+    let (last_rest, last_spoil) = without_spoilage(&last);
+    assert_eq!(last_rest, first_rest, "byte for byte but for the spoilage");
+    for (now, was) in last_spoil.iter().zip(&first_spoil) {
+        assert!(now >= was && now - was < 0.05, "{now} from {was}");
+    }
+    assert!(a.game.world().ground.is_empty() && b.game.world().ground.is_empty());
 }
