@@ -1296,9 +1296,12 @@ function player_data.read_step(job, budget)
       local k, items = job.k, job.items
       while k <= #list and left > 0 do
         local e = list[k]
-        items[#items + 1] = player_data.stack_json(e, e.slot)
+        local text = player_data.stack_json(e, e.slot)
+        items[#items + 1] = text
         left = left - player_data.JSON_COST
         if e.export then left = left - floor(#e.export / player_data.EXPORT_JSON_BYTES) end
+        -- tags and an item's contents are written at once: charged by the JSON they make
+        if e.more then left = left - floor(#text / player_data.EXPORT_JSON_BYTES) end
         k = k + 1
       end
       job.k = k
