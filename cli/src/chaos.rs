@@ -34,6 +34,9 @@ pub struct ChaosArgs {
     /// Longest outage of a store, paused game or stalled connection (seconds).
     #[arg(long, default_value_t = 8)]
     pub max_outage_s: u64,
+    /// How long the store stays away in a long store outage (seconds; past the lease timeout).
+    #[arg(long, default_value_t = 60)]
+    pub long_outage_s: u64,
     /// Write the history here (default: invsync-chaos-SEED-PID.history.jsonl in the temporary folder).
     #[arg(long)]
     pub history: Option<PathBuf>,
@@ -74,6 +77,7 @@ pub fn run(args: &ChaosArgs) -> anyhow::Result<ExitCode> {
     o.players = args.players.max(1);
     o.fault_per_mille = args.fault_per_mille.min(1000);
     o.max_outage = Duration::from_secs(args.max_outage_s.max(1));
+    o.long_outage = Duration::from_secs(args.long_outage_s.max(1));
     o.history = args.history.clone();
     if !args.json {
         eprintln!("invsync chaos: seed {seed}, {} minutes", args.minutes);

@@ -23,6 +23,8 @@ async fn bounded(store: StoreChoice, seconds: u64) {
     o.fault_per_mille = 200;
     o.check_every = 20;
     o.max_outage = Duration::from_secs(5);
+    // past the 3 s lease timeout, short enough for CI
+    o.long_outage = Duration::from_secs(7);
     let report = run_chaos(o).await.expect("the run");
     assert!(
         report.ok(),

@@ -29,6 +29,7 @@ pub(crate) const FAULTS: &[&str] = &[
     "kill9_host",
     "kill9_store",
     "store_outage",
+    "store_outage_long",
     "rcon_cut",
     "rcon_delay",
     "rcon_stall",
@@ -62,6 +63,9 @@ pub struct ChaosOptions {
     pub check_every: u64,
     /// The longest outage (store, host down, pause, stall).
     pub max_outage: Duration,
+    /// How long the store stays away in a `store_outage_long` (a minute by default: past the
+    /// lease timeout, so the hosts' self-fencing is what keeps one player in one game).
+    pub long_outage: Duration,
     /// Where the history goes (else `invsync-chaos-SEED-PID.history.jsonl` in the temporary
     /// folder).
     pub history: Option<PathBuf>,
@@ -82,6 +86,7 @@ impl ChaosOptions {
             fault_per_mille: 120,
             check_every: 30,
             max_outage: Duration::from_secs(8),
+            long_outage: Duration::from_secs(60),
             history: None,
             slow_server: true,
         }
@@ -381,7 +386,7 @@ impl Run {
                 }
             }
         }
-        let settle = Duration::from_secs(90) + self.o.max_outage * 2;
+        let settle = Duration::from_secs(90) + self.o.max_outage.max(self.o.long_outage) * 2;
         if let Err(e) = self.c.settle(&self.players, settle).await {
             return self.violated(vec![format!("quiescence: a player is stuck: {e:#}")]);
         }
@@ -559,7 +564,14 @@ impl Run {
                 self.h
                     .push(Kind::Fault, "redis-server started again on its AOF");
             }
-            "store_outage" if self.owns_redis() && self.store_down.is_none() => {
+            "store_outage" | "store_outage_long"
+                if self.owns_redis() && self.store_down.is_none() =>
+            {
+                let outage = if kind == "store_outage" {
+                    outage
+                } else {
+                    self.o.long_outage
+                };
                 self.c.stop_store()?;
                 self.store_down = Some(Instant::now() + outage);
                 self.fault(kind, format!("redis-server down {outage:?}"));
