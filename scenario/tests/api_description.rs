@@ -39,6 +39,7 @@ const USED: &[(&str, &str, Use)] = &[
     ("LuaGameScript", "tick", Read),
     ("LuaRemote", "add_interface", Call(2)),
     ("LuaRCON", "print", Call(1)),
+    ("LuaCommandProcessor", "add_command", Call(3)),
     ("LuaHelpers", "encode_string", Call(1)),
     ("LuaHelpers", "decode_string", Call(1)),
     ("LuaHelpers", "json_to_table", Call(1)),
