@@ -45,7 +45,8 @@
 //!   message crosses RCON), are [`Delivery`] (frames into the game) and [`Pull`] (frames out).
 //! * **Capabilities.** The first command is `caps()`; a `caps` control message on stdout
 //!   updates them at any time. Messages wait for the first answer; if none comes, the protocol's
-//!   assumption (`raw`, 4000-byte frames) is used.
+//!   assumption (`raw`, 4000-byte frames) is used. Frames go in by the game's custom command
+//!   when it declares `recv_command`, by the `recv` remote call otherwise (PROTOCOL.md 5.2).
 //! * **Untrusted input.** Replies and stdout are parsed by bounded parsers (the transports', the
 //!   codec's reassembler, [`classify`]); a `staged` announcement is checked against this host's
 //!   limits before anything is pulled, and every pulled frame must be the chunk asked for.
