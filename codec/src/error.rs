@@ -259,32 +259,37 @@ fn list(v: &[u32]) -> String {
 impl Error {
     /// The protocol's name for this error (PROTOCOL.md 3.1), shared with the Lua and JS sides.
     pub fn name(&self) -> &'static str {
+        self.kind().name()
+    }
+
+    /// What kind of error this is, without its details.
+    pub fn kind(&self) -> ErrorKind {
         match self {
-            Error::NotAFrame { .. } => "NotAFrame",
-            Error::UnsupportedVersion { .. } => "UnsupportedVersion",
-            Error::FrameTooLong { .. } => "FrameTooLong",
-            Error::ForbiddenCharacter { .. } => "ForbiddenCharacter",
-            Error::InvalidUtf8 { .. } => "InvalidUtf8",
-            Error::MalformedHeader { .. } => "MalformedHeader",
-            Error::IndexOutOfRange { .. } => "IndexOutOfRange",
-            Error::UnknownMethod { .. } => "UnknownMethod",
-            Error::MethodNotAccepted { .. } => "MethodNotAccepted",
-            Error::FrameChecksumMismatch { .. } => "FrameChecksumMismatch",
-            Error::MessageTooLarge { .. } => "MessageTooLarge",
-            Error::TooManyChunks { .. } => "TooManyChunks",
-            Error::ConflictingFrame { .. } => "ConflictingFrame",
-            Error::TooManyMessages { .. } => "TooManyMessages",
-            Error::MisalignedChunk { .. } => "MisalignedChunk",
-            Error::WireLengthMismatch { .. } => "WireLengthMismatch",
-            Error::MessageChecksumMismatch { .. } => "MessageChecksumMismatch",
-            Error::BadBase64 { .. } => "BadBase64",
-            Error::DecompressFailed { .. } => "DecompressFailed",
-            Error::PayloadLengthMismatch { .. } => "PayloadLengthMismatch",
-            Error::Expired { .. } => "Expired",
-            Error::Incomplete { .. } => "Incomplete",
-            Error::RawUnrepresentable { .. } => "RawUnrepresentable",
-            Error::NoAcceptableMethod { .. } => "NoAcceptableMethod",
-            Error::FrameTooSmall { .. } => "FrameTooSmall",
+            Error::NotAFrame { .. } => ErrorKind::NotAFrame,
+            Error::UnsupportedVersion { .. } => ErrorKind::UnsupportedVersion,
+            Error::FrameTooLong { .. } => ErrorKind::FrameTooLong,
+            Error::ForbiddenCharacter { .. } => ErrorKind::ForbiddenCharacter,
+            Error::InvalidUtf8 { .. } => ErrorKind::InvalidUtf8,
+            Error::MalformedHeader { .. } => ErrorKind::MalformedHeader,
+            Error::IndexOutOfRange { .. } => ErrorKind::IndexOutOfRange,
+            Error::UnknownMethod { .. } => ErrorKind::UnknownMethod,
+            Error::MethodNotAccepted { .. } => ErrorKind::MethodNotAccepted,
+            Error::FrameChecksumMismatch { .. } => ErrorKind::FrameChecksumMismatch,
+            Error::MessageTooLarge { .. } => ErrorKind::MessageTooLarge,
+            Error::TooManyChunks { .. } => ErrorKind::TooManyChunks,
+            Error::ConflictingFrame { .. } => ErrorKind::ConflictingFrame,
+            Error::TooManyMessages { .. } => ErrorKind::TooManyMessages,
+            Error::MisalignedChunk { .. } => ErrorKind::MisalignedChunk,
+            Error::WireLengthMismatch { .. } => ErrorKind::WireLengthMismatch,
+            Error::MessageChecksumMismatch { .. } => ErrorKind::MessageChecksumMismatch,
+            Error::BadBase64 { .. } => ErrorKind::BadBase64,
+            Error::DecompressFailed { .. } => ErrorKind::DecompressFailed,
+            Error::PayloadLengthMismatch { .. } => ErrorKind::PayloadLengthMismatch,
+            Error::Expired { .. } => ErrorKind::Expired,
+            Error::Incomplete { .. } => ErrorKind::Incomplete,
+            Error::RawUnrepresentable { .. } => ErrorKind::RawUnrepresentable,
+            Error::NoAcceptableMethod { .. } => ErrorKind::NoAcceptableMethod,
+            Error::FrameTooSmall { .. } => ErrorKind::FrameTooSmall,
         }
     }
 
@@ -312,31 +317,90 @@ impl Error {
     }
 }
 
-/// Every error name of PROTOCOL.md 3.1, in the order the table lists them.
-pub const ERROR_NAMES: [&str; 25] = [
-    "NotAFrame",
-    "UnsupportedVersion",
-    "FrameTooLong",
-    "ForbiddenCharacter",
-    "InvalidUtf8",
-    "MalformedHeader",
-    "IndexOutOfRange",
-    "UnknownMethod",
-    "MethodNotAccepted",
-    "FrameChecksumMismatch",
-    "MessageTooLarge",
-    "TooManyChunks",
-    "ConflictingFrame",
-    "TooManyMessages",
-    "MisalignedChunk",
-    "WireLengthMismatch",
-    "MessageChecksumMismatch",
-    "BadBase64",
-    "DecompressFailed",
-    "PayloadLengthMismatch",
-    "Expired",
-    "Incomplete",
-    "RawUnrepresentable",
-    "NoAcceptableMethod",
-    "FrameTooSmall",
+/// Declares [`ErrorKind`], its names and [`ERROR_NAMES`] from one list, so they cannot differ.
+macro_rules! error_kinds {
+    ($($kind:ident),* $(,)?) => {
+        /// The kind of an [`Error`] without its details: what a peer names when it reports one
+        /// (the game's reply to a rejected frame), matched as a type instead of a string.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum ErrorKind {
+            $(
+                #[doc = concat!("[`Error::", stringify!($kind), "`]")]
+                $kind,
+            )*
+        }
+
+        impl ErrorKind {
+            /// Every kind, in the order of PROTOCOL.md 3.1.
+            pub const ALL: [ErrorKind; 25] = [$(ErrorKind::$kind),*];
+
+            /// The protocol's name of this kind (PROTOCOL.md 3.1).
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(ErrorKind::$kind => stringify!($kind),)*
+                }
+            }
+
+            /// The kind a peer names `name`; `None` for a name the codec does not define (a
+            /// module's own, such as `BadArgument`).
+            pub fn from_name(name: &str) -> Option<ErrorKind> {
+                ErrorKind::ALL.into_iter().find(|k| k.name() == name)
+            }
+        }
+
+        /// Every error name of PROTOCOL.md 3.1, in the order the table lists them.
+        pub const ERROR_NAMES: [&str; 25] = [$(stringify!($kind)),*];
+    };
+}
+
+error_kinds![
+    NotAFrame,
+    UnsupportedVersion,
+    FrameTooLong,
+    ForbiddenCharacter,
+    InvalidUtf8,
+    MalformedHeader,
+    IndexOutOfRange,
+    UnknownMethod,
+    MethodNotAccepted,
+    FrameChecksumMismatch,
+    MessageTooLarge,
+    TooManyChunks,
+    ConflictingFrame,
+    TooManyMessages,
+    MisalignedChunk,
+    WireLengthMismatch,
+    MessageChecksumMismatch,
+    BadBase64,
+    DecompressFailed,
+    PayloadLengthMismatch,
+    Expired,
+    Incomplete,
+    RawUnrepresentable,
+    NoAcceptableMethod,
+    FrameTooSmall,
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_is_found_by_its_name_and_nothing_else_is() {
+        assert_eq!(ErrorKind::ALL.len(), ERROR_NAMES.len());
+        for (kind, name) in ErrorKind::ALL.into_iter().zip(ERROR_NAMES) {
+            assert_eq!(kind.name(), name);
+            assert_eq!(ErrorKind::from_name(name), Some(kind));
+        }
+        for other in ["BadArgument", "", "notaframe", "NotAFrame "] {
+            assert_eq!(ErrorKind::from_name(other), None, "{other:?}");
+        }
+        let e = Error::TooManyMessages {
+            id: 3,
+            limit: "max_messages",
+            max: 4,
+        };
+        assert_eq!(e.kind(), ErrorKind::TooManyMessages);
+        assert_eq!(e.name(), "TooManyMessages");
+    }
+}

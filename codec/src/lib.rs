@@ -62,7 +62,7 @@ pub use caps::{
     is_recv_command_name,
 };
 pub use encode::{EncodeOptions, Encoded, encode, encode_with, frame_wire_text};
-pub use error::{ERROR_NAMES, Error, FrameRef};
+pub use error::{ERROR_NAMES, Error, ErrorKind, FrameRef};
 pub use frame::{Frame, Header, MAGIC, MAX_LEN, PROTOCOL_VERSION};
 pub use method::{Method, MethodChoice};
 pub use reassembler::{Message, Outcome, Progress, Reassembler, ReassemblerConfig};

@@ -20,7 +20,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
-use invsync_codec::{ERROR_NAMES, Error as CodecError, Frame, Header};
+use invsync_codec::{Error as CodecError, ErrorKind, Frame, Header};
 use invsync_rcon_transport::{GameReply, RecvEntry, parse_reply, status_command};
 use thiserror::Error;
 
@@ -221,23 +221,20 @@ enum Remedy {
     Fatal,
 }
 
-/// What damage in transit (characters changed, cut or lost on the way) makes the codec report
-/// for an intact frame: the next copy may arrive intact.
-const DAMAGED_IN_TRANSIT: [&str; 4] = [
-    "FrameChecksumMismatch",
-    "ForbiddenCharacter",
-    "InvalidUtf8",
-    "NotAFrame",
-];
-/// What the codec reports when the receiver holds as many messages as it may.
-const RECEIVER_BUSY: &str = "TooManyMessages";
-
-/// How a rejection the game names `name` is handled (PROTOCOL.md 5.3). Names outside the
-/// codec's [`ERROR_NAMES`] (the module's own, such as `BadArgument`) are final.
+/// How a rejection the game names `name` is handled (PROTOCOL.md 5.3): damage in transit
+/// (characters changed, cut or lost on the way) makes the codec report one of the first four
+/// kinds for an intact frame, and the next copy may arrive intact; a receiver holding as many
+/// messages as it may will take the frame later. Names the codec does not define (the module's
+/// own, such as `BadArgument`) and every other kind are final.
 fn remedy(name: &str) -> Remedy {
-    match ERROR_NAMES.iter().find(|known| **known == name) {
-        Some(known) if DAMAGED_IN_TRANSIT.contains(known) => Remedy::Resend,
-        Some(&RECEIVER_BUSY) => Remedy::Wait,
+    match ErrorKind::from_name(name) {
+        Some(
+            ErrorKind::FrameChecksumMismatch
+            | ErrorKind::ForbiddenCharacter
+            | ErrorKind::InvalidUtf8
+            | ErrorKind::NotAFrame,
+        ) => Remedy::Resend,
+        Some(ErrorKind::TooManyMessages) => Remedy::Wait,
         _ => Remedy::Fatal,
     }
 }
@@ -996,8 +993,8 @@ mod tests {
         ));
     }
 
-    /// The names [`remedy`] resends or waits on are the names the codec itself gives to what
-    /// damage in transit and a full receiver produce.
+    /// What damage in transit and a full receiver make the codec itself report is resent or
+    /// waited on; a name the codec does not define is final.
     #[test]
     fn the_remedies_follow_the_codecs_own_errors() {
         let intact = frames(6, 1).remove(0);
@@ -1009,15 +1006,8 @@ mod tests {
             invalid_utf8,
             intact.as_bytes()[4..].to_vec(),
         ];
-        let mut names: Vec<&str> = damage
-            .iter()
-            .map(|frame| Frame::parse(frame).unwrap_err().name())
-            .collect();
-        names.sort_unstable();
-        let mut expected = DAMAGED_IN_TRANSIT;
-        expected.sort_unstable();
-        assert_eq!(names, expected);
-        for name in DAMAGED_IN_TRANSIT {
+        for frame in &damage {
+            let name = Frame::parse(frame).unwrap_err().name();
             assert!(matches!(remedy(name), Remedy::Resend), "{name}");
         }
 
@@ -1027,8 +1017,8 @@ mod tests {
         });
         full.push(frames(7, 2)[0].as_bytes(), 0).unwrap();
         let busy = full.push(frames(8, 2)[0].as_bytes(), 0).unwrap_err();
-        assert_eq!(busy.name(), RECEIVER_BUSY);
         assert!(matches!(remedy(busy.name()), Remedy::Wait));
+        assert!(matches!(remedy("BadArgument"), Remedy::Fatal));
 
         let checksum = CodecError::MessageChecksumMismatch {
             id: 6,

@@ -50,8 +50,8 @@
 //!
 //! Frame headers are read by the codec's own parser ([`invsync_codec::Frame`]) in both
 //! directions: the frames a delivery is given, and the frames a pull receives. The errors the
-//! game names in its replies are the codec's ([`invsync_codec::ERROR_NAMES`]); which of them a
-//! resend can cure is decided against that list.
+//! game names in its replies are the codec's, read back as [`invsync_codec::ErrorKind`]s; which
+//! of them a resend can cure is decided on those kinds.
 
 mod delivery;
 mod pull;
