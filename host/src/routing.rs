@@ -9,8 +9,11 @@
 //!   ~4000 bytes); otherwise the game stages it, frames built for the much larger pull limit
 //!   ([`DEFAULT_MAX_FRAME_PULL`]), announces it on stdout with a `staged` control message, and the
 //!   host pulls the frames through RCON replies, which bypass the game's input stream. The game
-//!   makes this choice; [`plan_to_host`] is the rule in Rust, used by game stand-ins and tests so
-//!   that they route exactly as documented.
+//!   makes this choice; [`plan_to_host`] is the rule in Rust, for tests that predict a route.
+//!   [`ToHostPolicy::default`] is what the protocol allows (pull frames up to
+//!   [`DEFAULT_MAX_FRAME_PULL`], deflate at any size); the reference module chooses less (64 KiB
+//!   pull frames, deflate only up to 16 KiB: `scenario/invsync/settings.lua`), so a test that
+//!   predicts the module's route passes those settings.
 //!
 //! # Commands in flight: why 16 by default ([`DEFAULT_IN_FLIGHT`])
 //!
