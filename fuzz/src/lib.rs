@@ -6,6 +6,9 @@
 //! the checksums of their input first, and so reach what lies behind them: base64, LZ4, zlib
 //! and the length checks.
 
+#![warn(missing_docs)]
+#![warn(unreachable_pub)]
+
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -7,3 +7,6 @@
 //! `tests/vectors/` holds the shared test vectors (docs/PROTOCOL.md section 6), which the Rust
 //! codec (`codec/tests/vectors.rs`), the Lua module (`scenario/tests/vectors.rs`) and the
 //! JavaScript package (`wasm/tests/`) all run.
+
+#![warn(missing_docs)]
+#![warn(unreachable_pub)]
