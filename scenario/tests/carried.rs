@@ -631,3 +631,35 @@ fn everything_a_player_carries_goes_a_to_b_to_a_in_lockstep_and_heavy_mode() {
     }
     assert!(a.game.world().ground.is_empty() && b.game.world().ground.is_empty());
 }
+
+#[test]
+fn leaving_in_the_remote_view_uploads_the_character_it_left_behind() {
+    let mut c = Cluster::default();
+    let given = data(
+        "ann",
+        json!({"main": [
+            {"slot": 1, "name": "coal", "count": 5},
+            {"slot": 2, "name": "item-with-tags", "count": 1, "tags": {"a": 1}}
+        ]}),
+    );
+    c.seed("ann", 1, given.clone());
+    let mut a = server("alpha");
+    play(&mut a, &mut c, "ann");
+    // the map view: no inventory of the player's own (Clusterio #892), the character its body
+    a.sc(
+        &mut c,
+        "game.get_player('ann').set_controller{type = defines.controllers.remote}",
+    );
+    let seen: (bool, bool, bool) = a.eval(
+        "local p = game.get_player('ann') \
+         return p.get_main_inventory() == nil, p.character ~= nil, \
+         p.physical_controller_type == defines.controllers.character",
+    );
+    assert_eq!(seen, (true, true, true));
+    leave_and_upload(&mut a, &mut c, "ann", 2);
+    assert_same_player_data(&given, &c.stored()["ann"].data);
+    let mut b = server("beta");
+    play(&mut b, &mut c, "ann");
+    assert_eq!(item_count(&b, "ann", "coal"), 5);
+    assert_eq!(item_count(&b, "ann", "item-with-tags"), 1);
+}

@@ -178,6 +178,18 @@ fn set_controller(lua: &Lua, index: u32, spec: Table) -> mlua::Result<()> {
             }
             Ok(())
         }
+        Controller::Remote => {
+            // the remote view (the map, a platform): the character stays the player's physical
+            // body, reachable as `character`, but the player holds no inventory of its own
+            let p = w.player_mut(index).ok_or_else(|| invalid("LuaPlayer"))?;
+            if !matches!(p.controller, Controller::Character | Controller::Remote) {
+                return Err(rt(
+                    "set_controller: the emulator models the remote view from a character only",
+                ));
+            }
+            p.controller = Controller::Remote;
+            Ok(())
+        }
         other => Err(rt(format!(
             "set_controller: the emulator does not model the {other:?} controller"
         ))),
@@ -208,8 +220,14 @@ fn player_field(lua: &Lua, index: u32, p: &Player, key: &str) -> mlua::Result<Op
             }
         }
         "controller_type" => Value::Number(f64::from(p.controller.define())),
-        // no remote view is modelled: the physical controller and place are the player's
-        "physical_controller_type" => Value::Number(f64::from(p.controller.define())),
+        // in the remote view the physical body is the character; the place is the player's
+        "physical_controller_type" => Value::Number(f64::from(
+            match p.controller {
+                Controller::Remote => Controller::Character,
+                c => c,
+            }
+            .define(),
+        )),
         "physical_position" => position_table(lua, p.position)?,
         "physical_surface" => surface()?,
         "physical_surface_index" => Value::Number(1.0),
