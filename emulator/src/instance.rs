@@ -574,6 +574,7 @@ impl Instance {
                 kind: InventoryKind::CharacterMain,
             }),
             Some((Controller::God, _)) => Some(InvId::God { player: index }),
+            Some((Controller::Editor, _)) => Some(InvId::Editor { player: index }),
             _ => None,
         };
         match inv.and_then(|id| id.get_mut(&mut w)) {

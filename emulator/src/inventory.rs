@@ -189,6 +189,8 @@ pub enum InventoryKind {
     CharacterTrash,
     /// `defines.inventory.god_main`.
     GodMain,
+    /// `defines.inventory.editor_main`: the editor controller's own main inventory.
+    EditorMain,
     /// An inventory of `game.create_inventory` (no `defines.inventory` value).
     Script,
     /// `defines.inventory.item_main`: the inventory of an item with inventory.
@@ -205,6 +207,8 @@ impl InventoryKind {
             InventoryKind::CharacterArmor => 5,
             InventoryKind::CharacterTrash => 8,
             InventoryKind::GodMain => 2,
+            // as the character's main: the editor's inventories are numbered like a character's
+            InventoryKind::EditorMain => 1,
             InventoryKind::Script => 0,
             InventoryKind::ItemMain => 1,
         }
@@ -227,7 +231,10 @@ impl InventoryKind {
     /// Item types a slot of this inventory accepts (None = all).
     /// Whether its slots take filters (`LuaInventory.supports_filters`): the main inventories.
     pub(crate) fn supports_filters(self) -> bool {
-        matches!(self, InventoryKind::CharacterMain | InventoryKind::GodMain)
+        matches!(
+            self,
+            InventoryKind::CharacterMain | InventoryKind::GodMain | InventoryKind::EditorMain
+        )
     }
 
     pub(crate) fn accepts(self, kind: &str) -> bool {

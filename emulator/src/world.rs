@@ -22,6 +22,11 @@ pub(crate) const CHARACTER_TRASH_SLOTS: usize = 10;
 /// Main inventory of the god controller.
 pub(crate) const GOD_MAIN_SLOTS: usize = 80;
 
+/// A new editor main inventory (as large as the god's: the emulator's choice).
+fn editor_main() -> Inventory {
+    Inventory::new(InventoryKind::EditorMain, GOD_MAIN_SLOTS)
+}
+
 /// A map position (`MapPosition`).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
 pub struct Position {
@@ -337,6 +342,10 @@ pub struct Player {
     pub cursor: Option<ItemStack>,
     /// The main inventory of the god controller.
     pub god_main: Inventory,
+    /// The editor controller's own main inventory (the game keeps it apart from the god's and
+    /// the character's).
+    #[serde(default = "editor_main")]
+    pub editor_main: Inventory,
     /// Root GUI elements: screen, top, left, center, goal, relative.
     pub gui_roots: BTreeMap<String, u32>,
     /// `LuaPlayer.online_time`, in ticks.
@@ -500,6 +509,7 @@ impl World {
             chat_color: Color::default(),
             cursor: None,
             god_main: Inventory::new(InventoryKind::GodMain, GOD_MAIN_SLOTS),
+            editor_main: editor_main(),
             gui_roots: roots,
             online_ticks: 0,
             last_online: 0,

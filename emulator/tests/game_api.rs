@@ -386,7 +386,7 @@ fn players_characters_and_controllers() {
     );
     assert_reply_contains(
         &mut g,
-        "game.get_player(1).set_controller{type=defines.controllers.editor}",
+        "game.get_player(1).set_controller{type=defines.controllers.cutscene}",
         "does not model",
     );
     act_and_step(

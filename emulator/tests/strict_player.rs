@@ -2,7 +2,8 @@
 //! depends on it: a disconnected player has no `character`; `create_character` needs an online
 //! player without a character (and, as Clusterio assumes, the god controller, alive); death
 //! and respawn; armor adds main inventory slots and what no longer fits is spilled; armor
-//! stacks carry an equipment grid; `helpers.encode_string` can fail.
+//! stacks carry an equipment grid; `helpers.encode_string` can fail; the editor controller
+//! stashes the character and has an inventory of its own.
 
 mod common;
 
@@ -271,5 +272,45 @@ fn slot_filters_hold_their_slot_for_their_item() {
          say(set, inv.supports_filters(), inv.get_filter(1).name, inv[1].name, inv[2].name, refused, \
          inv.supports_bar(), inv.is_filtered())",
         "true\ttrue\tiron-plate\tiron-plate\tcoal\tfalse\tfalse\ttrue\n",
+    );
+}
+
+#[test]
+fn the_editor_stashes_the_character_and_has_an_inventory_of_its_own() {
+    let mut g = game_with_ann();
+    let p = "local p = game.get_player('ann') ";
+    assert_reply(
+        &mut g,
+        &format!(
+            "{p} storage.c = p.character p.insert{{name = 'coal', count = 5}} \
+             p.set_controller{{type = defines.controllers.editor}} \
+             say(p.character == nil, storage.c.valid, p.admin, p.cheat_mode, \
+             p.insert{{name = 'iron-plate', count = 50}}, \
+             p.get_main_inventory().get_item_count('iron-plate'), \
+             p.get_inventory(defines.inventory.editor_main).get_item_count('iron-plate'), \
+             storage.c.get_item_count('coal'), storage.c.get_item_count('iron-plate'), \
+             p.create_character())"
+        ),
+        "true\ttrue\ttrue\ttrue\t50\t50\t50\t5\t0\tfalse\n",
+    );
+    // the god's inventory is another one; the editor's is there again on coming back
+    assert_reply(
+        &mut g,
+        &format!(
+            "{p} p.set_controller{{type = defines.controllers.god}} \
+             local god = p.get_main_inventory().get_item_count('iron-plate') \
+             p.set_controller{{type = defines.controllers.editor}} \
+             say(god, p.get_main_inventory().get_item_count('iron-plate'))"
+        ),
+        "0\t50\n",
+    );
+    // leaving the editor for the stashed character
+    assert_reply(
+        &mut g,
+        &format!(
+            "{p} p.set_controller{{type = defines.controllers.character, character = storage.c}} \
+             say(p.character == storage.c, p.get_main_inventory().get_item_count('coal'))"
+        ),
+        "true\t5\n",
     );
 }

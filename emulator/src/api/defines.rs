@@ -262,6 +262,7 @@ pub(crate) fn create(lua: &Lua) -> mlua::Result<Table> {
             &[
                 ("character_main", 1),
                 ("god_main", 2),
+                ("editor_main", 1),
                 ("character_guns", 3),
                 ("character_ammo", 4),
                 ("character_armor", 5),

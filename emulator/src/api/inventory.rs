@@ -411,11 +411,12 @@ fn inventory_field(lua: &Lua, id: InvId, key: &str) -> mlua::Result<Option<Value
         "index" => match id {
             InvId::Character { kind, .. } => Value::Number(f64::from(kind.define())),
             InvId::God { .. } => Value::Number(2.0),
+            InvId::Editor { .. } => Value::Number(f64::from(InventoryKind::EditorMain.define())),
             InvId::Item { .. } | InvId::CursorItem { .. } => Value::Number(1.0),
             InvId::Script { .. } => Value::Nil,
         },
         "player_owner" => match id {
-            InvId::God { player: p } => player(p)?,
+            InvId::God { player: p } | InvId::Editor { player: p } => player(p)?,
             InvId::Character { unit, .. } => {
                 let owner = shared(lua)
                     .world

@@ -104,6 +104,7 @@ fn player_invs(w: &World, index: u32) -> Vec<InvId> {
         Some(p) => match (p.controller, live_character(p)) {
             (Controller::Character, Some(unit)) => character_invs(unit),
             (Controller::God, _) => vec![InvId::God { player: index }],
+            (Controller::Editor, _) => vec![InvId::Editor { player: index }],
             _ => Vec::new(),
         },
         None => Vec::new(),
@@ -176,6 +177,17 @@ fn set_controller(lua: &Lua, index: u32, spec: Table) -> mlua::Result<()> {
                 p.character = Some(unit);
                 p.controller = Controller::Character;
             }
+            Ok(())
+        }
+        Controller::Editor => {
+            // the game stashes the character (it stays in the world; `character` is nil
+            // meanwhile), gives the editor its own inventory, and makes the player an admin
+            // with cheat mode on (runtime-api 2.0.73, `set_controller`)
+            w.detach_character(index);
+            let p = w.player_mut(index).ok_or_else(|| invalid("LuaPlayer"))?;
+            p.controller = Controller::Editor;
+            p.admin = true;
+            p.cheat_mode = true;
             Ok(())
         }
         Controller::Remote => {
@@ -268,6 +280,9 @@ fn player_item_method(lua: &Lua, index: u32, key: &str) -> mlua::Result<Option<V
             let p = w.player(index).ok_or_else(|| invalid("LuaPlayer"))?;
             let id = match (n, p.controller, live_character(p)) {
                 (2, Controller::God, _) => Some(InvId::God { player: index }),
+                (n, Controller::Editor, _) if n == InventoryKind::EditorMain.define() => {
+                    Some(InvId::Editor { player: index })
+                }
                 (n, _, Some(unit)) => InventoryKind::character_from_define(n)
                     .map(|kind| InvId::Character { unit, kind }),
                 _ => None,
@@ -281,6 +296,7 @@ fn player_item_method(lua: &Lua, index: u32, key: &str) -> mlua::Result<Option<V
             let p = w.player(index).ok_or_else(|| invalid("LuaPlayer"))?;
             let id = match (p.controller, live_character(p)) {
                 (Controller::God, _) => Some(InvId::God { player: index }),
+                (Controller::Editor, _) => Some(InvId::Editor { player: index }),
                 (Controller::Character, Some(unit)) => Some(InvId::Character {
                     unit,
                     kind: InventoryKind::CharacterMain,

@@ -16,6 +16,10 @@ pub(crate) enum InvId {
     God {
         player: u32,
     },
+    /// The editor controller's main inventory of a player.
+    Editor {
+        player: u32,
+    },
     Script {
         id: u32,
     },
@@ -74,6 +78,7 @@ impl InvId {
                 w.characters.get(&unit).and_then(|c| c.inventory(kind))
             }
             InvId::God { player } => w.player(player).map(|p| &p.god_main),
+            InvId::Editor { player } => w.player(player).map(|p| &p.editor_main),
             InvId::Script { id } => w.script_inventories.get(&id),
             InvId::Item { unit, kind, slot } => w
                 .characters
@@ -96,6 +101,7 @@ impl InvId {
                 .get_mut(&unit)
                 .and_then(|c| c.inventory_mut(kind)),
             InvId::God { player } => w.player_mut(player).map(|p| &mut p.god_main),
+            InvId::Editor { player } => w.player_mut(player).map(|p| &mut p.editor_main),
             InvId::Script { id } => w.script_inventories.get_mut(&id),
             InvId::Item { unit, kind, slot } => w
                 .characters
