@@ -21,37 +21,6 @@ fn server(name: &str) -> Server {
     server_with(name, config(&control_with(""), 0, false))
 }
 
-fn play(s: &mut Server, c: &mut Cluster, name: &str) {
-    s.join(name);
-    s.run_until(c, 3000, &format!("{name} playing"), |s, _| {
-        s.state(name) == "playing"
-    });
-}
-
-fn leave_and_upload(s: &mut Server, c: &mut Cluster, name: &str, generation: u64) {
-    s.leave(name);
-    s.run_until(c, 3000, &format!("{name} uploaded"), |s, c| {
-        s.state(name) == "idle"
-            && c.stored()
-                .get(name)
-                .is_some_and(|d| d.generation == generation)
-    });
-}
-
-fn data(name: &str, inventories: Value) -> String {
-    let colour = json!({"r": 1, "g": 0.5, "b": 0, "a": 1});
-    json!({"format": 1, "name": name, "color": colour, "chat_color": colour, "inventories": inventories})
-        .to_string()
-}
-
-fn item_count(s: &Server, name: &str, item: &str) -> u64 {
-    s.items(name)
-        .iter()
-        .filter(|((n, _), _)| n == item)
-        .map(|(_, c)| *c)
-        .sum()
-}
-
 #[test]
 fn power_armor_with_its_grid_and_the_slots_it_adds_comes_back_the_same() {
     let mut c = Cluster::default();

@@ -1191,3 +1191,40 @@ pub fn declared_methods(caps: &Value) -> Vec<Method> {
         .map(|m| m.as_str().unwrap().parse().unwrap())
         .collect()
 }
+
+// players as the carried-items tests drive them -------------------------------------------
+
+/// `name` joins `s` and plays (the sync done).
+pub fn play(s: &mut Server, c: &mut Cluster, name: &str) {
+    s.join(name);
+    s.run_until(c, 3000, &format!("{name} playing"), |s, _| {
+        s.state(name) == "playing"
+    });
+}
+
+/// `name` leaves `s`, and the upload is stored at `generation`.
+pub fn leave_and_upload(s: &mut Server, c: &mut Cluster, name: &str, generation: u64) {
+    s.leave(name);
+    s.run_until(c, 3000, &format!("{name} uploaded"), |s, c| {
+        s.state(name) == "idle"
+            && c.stored()
+                .get(name)
+                .is_some_and(|d| d.generation == generation)
+    });
+}
+
+/// Player data of `name` with these inventories (and colours).
+pub fn data(name: &str, inventories: Value) -> String {
+    let colour = json!({"r": 1, "g": 0.5, "b": 0, "a": 1});
+    json!({"format": 1, "name": name, "color": colour, "chat_color": colour, "inventories": inventories})
+        .to_string()
+}
+
+/// How many `item` player `name` has (see [`Server::items`]).
+pub fn item_count(s: &Server, name: &str, item: &str) -> u64 {
+    s.items(name)
+        .iter()
+        .filter(|((n, _), _)| n == item)
+        .map(|(_, c)| *c)
+        .sum()
+}
