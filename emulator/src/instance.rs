@@ -500,7 +500,7 @@ impl Instance {
             count: t.count,
             quality: t.quality.to_string(),
             health: 1.0,
-            durability: proto.durability,
+            durability: protos.durability(t.item, t.quality),
             ammo: proto.magazine_size,
             data: None,
             grid: None,

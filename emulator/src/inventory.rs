@@ -134,7 +134,7 @@ impl ItemStack {
             count,
             quality: quality.to_string(),
             health: 1.0,
-            durability: proto.and_then(|p| p.durability),
+            durability: protos.durability(name, quality),
             ammo: proto.and_then(|p| p.magazine_size),
             data: None,
             grid: None,

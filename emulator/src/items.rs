@@ -422,6 +422,15 @@ impl Prototypes {
         QUALITIES.iter().find(|q| q.name == name)
     }
 
+    /// A tool's full durability at `quality`: the prototype's times the quality's tool
+    /// durability multiplier, `1 + level` by default in 2.0 (`QualityPrototype::
+    /// tool_durability_multiplier`): an uncommon repair pack lasts twice as long, a legendary
+    /// one six times. `None` for an item without durability (or an unknown item or quality).
+    pub(crate) fn durability(&self, name: &str, quality: &str) -> Option<f64> {
+        let base = self.item(name)?.durability?;
+        Some(base * f64::from(1 + self.quality(quality)?.level))
+    }
+
     /// Level used to sort contents by quality.
     pub(crate) fn quality_level(&self, name: &str) -> u32 {
         self.quality(name).map(|q| q.level).unwrap_or(u32::MAX)

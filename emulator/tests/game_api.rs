@@ -436,13 +436,13 @@ fn inventories_stacks_and_quality() {
         rcon.print(s1.durability .. " " .. s2.ammo .. " " .. s3.health .. " " .. s3.quality.name .. " " .. s3.prototype.stack_size .. " " .. tostring(inv[4].valid_for_read))"#,
         "120 4 0.5 normal 50 false\n",
     );
-    // 2.0's prototype getters: full durability (the emulator's is the same for every quality)
+    // 2.0's prototype getters: full durability, times 1 + level of the quality (rare: 3)
     assert_reply(
         &mut g,
         "local p = game.players[1].get_main_inventory()[1].prototype \
          rcon.print(p.get_durability() .. ' ' .. p.get_durability('rare') .. ' ' .. tostring(prototypes.item['iron-plate'].get_durability()) \
          .. ' ' .. prototypes.item['gun-turret'].stack_size)",
-        "300 300 nil 10\n",
+        "300 900 nil 10\n",
     );
     assert_reply_contains(
         &mut g,

@@ -133,3 +133,37 @@ fn spoilage_follows_the_tick_and_is_refused_on_what_does_not_spoil() {
     );
     assert_eq!(reply, "true\ttrue\ttrue\n");
 }
+
+/// 2.0: a tool's durability grows with its quality (`QualityPrototype::tool_durability_multiplier`,
+/// `1 + level` by default): `get_durability(quality)`, a fresh stack, and the bound on writes.
+#[test]
+fn durability_depends_on_quality() {
+    let mut g = game_with_ann();
+    let reply = run(
+        &mut g,
+        "local r = prototypes.item['repair-pack'] \
+         p(r.durability, r.get_durability(), r.get_durability('uncommon'), \
+           r.get_durability(prototypes.quality.legendary), prototypes.item['iron-plate'].get_durability()) \
+         m.insert{name = 'repair-pack', count = 1, quality = 'rare'} \
+         m.insert{name = 'repair-pack', count = 1} \
+         p(m[1].quality.name, m[1].durability, m[2].quality.name, m[2].durability) \
+         m[1].durability = 600 p(m[1].durability) \
+         m[3].set_stack{name = 'repair-pack', quality = 'epic', durability = 1100} p(m[3].durability)",
+    );
+    assert_eq!(
+        reply,
+        "300\t300\t600\t1800\tnil\nrare\t900\tnormal\t300\n600\n1100\n"
+    );
+    for code in [
+        "m[1].set_stack{name = 'repair-pack'} m[1].durability = 301",
+        "m[1].set_stack{name = 'repair-pack', quality = 'uncommon', durability = 601}",
+    ] {
+        let reply = run(&mut g, code);
+        assert!(reply.contains("is outside (0, "), "{code}: {reply}");
+    }
+    let reply = run(
+        &mut g,
+        "prototypes.item['repair-pack'].get_durability('shiny')",
+    );
+    assert!(reply.contains("Unknown quality name: shiny"), "{reply}");
+}

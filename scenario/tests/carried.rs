@@ -555,6 +555,8 @@ fn everything_a_player_carries_goes_a_to_b_to_a_in_lockstep_and_heavy_mode() {
                     {"slot": 1, "name": "yumako", "count": 10, "spoil_percent": 0.25},
                     {"slot": 2, "name": "item-with-tags", "count": 1, "tags": {"inner": true}}
                 ]},
+                // a rare tool lasts three times as long: more durability than a normal one has
+                {"slot": 7, "name": "repair-pack", "count": 3, "quality": "rare", "durability": 750},
                 {"slot": 100, "name": "copper-plate", "count": 50},
                 {"slot": 110, "name": "coal", "count": 5}
             ],

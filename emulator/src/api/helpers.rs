@@ -81,11 +81,17 @@ impl UserData for ItemProtoRef {
                 "valid" => Value::Boolean(true),
                 "object_name" => Value::String(lua.create_string("LuaItemPrototype")?),
                 "durability" => p.durability.map(Value::Number).unwrap_or(Value::Nil),
-                // 2.0: `get_durability(quality?)`; the emulator gives every quality the same
+                // 2.0: `get_durability(quality?)`, the durability at that quality
                 "get_durability" => {
-                    let d = p.durability;
-                    super::method(lua, move |_, _| {
-                        Ok(mlua::MultiValue::from_iter([d
+                    let name = p.name;
+                    super::method(lua, move |lua, args| {
+                        let protos = &shared(lua).statics.protos;
+                        let quality = super::inventory::quality_name(
+                            protos,
+                            &args.into_iter().next().unwrap_or(Value::Nil),
+                        )?;
+                        Ok(mlua::MultiValue::from_iter([protos
+                            .durability(name, &quality)
                             .map(Value::Number)
                             .unwrap_or(Value::Nil)]))
                     })?

@@ -119,7 +119,10 @@ fn stack_definition(protos: &Prototypes, t: &Table, now: u64) -> mlua::Result<St
         }
         Ok(h)
     })?;
-    let durability = match (t.raw_get::<Value>("durability")?, proto.durability) {
+    let durability = match (
+        t.raw_get::<Value>("durability")?,
+        protos.durability(&name, &quality),
+    ) {
         (Value::Nil, d) => d,
         (d, Some(max)) => {
             let d = as_number(&d, "item stack definition field 'durability'")?;

@@ -409,8 +409,7 @@ impl Handle for StackRef {
                 }
                 "durability" => {
                     let max = p
-                        .item(&s.name)
-                        .and_then(|p| p.durability)
+                        .durability(&s.name, &s.quality)
                         .ok_or_else(|| rt(format!("Item {} is not a tool.", s.name)))?;
                     let d = as_number(&v, "LuaItemStack.durability")?;
                     if !(d > 0.0 && d <= max) {
