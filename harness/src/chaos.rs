@@ -258,6 +258,13 @@ impl Run {
         self.paused[i].is_none() && self.down[i].is_none() && self.c.nodes[i].running()
     }
 
+    /// The online player draw `c` picks, with the server they are on.
+    fn pick_online(&self, c: u64) -> Option<(String, usize)> {
+        let online: Vec<(&String, &usize)> = self.c.online.iter().collect();
+        let (p, k) = online.get((c as usize) % online.len().max(1))?;
+        Some(((*p).clone(), **k))
+    }
+
     async fn go(&mut self) -> anyhow::Result<()> {
         let n = self.c.nodes.len();
         // every host talks to its game through a proxy; one server is slow
@@ -622,7 +629,7 @@ impl Run {
                 );
             }
             "join_two_servers" => {
-                let j = (i + 1 + (c % (n as u64 - 1)) as usize) % n;
+                let j = other_server(i, c, n);
                 let offline: Vec<String> = self
                     .players
                     .iter()
@@ -682,13 +689,10 @@ impl Run {
                 // one account on two servers: the second must wait (busy) while the first
                 // holds the player; it may play only once the first session has ended (after a
                 // store outage past the lease timeout, the first host kicked it: self-fencing)
-                let online: Vec<(String, usize)> =
-                    self.c.online.iter().map(|(p, i)| (p.clone(), *i)).collect();
-                if online.is_empty() || n < 2 {
+                let Some((p, k)) = self.pick_online(c).filter(|_| n >= 2) else {
                     return Ok(());
-                }
-                let (p, k) = online[(c as usize) % online.len()].clone();
-                let j = (k + 1 + (c % (n as u64 - 1)) as usize) % n;
+                };
+                let j = other_server(k, c, n);
                 if !self.usable(k) || !self.usable(j) {
                     return Ok(());
                 }
@@ -727,12 +731,9 @@ impl Run {
                 }
             }
             "admin_import_online" | "admin_restore_online" => {
-                let online: Vec<(String, usize)> =
-                    self.c.online.iter().map(|(p, i)| (p.clone(), *i)).collect();
-                if online.is_empty() {
+                let Some((p, k)) = self.pick_online(c) else {
                     return Ok(());
-                }
-                let (p, k) = online[(c as usize) % online.len()].clone();
+                };
                 if !self.usable(k) || self.c.state(k, &p).await?.state() != "playing" {
                     return Ok(());
                 }
@@ -772,4 +773,9 @@ impl Run {
         }
         Ok(())
     }
+}
+
+/// The server draw `c` picks among the `n - 1` other than `i` (`n` at least 2).
+fn other_server(i: usize, c: u64, n: usize) -> usize {
+    (i + 1 + (c % (n as u64 - 1)) as usize) % n
 }
