@@ -105,8 +105,8 @@ pub struct Game {
     history: VecDeque<TickInput>,
     carry: Vec<Line>,
     carry_messages: Vec<(u32, String)>,
-    /// `/emulator stall-stdout`: the tick until which stdout lines are held, and the lines.
-    stdout_stall: Option<(u64, Vec<Line>)>,
+    /// `/emulator stall-stdout` while it lasts.
+    stdout_stall: Option<StdoutStall>,
     tick_log: Option<TickLog>,
 }
 
@@ -331,8 +331,9 @@ impl Game {
                 Some(match ticks {
                     Some(n) => {
                         let until = self.tick() + n;
-                        let held = self.stdout_stall.take().map(|(_, h)| h).unwrap_or_default();
-                        self.stdout_stall = Some((until, held));
+                        // a second stall restarts the count and keeps what is held
+                        let stall = self.stdout_stall.get_or_insert_with(StdoutStall::default);
+                        stall.until = until;
                         "ok\n".to_string()
                     }
                     None => format!(
@@ -547,20 +548,20 @@ impl Game {
     /// runs on, as behind a pipe nobody reads); the tick it ends, they come out first, in order.
     /// At most [`MAX_STALLED_STDOUT`] bytes are held: past that the stall ends early.
     fn hold_stdout(&mut self, tick: u64, lines: &mut Vec<Line>) {
-        let Some((until, held)) = &mut self.stdout_stall else {
+        let Some(stall) = &mut self.stdout_stall else {
             return;
         };
-        held.append(lines);
-        let bytes: usize = held
+        stall.bytes += lines
             .iter()
             .map(|l| match l {
                 Line::Raw(t) | Line::Log(t) | Line::Dated(t) => t.len(),
             })
-            .sum();
-        if (tick + 1 >= *until || bytes > MAX_STALLED_STDOUT)
-            && let Some((_, held)) = self.stdout_stall.take()
+            .sum::<usize>();
+        stall.lines.append(lines);
+        if (tick + 1 >= stall.until || stall.bytes > MAX_STALLED_STDOUT)
+            && let Some(stall) = self.stdout_stall.take()
         {
-            *lines = held;
+            *lines = stall.lines;
         }
     }
 
@@ -632,6 +633,14 @@ impl Game {
 
 /// The subcommands of `/emulator`, for error messages.
 const DRIVER_SUBCOMMANDS: &str = "join, leave, chat, give, take, click, crash, items, stall-stdout";
+/// What `/emulator stall-stdout` holds back: until which tick, the lines, and their bytes.
+#[derive(Debug, Default)]
+struct StdoutStall {
+    until: u64,
+    lines: Vec<Line>,
+    bytes: usize,
+}
+
 /// The longest `/emulator stall-stdout` (ten minutes of game time).
 const MAX_STDOUT_STALL_TICKS: u64 = 36_000;
 /// The most stdout a stall holds back before it ends early.
