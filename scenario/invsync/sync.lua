@@ -6,8 +6,10 @@
 --- size of the message carrying it), `busy` (another server holds the player) or `error`.
 --- The download shows a progress bar; the data is applied only once complete and verified,
 --- then the player gets their character back. When the local inventory was synced earlier
---- and is unchanged (same checksum as what was uploaded from here), `acquire` says so and
---- the host sends nothing. On failure or timeout the player picks Retry or a temporary
+--- and is unchanged (same checksum as what was uploaded from here), the host sends nothing:
+--- `acquire` claims it at once and the local inventory is checked while the answer travels
+--- (the player plays it only once the check holds; a failed check asks again), so a player
+--- whose newer data is elsewhere never waits for the local inventory to be read. On failure or timeout the player picks Retry or a temporary
 --- inventory (a fresh character), which is merged into the synced one at the next
 --- successful sync; what does not fit is kept for the player to collect, never destroyed.
 --- On leave the character is read and uploaded with generation + 1, and the upload is sent
@@ -39,8 +41,9 @@ local GUI_EVERY = 10
 --- Ticks between attempts to make a character for a player who cannot have one now.
 local CHARACTER_RETRY = 60
 
---- States with an inventory job.
-local JOB_STATES = { reading = true, applying = true, merging = true, saving = true }
+--- States with an inventory job (`acquiring`: the check of the local inventory that `acquire`
+--- claimed unchanged, while the answer travels).
+local JOB_STATES = { reading = true, acquiring = true, applying = true, merging = true, saving = true }
 --- States of a player who is (or, before a crash, was) connected.
 local ONLINE_STATES = {
   reading = true, waiting = true, acquiring = true, downloading = true, applying = true, merging = true,
@@ -87,7 +90,7 @@ local function send_acquire(S, ctx, rec, unchanged, now)
   local r = S.next_request
   S.next_request = r + 1
   rec.request = r
-  rec.unchanged = unchanged
+  rec.check, rec.job = nil, nil
   rec.state = "acquiring"
   rec.deadline = now + ctx.cfg.acquire_timeout
   rec.early = nil
@@ -285,7 +288,7 @@ end
 local function fail(player, rec, reason)
   rec.state = "failed"
   rec.reason = reason
-  rec.job = nil
+  rec.job, rec.check = nil, nil
   rec.download = nil
   rec.early = nil
   refresh(player, rec, 0)
@@ -324,6 +327,26 @@ local function finish(ctx, player, rec, now)
   refresh(player, rec, now)
 end
 
+--- The host keeps the local copy (`acquired` without data). A copy claimed unchanged is
+--- played only once its check holds: still running, the player waits (`reading`); found
+--- changed (or its character gone), the module asks again without the claim and the host
+--- sends the stored data.
+local function keep_local(S, ctx, player, rec, now)
+  local check = rec.check
+  if check == "running" then
+    rec.state = "reading"
+    return refresh(player, rec, now)
+  end
+  rec.check = nil
+  if check == "changed" then
+    -- the local copy matches no upload
+    rec.fingerprint, rec.fingerprint_len = nil, nil
+    send_acquire(S, ctx, rec, false, now)
+    return refresh(player, rec, now)
+  end
+  finish(ctx, player, rec, now)
+end
+
 --- What to do when `player` (connected) needs its synced inventory.
 local function begin(S, ctx, player, rec, now)
   if rec.state == "saving" then
@@ -333,7 +356,11 @@ local function begin(S, ctx, player, rec, now)
     rec.state = "waiting"
     rec.deadline = now + ctx.cfg.acquire_timeout
   elseif rec.generation > 0 and rec.fingerprint and rec.character then
-    rec.state = "reading"
+    -- claim the local copy unchanged now and check it while the answer travels: when the host
+    -- has newer data the check is dropped unread; when it keeps the local copy, the player
+    -- plays it only once the check holds (`keep_local`)
+    send_acquire(S, ctx, rec, true, now)
+    rec.check = "running"
     rec.job = player_data.reader(player, rec.character, rec.cursor, ctx.cfg.bonuses, rec.unplaced, rec.kept_logistics)
     if rec.job.homeless then add_overflow(player, rec, rec.job.homeless) end
   else
@@ -445,14 +472,8 @@ function sync.clicked(S, ctx, player, name, now)
   local rec = S.players[player.index]
   if not rec then return end
   if name == gui.RETRY and rec.state == "failed" then
-    if rec.upload then
-      rec.state = "waiting"
-      rec.deadline = now + ctx.cfg.acquire_timeout
-      refresh(player, rec, now)
-    else
-      send_acquire(S, ctx, rec, rec.unchanged == true, now)
-      refresh(player, rec, now)
-    end
+    -- as at a join: a claim of an unchanged local copy is checked again
+    begin(S, ctx, player, rec, now)
   elseif name == gui.TEMPORARY and rec.state == "failed" then
     if rec.temp and rec.temp.valid then
       player.set_controller({ type = defines.controllers.character, character = rec.temp })
@@ -514,10 +535,9 @@ function sync.message(S, ctx, kind, msg, now)
       rec.generation = up.generation
       rec.fingerprint, rec.fingerprint_len = up.crc, up.len
       rec.upload = nil
-      if rec.state == "waiting" and live then
-        send_acquire(S, ctx, rec, true, now)
-        refresh(player, rec, now)
-      end
+      -- the player came back before this answer: the local copy is what was uploaded,
+      -- unless a script changed the character since; claimed and checked as at a join
+      if rec.state == "waiting" and live then begin(S, ctx, player, rec, now) end
     end
     return
   end
@@ -564,8 +584,10 @@ function sync.message(S, ctx, kind, msg, now)
     if msg.has_data ~= true or type(msg.message) ~= "number" then
       -- keep the local inventory
       rec.generation = generation
-      return finish(ctx, player, rec, now)
+      return keep_local(S, ctx, player, rec, now)
     end
+    -- the stored data replaces the local copy: its check (if one runs) is moot
+    rec.check, rec.job = nil, nil
     if rec.early and rec.early.generation == generation then
       rec.generation = generation
       return start_apply(ctx, player, rec, rec.early.data, now)
@@ -592,10 +614,11 @@ local function job_done(S, ctx, player, rec, now)
   local s = rec.state
   local job = rec.job
   rec.job = nil
-  if s == "reading" then
-    local unchanged = job.crc == rec.fingerprint and #job.text == rec.fingerprint_len
-    send_acquire(S, ctx, rec, unchanged, now)
-    refresh(player, rec, now)
+  if s == "acquiring" or s == "reading" then
+    local same = job.crc == rec.fingerprint and #job.text == rec.fingerprint_len
+    rec.check = same and "same" or "changed"
+    -- still waiting for the answer, or it said to keep the local copy: that copy is now judged
+    if s == "reading" then keep_local(S, ctx, player, rec, now) end
   elseif s == "applying" then
     remember_skipped(rec, job.skipped)
     -- what this game could not place is still the player's: every upload from here carries it
@@ -640,7 +663,7 @@ end
 local function step_job(S, ctx, player, rec, now, budget)
   local s, job = rec.state, rec.job
   local done, err, spent
-  if s == "reading" or s == "saving" then
+  if s == "reading" or s == "acquiring" or s == "saving" then
     done, err, spent = player_data.read_step(job, budget)
   elseif s == "applying" then
     done, err, spent = player_data.write_step(job, budget)
@@ -656,14 +679,15 @@ local function step_job(S, ctx, player, rec, now, budget)
     elseif s == "applying" and gone and job.data then
       -- the character kept aside died while it was written: write the data into a new one
       start_apply(ctx, player, rec, job.data, now)
-    elseif s == "reading" and gone then
-      -- nothing local to compare: ask for the stored data
+    elseif (s == "reading" or s == "acquiring") and gone then
+      -- nothing local to keep: the stored data is needed (asked again once the answer to
+      -- the claim comes, or now if it came)
       rec.character = nil
-      send_acquire(S, ctx, rec, false, now)
-      refresh(player, rec, now)
+      rec.check = "changed"
+      if s == "reading" then keep_local(S, ctx, player, rec, now) end
     else
       send_release(ctx, rec)
-      fail(player, rec, "Your inventory could not be " .. (s == "reading" and "read" or "written") .. ": " .. err)
+      fail(player, rec, "Your inventory could not be " .. (s == "applying" and "written" or "read") .. ": " .. err)
     end
   elseif done then
     job_done(S, ctx, player, rec, now)
