@@ -404,6 +404,11 @@ impl PlayerState {
     pub fn upload_pending(&self) -> bool {
         self.json["upload_pending"].as_bool().unwrap_or(false)
     }
+    /// While `playing`: the game ticks from the start of the sync to the player getting their
+    /// synced character (PROTOCOL.md 5.3 `sync_ticks`).
+    pub fn sync_ticks(&self) -> Option<u64> {
+        self.json["sync_ticks"].as_u64()
+    }
     /// The items the module keeps aside for the player in this game.
     pub fn kept(&self) -> Counts {
         items::parse_counts(&self.json["kept"])
@@ -793,21 +798,15 @@ impl Cluster {
     }
 
     /// `player` joins server `i` and the harness waits until they play there: the game ticks
-    /// from the tick read just before the join to the first poll that saw them `playing` (so
-    /// up to about two ticks more than the module took).
+    /// from the join to playing as the module counts them (`sync_ticks`).
     pub async fn join_and_play(
         &mut self,
         i: usize,
         player: &str,
         timeout: Duration,
     ) -> anyhow::Result<u64> {
-        let before = self.nodes[i]
-            .query("/sc rcon.print(game.tick)", WAIT)
-            .await?
-            .trim()
-            .parse::<u64>()?;
         self.join(i, player).await?;
-        let (tick, s) = self
+        let (_, s) = self
             .wait_state(i, player, &["playing", "failed", "temporary"], timeout)
             .await?;
         if s.state() != "playing" {
@@ -820,7 +819,8 @@ impl Cluster {
                 gui
             );
         }
-        Ok(tick.saturating_sub(before))
+        s.sync_ticks()
+            .with_context(|| format!("{player} plays without sync_ticks: {}", s.json))
     }
 
     /// `player`, joined on server `i`, clicks Retry until they play there (answered busy or

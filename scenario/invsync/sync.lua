@@ -322,6 +322,7 @@ local function finish(ctx, player, rec, now)
     return
   end
   attach(player, rec, rec.apply_cursor)
+  rec.playing_since = now
   rec.apply_cursor = nil
   rec.job = nil
   refresh(player, rec, now)
@@ -401,6 +402,7 @@ function sync.joined(S, ctx, player, now)
     sync.leaving(S, ctx, player, now, true)
   end
   detach(player, rec)
+  rec.sync_started = now
   begin(S, ctx, player, rec, now)
 end
 
@@ -491,6 +493,7 @@ function sync.clicked(S, ctx, player, name, now)
     refresh(player, rec, now)
   elseif name == gui.SYNC_NOW and rec.state == "temporary" then
     detach(player, rec)
+    rec.sync_started = now
     begin(S, ctx, player, rec, now)
   elseif name == gui.COLLECT then
     local character = player.character

@@ -28,10 +28,27 @@ fn player_state_reports_state_generation_epoch_upload_and_held_items() {
     let mut a = Server::new("alpha", config(&control_with(FAST), 0, false));
     a.run(&mut c, 1);
     a.join("ann");
-    a.run_until(&mut c, 300, "playing", |s, _| s.state("ann") == "playing");
+    // the tick the join was handled and the tick she played, as the test sees them
+    let tick = |a: &Server| a.eval::<u64>("return game.tick");
+    let mut joined = None;
+    for _ in 0..300 {
+        a.run(&mut c, 1);
+        if joined.is_none() && a.state("ann") != "none" && a.state("ann") != "idle" {
+            joined = Some(tick(&a));
+        }
+        if a.state("ann") == "playing" {
+            break;
+        }
+    }
+    let played = tick(&a);
     let s = state_json(&mut a, &mut c, "ann");
     assert_eq!(s["player"], "ann");
     assert_eq!(s["state"], "playing");
+    assert_eq!(s["sync_ticks"], played - joined.unwrap(), "{s}");
+    assert!(
+        played > joined.unwrap(),
+        "an acquire round trip takes ticks"
+    );
     assert_eq!(s["generation"], 0);
     assert!(s["epoch"].as_u64().unwrap() >= 1, "{s}");
     assert_eq!(s["upload_pending"], false);
@@ -57,6 +74,7 @@ fn player_state_reports_state_generation_epoch_upload_and_held_items() {
     });
     let s = state_json(&mut a, &mut c, "ann");
     assert_eq!(s["state"], "idle");
+    assert_eq!(s["sync_ticks"], Value::Null, "only while playing");
     assert_eq!(s["upload_pending"], true);
     assert_eq!(s["upload_generation"], 1);
     assert_eq!(s["generation"], 0, "not confirmed yet");
