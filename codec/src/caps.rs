@@ -36,6 +36,10 @@ pub struct Capabilities {
     /// e.g. `invsync-recv`; `None`: frames go in through `remote.call`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub recv_command: Option<String>,
+    /// The game rebuilds export strings from their JSON (`xj`, PROTOCOL.md 4.1), so a host may
+    /// send a `player_data` message's exports that way.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub export_json: bool,
 }
 
 /// Longest name a `recv_command` may have.
@@ -63,6 +67,8 @@ struct Wire {
     max_message: Option<u64>,
     max_chunks: Option<u32>,
     recv_command: Option<String>,
+    #[serde(default)]
+    export_json: bool,
 }
 
 impl Capabilities {
@@ -75,6 +81,7 @@ impl Capabilities {
             max_message: DEFAULT_MAX_MESSAGE,
             max_chunks: DEFAULT_MAX_CHUNKS,
             recv_command: None,
+            export_json: false,
         }
     }
 
@@ -123,6 +130,7 @@ impl Capabilities {
             max_message: w.max_message.unwrap_or(DEFAULT_MAX_MESSAGE),
             max_chunks: w.max_chunks.unwrap_or(DEFAULT_MAX_CHUNKS),
             recv_command: w.recv_command,
+            export_json: w.export_json,
         };
         if let Some(name) = &caps.recv_command
             && !is_recv_command_name(name)

@@ -66,6 +66,7 @@ mod core;
 mod crossing;
 mod error;
 mod events;
+mod export_json;
 mod link;
 mod message_ids;
 mod routing;
@@ -83,6 +84,7 @@ pub use crossing::{
 };
 pub use error::{SendError, SendFailure};
 pub use events::{Confirmation, Delivered, LinkEvent, Problem, ReceivedMessage};
+pub use export_json::{MAX_EXPORT_JSON, Rewritten, export_json, for_game, rewrite_exports};
 pub use link::{Incoming, Link, LinkError, LinkOptions, PendingSend};
 pub use message_ids::MessageIds;
 pub use routing::{DEFAULT_IN_FLIGHT, Path, ToHostPlan, ToHostPolicy, plan_to_host};

@@ -37,6 +37,12 @@ fn declarations_give_the_entry_and_command_of_the_vectors() {
             v["command"].as_str().unwrap(),
             "{name}"
         );
+        // a declaration without it is a game that does not rebuild exports (PROTOCOL.md 4.1)
+        assert_eq!(
+            caps.export_json,
+            v["export_json"].as_bool().unwrap_or(false),
+            "{name}"
+        );
         // what the host writes back is what it read
         assert_eq!(
             Capabilities::from_json(&caps.to_json()).unwrap(),

@@ -62,6 +62,8 @@ pub(crate) fn from_fields(f: Fields) -> Result<Capabilities, String> {
         max_chunks: f.max_chunks.unwrap_or(DEFAULT_MAX_CHUNKS),
         // a custom console command is the game's, never a JavaScript receiver's
         recv_command: None,
+        // as is rebuilding exports from their JSON
+        export_json: false,
     };
     if caps.max_frame < 64 {
         return Err(format!(

@@ -261,6 +261,8 @@ async fn acquire(shared: &Shared, player: &str, request: u64, generation: u64, u
             let data_message = match data {
                 None => None,
                 Some(data) => {
+                    let caps = shared.link.borrow().as_ref().and_then(Link::caps);
+                    let data = invsync_host::for_game(caps.as_ref(), data);
                     let payload = player_data_message(player, generation, &data);
                     match send(shared, payload).await {
                         None => return,
