@@ -515,7 +515,7 @@ end
 ---@param cfg table|nil
 ---@return string
 function link.caps(st, cfg)
-  return caps.json(st.rx, cfg and cfg.recv_command or nil)
+  return caps.json(st.rx, cfg and cfg.recv_command or nil, cfg and cfg.export_json)
 end
 
 --- The `caps` control message's payload.

@@ -63,6 +63,10 @@ settings.DEFAULTS = {
   --- Payloads up to this size are parsed with the native helpers.json_to_table in one call;
   --- larger ones with the budgeted pure-Lua decoder (json.lua).
   native_json_max = 65536,
+  --- Declare `export_json` (PROTOCOL.md 4.1): the host may then send a blueprint's export as
+  --- its JSON (`xj`), which the module deflates again natively. Off by default: on the `bp`
+  --- sample it costs more wire bytes and game time than it saves (PROTOCOL.md 4.1).
+  export_json = false,
 
   -- player sync ---------------------------------------------------------------------------
   --- Run the player sync (join: acquire and download; leave: upload). Off, the module only

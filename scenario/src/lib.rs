@@ -53,6 +53,7 @@ pub const MODULES: &[LuaModule] = &[
     module!("sender", "sender.lua"),
     module!("caps", "caps.lua"),
     module!("json", "json.lua"),
+    module!("blueprint", "blueprint.lua"),
     module!("settings", "settings.lua"),
     module!("link", "link.lua"),
     module!("inbox", "inbox.lua"),

@@ -1,0 +1,150 @@
+//! `blueprint.lua` (PROTOCOL.md 4.1): an export rebuilt from its JSON (`xj`) with the game's
+//! `helpers.encode_string` imports to the same content as the export itself, for every
+//! blueprint, book and planner of the `bp` sample and an upgrade planner; what cannot be
+//! rebuilt is refused with the reason.
+
+mod support;
+
+use invsync_emulator::GameConfig;
+use invsync_player_data::{SampleKind, sample};
+use support::*;
+
+/// A server whose control.lua also exposes blueprint.lua (it is loaded only while control.lua
+/// runs) and a script inventory to import into.
+fn server_with(config: impl FnOnce(String) -> GameConfig) -> Server {
+    let control = control_with("")
+        + r#"
+invsync_test_blueprint = require("invsync.blueprint")
+"#;
+    let mut s = Server::new("alpha", config(control));
+    s.run(&mut Cluster::default(), 1);
+    s
+}
+
+/// The JSON text inside export `x`, as a host sends it in `xj`.
+fn json_of(x: &str) -> String {
+    use base64::Engine as _;
+    let z = base64::engine::general_purpose::STANDARD
+        .decode(&x[1..])
+        .expect("base64");
+    String::from_utf8(miniz_oxide::inflate::decompress_to_vec_zlib(&z).expect("zlib"))
+        .expect("UTF-8")
+}
+
+/// `import_stack` of `x` and of the export rebuilt from `json` in two slots: their codes and
+/// the exports the game makes of what it imported.
+fn import_both(s: &Server, x: &str, json: &str) -> (i64, i64, String, String) {
+    s.eval(&format!(
+        r#"
+local bp = invsync_test_blueprint
+local inv = game.create_inventory(2)
+local a = inv[1].import_stack({x})
+local rebuilt = assert(bp.export_of({json}, helpers.encode_string))
+local b = inv[2].import_stack(rebuilt)
+local ea, eb = inv[1].export_stack(), inv[2].export_stack()
+inv.destroy()
+return a, b, ea, eb
+"#,
+        x = long_string(x),
+        json = long_string(json),
+    ))
+}
+
+#[test]
+fn every_blueprint_book_and_planner_of_bp_imports_the_same_through_its_json() {
+    let s = server_with(|control| config(&control, 0, false));
+    let p = sample(SampleKind::Bp, 1);
+    let mut kinds = std::collections::BTreeMap::new();
+    let mut exports: Vec<(String, String)> = p
+        .inventories
+        .main
+        .iter()
+        .filter_map(|st| Some((st.name.clone(), st.export.clone()?)))
+        .collect();
+    let upgrade = r#"{"upgrade_planner":{"item":"upgrade-planner","label":"Belts","settings":{"mappers":[{"from":{"name":"transport-belt","type":"entity"},"index":0,"to":{"name":"fast-transport-belt","type":"entity"}}]},"version":562949954994181}}"#;
+    exports.push((
+        "upgrade-planner".into(),
+        format!(
+            "0{}",
+            s.eval::<String>(&format!(
+                "return helpers.encode_string({})",
+                long_string(upgrade)
+            ))
+        ),
+    ));
+    for (name, x) in &exports {
+        let json = json_of(x);
+        let (a, b, ea, eb) = import_both(&s, x, &json);
+        assert_eq!((a, b), (0, 0), "{name}");
+        assert_eq!(ea, eb, "{name}: the same content, exported the same");
+        assert_eq!(exchange_json(&eb), exchange_json(x), "{name}");
+        *kinds.entry(name.clone()).or_insert(0) += 1;
+    }
+    for kind in [
+        "blueprint",
+        "blueprint-book",
+        "deconstruction-planner",
+        "upgrade-planner",
+    ] {
+        assert!(kinds.contains_key(kind), "{kind} in {kinds:?}");
+    }
+}
+
+#[test]
+fn what_cannot_be_rebuilt_is_refused_with_the_reason() {
+    // the game's encode_string may fail ("nil if the encode failed")
+    let s = server_with(|control| GameConfig {
+        encode_string_fails_above: Some(100),
+        ..config(&control, 0, false)
+    });
+    let long = format!(r#"{{"blueprint":{{"label":"{}"}}}}"#, "z".repeat(200));
+    let code = |json: &str| {
+        s.eval::<(Option<String>, Option<String>)>(&format!(
+            "return invsync_test_blueprint.export_of({json}, helpers.encode_string)"
+        ))
+    };
+    assert_eq!(
+        code(&long_string(&long)),
+        (None, Some("helpers.encode_string refused 'xj'".into()))
+    );
+    assert_eq!(code("7"), (None, Some("'xj' must be a string".into())));
+    assert_eq!(code("''"), (None, Some("'xj' is empty".into())));
+    assert_eq!(
+        code("string.rep('a', 4 * 1024 * 1024 + 1)"),
+        (None, Some("'xj' is 4194305 bytes, over 4194304".into()))
+    );
+    // a short one is rebuilt; JSON the game cannot import is refused by import_stack (code 1)
+    let (text, why): (Option<String>, Option<String>) =
+        s.eval(r#"return invsync_test_blueprint.export_of('{"car":{}}', helpers.encode_string)"#);
+    assert_eq!(why, None);
+    let text = text.unwrap();
+    assert_eq!(exchange_json(&text), serde_json::json!({"car": {}}));
+    let refused: i64 = s.eval(&format!(
+        "local inv = game.create_inventory(1) local c = inv[1].import_stack({}) inv.destroy() return c",
+        long_string(&text)
+    ));
+    assert_eq!(refused, 1);
+}
+
+#[test]
+fn the_module_declares_export_json_only_when_set() {
+    for (settings, declared) in [
+        ("", false),
+        ("export_json = false", false),
+        ("export_json = true", true),
+    ] {
+        let mut c = Cluster::default();
+        let mut a = Server::new("alpha", config(&control_with(settings), 0, false));
+        a.run(&mut c, 1);
+        let announced = a.caps.clone().expect("announced at start");
+        assert_eq!(
+            announced.get("export_json").is_some(),
+            declared,
+            "{settings}: {announced}"
+        );
+        let answer = a.command(&mut c, &call_command("caps", &[]));
+        let caps = invsync_codec::Capabilities::from_json(answer.trim_end())
+            .unwrap_or_else(|e| panic!("{settings}: {e}: {answer}"));
+        assert_eq!(caps.export_json, declared, "{settings}: {answer}");
+    }
+}
