@@ -17,10 +17,13 @@
 #![warn(missing_docs)]
 #![warn(unreachable_pub)]
 
+mod dense;
+mod document;
 mod logistics;
 mod player;
 mod sample;
 
+pub use dense::{MAX_SLOT, MAX_STACKS};
 pub use logistics::{
     COMPARATORS, LogisticRequest, LogisticSection, Logistics, MAX_LOGISTIC_SECTIONS,
     MAX_LOGISTIC_SLOT, MAX_SECTION_FILTERS,

@@ -3,6 +3,10 @@
 //! This is a typed view of the JSON payload, kept apart from the framing, which carries any bytes.
 //! The game writes it with `helpers.table_to_json`, which cannot tell an empty object from an
 //! empty array, so every list and map here accepts both `[]` and `{}` when empty.
+//!
+//! The serde derives here are format 1's members (stacks with long keys, no `format`);
+//! [`PlayerData::from_json`] and [`PlayerData::to_json`] handle the document and its format
+//! (`document.rs`), and the dense stacks of format 2 (`dense.rs`).
 
 use std::collections::BTreeMap;
 
@@ -10,14 +14,15 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::logistics::Logistics;
 
-/// The format version of [`PlayerData`] this crate reads and writes.
-pub const PLAYER_DATA_FORMAT: u32 = 1;
+/// The format version of [`PlayerData`] this crate writes ([`PlayerData::to_json`]); it reads
+/// this one and format 1.
+pub const PLAYER_DATA_FORMAT: u32 = 2;
 
-/// One player's synced data.
+/// One player's synced data: what a payload of either format means (its stacks one per slot,
+/// runs expanded). The format is a property of the text, not of the data: [`PlayerData::to_json`]
+/// writes [`PLAYER_DATA_FORMAT`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PlayerData {
-    /// [`PLAYER_DATA_FORMAT`].
-    pub format: u32,
     /// The player's name.
     pub name: String,
     /// Player colour.
@@ -216,6 +221,10 @@ pub struct Stack {
     /// `export_stack` string of a blueprint, book or planner item.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub export: Option<String>,
+    /// The JSON text of a blueprint-like item, for the game to make its export string from
+    /// (format 2's `xj`, host -> game only, issue 16 part 3). Never together with `export`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub export_json: Option<String>,
     /// The equipment in the grid of an armor item, by position (row, then column).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grid: Option<Vec<Equipment>>,
@@ -272,6 +281,7 @@ impl Stack {
             ammo: None,
             spoil_percent: None,
             export: None,
+            export_json: None,
             grid: None,
             label: None,
             label_color: None,
@@ -284,14 +294,24 @@ impl Stack {
 }
 
 impl PlayerData {
-    /// Parses the JSON the game wrote.
+    /// Parses player data of format 1 or 2, checked against the bounds of docs/PLAYER_DATA.md;
+    /// an error names where and why (`inventories.main[3]: run 0 is not >= 1`).
     pub fn from_json(bytes: &[u8]) -> Result<Self, serde_json::Error> {
-        serde_json::from_slice(bytes)
+        crate::document::parse(bytes)
     }
 
-    /// Writes compact JSON, as the game does.
+    /// Writes compact JSON in format 2 ([`PLAYER_DATA_FORMAT`]): equal stacks in consecutive
+    /// slots as one entry with a run, plain stacks as arrays. Data outside the bounds (a stack
+    /// of an inventory without a slot, slots out of order) is written as it is, and
+    /// [`PlayerData::from_json`] refuses the text.
     pub fn to_json(&self) -> String {
-        serde_json::to_string(self).expect("player data serializes")
+        crate::document::write(self)
+    }
+
+    /// Writes compact JSON in format 1 (one object per stack, long keys), which stores written
+    /// before format 2 hold: for comparisons, and for tools that need the old form.
+    pub fn to_json_format_1(&self) -> String {
+        crate::document::write_format_1(self)
     }
 
     /// Every stack, inventory by inventory, then the crafting queue's ingredients, then the
@@ -366,7 +386,6 @@ mod tests {
     #[test]
     fn round_trips() {
         let mut p = PlayerData {
-            format: PLAYER_DATA_FORMAT,
             name: "alice".into(),
             color: Some(Color {
                 r: 1.0,
