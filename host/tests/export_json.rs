@@ -35,6 +35,36 @@ fn bp_format2() -> (String, Vec<String>) {
 }
 
 #[test]
+fn the_bp_sample_as_stored_has_every_export_rewritten() {
+    let p = sample(SampleKind::Bp, 1);
+    let stored = p.to_json();
+    let r = rewrite_exports(stored.as_bytes(), usize::MAX).expect("format 2 with exports");
+    let exports = p.stacks().filter(|s| s.export.is_some()).count();
+    assert!(exports >= 20, "{exports}");
+    assert_eq!((r.rewritten, r.kept), (exports, 0));
+    // the same player, each export's JSON in its place
+    let mut back = invsync_player_data::PlayerData::from_json(&r.data).unwrap();
+    assert_eq!(
+        back.stacks().filter(|s| s.export_json.is_some()).count(),
+        exports
+    );
+    for s in back.inventories.main.iter_mut() {
+        if let Some(json) = s.export_json.take() {
+            s.export = Some(export_of(json.as_bytes()));
+        }
+    }
+    for (got, want) in back.inventories.main.iter().zip(&p.inventories.main) {
+        let mut got = got.clone();
+        if let (Some(g), Some(w)) = (&got.export, &want.export) {
+            assert_eq!(export_json(g), export_json(w));
+            got.export = want.export.clone();
+        }
+        assert_eq!(&got, want);
+    }
+    assert_eq!(back.inventories.main.len(), p.inventories.main.len());
+}
+
+#[test]
 fn every_export_of_the_bp_sample_becomes_its_json() {
     let (doc, exports) = bp_format2();
     let r = rewrite_exports(doc.as_bytes(), usize::MAX).expect("rewritten");
