@@ -36,8 +36,8 @@ fn sqlite_cycles_are_counted_and_reported() {
     assert_eq!(s["upload"]["count"], 7, "{s:#}");
     assert_eq!(s["bare"]["ops"], 7, "{s:#}");
     assert!(
-        s["data_bytes"].as_u64().unwrap() > 150_000,
-        "the rep sample: {s:#}"
+        s["data_bytes"].as_u64().unwrap() > 10_000,
+        "the rep sample (about 14 kB in format 2): {s:#}"
     );
     let stored = s["stored_bytes"].as_u64().unwrap();
     assert!(

@@ -30,7 +30,8 @@ fn sample_encode_decode_round_trips_every_kind_and_method() {
     for kind in ["small", "bp"] {
         let sample = invsync(&["sample", "--kind", kind, "--seed", "4"], b"");
         assert!(sample.status.success());
-        assert!(sample.stdout.len() > 1000);
+        // about 1 kB for small in format 2: more than one frame of 700 bytes either way
+        assert!(sample.stdout.len() > 900);
         for method in ["auto", "raw", "lz4", "zlib"] {
             let frames = invsync(
                 &["frames", "encode", "--method", method, "--max-frame", "700"],

@@ -29,43 +29,17 @@ pub fn total(counts: &Counts) -> i64 {
     counts.values().sum()
 }
 
-/// The items of a PLAYER_DATA document: the five character inventories and the cursor, the
-/// same places `/emulator items` counts (equipment inside armor grids and the contents of a
-/// crafting queue are not counted, by either side).
+/// The items of a PLAYER_DATA document of either format: the five character inventories and
+/// the cursor, the same places `/emulator items` counts (equipment inside armor grids and the
+/// contents of items with an inventory are not counted, by either side), and the crafting
+/// queue's ingredients and the stacks a game could not place, which are the player's items too
+/// (PLAYER_DATA.md).
 pub fn count_data(json: &[u8]) -> anyhow::Result<Counts> {
-    let v: Value = serde_json::from_slice(json)?;
+    let data = invsync_player_data::PlayerData::from_json(json)?;
     let mut counts = Counts::new();
-    let mut stack = |s: &Value| {
-        if let (Some(name), Some(n)) = (s["name"].as_str(), s["count"].as_i64()) {
-            add(
-                &mut counts,
-                name,
-                s["quality"].as_str().unwrap_or("normal"),
-                n,
-            );
-        }
-    };
-    if let Some(invs) = v["inventories"].as_object() {
-        for list in invs.values() {
-            for s in list.as_array().into_iter().flatten() {
-                stack(s);
-            }
-        }
-    }
-    if v["cursor"].is_object() {
-        stack(&v["cursor"]);
-    }
-    // the crafting queue's ingredients and the stacks a game could not place are the
-    // player's items too (PLAYER_DATA.md)
-    for s in v["crafting"]["ingredients"]
-        .as_array()
-        .into_iter()
-        .flatten()
-    {
-        stack(s);
-    }
-    for s in v["unplaced"].as_array().into_iter().flatten() {
-        stack(s);
+    for s in data.stacks() {
+        let quality = s.quality.as_deref().unwrap_or("normal");
+        add(&mut counts, &s.name, quality, i64::from(s.count));
     }
     Ok(counts)
 }
@@ -231,6 +205,15 @@ mod tests {
     fn data_and_item_lists_count_alike() {
         let data = br#"{"format":1,"name":"a","inventories":{"main":[{"slot":1,"name":"iron-plate","count":5},{"slot":2,"name":"iron-plate","count":3,"quality":"rare"}],"guns":[],"ammo":[{"slot":1,"name":"rocket","count":2}]},"cursor":{"name":"iron-plate","count":1}}"#;
         let c = count_data(data).unwrap();
+        // the same stacks in format 2: a run, an array with a quality
+        let dense = br#"{"format":2,"name":"a","inventories":{"main":[[1,"iron-plate",5],[2,"iron-plate",3,1,"rare"]],"ammo":[[1,"rocket",1,2]]},"cursor":[0,"iron-plate",1]}"#;
+        let mut twice = count_data(dense).unwrap();
+        merge(&mut twice, &c, 1);
+        assert_eq!(
+            twice,
+            parse_counts(&serde_json::json!(
+            {"iron-plate": {"normal": 12, "rare": 6}, "rocket": {"normal": 4}}))
+        );
         let items: Value =
             serde_json::json!({"iron-plate": {"normal": 6, "rare": 3}, "rocket": {"normal": 2}});
         assert_eq!(c, parse_counts(&items));

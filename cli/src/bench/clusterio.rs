@@ -250,11 +250,18 @@ mod tests {
     fn the_rep_sample_shrinks_to_a_tenth_and_keeps_every_item() {
         let protos = Prototypes::default();
         let p = sample(SampleKind::Rep, 1);
-        let ours = p.to_json().len();
+        let long = p.to_json_format_1().len();
         let text = player_json(&p, &protos);
         assert!(
-            text.len() * 5 < ours,
-            "runs of full stacks compress: {} of {ours} bytes",
+            text.len() * 5 < long,
+            "runs of full stacks compress: {} of {long} bytes",
+            text.len()
+        );
+        // and format 2, with runs of its own, is smaller still
+        let dense = p.to_json().len();
+        assert!(
+            dense < text.len(),
+            "format 2: {dense} of {} bytes",
             text.len()
         );
         // every item is in the form: count the slots each entry stands for
