@@ -96,7 +96,7 @@ pub(crate) fn read_list(value: Value, format: Format, slots: Slots) -> Result<Ve
     // The lowest slot the next entry may start at.
     let mut free = 1u32;
     for (i, item) in items.into_iter().enumerate() {
-        let e = read_entry(item, format, slots)
+        let e = read_entry(item, format)
             .and_then(|e| check_entry(e, slots, &mut free))
             .map_err(|why| format!("[{}]{why}", i + 1))?;
         out.push(e);
@@ -106,14 +106,14 @@ pub(crate) fn read_list(value: Value, format: Format, slots: Slots) -> Result<Ve
 
 /// Reads the one stack of the cursor; its error is below the cursor's path.
 pub(crate) fn read_one(value: Value, format: Format) -> Result<Entry, String> {
-    read_entry(value, format, Slots::Slotless).and_then(|e| check_entry(e, Slots::Slotless, &mut 1))
+    read_entry(value, format).and_then(|e| check_entry(e, Slots::Slotless, &mut 1))
 }
 
 /// Reads one entry, its slot as written (an object's missing `s` or `slot` is `None`).
-fn read_entry(value: Value, format: Format, slots: Slots) -> Result<Entry, String> {
+fn read_entry(value: Value, format: Format) -> Result<Entry, String> {
     match (format, value) {
         (Format::Two, Value::Array(a)) => read_array(a),
-        (Format::Two, Value::Object(m)) => read_object(m, slots),
+        (Format::Two, Value::Object(m)) => read_object(m),
         (Format::One, Value::Object(m)) => read_object_1(m),
         (Format::Two, _) => Err(": expected a stack, an array or an object".into()),
         (Format::One, _) => Err(": expected a stack object".into()),
@@ -157,7 +157,7 @@ fn read_array(a: Vec<Value>) -> Result<Entry, String> {
 
 /// A format 2 object stack: its short keys become the [`Stack`] members (other keys are
 /// ignored, as format 1 ignores unknown members).
-fn read_object(mut m: Map<String, Value>, slots: Slots) -> Result<Entry, String> {
+fn read_object(mut m: Map<String, Value>) -> Result<Entry, String> {
     for (short, what) in [("n", "name"), ("c", "count")] {
         if !m.contains_key(short) {
             return Err(format!(": an object stack without '{short}' ({what})"));
@@ -174,11 +174,7 @@ fn read_object(mut m: Map<String, Value>, slots: Slots) -> Result<Entry, String>
     }
     let mut stack: Stack =
         serde_json::from_value(Value::Object(long)).map_err(|e| format!(": {e}"))?;
-    stack.slot = match (slot, slots) {
-        // the slotless check below sees 0 as "no slot", like an array's
-        (None, Slots::Slotless) => Some(0),
-        (slot, _) => slot,
-    };
+    stack.slot = slot;
     Ok(Entry {
         stack,
         run: run.unwrap_or(1),
