@@ -8,13 +8,17 @@
 --- * `reader(...)` + `read_step(job, budget)`: visits every slot of the character's main,
 ---   guns, ammo, armor and trash inventories (with the equipment grids of armor, and the slot
 ---   filters of an inventory that has any), a budget at a
----   time, keeping each stack as a plain table; then writes the JSON text piece by piece (the
----   order of keys is fixed, so two servers write the same bytes for the same data); then
+---   time, keeping each stack as a plain table; then writes the JSON text piece by piece, in
+---   format 2 (equal stacks in consecutive slots merged into one entry with a run, plain stacks
+---   as arrays; the order of keys is fixed, so two servers write the same bytes); then
 ---   checksums it (the fingerprint that tells "unchanged" at the next join). `capture(job)`
 ---   does the visiting at once, for a leaving player whose character the game hides after
 ---   the event. The crafting queue is read when the job is made: cancelled into the inventory
 ---   (room made), recorded with the items it held, and queued again (`take_crafting`).
---- * `writer(...)` + `write_step(job, budget)`: clears the character, sets colours and
+--- * `writer(...)` + `write_step(job, budget)`: reads format 1 or 2; format 2's stacks are first
+---   checked whole against the bounds of PLAYER_DATA.md, a budget at a time and before any run
+---   is expanded, and a malformed payload is refused before anything is written. Then it
+---   clears the character, sets colours and
 ---   bonuses, then places the stacks, a budget at a time: armor first (it adds main slots),
 ---   each inventory's slot filters before its stacks, each stack into its own slot only if that
 ---   slot is empty. Items the game does not know (a
@@ -27,8 +31,10 @@
 ---
 --- Work units (one unit: about one byte checksummed; its time is measured in scenario/README.md,
 --- "Budgets"): visiting a slot costs SLOT_COST,
---- reading or writing a stack STACK_COST plus one unit per EXPORT_BYTES of its export string,
---- and checksumming CRC_BYTES bytes one unit. The API-call costs are estimates (see
+--- reading or writing a stack STACK_COST plus one unit per EXPORT_BYTES of its export string
+--- (a run of format 2 expands as it is written: each of its stacks is charged), writing an
+--- entry's JSON JSON_COST and MERGE_COST per stack it merges, checking a format-2 entry
+--- ENTRY_COST, and checksumming CRC_BYTES bytes one unit. The API-call costs are estimates (see
 --- scenario/README.md, "Budgets").
 
 local json = require("invsync.json")
@@ -39,8 +45,8 @@ local quote, number = json.quote, json.number
 
 local player_data = {}
 
---- The format version written and accepted.
-player_data.FORMAT = 1
+--- The format version written (PLAYER_DATA.md: format 2, dense stacks).
+player_data.FORMAT = 2
 
 --- Units for visiting a slot (two API calls: the slot, `valid_for_read`).
 player_data.SLOT_COST = 8
@@ -313,43 +319,129 @@ local function grid_json(grid)
   return "[" .. concat(parts, ",") .. "]"
 end
 
---- The JSON object of a stack table, with `slot` first when given.
+--- Whether stack table `e` is plain (a name, a count and at most a quality): format 2 writes
+--- it as an array.
+local function is_plain(e)
+  return not (e.health or e.durability or e.ammo or e.spoil_percent or e.export or e.grid or e.more)
+end
+
+local list_json
+
+--- The format-2 JSON of stack table `e` (PLAYER_DATA.md): `[slot, name, count, run?, quality?]`
+--- for a plain stack, else an object with the short keys in their fixed order. `slot` is nil
+--- for a slotless stack (0 in an array, no `s` in an object), `run` nil for a run of 1.
 ---@param e table
 ---@param slot number|nil
+---@param run number|nil
 ---@return string
-function player_data.stack_json(e, slot)
-  local parts = { slot and format('{"slot":%d,"name":%s,"count":%d', slot, quote(e.name), e.count)
-    or format('{"name":%s,"count":%d', quote(e.name), e.count) }
-  if e.quality then parts[#parts + 1] = ',"quality":' .. quote(e.quality) end
-  if e.health then parts[#parts + 1] = ',"health":' .. number(e.health) end
-  if e.durability then parts[#parts + 1] = ',"durability":' .. number(e.durability) end
-  if e.ammo then parts[#parts + 1] = ',"ammo":' .. number(e.ammo) end
-  if e.spoil_percent then parts[#parts + 1] = ',"spoil_percent":' .. number(e.spoil_percent) end
-  if e.export then parts[#parts + 1] = ',"export":' .. quote(e.export) end
-  if e.grid then parts[#parts + 1] = ',"grid":' .. grid_json(e.grid) end
+function player_data.stack_json(e, slot, run)
+  if is_plain(e) then
+    local head = format("[%d,%s,%d", slot or 0, quote(e.name), e.count)
+    if e.quality then return format("%s,%d,%s]", head, run or 1, quote(e.quality)) end
+    if run then return format("%s,%d]", head, run) end
+    return head .. "]"
+  end
+  local parts = { "{" }
+  if slot then parts[#parts + 1] = format('"s":%d,', slot) end
+  if run then parts[#parts + 1] = format('"r":%d,', run) end
+  parts[#parts + 1] = format('"n":%s,"c":%d', quote(e.name), e.count)
+  if e.quality then parts[#parts + 1] = ',"q":' .. quote(e.quality) end
+  if e.health then parts[#parts + 1] = ',"h":' .. number(e.health) end
+  if e.durability then parts[#parts + 1] = ',"d":' .. number(e.durability) end
+  if e.ammo then parts[#parts + 1] = ',"a":' .. number(e.ammo) end
+  if e.spoil_percent then parts[#parts + 1] = ',"p":' .. number(e.spoil_percent) end
+  if e.export then parts[#parts + 1] = ',"x":' .. quote(e.export) end
+  if e.grid then parts[#parts + 1] = ',"g":' .. grid_json(e.grid) end
   -- the rare fields are kept in `more`, so that a plain stack costs one look-up for them all
   local m = e.more
   if m then
-    if m.label then parts[#parts + 1] = ',"label":' .. quote(m.label) end
+    if m.label then parts[#parts + 1] = ',"l":' .. quote(m.label) end
     local c = m.label_color
     if c then
-      parts[#parts + 1] = format(',"label_color":{"r":%s,"g":%s,"b":%s,"a":%s}', number(c.r), number(c.g),
+      parts[#parts + 1] = format(',"lc":{"r":%s,"g":%s,"b":%s,"a":%s}', number(c.r), number(c.g),
         number(c.b), number(c.a))
     end
-    if m.allow_manual_label_change == false then parts[#parts + 1] = ',"allow_manual_label_change":false' end
-    if m.tags then parts[#parts + 1] = ',"tags":' .. value_json(m.tags, 1) end
-    if m.custom_description then
-      parts[#parts + 1] = ',"custom_description":' .. value_json(m.custom_description, 1)
-    end
-    if m.inventory then
-      local inner = {}
-      for i = 1, #m.inventory do inner[i] = player_data.stack_json(m.inventory[i], m.inventory[i].slot) end
-      parts[#parts + 1] = ',"inventory":[' .. concat(inner, ",") .. "]"
-    end
+    if m.allow_manual_label_change == false then parts[#parts + 1] = ',"lm":false' end
+    if m.tags then parts[#parts + 1] = ',"t":' .. value_json(m.tags, 1) end
+    if m.custom_description then parts[#parts + 1] = ',"cd":' .. value_json(m.custom_description, 1) end
+    if m.inventory then parts[#parts + 1] = ',"i":[' .. list_json(m.inventory) .. "]" end
   end
   parts[#parts + 1] = "}"
   return concat(parts)
 end
+
+--- Units for comparing a plain stack with the entry before it (a few field look-ups).
+player_data.MERGE_COST = 8
+
+--- The format-2 entry that starts at `list[k]` (stack tables with slots, in increasing slot
+--- order): the stacks equal to it in the slots right after it are merged into its run.
+--- `body` is the slotless JSON of `list[k]` when a previous call made it (an object stack).
+--- Returns the entry's JSON, the index after the run, the units spent, and the slotless
+--- JSON of the stack at that index when it was made (for the next call).
+---@param list table
+---@param k number
+---@param body string|nil
+---@return string
+---@return number
+---@return number
+---@return string|nil
+function player_data.entry_json(list, k, body)
+  local e, n = list[k], #list
+  local slot, j = e.slot, k + 1
+  if is_plain(e) then
+    local name, count, quality = e.name, e.count, e.quality
+    while j <= n do
+      local f = list[j]
+      if f.slot ~= slot + j - k or f.name ~= name or f.count ~= count or f.quality ~= quality or not is_plain(f) then
+        break
+      end
+      j = j + 1
+    end
+    local run = j - k
+    return player_data.stack_json(e, slot, run > 1 and run or nil), j,
+      player_data.JSON_COST + (j - k) * player_data.MERGE_COST, nil
+  end
+  -- an object stack: equal when its JSON is (tags are written with sorted keys)
+  body = body or player_data.stack_json(e)
+  local spent, next_body = player_data.JSON_COST + floor(#body / player_data.EXPORT_JSON_BYTES), nil
+  while j <= n do
+    local f = list[j]
+    if f.slot ~= slot + j - k or is_plain(f) then break end
+    local other = player_data.stack_json(f)
+    spent = spent + player_data.JSON_COST + floor(#other / player_data.EXPORT_JSON_BYTES)
+    if other ~= body then
+      next_body = other
+      break
+    end
+    j = j + 1
+  end
+  local run = j - k
+  local text = format(run > 1 and '{"s":%d,"r":%d,' or '{"s":%d,', slot, run) .. body:sub(2)
+  return text, j, spent, next_body
+end
+
+--- The format-2 JSON of a list of stack tables (without its brackets): with their slots and
+--- runs merged, or slotless (`slotted` false: the crafting ingredients, `unplaced`).
+---@param list table
+---@param slotted boolean|nil
+---@return string
+function list_json(list, slotted)
+  local out, k, body = {}, 1, nil
+  if slotted == false then
+    for i = 1, #list do out[i] = player_data.stack_json(list[i]) end
+    return concat(out, ",")
+  end
+  while k <= #list do
+    local text, _
+    text, k, _, body = player_data.entry_json(list, k, body)
+    out[#out + 1] = text
+  end
+  return concat(out, ",")
+end
+player_data.list_json = list_json
+
+--- The number members of a stack that `check_stack` checks alike.
+local NUMBER_FIELDS = { "health", "durability", "ammo" }
 
 --- Checks a stack table from a payload; returns it normalised (a new table) or nil and why.
 ---@param e any
@@ -375,7 +467,8 @@ function player_data.check_stack(e, where, depth)
     if type(e.quality) ~= "string" then return nil, where .. " (" .. name .. "): 'quality' must be a string" end
     if e.quality ~= "normal" then out.quality = e.quality end
   end
-  for _, field in ipairs({ "health", "durability", "ammo" }) do
+  for i = 1, #NUMBER_FIELDS do
+    local field = NUMBER_FIELDS[i]
     local v = e[field]
     if v ~= nil then
       if type(v) ~= "number" or v ~= v then return nil, where .. " (" .. name .. "): '" .. field .. "' must be a number" end
@@ -392,6 +485,11 @@ function player_data.check_stack(e, where, depth)
   if e.export ~= nil then
     if type(e.export) ~= "string" then return nil, where .. " (" .. name .. "): 'export' must be a string" end
     out.export = e.export
+  end
+  if e.export_json ~= nil then
+    -- format 2's `xj` (host -> game): carried for the blueprint import of issue 16 part 3
+    if type(e.export_json) ~= "string" then return nil, where .. " (" .. name .. "): 'xj' must be a string" end
+    out.export_json = e.export_json
   end
   if e.grid ~= nil then
     if type(e.grid) ~= "table" then return nil, where .. " (" .. name .. "): 'grid' must be a list" end
@@ -770,13 +868,12 @@ end
 ---@param c table
 ---@return string
 function player_data.crafting_json(c)
-  local q, g = {}, {}
+  local q = {}
   for i = 1, #c.queue do
     q[i] = format('{"recipe":%s,"count":%d}', quote(c.queue[i].recipe), c.queue[i].count)
   end
-  for i = 1, #c.ingredients do g[i] = player_data.stack_json(c.ingredients[i]) end
   return format('{"queue":[%s],%s"ingredients":[%s]}', concat(q, ","),
-    c.progress and ('"progress":' .. number(c.progress) .. ",") or "", concat(g, ","))
+    c.progress and ('"progress":' .. number(c.progress) .. ",") or "", list_json(c.ingredients, false))
 end
 
 --- Recreates the crafting queue `c` (from a payload) on `character`: the ingredients go into
@@ -1175,11 +1272,7 @@ function player_data.reader(player, character, cursor, bonuses, unplaced, kept_l
   local tail = {}
   if crafting then tail[#tail + 1] = ',"crafting":' .. player_data.crafting_json(crafting) end
   if cursor then tail[#tail + 1] = ',"cursor":' .. player_data.stack_json(cursor) end
-  if unplaced and #unplaced > 0 then
-    local list = {}
-    for i = 1, #unplaced do list[i] = player_data.stack_json(unplaced[i]) end
-    tail[#tail + 1] = ',"unplaced":[' .. concat(list, ",") .. "]"
-  end
+  if unplaced and #unplaced > 0 then tail[#tail + 1] = ',"unplaced":[' .. list_json(unplaced, false) .. "]" end
   return {
     character = character, phase = "slots", inv = 1, slot = 1, k = 1, debt = debt,
     captured = {}, filters = {}, parts = { head }, items = {}, stacks = 0,
@@ -1293,23 +1386,22 @@ function player_data.read_step(job, budget)
       if not left then return nil, err, budget end
     elseif job.phase == "json" then
       local list = job.captured[job.inv] or {}
-      local k, items = job.k, job.items
+      local k, items, body = job.k, job.items, job.body
       while k <= #list and left > 0 do
-        local e = list[k]
-        local text = player_data.stack_json(e, e.slot)
+        -- one entry per run of equal stacks; its units cover the stacks compared (an object
+        -- stack, its export string, tags or contents, by the JSON it makes)
+        local text, after, spent
+        text, after, spent, body = player_data.entry_json(list, k, body)
         items[#items + 1] = text
-        left = left - player_data.JSON_COST
-        if e.export then left = left - floor(#e.export / player_data.EXPORT_JSON_BYTES) end
-        -- tags and an item's contents are written at once: charged by the JSON they make
-        if e.more then left = left - floor(#text / player_data.EXPORT_JSON_BYTES) end
-        k = k + 1
+        left = left - spent
+        k = after
       end
-      job.k = k
+      job.k, job.body = k, body
       if k > #list then
         local parts = job.parts
         parts[#parts + 1] = (job.inv > 1 and "," or "") .. quote(invs[job.inv].key) .. ":[" .. concat(items, ",") .. "]"
-        job.stacks = job.stacks + #items
-        job.items = {}
+        job.stacks = job.stacks + #list
+        job.items, job.body = {}, nil
         job.captured[job.inv] = nil
         job.inv, job.k = job.inv + 1, 1
         if job.inv > #invs then
@@ -1341,6 +1433,264 @@ function player_data.read_step(job, budget)
   return false, nil, budget - left
 end
 
+-- Format 2: reading dense stacks --------------------------------------------------------
+
+--- Bounds of format 2 (PLAYER_DATA.md): the last slot (and so the longest run), and the most
+--- stacks a payload may expand to, checked before anything is expanded.
+player_data.MAX_SLOT = 65535
+player_data.MAX_EXPANDED = 65535 * 8
+--- Units for normalising one format-2 entry (checking it, making its stack table), and for
+--- each stack of an item's inventory expanded from a run.
+player_data.ENTRY_COST = 48
+
+--- The members of an object stack and the stack-table field each gives (`s`, `r` and `i` are
+--- read apart; other keys are ignored, as format 1 ignores unknown members).
+local SHORT_KEYS = {
+  n = "name", c = "count", q = "quality", h = "health", d = "durability", a = "ammo", p = "spoil_percent",
+  x = "export", xj = "export_json", g = "grid", l = "label", lc = "label_color",
+  lm = "allow_manual_label_change", t = "tags", cd = "custom_description",
+}
+
+--- A value of the payload as an error shows it (as JSON, roughly).
+local function shown(v)
+  if type(v) == "string" then return quote(v) end
+  if type(v) == "number" and v == floor(v) and v > -1e15 and v < 1e15 then return format("%d", v) end
+  return tostring(v)
+end
+
+--- The largest slot, count or run a stack may name (a `uint32`).
+local MAX_U32 = 4294967295
+
+--- Whether `v` is a whole number that fits a `uint32` (the slot, count and run of a stack);
+--- and, if not, why not, for an error below `where`.
+local function is_uint(v, what)
+  if type(v) == "number" and v == floor(v) and v >= 0 and v <= MAX_U32 then return true end
+  return false, format(": the %s is %s, not a whole number in 0..=4294967295", what, shown(v))
+end
+
+--- The members of a format-2 array stack, in order.
+local ARRAY_MEMBERS = { "slot", "name", "count", "run", "quality" }
+
+--- The stack table of a format-2 array `[slot, name, count, run?, quality?]`, its slot and its
+--- run; or nil and why not (after the entry's place in the payload).
+local function from_array(v)
+  local n = 0
+  for _ in pairs(v) do n = n + 1 end
+  -- a null inside leaves a hole: then the last index tells the array's length
+  if n < 3 or n > 5 or v[n] == nil then
+    return nil, format(": a plain stack is [slot, name, count, run?, quality?], not an array of %d",
+      math.max(n, v[5] and 5 or v[4] and 4 or v[3] and 3 or 0))
+  end
+  local slot, name, count, run, quality = v[1], v[2], v[3], v[4], v[5]
+  -- the common case in one expression (this runs for most stacks of a payload)
+  if type(slot) == "number" and slot % 1 == 0 and slot >= 0 and slot <= MAX_U32
+    and type(name) == "string" and type(count) == "number" and count % 1 == 0 and count >= 0 and count <= MAX_U32
+    and (run == nil or (type(run) == "number" and run % 1 == 0 and run >= 0 and run <= MAX_U32))
+    and (quality == nil or type(quality) == "string") then
+    return { name = name, count = count, quality = quality }, slot, run or 1
+  end
+  -- else in the order of the array, so that the first wrong member is named
+  for i = 1, n do
+    local x, what = v[i], ARRAY_MEMBERS[i]
+    if x ~= nil then
+      if i == 2 or i == 5 then
+        if type(x) ~= "string" then return nil, format(": the %s is %s, not a string", what, shown(x)) end
+      else
+        local ok, why = is_uint(x, what)
+        if not ok then return nil, why end
+      end
+    end
+  end
+  return nil, ": not a plain stack"
+end
+
+--- The stack table of a format-2 object stack (without its `i`), its slot and its run; or nil
+--- and why not.
+local function from_object(v)
+  if v.n == nil then return nil, ": an object stack without 'n' (name)" end
+  if v.c == nil then return nil, ": an object stack without 'c' (count)" end
+  if v.s ~= nil then
+    local ok, why = is_uint(v.s, "slot")
+    if not ok then return nil, why end
+  end
+  if v.r ~= nil then
+    local ok, why = is_uint(v.r, "run")
+    if not ok then return nil, why end
+  end
+  -- the members present only (a few of the fifteen); whatever the order, the same table
+  local e = {}
+  for key, x in pairs(v) do
+    local long = SHORT_KEYS[key]
+    if long then e[long] = x end
+  end
+  if e.export ~= nil and e.export_json ~= nil then
+    return nil, ": both x (export) and xj (export_json); a stack has one"
+  end
+  return e, v.s, v.r or 1
+end
+
+--- Checks the slot and run of an entry against the bounds and the entries before it in its
+--- list (`list.after`: the last slot they take); returns nil, or why it is out of bounds.
+local function check_place(slot, run, slotted, list)
+  if run == 0 then return ": run 0 is not >= 1" end
+  if run > player_data.MAX_SLOT then return format(": run %d is past %d", run, player_data.MAX_SLOT) end
+  if not slotted then
+    if slot ~= nil and slot ~= 0 then return format(": a slotless stack has no slot (slot %d)", slot) end
+    if run ~= 1 then return format(": a slotless stack has no run (run %d)", run) end
+    return nil
+  end
+  if slot == nil then return ": a stack of an inventory without a slot" end
+  if slot < 1 or slot > player_data.MAX_SLOT then
+    return format(": slot %d is not in 1..=%d", slot, player_data.MAX_SLOT)
+  end
+  if slot <= list.after then
+    return format(": slot %d is not after slot %d, where the entry before ends", slot, list.after)
+  end
+  if slot + run - 1 > player_data.MAX_SLOT then
+    return format(": the run of %d from slot %d goes past %d", run, slot, player_data.MAX_SLOT)
+  end
+  list.after = slot + run - 1
+  return nil
+end
+
+local dense_list
+
+--- One format-2 entry `v` as a checked stack table (`check_stack`'s, with its slot when
+--- `slotted`) and its run; or nil and where and why it is malformed. `list.after` is the last
+--- slot the entries before it take; `ctx.room` counts down the stacks the payload may still
+--- expand to, `ctx.entries` counts the entries made; the list holding `v` is expanded
+--- `copies` times (the runs of the items it is inside).
+local function dense_entry(v, where, slotted, list, ctx, depth, copies)
+  if type(v) ~= "table" then return nil, where .. ": expected a stack, an array or an object" end
+  local array = v[1] ~= nil
+  local e, slot, run = (array and from_array or from_object)(v)
+  if not e then return nil, where .. slot end
+  local why = check_place(slot, run, slotted, list)
+  if why then return nil, where .. why end
+  e.slot = slotted and slot or nil
+  -- counted before anything is expanded: a run of an item with contents copies them
+  ctx.room = ctx.room - run * copies
+  if ctx.room < 0 then
+    return nil, format("%s: the payload expands to more than %d stacks", where, player_data.MAX_EXPANDED)
+  end
+  ctx.entries = ctx.entries + 1
+  if not array and v.i ~= nil then
+    local inner, err = dense_list(v.i, where .. ".i", ctx, depth + 1, copies * run)
+    if not inner then return nil, err end
+    e.inventory = inner
+  end
+  local out, err = player_data.check_stack(e, where, depth)
+  if not out then return nil, err end
+  return out, run
+end
+
+--- The format-2 list of an item's inventory `v` as checked stack tables, one per slot (it is
+--- small and written at once); or nil and where and why it is malformed.
+function dense_list(v, where, ctx, depth, copies)
+  if type(v) ~= "table" then return nil, where .. ": expected a list of stacks" end
+  local out, list = {}, { after = 0 }
+  for k = 1, #v do
+    local at = where .. "[" .. k .. "]"
+    local e, run = dense_entry(v[k], at, true, list, ctx, depth, copies)
+    if not e then return nil, run end
+    out[#out + 1] = e
+    for r = 1, run - 1 do out[#out + 1] = player_data.run_stack(e, r, at, depth) end
+    ctx.entries = ctx.entries + run - 1
+  end
+  return out
+end
+
+--- The stack of entry `e` of a list of stacks in slot `r` of its run (0: the entry's own
+--- slot), checked and new (`check_stack`); or nil and why it is malformed.
+---@param e any
+---@param r number
+---@param where string
+---@param depth number|nil
+---@return table|nil
+---@return string|nil
+function player_data.run_stack(e, r, where, depth)
+  local out, err = player_data.check_stack(e, where, depth)
+  if out and r > 0 then out.slot = out.slot + r end
+  return out, err
+end
+
+--- A job that normalises the stacks of format-2 payload `data` (`check_step`), every bound
+--- checked before anything is expanded (PLAYER_DATA.md).
+---@param data table
+---@return table
+function player_data.checker(data)
+  local todo = {}
+  local given = data.inventories or {}
+  for i = 1, #player_data.INVENTORIES do
+    local key = player_data.INVENTORIES[i].key
+    if given[key] ~= nil then
+      todo[#todo + 1] = { key = key, where = "inventories." .. key, value = given[key], slotted = true }
+    end
+  end
+  if data.cursor ~= nil then todo[#todo + 1] = { key = "cursor", where = "cursor", value = data.cursor } end
+  if data.unplaced ~= nil then todo[#todo + 1] = { key = "unplaced", where = "unplaced", value = data.unplaced } end
+  local c = data.crafting
+  if type(c) == "table" and c.ingredients ~= nil then
+    todo[#todo + 1] = { key = "ingredients", where = "crafting.ingredients", value = c.ingredients }
+  end
+  return {
+    todo = todo, t = 1, k = 1, after = 0, out = {}, runs = {},
+    room = player_data.MAX_EXPANDED, entries = 0,
+    dense = { inventories = {}, runs = {}, crafting = c },
+  }
+end
+
+--- Normalises for about `budget` units (ENTRY_COST an entry). Returns true when `job.dense`
+--- holds the payload's stacks as format 1 gives them (`{inventories = {key = list}, runs =
+--- {key = runs}, cursor, unplaced, crafting}`: the stack tables of `check_stack`; an
+--- inventory's runs, `runs[key][k]` for its entry k when longer than 1, are expanded as they
+--- are written, an item's inventory here), false when more calls are needed, or nil and where
+--- and why the payload is malformed; and the units spent.
+---@param job table
+---@param budget number
+---@return boolean|nil done
+---@return string|nil err
+---@return number spent
+function player_data.check_step(job, budget)
+  local left, todo, dense = budget, job.todo, job.dense
+  while job.t <= #todo do
+    local item = todo[job.t]
+    if item.key == "cursor" then
+      local e, err = dense_entry(item.value, "cursor", false, job, job, 1, 1)
+      if not e then return nil, err, budget - left end
+      dense.cursor = e
+      left = left - player_data.ENTRY_COST
+    else
+      local list, out = item.value, job.out
+      if type(list) ~= "table" then return nil, item.where .. ": expected a list of stacks", budget - left end
+      local k = job.k
+      while k <= #list do
+        if left <= 0 then
+          job.k = k
+          return false, nil, budget - left
+        end
+        local before = job.entries
+        local e, run = dense_entry(list[k], item.where .. "[" .. k .. "]", item.slotted, job, job, 1, 1)
+        if not e then return nil, run, budget - left end
+        out[k] = e
+        if run > 1 then job.runs[k] = run end
+        -- an item's inventory is expanded here: each of its stacks is an entry
+        left = left - (job.entries - before) * player_data.ENTRY_COST
+        k = k + 1
+      end
+      if item.slotted then
+        dense.inventories[item.key], dense.runs[item.key] = out, job.runs
+      elseif item.key == "unplaced" then
+        dense.unplaced = out
+      else
+        dense.crafting = { queue = dense.crafting.queue, progress = dense.crafting.progress, ingredients = out }
+      end
+    end
+    job.t, job.k, job.after, job.out, job.runs = job.t + 1, 1, 0, {}, {}
+  end
+  return true, nil, budget - left
+end
+
 -- Writing ------------------------------------------------------------------------------
 
 --- A job that writes decoded player data `data` into `character` (and colours into `player`).
@@ -1353,17 +1703,22 @@ end
 ---@return string|nil err
 function player_data.writer(player, character, data, bonuses)
   if type(data) ~= "table" then return nil, "the player data is not a JSON object" end
-  if data.format ~= player_data.FORMAT then
-    return nil, "the player data has format " .. tostring(data.format) .. ", this module reads format " .. player_data.FORMAT
+  if data.format ~= 1 and data.format ~= player_data.FORMAT then
+    return nil, "the player data has format " .. tostring(data.format) .. ", this module reads formats 1 and 2"
   end
   local inventories = data.inventories
   if inventories ~= nil and type(inventories) ~= "table" then return nil, "'inventories' is not an object" end
   -- checked whole before anything is written: bad logistics apply nothing
   local logistics, why = player_data.check_logistics(data.logistics)
   if not logistics then return nil, why end
+  local dense = data.format == 2
   return {
     player = player, character = character, data = data, bonuses = bonuses, logistics = logistics,
-    phase = "prepare", inv = 1, k = 1,
+    -- format 2's stacks are checked whole first, a budget at a time, and refused before
+    -- anything is written; `dense` then holds them normalised (`data` stays the payload: a
+    -- character that dies while it is written gets it again)
+    check = dense and player_data.checker(data) or nil, dense = nil,
+    phase = dense and "check" or "prepare", inv = 1, k = 1, r = 0,
     skipped = {}, overflow = {}, deferred = {}, cursor = nil, placed = 0,
   }
 end
@@ -1459,7 +1814,14 @@ function player_data.write_step(job, budget)
   local character = job.character
   while left > 0 do
     if not character.valid then return nil, "the character disappeared while it was being written", budget - left end
-    if job.phase == "prepare" then
+    -- where the stacks are: format 2's normalised, or format 1's payload
+    local stacks = job.dense or job.data
+    if job.phase == "check" then
+      local done, err, spent = player_data.check_step(job.check, left)
+      left = left - spent
+      if done == nil then return nil, "the player data is malformed: " .. err, budget - left end
+      if done then job.dense, job.check, job.phase = job.check.dense, nil, "prepare" end
+    elseif job.phase == "prepare" then
       local data = job.data
       set_colour(job.player, "color", data.color)
       set_colour(job.player, "chat_color", data.chat_color)
@@ -1485,16 +1847,18 @@ function player_data.write_step(job, budget)
       job.phase = "stacks"
     elseif job.phase == "stacks" then
       local spec = invs[order[job.inv]]
-      local list = job.data.inventories and job.data.inventories[spec.key]
+      local list = stacks.inventories and stacks.inventories[spec.key]
       if type(list) ~= "table" then list = {} end
+      local runs = job.dense and job.dense.runs[spec.key]
       local inv = inventory_of(character, spec.define)
       if job.k == 1 and inv and not job.filters_done then
         -- filters before the stacks (the armor, written first, has set the slot count)
         left = set_filters(job, inv, spec.key, left)
       end
-      local k = job.k
+      local k, r = job.k, job.r
       while job.filters_done ~= false and k <= #list and left > 0 do
-        local e, err = player_data.check_stack(list[k], spec.key .. "[" .. k .. "]")
+        -- a run of format 2 expands here, a stack per slot and per charge
+        local e, err = player_data.run_stack(list[k], r, spec.key .. "[" .. k .. "]")
         if not e then
           skip(job, list[k], err)
         elseif inv then
@@ -1505,9 +1869,10 @@ function player_data.write_step(job, budget)
         left = left - player_data.STACK_COST
         if e and e.export then left = left - floor(#e.export / player_data.EXPORT_BYTES) end
         if e and e.more then left = left - nested_count(e) * player_data.STACK_COST end
-        k = k + 1
+        r = r + 1
+        if r >= (runs and runs[k] or 1) then k, r = k + 1, 0 end
       end
-      job.k = k
+      job.k, job.r = k, r
       if job.filters_done ~= false and k > #list then
         job.inv, job.k, job.filters_done = job.inv + 1, 1, nil
         if job.inv > #order then job.phase = "unplaced" end
@@ -1515,7 +1880,7 @@ function player_data.write_step(job, budget)
     elseif job.phase == "unplaced" then
       -- stacks an earlier game could not place: placed anywhere if this game knows them,
       -- else skipped again (and carried on by the caller)
-      local list = job.data.unplaced
+      local list = stacks.unplaced
       if type(list) ~= "table" then list = {} end
       local k = job.k
       while k <= #list and left > 0 do
@@ -1543,15 +1908,15 @@ function player_data.write_step(job, budget)
       end
       job.k = k
       if k > #job.deferred then
-        if job.data.crafting ~= nil then
-          local ok, rest, skipped = pcall(player_data.give_crafting, character, job.data.crafting)
+        if stacks.crafting ~= nil then
+          local ok, rest, skipped = pcall(player_data.give_crafting, character, stacks.crafting)
           if ok then
             for i = 1, #rest do job.overflow[#job.overflow + 1] = rest[i] end
             for i = 1, #skipped do job.skipped[#job.skipped + 1] = skipped[i] end
           end
           left = left - player_data.STACK_COST * 4
         end
-        local c = job.data.cursor
+        local c = stacks.cursor
         if c ~= nil then
           local e, err = player_data.check_stack(c, "cursor")
           if not e then
@@ -1562,7 +1927,7 @@ function player_data.write_step(job, budget)
           end
         end
         job.phase = "done"
-        job.data = nil
+        job.data, job.dense = nil, nil
         return true, nil, budget - left
       end
     else

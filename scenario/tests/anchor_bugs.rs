@@ -178,7 +178,7 @@ fn leaving_in_the_map_view_with_a_crafting_queue_uploads_the_queue() {
     assert_eq!(
         up["crafting"],
         json!({"queue": [{"recipe": "iron-gear-wheel", "count": 10}],
-               "ingredients": [{"name": "iron-plate", "count": 20}]}),
+               "ingredients": [[0, "iron-plate", 20]]}),
         "{up}"
     );
     let mut b = server("beta");

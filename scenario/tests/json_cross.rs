@@ -4,39 +4,13 @@
 
 mod common;
 
+use common::from_lua;
 use mlua::{Function, Lua, Table, Value as LuaValue};
 use proptest::prelude::*;
 use serde_json::{Map, Number, Value};
 
 thread_local! {
     static LUA: Lua = common::lua();
-}
-
-/// Lua value -> serde value: a table with keys exactly 1..n (n > 0) is an array, any other
-/// table an object (so an empty one is `{}`).
-fn from_lua(v: &LuaValue) -> Value {
-    match v {
-        LuaValue::Nil => Value::Null,
-        LuaValue::Boolean(b) => Value::Bool(*b),
-        LuaValue::Integer(i) => Number::from_f64(*i as f64).map_or(Value::Null, Value::Number),
-        LuaValue::Number(n) => Number::from_f64(*n).map_or(Value::Null, Value::Number),
-        LuaValue::String(s) => Value::String(s.to_str().expect("UTF-8").to_string()),
-        LuaValue::Table(t) => {
-            let n = t.raw_len();
-            let count = t.clone().pairs::<LuaValue, LuaValue>().count();
-            if n > 0 && count == n {
-                Value::Array((1..=n).map(|i| from_lua(&t.raw_get(i).unwrap())).collect())
-            } else {
-                let mut m = Map::new();
-                for pair in t.clone().pairs::<String, LuaValue>() {
-                    let (k, v) = pair.unwrap();
-                    m.insert(k, from_lua(&v));
-                }
-                Value::Object(m)
-            }
-        }
-        other => panic!("unexpected {other:?}"),
-    }
 }
 
 /// What the decoder must give for `v`: numbers as doubles, empty arrays as `{}`, object

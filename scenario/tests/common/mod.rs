@@ -6,6 +6,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use mlua::{Function, Lua, Table, Value};
+use serde_json::{Map as JsonMap, Number as JsonNumber, Value as Json};
 
 /// A game-like Lua state with `require("testlib")` available.
 pub fn lua() -> Lua {
@@ -372,5 +373,32 @@ impl<'a> Receiver<'a> {
             }
         }
         d.idle = self.idle.call::<bool>(&self.rx).unwrap();
+    }
+}
+
+/// Lua value -> serde value: a table with keys exactly 1..n (n > 0) is an array, any other
+/// table an object (so an empty one is `{}`).
+pub fn from_lua(v: &Value) -> Json {
+    match v {
+        Value::Nil => Json::Null,
+        Value::Boolean(b) => Json::Bool(*b),
+        Value::Integer(i) => JsonNumber::from_f64(*i as f64).map_or(Json::Null, Json::Number),
+        Value::Number(n) => JsonNumber::from_f64(*n).map_or(Json::Null, Json::Number),
+        Value::String(s) => Json::String(s.to_str().expect("UTF-8").to_string()),
+        Value::Table(t) => {
+            let n = t.raw_len();
+            let count = t.clone().pairs::<Value, Value>().count();
+            if n > 0 && count == n {
+                Json::Array((1..=n).map(|i| from_lua(&t.raw_get(i).unwrap())).collect())
+            } else {
+                let mut m = JsonMap::new();
+                for pair in t.clone().pairs::<String, Value>() {
+                    let (k, v) = pair.unwrap();
+                    m.insert(k, from_lua(&v));
+                }
+                Json::Object(m)
+            }
+        }
+        other => panic!("unexpected {other:?}"),
     }
 }

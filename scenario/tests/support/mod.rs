@@ -1090,10 +1090,13 @@ pub fn exchange_json(s: &str) -> Value {
     serde_json::from_slice(&json).expect("json")
 }
 
-/// Player data normalised for comparing what the game wrote with what it was given: export
-/// strings replaced by their JSON content, bonuses the game writes as 0 when absent.
+/// Player data normalised for comparing what the game wrote with what it was given: in format
+/// 1 (the game writes format 2, tests give either: the model reads both and writes format 1
+/// with every run expanded), export strings replaced by their JSON content, bonuses the game
+/// writes as 0 when absent.
 pub fn normalised(data: &str, bonuses: &[&str]) -> Value {
-    let mut v: Value = serde_json::from_str(data).expect("player data JSON");
+    let model = invsync_player_data::PlayerData::from_json(data.as_bytes()).expect("player data");
+    let mut v: Value = serde_json::from_str(&model.to_json_format_1()).expect("player data JSON");
     for inv in ["main", "guns", "ammo", "armor", "trash"] {
         if let Some(list) = v["inventories"][inv].as_array_mut() {
             for s in list {
