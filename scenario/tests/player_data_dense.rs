@@ -6,6 +6,7 @@
 const VECTORS: &str = include_str!("../../tests/vectors/player_data.json");
 
 mod common;
+mod support;
 
 use common::from_lua;
 use mlua::{Function, Lua, Table};
@@ -312,4 +313,51 @@ fn every_shared_vector_holds_for_the_lua_module() {
         }
     }
     assert!(cases("good").len() >= 12 && cases("dense").len() >= 4 && cases("bad").len() >= 26);
+}
+
+/// In the game: a format-2 payload whose last entry is malformed is checked over several ticks
+/// within the tick budget, and refused before anything of it is written.
+#[test]
+fn a_malformed_payload_is_refused_in_the_game_before_anything_is_written() {
+    let mut c = support::Cluster::default();
+    let mut a = support::Server::new(
+        "alpha",
+        support::config(&support::control_with(""), 0, false),
+    );
+    a.run(&mut c, 1);
+    c.seed(
+        "ann",
+        1,
+        support::data(
+            "ann",
+            json!({"main": [{"slot": 1, "name": "coal", "count": 5}]}),
+        ),
+    );
+    support::play(&mut a, &mut c, "ann");
+    support::leave_and_upload(&mut a, &mut c, "ann", 2);
+    // 3000 entries (more than a tick checks), the last with run 0
+    let mut main: Vec<Value> = (1..3000)
+        .map(|slot| json!([slot, if slot % 2 == 0 { "iron-plate" } else { "stone" }, 1]))
+        .collect();
+    main.push(json!([3000, "copper-plate", 1, 0]));
+    c.seed("ann", 3, payload(json!({"main": main})));
+    a.join("ann");
+    a.run_until(&mut c, 3000, "the data refused", |s, _| {
+        s.state("ann") == "failed"
+    });
+    let index = a.index_of("ann");
+    let reason: String = a.eval(&format!(
+        "return storage.invsync.sync.players[{index}].reason"
+    ));
+    assert!(
+        reason.contains("inventories.main[3000]: run 0 is not >= 1"),
+        "{reason}"
+    );
+    // the character kept for ann is as it was: nothing of the payload, nothing cleared
+    let items = a.items("ann");
+    assert_eq!(
+        items.into_iter().collect::<Vec<_>>(),
+        [(("coal".to_string(), "normal".to_string()), 5)]
+    );
+    assert!(a.over_budget.is_empty(), "{:?}", a.over_budget);
 }
