@@ -39,6 +39,7 @@
 
 local json = require("invsync.json")
 local crc32 = require("invsync.crc32")
+local blueprint = require("invsync.blueprint")
 
 local format, concat, floor, pcall, type = string.format, table.concat, math.floor, pcall, type
 local quote, number = json.quote, json.number
@@ -582,7 +583,7 @@ end
 --- Whether stack table `e` carries more than `insert` can give a stack (it needs a slot of its
 --- own, written with `write_stack`).
 local function carries_data(e)
-  return e.export or e.grid or e.more
+  return e.export or e.export_json or e.grid or e.more
 end
 
 --- Why the game cannot hold this stack at all (unknown item or quality), or nil.
@@ -630,6 +631,8 @@ end
 ---@return boolean
 ---@return string|table|nil
 function player_data.write_stack(st, e)
+  -- an export the host sent as its JSON (`xj`, PROTOCOL.md 4.1) is rebuilt natively first
+  if e.export_json and not blueprint.rebuild(e, helpers.encode_string) then return false, "import" end
   local ok, placed = pcall(st.set_stack, {
     name = e.name, count = e.export and 1 or e.count, quality = e.quality or "normal",
     health = e.health, durability = e.durability, ammo = e.ammo, spoil_percent = e.spoil_percent,
@@ -1855,7 +1858,8 @@ function player_data.write_step(job, budget)
         -- filters before the stacks (the armor, written first, has set the slot count)
         left = set_filters(job, inv, spec.key, left)
       end
-      local k, r = job.k, job.r
+      -- (`r` is nil in a job saved by a module before format 2)
+      local k, r = job.k, job.r or 0
       while job.filters_done ~= false and k <= #list and left > 0 do
         -- a run of format 2 expands here, a stack per slot and per charge
         local e, err = player_data.run_stack(list[k], r, spec.key .. "[" .. k .. "]")
