@@ -381,7 +381,8 @@ local function start_apply(ctx, player, rec, data, now)
   end
   rec.state = "applying"
   rec.job = job
-  rec.cursor = nil -- the held cursor belonged to the local data, which is being replaced
+  -- the held cursor belongs to the local copy, which the data replaces once it is written
+  -- (dropped in job_done): a payload refused while it is checked leaves that copy whole
   rec.fingerprint, rec.fingerprint_len = nil, nil -- and the local copy matches no upload now
   rec.download = nil
   rec.early = nil
@@ -623,6 +624,7 @@ local function job_done(S, ctx, player, rec, now)
     -- still waiting for the answer, or it said to keep the local copy: that copy is now judged
     if s == "reading" then keep_local(S, ctx, player, rec, now) end
   elseif s == "applying" then
+    rec.cursor = nil -- the local copy's cursor: replaced by the data's (`job.cursor`)
     remember_skipped(rec, job.skipped)
     -- what this game could not place is still the player's: every upload from here carries it
     rec.unplaced = player_data.unplaced(job.skipped)

@@ -334,6 +334,11 @@ fn a_malformed_payload_is_refused_in_the_game_before_anything_is_written() {
         ),
     );
     support::play(&mut a, &mut c, "ann");
+    // she leaves holding 7 gears: the cursor of the copy this game keeps
+    a.sc(
+        &mut c,
+        "game.get_player('ann').cursor_stack.set_stack{name='iron-gear-wheel', count=7}",
+    );
     support::leave_and_upload(&mut a, &mut c, "ann", 2);
     // 3000 entries (more than a tick checks), the last with run 0
     let mut main: Vec<Value> = (1..3000)
@@ -359,5 +364,10 @@ fn a_malformed_payload_is_refused_in_the_game_before_anything_is_written() {
         items.into_iter().collect::<Vec<_>>(),
         [(("coal".to_string(), "normal".to_string()), 5)]
     );
+    // and so is its cursor, kept in the record while she is in the sync
+    let cursor: String = a.eval(&format!(
+        "local e = storage.invsync.sync.players[{index}].cursor return e and (e.name .. ' ' .. e.count) or 'none'"
+    ));
+    assert_eq!(cursor, "iron-gear-wheel 7");
     assert!(a.over_budget.is_empty(), "{:?}", a.over_budget);
 }
