@@ -32,6 +32,20 @@ function blueprint.export_of(json, encode_string)
   return "0" .. text
 end
 
+--- Turns stack table `e`'s `export_json` into its `export`, in place. True when `e` has no
+--- JSON left to rebuild; false and why when it could not be rebuilt (`e` is left as it was).
+---@param e table
+---@param encode_string fun(text: string): string|nil the game's helpers.encode_string
+---@return boolean
+---@return string|nil
+function blueprint.rebuild(e, encode_string)
+  if e.export_json == nil then return true end
+  local export, why = blueprint.export_of(e.export_json, encode_string)
+  if not export then return false, why end
+  e.export, e.export_json = export, nil
+  return true
+end
+
 --- Work units for rebuilding the export of JSON text `json`.
 ---@param json string
 ---@return number

@@ -148,3 +148,131 @@ fn the_module_declares_export_json_only_when_set() {
         assert_eq!(caps.export_json, declared, "{settings}: {answer}");
     }
 }
+
+/// Format-2 player data holding `stacks` in `main`.
+fn format2(name: &str, stacks: Vec<serde_json::Value>) -> String {
+    serde_json::json!({"format": 2, "name": name, "inventories": {"main": stacks}}).to_string()
+}
+
+/// The `bp` sample's exports as (item, export string).
+fn bp_exports() -> Vec<(String, String)> {
+    sample(SampleKind::Bp, 1)
+        .inventories
+        .main
+        .iter()
+        .filter_map(|st| Some((st.name.clone(), st.export.clone()?)))
+        .collect()
+}
+
+/// `name`'s stored upload.
+fn upload(c: &Cluster, name: &str) -> invsync_player_data::PlayerData {
+    invsync_player_data::PlayerData::from_json(c.stored()[name].data.as_bytes())
+        .unwrap_or_else(|e| panic!("{name}'s upload: {e}"))
+}
+
+#[test]
+fn through_xj_every_export_of_bp_arrives_as_through_x() {
+    xj_arrives_as_x(&bp_exports(), 0, false);
+}
+
+#[test]
+fn through_xj_exports_arrive_as_through_x_with_lockstep_peers_and_heavy_mode() {
+    // the smallest of each kind: heavy mode checks every tick of a 2.8 MB payload for minutes
+    let mut exports = bp_exports();
+    exports.sort_by_key(|(_, x)| x.len());
+    let mut one_each = Vec::new();
+    for (item, x) in exports {
+        if !one_each.iter().any(|(i, _): &(String, String)| *i == item) {
+            one_each.push((item, x));
+        }
+    }
+    assert_eq!(one_each.len(), 3, "{one_each:?}");
+    xj_arrives_as_x(&one_each, 2, true);
+}
+
+/// Two players with the same `exports`, one as `x` and one as `xj`, play and leave `peers`
+/// lockstep peers (in heavy mode or not): their uploads hold the same stacks.
+fn xj_arrives_as_x(exports: &[(String, String)], peers: usize, heavy: bool) {
+    let stacks = |json: bool| -> Vec<serde_json::Value> {
+        let mut v = vec![serde_json::json!([1, "iron-plate", 10])];
+        for (i, (item, x)) in exports.iter().enumerate() {
+            let mut st = serde_json::json!({"s": i + 2, "n": item, "c": 1});
+            st[if json { "xj" } else { "x" }] = if json { json_of(x) } else { x.clone() }.into();
+            v.push(st);
+        }
+        v
+    };
+    let mut c = Cluster::default();
+    c.seed("ann", 1, format2("ann", stacks(false)));
+    c.seed("bob", 1, format2("bob", stacks(true)));
+    let mut a = Server::new(
+        "alpha",
+        config(&control_with("export_json = true"), peers, heavy),
+    );
+    for name in ["ann", "bob"] {
+        play(&mut a, &mut c, name);
+        leave_and_upload(&mut a, &mut c, name, 2);
+    }
+    let (ann, bob) = (upload(&c, "ann"), upload(&c, "bob"));
+    assert!(bob.unplaced.is_empty(), "{:?}", bob.unplaced);
+    // the same stacks, exported by the game the same, whichever way they came
+    assert_eq!(bob.inventories.main, ann.inventories.main);
+    let got: Vec<_> = bob
+        .inventories
+        .main
+        .iter()
+        .filter_map(|s| s.export.as_deref())
+        .collect();
+    assert_eq!(got.len(), exports.len());
+    for (x, (item, sent)) in got.iter().zip(exports) {
+        assert_eq!(exchange_json(x), exchange_json(sent), "{item}");
+    }
+}
+
+#[test]
+fn a_malformed_x_and_an_xj_the_game_refuses_are_reported_and_kept() {
+    let mut c = Cluster::default();
+    let data = format2(
+        "ann",
+        vec![
+            serde_json::json!([1, "iron-plate", 10]),
+            serde_json::json!({"s": 2, "n": "blueprint", "c": 1, "x": "0notbase64!!"}),
+            serde_json::json!({"s": 3, "n": "blueprint", "c": 1, "xj": r#"{"car":{}}"#}),
+            serde_json::json!({"s": 4, "n": "blueprint", "c": 1, "xj": r#"{"blueprint":{"label":"fine"}}"#}),
+        ],
+    );
+    c.seed("ann", 1, data);
+    let mut a = Server::new(
+        "alpha",
+        config(&control_with("export_json = true"), 2, true),
+    );
+    play(&mut a, &mut c, "ann");
+    let told = a
+        .player_messages
+        .iter()
+        .map(|(_, m)| m.as_str())
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(told.contains("2 stack(s)"), "{told}");
+    assert_eq!(told.matches("export string").count(), 2, "{told}");
+    leave_and_upload(&mut a, &mut c, "ann", 2);
+    let up = upload(&c, "ann");
+    let placed: Vec<_> = up
+        .inventories
+        .main
+        .iter()
+        .map(|s| s.name.as_str())
+        .collect();
+    assert_eq!(placed, ["iron-plate", "blueprint"]);
+    let label = exchange_json(up.inventories.main[1].export.as_deref().unwrap());
+    assert_eq!(label["blueprint"]["label"], "fine");
+    // both carried on: the malformed export as it came, the refused JSON as its export
+    let carried: Vec<_> = up
+        .unplaced
+        .iter()
+        .map(|s| s.export.clone().unwrap())
+        .collect();
+    assert_eq!(carried.len(), 2, "{:?}", up.unplaced);
+    assert_eq!(carried[0], "0notbase64!!");
+    assert_eq!(exchange_json(&carried[1]), serde_json::json!({"car": {}}));
+}
