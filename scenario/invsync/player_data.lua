@@ -53,6 +53,10 @@ player_data.FORMAT = 2
 player_data.SLOT_COST = 8
 --- Units for reading or writing a stack (about eight API calls and its JSON).
 player_data.STACK_COST = 64
+--- Units for writing each later slot of a format-2 run whose first stack was placed: the
+--- checked definition again (no check, no prototype look-up), three API calls (the slot,
+--- `valid_for_read`, `set_stack`).
+player_data.RUN_STACK_COST = 24
 --- Bytes of an export string per unit (export_stack deflates natively, import_stack
 --- inflates and parses).
 player_data.EXPORT_BYTES = 2
@@ -622,6 +626,16 @@ local function write_grid(st, grid)
   return unplaced
 end
 
+--- The `ItemStackDefinition` of stack table `e` for `set_stack` (an export is imported after).
+---@param e table
+---@return table
+function player_data.definition(e)
+  return {
+    name = e.name, count = e.export and 1 or e.count, quality = e.quality or "normal",
+    health = e.health, durability = e.durability, ammo = e.ammo, spoil_percent = e.spoil_percent,
+  }
+end
+
 --- Writes stack table `e` into the LuaItemStack `st` (which is replaced). Returns true (and
 --- the equipment its grid refused, as stack tables, if any), or false and "refused" (the slot
 --- does not take it) or "import" (import_stack refused the export string; the slot is left
@@ -633,10 +647,7 @@ end
 function player_data.write_stack(st, e)
   -- an export the host sent as its JSON (`xj`, PROTOCOL.md 4.1) is rebuilt natively first
   if e.export_json and not blueprint.rebuild(e, helpers.encode_string) then return false, "import" end
-  local ok, placed = pcall(st.set_stack, {
-    name = e.name, count = e.export and 1 or e.count, quality = e.quality or "normal",
-    health = e.health, durability = e.durability, ammo = e.ammo, spoil_percent = e.spoil_percent,
-  })
+  local ok, placed = pcall(st.set_stack, player_data.definition(e))
   if not ok or not placed then return false, "refused" end
   if e.export then
     local done, code = pcall(st.import_stack, e.export)
@@ -1754,11 +1765,30 @@ local function place(job, inv, e)
       if type(problem) == "table" then
         for i = 1, #problem do defer(job, problem[i]) end
       end
-      return
+      return true
     end
     if problem == "import" then return skip(job, e, "the game refused its export string") end
   end
   defer(job, e)
+end
+
+--- Whether the later slots of a run of stack `e` can take its definition as it is: nothing
+--- to write after `set_stack` (no export, grid, label, tags or contents).
+local function repeatable(e)
+  return e.export == nil and e.export_json == nil and e.grid == nil and e.more == nil
+end
+
+--- Writes the definition of a run's placed first stack (`first.def`) into `slot` of `inv`
+--- (`size` slots) if that slot is empty. Returns true when placed; false leaves the stack to
+--- the caller (for the leftovers phase, as `place` does).
+local function place_again(job, inv, size, first, slot)
+  if not inv or slot > size then return false end
+  local st = inv[slot]
+  if st.valid_for_read then return false end
+  local ok, placed = pcall(st.set_stack, first.def)
+  if not (ok and placed) then return false end
+  job.placed = job.placed + 1
+  return true
 end
 
 --- Sets the slot filters of `inv` to the payload's (the local ones go: every slot of a
@@ -1860,21 +1890,34 @@ function player_data.write_step(job, budget)
       end
       -- (`r` is nil in a job saved by a module before format 2)
       local k, r = job.k, job.r or 0
+      local size = inv and #inv or 0
       while job.filters_done ~= false and k <= #list and left > 0 do
         -- a run of format 2 expands here, a stack per slot and per charge
-        local e, err = player_data.run_stack(list[k], r, spec.key .. "[" .. k .. "]")
-        if not e then
-          skip(job, list[k], err)
-        elseif inv then
-          place(job, inv, e)
+        local first = job.run_first
+        if r > 0 and first then
+          -- a later slot of a run whose first stack was placed: the same definition
+          left = left - player_data.RUN_STACK_COST
+          if not place_again(job, inv, size, first, first.slot + r) then
+            defer(job, player_data.run_stack(list[k], r, spec.key .. "[" .. k .. "]"))
+            left = left - player_data.STACK_COST
+          end
         else
-          defer(job, e)
+          local e, err = player_data.run_stack(list[k], r, spec.key .. "[" .. k .. "]")
+          if not e then
+            skip(job, list[k], err)
+          elseif inv then
+            if place(job, inv, e) and runs and (runs[k] or 1) > 1 and repeatable(e) then
+              job.run_first = { slot = e.slot, def = player_data.definition(e) }
+            end
+          else
+            defer(job, e)
+          end
+          left = left - player_data.STACK_COST
+          if e and e.export then left = left - floor(#e.export / player_data.EXPORT_BYTES) end
+          if e and e.more then left = left - nested_count(e) * player_data.STACK_COST end
         end
-        left = left - player_data.STACK_COST
-        if e and e.export then left = left - floor(#e.export / player_data.EXPORT_BYTES) end
-        if e and e.more then left = left - nested_count(e) * player_data.STACK_COST end
         r = r + 1
-        if r >= (runs and runs[k] or 1) then k, r = k + 1, 0 end
+        if r >= (runs and runs[k] or 1) then k, r, job.run_first = k + 1, 0, nil end
       end
       job.k, job.r = k, r
       if job.filters_done ~= false and k > #list then

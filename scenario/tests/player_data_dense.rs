@@ -371,3 +371,48 @@ fn a_malformed_payload_is_refused_in_the_game_before_anything_is_written() {
     assert_eq!(cursor, "iron-gear-wheel 7");
     assert!(a.over_budget.is_empty(), "{:?}", a.over_budget);
 }
+
+/// In the game: the later slots of a run take the first slot's definition as it is, and a
+/// slot that is taken or does not exist (the run passes the end of the inventory) sends that
+/// stack to the leftovers, placed anywhere: nothing lost.
+#[test]
+fn a_run_passing_the_inventorys_end_loses_nothing() {
+    let mut c = support::Cluster::default();
+    let mut a = support::Server::new(
+        "alpha",
+        support::config(&support::control_with(""), 0, false),
+    );
+    a.run(&mut c, 1);
+    // a character's main inventory (the emulator's, as the game's) without a bonus
+    let size = 80;
+    let data = json!({
+        "format": 2, "name": "ann",
+        "inventories": {"main": [[1, "iron-plate", 100, 5], [size - 2, "stone", 50, 6]]}
+    });
+    c.seed("ann", 1, data.to_string());
+    support::play(&mut a, &mut c, "ann");
+    let main = "game.get_player('ann').get_inventory(defines.inventory.character_main)";
+    assert_eq!(
+        a.eval::<u32>(&format!("return #{main}")),
+        size,
+        "the character's main inventory"
+    );
+    let slot = |a: &support::Server, i: u32| -> String {
+        a.eval(&format!(
+            "local s = {main}[{i}] return s.valid_for_read and (s.name .. ' ' .. s.count) or 'empty'"
+        ))
+    };
+    for i in 1..=5 {
+        assert_eq!(slot(&a, i), "iron-plate 100", "slot {i}");
+    }
+    // the three stones past the end went to the first empty slots
+    for i in 6..=8 {
+        assert_eq!(slot(&a, i), "stone 50", "slot {i}");
+    }
+    assert_eq!(slot(&a, 9), "empty");
+    for i in size - 2..=size {
+        assert_eq!(slot(&a, i), "stone 50", "slot {i}");
+    }
+    assert_eq!(support::item_count(&a, "ann", "iron-plate"), 500);
+    assert_eq!(support::item_count(&a, "ann", "stone"), 300);
+}
