@@ -208,3 +208,44 @@ fn a_bad_concurrency_is_refused() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--in-flight"));
 }
+
+#[test]
+fn blueprints_as_their_json_beside_today_in_one_run() {
+    // the export_json entry (PROTOCOL.md 4.1): the same bp player, each export as its JSON, to
+    // a game that declares it; into the game only
+    let doc = bench(&[
+        "--kind",
+        "bp",
+        "--direction",
+        "to_game,to_host",
+        "--entry",
+        "command,export_json",
+        "--no-baseline",
+        "--json",
+    ]);
+    let runs = doc["runs"].as_array().expect("a `runs` array");
+    let rows: Vec<(&str, &str)> = runs
+        .iter()
+        .map(|r| {
+            (
+                r["entry"].as_str().unwrap(),
+                r["direction"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("command", "to_game"),
+            ("command", "to_host"),
+            ("export_json", "to_game")
+        ],
+        "{doc:#}"
+    );
+    for run in runs {
+        assert_eq!(run["verified"], true, "{run}");
+    }
+    let payload = |r: &Value| r["payload_bytes"].as_u64().unwrap();
+    // the JSON inside the exports, in their place: many times the stored data
+    assert!(payload(&runs[2]) > 10 * payload(&runs[0]), "{doc:#}");
+}

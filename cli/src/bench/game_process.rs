@@ -20,13 +20,15 @@ const BENCH_CONTROL: &str = include_str!("bench_control.lua");
 /// The module's setup in the bench control.lua, and the same without the custom command.
 const SETUP: &str = "invsync.setup({ sync = false }";
 const SETUP_WITHOUT_COMMAND: &str = "invsync.setup({ sync = false, recv_command = false }";
+/// ... and with export_json declared (PROTOCOL.md 4.1).
+const SETUP_EXPORT_JSON: &str = "invsync.setup({ sync = false, export_json = true }";
 
 /// The emulator's driver script: the player the bench writes inventories into joins first.
 const JOIN_SCRIPT: &str = "join bench\n";
 
 /// Writes the module and the bench control.lua into a fresh scenario folder (and the driver
 /// script beside it, `join.txt`), the module set up for `entry`: with its custom command
-/// (the default), or without, as a module from before it.
+/// (the default), without, as a module from before it, or declaring export_json too.
 pub fn write_scenario(dir: &Path, entry: Entry) -> anyhow::Result<PathBuf> {
     let (name, control) = match entry {
         Entry::Command => ("invsync-bench-command", BENCH_CONTROL.to_string()),
@@ -34,8 +36,12 @@ pub fn write_scenario(dir: &Path, entry: Entry) -> anyhow::Result<PathBuf> {
             "invsync-bench-remote-call",
             BENCH_CONTROL.replacen(SETUP, SETUP_WITHOUT_COMMAND, 1),
         ),
+        Entry::ExportJson => (
+            "invsync-bench-export-json",
+            BENCH_CONTROL.replacen(SETUP, SETUP_EXPORT_JSON, 1),
+        ),
     };
-    if !control.contains("recv_command = false") && entry == Entry::RemoteCall {
+    if entry != Entry::Command && control == BENCH_CONTROL {
         bail!("bench_control.lua no longer calls {SETUP:?}");
     }
     let root = dir.join(name).join("invsync-bench");

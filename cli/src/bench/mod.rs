@@ -77,7 +77,8 @@ pub struct BenchArgs {
     #[arg(long, value_delimiter = ',', default_value = "to_game,to_host")]
     direction: Vec<Direction>,
     /// Entries for frames into the game, comma-separated: `remote_call` (today's `/sc
-    /// remote.call`) and `command` (the module's custom command); a row per entry.
+    /// remote.call`), `command` (the module's custom command) and `export_json` (the command,
+    /// to a module that declares export_json: exports sent as their JSON); a row per entry.
     #[arg(long, value_delimiter = ',', default_value = "remote_call,command")]
     entry: Vec<Entry>,
     /// Commands in flight; a comma-separated list sweeps concurrency.
@@ -119,6 +120,10 @@ pub enum Entry {
     /// `/invsync-recv <frame>`: the module's custom command, which it declares.
     #[value(name = "command")]
     Command,
+    /// The custom command to a module that also declares `export_json`: the host sends each
+    /// export as its JSON (`xj`, PROTOCOL.md 4.1). Into the game only.
+    #[value(name = "export_json")]
+    ExportJson,
 }
 
 impl Entry {
@@ -127,6 +132,7 @@ impl Entry {
         match self {
             Entry::RemoteCall => "call",
             Entry::Command => "cmd",
+            Entry::ExportJson => "xj",
         }
     }
 }
@@ -421,20 +427,25 @@ async fn run_kind(
 ) -> anyhow::Result<Vec<Run>> {
     let kind = sample.kind;
     let mut watch = game.link.watch_caps();
-    let declared = tokio::time::timeout(Duration::from_secs(30), watch.wait_for(|c| c.is_some()))
+    let caps = tokio::time::timeout(Duration::from_secs(30), watch.wait_for(|c| c.is_some()))
         .await
         .context("the game did not declare its capabilities")??
-        .clone()
-        .and_then(|c| c.recv_command);
-    if declared.is_some() != (entry == Entry::Command) {
+        .clone();
+    let declared = caps.as_ref().and_then(|c| c.recv_command.clone());
+    if declared.is_some() != (entry != Entry::RemoteCall) {
         bail!("the game for {entry:?} declared recv_command {declared:?}");
+    }
+    let export_json = caps.as_ref().is_some_and(|c| c.export_json);
+    if export_json != (entry == Entry::ExportJson) {
+        bail!("the game for {entry:?} declared export_json {export_json}");
     }
     let wants = |d| args.direction.contains(&d);
     let mut runs = Vec::new();
 
     // Into the game (always: the way back echoes what arrived).
     bar.set_message(format!("{kind}: to_game, {k} in flight"));
-    let ours = to_game(game, sample, args.tamper).await?;
+    let payload = invsync_host::for_game(caps.as_ref(), sample.payload.clone());
+    let ours = to_game(game, sample, &payload, args.tamper).await?;
     if baselines.is_none() {
         let base_in = if args.no_baseline || !wants(Direction::ToGame) {
             None
@@ -461,7 +472,9 @@ async fn run_kind(
         ));
         bar.inc(1);
     }
-    if wants(Direction::ToHost) {
+    if wants(Direction::ToHost) && entry == Entry::ExportJson {
+        bar.inc(1); // the transform is host -> game only
+    } else if wants(Direction::ToHost) {
         bar.set_message(format!("{kind}: to_host, {k} in flight"));
         let back = to_host(game, arrivals, &sample.payload).await?;
         runs.push(make_run(
@@ -507,14 +520,19 @@ pub fn crc_problem(game: u32, sent: &[u8]) -> Option<String> {
     })
 }
 
-/// Host -> game through the link, to the player holding the inventory.
-async fn to_game(game: &GameProcess, sample: &Sample, tamper: bool) -> anyhow::Result<Measured> {
-    let payload = &sample.payload;
+/// Host -> game through the link, to the player holding the inventory: `payload` is the
+/// sample's, as the host sends it to this game.
+async fn to_game(
+    game: &GameProcess,
+    sample: &Sample,
+    payload: &[u8],
+    tamper: bool,
+) -> anyhow::Result<Measured> {
     game.reset_stats().await?;
     let cpu = cpu_ms();
     let delivered = game
         .link
-        .send(payload.clone())
+        .send(payload.to_vec())
         .await
         .context("sending to the game")?;
     let host_cpu_ms = cpu_ms() - cpu;
