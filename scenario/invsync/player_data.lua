@@ -327,7 +327,7 @@ end
 --- Whether stack table `e` is plain (a name, a count and at most a quality): format 2 writes
 --- it as an array.
 local function is_plain(e)
-  return not (e.health or e.durability or e.ammo or e.spoil_percent or e.export or e.grid or e.more)
+  return not (e.health or e.durability or e.ammo or e.spoil_percent or e.export or e.export_json or e.grid or e.more)
 end
 
 local list_json
@@ -356,6 +356,8 @@ function player_data.stack_json(e, slot, run)
   if e.ammo then parts[#parts + 1] = ',"a":' .. number(e.ammo) end
   if e.spoil_percent then parts[#parts + 1] = ',"p":' .. number(e.spoil_percent) end
   if e.export then parts[#parts + 1] = ',"x":' .. quote(e.export) end
+  -- JSON the game could not rebuild into an export (PROTOCOL.md 4.1) is carried on as it came
+  if e.export_json then parts[#parts + 1] = ',"xj":' .. quote(e.export_json) end
   if e.grid then parts[#parts + 1] = ',"g":' .. grid_json(e.grid) end
   -- the rare fields are kept in `more`, so that a plain stack costs one look-up for them all
   local m = e.more

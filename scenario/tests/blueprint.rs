@@ -276,3 +276,46 @@ fn a_malformed_x_and_an_xj_the_game_refuses_are_reported_and_kept() {
     assert_eq!(carried[0], "0notbase64!!");
     assert_eq!(exchange_json(&carried[1]), serde_json::json!({"car": {}}));
 }
+
+#[test]
+fn an_xj_encode_string_refuses_is_reported_and_carried_on() {
+    let mut c = Cluster::default();
+    let json = format!(r#"{{"blueprint":{{"label":"{}"}}}}"#, "z".repeat(300));
+    let data = format2(
+        "ann",
+        vec![serde_json::json!({"s": 1, "n": "blueprint", "c": 1, "xj": json})],
+    );
+    c.seed("ann", 1, data);
+    let mut a = Server::new(
+        "alpha",
+        GameConfig {
+            encode_string_fails_above: Some(200),
+            ..config(&control_with("export_json = true"), 0, false)
+        },
+    );
+    play(&mut a, &mut c, "ann");
+    let told = a
+        .player_messages
+        .iter()
+        .map(|(_, m)| m.as_str())
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(told.contains("export string"), "{told}");
+    leave_and_upload(&mut a, &mut c, "ann", 2);
+    let up = upload(&c, "ann");
+    assert!(up.inventories.main.is_empty(), "{:?}", up.inventories.main);
+    assert_eq!(up.unplaced.len(), 1, "{:?}", up.unplaced);
+    let kept = &up.unplaced[0];
+    assert_eq!(kept.export_json.as_deref(), Some(json.as_str()), "{kept:?}");
+    // a game that can rebuild it places it
+    let mut b = Server::new("beta", config(&control_with(""), 0, false));
+    play(&mut b, &mut c, "ann");
+    leave_and_upload(&mut b, &mut c, "ann", 3);
+    let up = upload(&c, "ann");
+    assert!(up.unplaced.is_empty(), "{:?}", up.unplaced);
+    let x = up.inventories.main[0]
+        .export
+        .as_deref()
+        .expect("placed with its export");
+    assert_eq!(exchange_json(x)["blueprint"]["label"], "z".repeat(300));
+}
