@@ -7,7 +7,8 @@
 //! from the store, which took it from a game): an export that is not `"0"` + canonical base64 of
 //! a zlib stream of UTF-8 JSON text, or that inflates past [`MAX_EXPORT_JSON`], stays `x` (the
 //! game refuses and reports it as it does today), and so does every export once the data would
-//! grow past the caller's bound. Everything but the rewritten stacks is kept byte for byte.
+//! grow past the caller's bound. Every other value is kept as written, numbers included (the
+//! objects and lists around a rewritten stack are written again, without whitespace).
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
