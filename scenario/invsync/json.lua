@@ -5,7 +5,7 @@
 --- single tick, which no budget can split. So the adapter uses the native functions only on
 --- payloads up to a bounded size (settings.native_json_max) and this decoder above it: its
 --- state is plain data (keep it in `storage`), and `decode_step` stops after about `budget`
---- work units (one unit per token, plus one per 64 bytes of a string), so decoding a large
+--- work units (one unit per token, plus one per 64 bytes of a string and one per escape in it), so decoding a large
 --- message is spread over ticks. Writing needs no such machinery: the module builds its JSON
 --- text piece by piece with `quote` and `number` (see player_data.lua).
 ---
@@ -76,9 +76,10 @@ local function utf8_char(cp)
   return char(0xF0 + floor(cp / 262144), 0x80 + floor(cp / 4096) % 64, 0x80 + floor(cp / 64) % 64, 0x80 + cp % 64)
 end
 
---- The string literal whose opening quote is at `p`: its value and the position after it,
---- or nil and a message. Each stretch without escapes is one anchored run (one C-speed
---- pass over the bytes, which also refuses control characters).
+--- The string literal whose opening quote is at `p`: its value, the position after it and
+--- its number of escapes (each costs a pass of the loop, about a token's work), or nil and a
+--- message. Each stretch without escapes is one anchored run (one C-speed pass over the
+--- bytes, which also refuses control characters).
 local function read_string(s, p)
   local out, n = nil, 0
   local start = p + 1
@@ -88,10 +89,10 @@ local function read_string(s, p)
     local c = byte(s, q)
     if c == 34 then -- the closing quote
       local piece = sub(s, start, e)
-      if not out then return piece, q + 1 end
+      if not out then return piece, q + 1, 0 end
       n = n + 1
       out[n] = piece
-      return concat(out, "", 1, n), q + 1
+      return concat(out, "", 1, n), q + 1, floor(n / 2)
     elseif c ~= 92 then
       if c == nil then return nil, format("byte %d: unterminated string", p) end
       return nil, format("byte %d: control character in a string (JSON needs it escaped)", q)
@@ -254,7 +255,7 @@ function json.decode_step(d, budget)
         close(d)
         pos = p + 1
       elseif c == 34 then
-        local key, after = read_string(s, p)
+        local key, after, escapes = read_string(s, p)
         if not key then
           fail(d, after)
           return true, budget - left
@@ -267,7 +268,7 @@ function json.decode_step(d, budget)
         d.stack[d.depth].key = key
         d.mode = "value"
         pos = colon + 1
-        left = left - floor(#key / 64)
+        left = left - floor(#key / 64) - escapes
       else
         fail(d, format("byte %d: expected an object key (a string)", p))
         return true, budget - left
@@ -286,13 +287,13 @@ function json.decode_step(d, budget)
         d.mode = c == 123 and "first_key" or "first_value"
         pos = p + 1
       elseif c == 34 then
-        local v, after = read_string(s, p)
+        local v, after, escapes = read_string(s, p)
         if not v then
           fail(d, after)
           return true, budget - left
         end
         pos = after
-        left = left - floor(#v / 64)
+        left = left - floor(#v / 64) - escapes
         store(d, v)
       else
         local text = match(s, "^-?%d[%d%.eE+-]*", p)

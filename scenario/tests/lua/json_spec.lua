@@ -100,4 +100,18 @@ test("decode_step: any budget gives the same value, a small budget many steps", 
   end
 end)
 
+test("decode_step: each escape in a string is charged, so a string of escapes is not one free token", function()
+  local plain = json.quote(string.rep("a", 1000))
+  local escaped = json.quote(string.rep('"', 1000))
+  local function spent_on(text)
+    local d = json.decoder(text)
+    local done, spent = json.decode_step(d, 100000)
+    t.ok(done and d.err == nil, "decoded " .. text:sub(1, 10))
+    return spent
+  end
+  local cheap, dear = spent_on(plain), spent_on(escaped)
+  t.ok(dear >= cheap + 1000, "1000 escapes cost at least 1000 units more (" .. cheap .. " against " .. dear .. ")")
+  t.eq(json.decode(escaped), string.rep('"', 1000), "and decode to the quotes")
+end)
+
 return tests
