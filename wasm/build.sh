@@ -41,15 +41,22 @@ if [[ ! -x "$wasm_opt" || ! -x "$repo/wasm/node_modules/.bin/tsc" ]]; then
 fi
 
 # A profile of its own (inheriting release) keeps these settings, and the artifacts they produce,
-# apart from every other build of the workspace. Measured (Node 20, 2 cores): opt-level 3 decodes
-# the `rep` sample (zlib) at ~550 MB/s in ~196 kB after `wasm-opt -Oz`; opt-level "s" gives
-# ~188 kB but only ~300 MB/s, and "z" less. Symbols stay in until wasm-opt has run
-# (wasm-bindgen reads the target_features section).
+# apart from every other build of the workspace. Size first, speed where the bytes go: opt-level
+# "z", with miniz_oxide at "s" and base64, lz4_flex and crc32fast at 3. Measured (Node 20, 2 busy
+# cores, 2026-12-06) when the short header (PROTOCOL.md 2.5) made opt-level 3 everywhere
+# 210 641 bytes: this is 196 230, and decodes the samples 13-48 % slower than opt-level 3
+# everywhere (rep zlib 130 against 150 MB/s); miniz_oxide at "z" too was 198 111 and up to 4 times
+# slower, invsync-codec at 3 too 207 916. Symbols stay in until wasm-opt has run (wasm-bindgen
+# reads the target_features section).
 profile=wasm-release
 step "building invsync-wasm ($profile)"
 cargo build -p invsync-wasm --target "$target" --profile "$profile" \
     --config "profile.$profile.inherits='release'" \
-    --config "profile.$profile.opt-level=3" \
+    --config "profile.$profile.opt-level='z'" \
+    --config "profile.$profile.package.miniz_oxide.opt-level='s'" \
+    --config "profile.$profile.package.base64.opt-level=3" \
+    --config "profile.$profile.package.lz4_flex.opt-level=3" \
+    --config "profile.$profile.package.crc32fast.opt-level=3" \
     --config "profile.$profile.lto=true" \
     --config "profile.$profile.codegen-units=1" \
     --config "profile.$profile.panic='abort'" \

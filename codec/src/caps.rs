@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::Method;
-use crate::frame::PROTOCOL_VERSION;
+use crate::frame::{HeaderFormat, PROTOCOL_VERSION};
 
 /// Longest frame into the game over RCON, by default (PROTOCOL.md section 8 gives the measurement).
 pub const DEFAULT_MAX_FRAME_RCON: usize = 8192;
@@ -40,6 +40,10 @@ pub struct Capabilities {
     /// send a `player_data` message's exports that way.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub export_json: bool,
+    /// Whether it reads frames with the short header (PROTOCOL.md 2.5); a sender writes the long
+    /// one to a receiver that does not say so.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub short_header: bool,
 }
 
 /// Longest name a `recv_command` may have.
@@ -69,6 +73,7 @@ struct Wire {
     recv_command: Option<String>,
     #[serde(default)]
     export_json: bool,
+    short_header: Option<bool>,
 }
 
 impl Capabilities {
@@ -82,6 +87,7 @@ impl Capabilities {
             max_chunks: DEFAULT_MAX_CHUNKS,
             recv_command: None,
             export_json: false,
+            short_header: false,
         }
     }
 
@@ -90,6 +96,15 @@ impl Capabilities {
         Capabilities {
             decode: vec![Method::Raw],
             ..Capabilities::all(ASSUMED_MAX_FRAME)
+        }
+    }
+
+    /// The header format a sender writes to this receiver.
+    pub fn header_format(&self) -> HeaderFormat {
+        if self.short_header {
+            HeaderFormat::Short
+        } else {
+            HeaderFormat::Long
         }
     }
 
@@ -131,6 +146,7 @@ impl Capabilities {
             max_chunks: w.max_chunks.unwrap_or(DEFAULT_MAX_CHUNKS),
             recv_command: w.recv_command,
             export_json: w.export_json,
+            short_header: w.short_header.unwrap_or(false),
         };
         if let Some(name) = &caps.recv_command
             && !is_recv_command_name(name)
@@ -181,6 +197,11 @@ mod tests {
         assert_eq!(parsed.decode, vec![Method::Zlib, Method::Raw]);
         assert_eq!(parsed.max_frame, 5000);
         assert_eq!(parsed.max_chunks, DEFAULT_MAX_CHUNKS);
+        assert!(!parsed.short_header);
+        let short = r#"{"protocol":1,"decode":["raw"],"short_header":true}"#;
+        let parsed = Capabilities::from_json(short).unwrap();
+        assert_eq!(parsed.header_format(), HeaderFormat::Short);
+        assert_eq!(Capabilities::from_json(&parsed.to_json()).unwrap(), parsed);
     }
 
     #[test]
@@ -192,6 +213,8 @@ mod tests {
             r#"{"protocol":1,"decode":["raw"],"recv_command":"recv frame"}"#,
             r#"{"protocol":1,"decode":["raw"],"recv_command":""}"#,
             r#"{"protocol":1,"decode":["raw"],"recv_command":7}"#,
+            r#"{"protocol":1,"decode":["raw"],"short_header":1}"#,
+            r#"{"protocol":1,"decode":["raw"],"short_header":"yes"}"#,
             r#"{"decode":["raw"]}"#,
             "not json",
         ] {

@@ -2,7 +2,7 @@
 
 use crate::caps::{Capabilities, DEFAULT_MAX_FRAME_RCON};
 use crate::error::Error;
-use crate::frame::Header;
+use crate::frame::{Header, HeaderFormat};
 use crate::method::{Method, MethodChoice};
 use crate::text::utf8_floor;
 use crate::wire;
@@ -23,6 +23,11 @@ pub struct EncodeOptions {
     pub min_chunk_data: usize,
     /// Bytes the channel adds to every frame (e.g. the RCON command wrapper), counted by `auto`.
     pub per_frame_overhead: usize,
+    /// Bytes a command streams into the receiver per tick (the game's stream model, PROTOCOL.md
+    /// 8), or 0 for a channel without one. With it, a message that would leave some of the
+    /// `parallelism` streams idle is cut into more chunks where that saves a tick, instead of
+    /// keeping `min_chunk_data` (each method so; `auto` then still takes the fewest bytes).
+    pub segment: usize,
 }
 
 impl Default for EncodeOptions {
@@ -34,6 +39,7 @@ impl Default for EncodeOptions {
             parallelism: 1,
             min_chunk_data: 256,
             per_frame_overhead: 0,
+            segment: 0,
         }
     }
 }
@@ -65,6 +71,28 @@ impl Encoded {
     pub fn wire_size(&self, per_frame_overhead: usize) -> usize {
         self.frame_bytes() + self.frames.len() * per_frame_overhead
     }
+
+    /// Ticks the frames take to stream in with `opts`' stream model: each round of
+    /// `parallelism` commands takes as long as its longest one. 0 without a model (`segment` 0).
+    pub fn stream_ticks(&self, opts: &EncodeOptions) -> usize {
+        if opts.segment == 0 {
+            return 0;
+        }
+        self.frames
+            .chunks(opts.parallelism.max(1) as usize)
+            .map(|round| {
+                let longest = round.iter().map(String::len).max().unwrap_or(0);
+                command_ticks(longest, opts)
+            })
+            .sum()
+    }
+}
+
+/// Ticks one command carrying a frame of `frame_len` bytes streams for (at least one).
+fn command_ticks(frame_len: usize, opts: &EncodeOptions) -> usize {
+    (frame_len + opts.per_frame_overhead)
+        .div_ceil(opts.segment.max(1))
+        .max(1)
 }
 
 /// Encodes `payload` as message `id` (>= 1).
@@ -246,7 +274,7 @@ fn assemble(
                 wire_len,
                 message_crc,
             }
-            .build(chunk)
+            .build_as(caps.header_format(), chunk)
         })
         .collect();
     if let Some(long) = frames.iter().find(|f| f.len() > caps.max_frame) {
@@ -295,14 +323,16 @@ fn encode_zlib(id: u32, payload: &[u8], opts: &EncodeOptions) -> Result<Encoded,
             wire_len: wire_bound,
             message_crc: 0,
         };
-        let room = max_frame.saturating_sub(widest.frame_len(0)) / 4 * 4;
+        let format = opts.receiver.header_format();
+        let header_len = widest.frame_len_as(format, 0);
+        let room = max_frame.saturating_sub(header_len) / 4 * 4;
         if room < SMALLEST {
             return Err(Error::FrameTooSmall {
                 max_frame,
-                needed: widest.frame_len(SMALLEST),
+                needed: widest.frame_len_as(format, SMALLEST),
             });
         }
-        let chunks = zlib_slices(payload, level, room, &whole, opts);
+        let chunks = zlib_slices(payload, level, room, header_len, &whole, opts);
         let wire_len: u64 = chunks.iter().map(|c| c.len() as u64).sum();
         let count_fits = chunks.len() as u64 <= u64::from(count_bound);
         if count_fits && wire_len <= wire_bound {
@@ -319,10 +349,12 @@ fn encode_zlib(id: u32, payload: &[u8], opts: &EncodeOptions) -> Result<Encoded,
 }
 
 /// The chunks of a `zlib` message: each a stream of the next slice, at most `room` characters.
+/// `header_len` bounds a frame's header, for the stream model.
 fn zlib_slices(
     payload: &[u8],
     level: u8,
     room: usize,
+    header_len: usize,
     whole: &str,
     opts: &EncodeOptions,
 ) -> Vec<String> {
@@ -339,10 +371,29 @@ fn zlib_slices(
     let p = opts.parallelism.max(1) as usize;
     let rounded = target.div_ceil(p) * p;
     let by_min_size = whole_len / opts.min_chunk_data.max(1);
-    target = target.max(rounded.min(by_min_size));
+    let floored = target.max(rounded.min(by_min_size));
+    let mut chunks = if opts.segment > 0 && floored < p {
+        // `min_chunk_data` would leave streams idle: as many chunks as save a tick instead. A
+        // slice's stream is guessed at its share of the whole one plus 16 characters of its
+        // own (zlib header, checksum, a block); small slices compress worse than that, so the
+        // guess is checked against the cut it gives, and all streams tried once if it missed.
+        let guess = |c: usize| header_len + (whole_len.div_ceil(c) + 16).div_ceil(4) * 4;
+        let fewest = fewest_ticks(target, p, |c| command_ticks(guess(c), opts));
+        let cut = cut_zlib(payload, level, room, fewest, whole);
+        let longest = |cs: &[(usize, String)]| cs.iter().map(|(_, c)| c.len()).max().unwrap_or(0);
+        let ticks = |cs: &[(usize, String)]| command_ticks(header_len + longest(cs), opts);
+        if fewest < p && ticks(&cut) > command_ticks(guess(fewest), opts) {
+            let all = cut_zlib(payload, level, room, p, whole);
+            if ticks(&all) < ticks(&cut) { all } else { cut }
+        } else {
+            cut
+        }
+    } else {
+        target = floored;
+        cut_zlib(payload, level, room, target, whole)
+    };
     // A slice that compressed worse than the average adds a chunk; aim again at a multiple of
     // the parallelism (a few times at most) so that the last round still fills every stream.
-    let mut chunks = cut_zlib(payload, level, room, target, whole);
     for _ in 0..3 {
         if !target.is_multiple_of(p) || chunks.len().is_multiple_of(p) {
             break;
@@ -450,15 +501,22 @@ fn cut_zlib(
     chunks
 }
 
+/// The fewest chunks from `from` to `to` whose frames stream in the fewest `ticks`.
+fn fewest_ticks(from: usize, to: usize, ticks: impl Fn(usize) -> usize) -> usize {
+    (from..=to.max(from))
+        .min_by_key(|&c| (ticks(c), c))
+        .unwrap_or(from)
+}
+
 /// Room for data in a frame of a message cut into `count` chunks (headers grow with `count`).
-fn room(template: &Header, count: u32, max_frame: usize) -> usize {
+fn room(template: &Header, format: HeaderFormat, count: u32, max_frame: usize) -> usize {
     // `index <= count`, so a header with index = count is the longest.
     let header_len = Header {
         index: count,
         count,
         ..*template
     }
-    .frame_len(0);
+    .frame_len_as(format, 0);
     max_frame.saturating_sub(header_len)
 }
 
@@ -466,6 +524,7 @@ fn room(template: &Header, count: u32, max_frame: usize) -> usize {
 fn split(wire: &[u8], template: &Header, opts: &EncodeOptions) -> Result<Vec<usize>, Error> {
     let n = wire.len();
     let max_frame = opts.receiver.max_frame;
+    let format = opts.receiver.header_format();
     // The smallest unit a chunk can hold: 4 base64 characters, or the widest UTF-8 character.
     let unit = 4;
     let too_small = |count: u32| Error::FrameTooSmall {
@@ -475,17 +534,17 @@ fn split(wire: &[u8], template: &Header, opts: &EncodeOptions) -> Result<Vec<usi
             count,
             ..*template
         }
-        .frame_len(unit),
+        .frame_len_as(format, unit),
     };
     if n == 0 {
-        return if template.frame_len(0) > max_frame {
+        return if template.frame_len_as(format, 0) > max_frame {
             Err(too_small(1))
         } else {
             Ok(vec![0])
         };
     }
     let aligned_room = |count: u32| {
-        let r = room(template, count, max_frame);
+        let r = room(template, format, count, max_frame);
         if template.method.is_base64() {
             r / 4 * 4
         } else {
@@ -509,7 +568,30 @@ fn split(wire: &[u8], template: &Header, opts: &EncodeOptions) -> Result<Vec<usi
     let p = opts.parallelism.max(1);
     let rounded = count.div_ceil(p).saturating_mul(p);
     let by_min_size = u32::try_from(n / opts.min_chunk_data.max(1)).unwrap_or(u32::MAX);
-    count = count.max(rounded.min(by_min_size));
+    let floored = count.max(rounded.min(by_min_size));
+    if opts.segment > 0 && floored < p {
+        // That would leave streams idle: as many chunks as save a tick of streaming instead.
+        let longest = |c: usize| {
+            let data = n.div_ceil(c);
+            let data = if template.method.is_base64() {
+                data.div_ceil(4) * 4
+            } else {
+                data
+            };
+            let c = c as u32;
+            Header {
+                index: c,
+                count: c,
+                ..*template
+            }
+            .frame_len_as(format, data)
+        };
+        count = fewest_ticks(count as usize, p as usize, |c| {
+            command_ticks(longest(c), opts)
+        }) as u32;
+    } else {
+        count = floored;
+    }
     loop {
         let r = aligned_room(count);
         if r < unit {
@@ -722,6 +804,94 @@ mod tests {
             encode(0, b"abc", &opts(400)).unwrap_err().name(),
             "MalformedHeader"
         );
+    }
+
+    #[test]
+    fn the_short_header_goes_only_to_a_receiver_that_declares_it() {
+        let payload = vec![b'x'; 3000];
+        let long = encode(7, &payload, &opts(1000)).unwrap();
+        let short_caps = EncodeOptions {
+            receiver: Capabilities {
+                short_header: true,
+                ..Capabilities::all(1000)
+            },
+            ..opts(1000)
+        };
+        let short = encode(7, &payload, &short_caps).unwrap();
+        assert!(long.frames.iter().all(|f| f.starts_with("IS1 ")));
+        assert!(short.frames.iter().all(|f| f.starts_with('~')));
+        assert!(short.frame_bytes() < long.frame_bytes());
+        // Either alone, or the two forms of each chunk mixed: one delivery, the rest duplicates.
+        assert_eq!(long.frames.len(), short.frames.len());
+        let mixed: Vec<&String> = long
+            .frames
+            .iter()
+            .zip(&short.frames)
+            .flat_map(|(l, s)| [s, l])
+            .collect();
+        for frames in [
+            long.frames.iter().collect(),
+            short.frames.iter().collect(),
+            mixed,
+        ] {
+            let mut rx = crate::Reassembler::new(crate::ReassemblerConfig::default());
+            let done: Vec<Vec<u8>> = frames
+                .iter()
+                .filter_map(|f| match rx.push(f.as_bytes(), 0).unwrap() {
+                    crate::Outcome::Complete(m) => Some(m.payload),
+                    _ => None,
+                })
+                .collect();
+            assert_eq!(done, vec![payload.clone()]);
+        }
+    }
+
+    #[test]
+    fn idle_streams_take_more_chunks_only_where_that_saves_a_tick() {
+        let model = |segment: usize| EncodeOptions {
+            receiver: Capabilities {
+                short_header: true,
+                ..Capabilities::all(8192)
+            },
+            parallelism: 16,
+            per_frame_overhead: 14,
+            segment,
+            ..EncodeOptions::default()
+        };
+        let small = invsync_player_data::generate(invsync_player_data::SampleKind::Small, 1);
+        let before = encode(1, &small, &model(0)).unwrap();
+        let after = encode(1, &small, &model(100)).unwrap();
+        let o = model(100);
+        assert!(
+            after.stream_ticks(&o) < before.stream_ticks(&o),
+            "{} frames stream in {} ticks, {} frames in {}",
+            after.frames.len(),
+            after.stream_ticks(&o),
+            before.frames.len(),
+            before.stream_ticks(&o)
+        );
+        assert!(after.frames.len() <= 16);
+        // One frame fewer would take longer: no more frames than the ticks need.
+        for m in Method::ALL {
+            let only = EncodeOptions {
+                method: MethodChoice::Only(m),
+                ..model(100)
+            };
+            if let Ok(e) = encode(1, &small, &only)
+                && e.frames.len() > 1
+                && m != Method::Zlib
+            {
+                let fewer = EncodeOptions {
+                    parallelism: e.frames.len() as u32 - 1,
+                    ..only.clone()
+                };
+                let f = encode(1, &small, &fewer).unwrap();
+                assert!(f.stream_ticks(&only) > e.stream_ticks(&only), "{m}");
+            }
+        }
+        // A message that streams in one tick whole stays one frame.
+        let tiny = br#"{"type":"uploaded","player":"p01","generation":3,"upload":7}"#;
+        assert_eq!(encode(1, tiny, &model(100)).unwrap().frames.len(), 1);
     }
 
     #[test]

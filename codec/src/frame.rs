@@ -1,8 +1,14 @@
-//! One frame: parsing and building the line of PROTOCOL.md section 2.
+//! One frame: parsing and building the lines of PROTOCOL.md section 2, in both header formats.
 //!
 //! ```text
-//! IS1 <fcrc> <id> <index>/<count> <method> <plen> <wlen> <mcrc> <data>
+//! IS1 <fcrc> <id> <index>/<count> <method> <plen> <wlen> <mcrc> <data>      the long header
+//! ~<fcrc><kind><id>[<plen>.]<data>                                          short, one chunk
+//! ~<fcrc><KIND><id><mcrc><index>.<count>.<wlen>.[<plen>.]<data>             short, a chunk of several
 //! ```
+//!
+//! The short header (2.5) writes numbers in base 64, the method as one letter whose case says
+//! whether the message has one chunk, and leaves out what a one-chunk frame implies (`index`,
+//! `count`, `wlen` and `mcrc`) and `plen` for `raw`.
 //!
 //! Parsing is strict (canonical numbers, lowercase hex, single spaces) so that two frames are
 //! exact duplicates if and only if they are byte-identical, and it checks in the order that
@@ -13,8 +19,10 @@ use crate::error::{Error, FrameRef};
 use crate::method::Method;
 use crate::text::{self, TextProblem};
 
-/// The magic and version that start every frame of this protocol version.
+/// The magic and version that start every frame with the long header.
 pub const MAGIC: &str = "IS1";
+/// The marker that starts every frame with the short header (PROTOCOL.md 2.5).
+pub const SHORT_MAGIC: u8 = b'~';
 /// The protocol version this crate speaks.
 pub const PROTOCOL_VERSION: u32 = 1;
 
@@ -24,6 +32,27 @@ const MAX_U32_DIGITS: usize = 10;
 const MAX_LEN_DIGITS: usize = 16;
 /// Largest `plen`/`wlen` a frame may state (the largest integer a Lua 5.2 double holds exactly).
 pub const MAX_LEN: u64 = (1 << 53) - 1;
+/// Base-64 digits of the short header's fixed-width fields (`fcrc`, `id`, `mcrc`): 36 bits.
+const FIXED_DIGITS: usize = 6;
+/// Largest number of base-64 digits of `index` and `count` (2^32 - 1 has 6).
+const MAX_U32_DIGITS_64: usize = 6;
+/// Largest number of base-64 digits of `plen` and `wlen` (2^53 - 1 has 9).
+const MAX_LEN_DIGITS_64: usize = 9;
+/// The digits of the short header's numbers, values 0 to 63: RFC 4648's base64 alphabet.
+const DIGITS_64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+/// Where the body (what `fcrc` covers) starts in a frame with the short header: after `~<fcrc>`.
+const SHORT_BODY_START: usize = 1 + FIXED_DIGITS;
+
+/// The two header formats of a frame (PROTOCOL.md 2 and 2.5). Receivers read both; a sender
+/// writes the short one only to a receiver that declares `short_header` (section 4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum HeaderFormat {
+    /// `IS1 <fcrc> <id> <index>/<count> <method> <plen> <wlen> <mcrc> `.
+    #[default]
+    Long,
+    /// `~<fcrc><kind><id>...`, base-64 numbers, only the fields the frame needs.
+    Short,
+}
 
 /// The message-level fields of a frame's header, shared by all chunks of a message, plus `index`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -70,26 +99,122 @@ impl Header {
         );
     }
 
-    /// Length of the complete frame line for `data_len` bytes of data.
-    pub fn frame_len(&self, data_len: usize) -> usize {
-        let mut s = String::with_capacity(64);
-        self.write_body_prefix(&mut s);
-        MAGIC.len() + 1 + 8 + 1 + s.len() + data_len
+    /// Appends the short header's body before the data (PROTOCOL.md 2.5): the kind letter,
+    /// `id`, and for a chunk of several `mcrc`, `index.count.wlen.`; `plen.` unless `raw`.
+    fn write_short_prefix(&self, out: &mut String) {
+        let letter = self.method.as_str().as_bytes()[0];
+        if self.count == 1 {
+            out.push(char::from(letter));
+            push_fixed(out, self.id);
+        } else {
+            out.push(char::from(letter.to_ascii_uppercase()));
+            push_fixed(out, self.id);
+            push_fixed(out, self.message_crc);
+            for n in [u64::from(self.index), u64::from(self.count), self.wire_len] {
+                push_number(out, n);
+                out.push('.');
+            }
+        }
+        if self.method != Method::Raw {
+            push_number(out, self.payload_len);
+            out.push('.');
+        }
     }
 
-    /// Builds the frame line carrying `data`. `data` must already be valid for the method.
+    /// Length of the complete frame line with the long header for `data_len` bytes of data.
+    pub fn frame_len(&self, data_len: usize) -> usize {
+        self.frame_len_as(HeaderFormat::Long, data_len)
+    }
+
+    /// Length of the complete frame line in `format` for `data_len` bytes of data.
+    pub fn frame_len_as(&self, format: HeaderFormat, data_len: usize) -> usize {
+        let mut s = String::with_capacity(64);
+        match format {
+            HeaderFormat::Long => {
+                self.write_body_prefix(&mut s);
+                MAGIC.len() + 1 + 8 + 1 + s.len() + data_len
+            }
+            HeaderFormat::Short => {
+                self.write_short_prefix(&mut s);
+                SHORT_BODY_START + s.len() + data_len
+            }
+        }
+    }
+
+    /// Builds the frame line carrying `data` with the long header. `data` must already be valid
+    /// for the method.
     pub fn build(&self, data: &str) -> String {
+        self.build_as(HeaderFormat::Long, data)
+    }
+
+    /// Builds the frame line carrying `data` in `format`. `data` must already be valid for the
+    /// method, and for a one-chunk message be the whole wire text (the short header implies
+    /// `wlen` and `mcrc` from it).
+    pub fn build_as(&self, format: HeaderFormat, data: &str) -> String {
         // Write a placeholder checksum, then the body, then fill the checksum in: one copy of data.
         let mut frame = String::with_capacity(80 + data.len());
-        frame.push_str(MAGIC);
-        frame.push_str(" 00000000 ");
-        let body_start = frame.len();
-        self.write_body_prefix(&mut frame);
+        let body_start = match format {
+            HeaderFormat::Long => {
+                frame.push_str(MAGIC);
+                frame.push_str(" 00000000 ");
+                MAGIC.len() + 10
+            }
+            HeaderFormat::Short => {
+                frame.push(char::from(SHORT_MAGIC));
+                frame.push_str("AAAAAA");
+                SHORT_BODY_START
+            }
+        };
+        match format {
+            HeaderFormat::Long => self.write_body_prefix(&mut frame),
+            HeaderFormat::Short => self.write_short_prefix(&mut frame),
+        }
         frame.push_str(data);
-        let fcrc = format!("{:08x}", crc32fast::hash(&frame.as_bytes()[body_start..]));
-        frame.replace_range(MAGIC.len() + 1..MAGIC.len() + 9, &fcrc);
+        let fcrc = crc32fast::hash(&frame.as_bytes()[body_start..]);
+        let mut digits = String::with_capacity(8);
+        let crc_at = match format {
+            HeaderFormat::Long => {
+                digits.push_str(&format!("{fcrc:08x}"));
+                MAGIC.len() + 1..MAGIC.len() + 9
+            }
+            HeaderFormat::Short => {
+                push_fixed(&mut digits, fcrc);
+                1..SHORT_BODY_START
+            }
+        };
+        frame.replace_range(crc_at, &digits);
         frame
     }
+}
+
+/// Appends `n` as exactly [`FIXED_DIGITS`] base-64 digits, most significant first.
+fn push_fixed(out: &mut String, n: u32) {
+    for i in (0..FIXED_DIGITS).rev() {
+        out.push(char::from(
+            DIGITS_64[(u64::from(n) >> (6 * i)) as usize & 63],
+        ));
+    }
+}
+
+/// Appends `n` in base 64 without leading zero digits (`A` for zero).
+fn push_number(out: &mut String, n: u64) {
+    let digits = (64 - n.leading_zeros() as usize).div_ceil(6).max(1);
+    for i in (0..digits).rev() {
+        out.push(char::from(DIGITS_64[(n >> (6 * i)) as usize & 63]));
+    }
+}
+
+/// The value of a base-64 digit, if `b` is one.
+fn digit_64(b: u8) -> Option<u64> {
+    let v = match b {
+        b'A'..=b'Z' => b - b'A',
+        b'a'..=b'z' => b - b'a' + 26,
+        b'0'..=b'9' => b - b'0' + 52,
+        b'+' => 62,
+        b'/' => 63,
+        _ => return None,
+    };
+    Some(u64::from(v))
 }
 
 /// A parsed frame. `data` borrows from the line.
@@ -101,7 +226,9 @@ pub struct Frame<'a> {
     pub frame_crc: u32,
     /// This chunk's data.
     pub data: &'a [u8],
-    /// What `fcrc` covers: everything after `IS1 <fcrc> `.
+    /// The header format the frame came in.
+    pub format: HeaderFormat,
+    /// What `fcrc` covers: everything after `IS1 <fcrc> ` or `~<fcrc>`.
     body: &'a [u8],
 }
 
@@ -225,6 +352,9 @@ impl<'a> Frame<'a> {
 
     /// Like [`Frame::parse`] but without the `fcrc` check, for receivers that defer it.
     pub fn parse_unverified(line: &'a [u8]) -> Result<Frame<'a>, Error> {
+        if line.first() == Some(&SHORT_MAGIC) {
+            return parse_short(line);
+        }
         check_magic(line)?;
         if let Some(offset) = text::find_control_byte(line) {
             let part = if offset < data_start_hint(line) {
@@ -298,20 +428,13 @@ impl<'a> Frame<'a> {
                 format!("raw payload length {plen} differs from wire length {wlen}"),
             ));
         }
-        if data.len() as u64 > wlen {
-            return Err(malformed(
-                "data",
-                format!("{} bytes of data is more than wlen {wlen}", data.len()),
-            ));
-        }
-        if data.is_empty() && wlen > 0 {
-            return Err(malformed("data", "empty chunk in a non-empty message"));
-        }
+        check_lengths(&header, data)?;
         check_data(&header, data, data_offset)?;
         Ok(Frame {
             header,
             frame_crc,
             data,
+            format: HeaderFormat::Long,
             body: &line[MAGIC.len() + 10..],
         })
     }
@@ -328,6 +451,233 @@ impl<'a> Frame<'a> {
         }
         Ok(())
     }
+}
+
+/// The header's consistency with the data's length (PROTOCOL.md 3, end of step 4).
+fn check_lengths(header: &Header, data: &[u8]) -> Result<(), Error> {
+    let wlen = header.wire_len;
+    if data.len() as u64 > wlen {
+        return Err(malformed(
+            "data",
+            format!("{} bytes of data is more than wlen {wlen}", data.len()),
+        ));
+    }
+    if data.is_empty() && wlen > 0 {
+        return Err(malformed("data", "empty chunk in a non-empty message"));
+    }
+    Ok(())
+}
+
+/// Reads the short header's fields (PROTOCOL.md 2.5) one at a time.
+struct ShortFields<'a> {
+    line: &'a [u8],
+    pos: usize,
+}
+
+impl ShortFields<'_> {
+    /// A fixed-width field of [`FIXED_DIGITS`] base-64 digits, at most 2^32 - 1.
+    fn fixed(&mut self, field: &'static str) -> Result<u32, Error> {
+        let s = self
+            .line
+            .get(self.pos..self.pos + FIXED_DIGITS)
+            .ok_or_else(|| malformed(field, "missing (the header ends early)"))?;
+        let v = s.iter().try_fold(0u64, |v, &b| Some(v << 6 | digit_64(b)?));
+        let v = v.ok_or_else(|| {
+            malformed(
+                field,
+                format!("`{}` is not 6 base-64 digits", String::from_utf8_lossy(s)),
+            )
+        })?;
+        self.pos += FIXED_DIGITS;
+        u32::try_from(v).map_err(|_| malformed(field, format!("{v} is over 4294967295")))
+    }
+
+    /// A base-64 number ended by `.`: no leading zero digit, at most `max_digits` digits.
+    fn number(
+        &mut self,
+        field: &'static str,
+        max_digits: usize,
+        max: u64,
+        allow_zero: bool,
+    ) -> Result<u64, Error> {
+        let rest = &self.line[self.pos..];
+        let end = rest
+            .iter()
+            .take(max_digits + 1)
+            .position(|&b| b == b'.')
+            .ok_or_else(|| {
+                if rest.len() > max_digits
+                    && rest[..=max_digits].iter().all(|&b| digit_64(b).is_some())
+                {
+                    malformed(field, format!("more than {max_digits} base-64 digits"))
+                } else {
+                    malformed(field, "missing `.` after it")
+                }
+            })?;
+        let s = &rest[..end];
+        let bad = |reason: String| malformed(field, reason);
+        if s.is_empty() {
+            return Err(bad("empty".into()));
+        }
+        if s.len() > 1 && s[0] == b'A' {
+            return Err(bad(format!(
+                "`{}` has a leading zero digit",
+                String::from_utf8_lossy(s)
+            )));
+        }
+        let v = s
+            .iter()
+            .try_fold(0u64, |v, &b| Some(v << 6 | digit_64(b)?))
+            .ok_or_else(|| {
+                bad(format!(
+                    "`{}` is not a base-64 number",
+                    String::from_utf8_lossy(s)
+                ))
+            })?;
+        if v > max {
+            return Err(bad(format!("{v} is over {max}")));
+        }
+        if v == 0 && !allow_zero {
+            return Err(bad("must be at least 1".into()));
+        }
+        self.pos += end + 1;
+        Ok(v)
+    }
+}
+
+/// A frame with the short header (PROTOCOL.md 2.5), checked in the order of section 3.
+fn parse_short(line: &[u8]) -> Result<Frame<'_>, Error> {
+    if let Some(offset) = text::find_control_byte(line) {
+        let part = if offset < short_data_start_hint(line) {
+            "header"
+        } else {
+            "data"
+        };
+        return Err(Error::ForbiddenCharacter {
+            offset,
+            byte: line[offset],
+            part,
+        });
+    }
+    let mut f = ShortFields { line, pos: 1 };
+    let frame_crc = f.fixed("fcrc")?;
+    let kind = *line
+        .get(f.pos)
+        .ok_or_else(|| malformed("method", "missing (the header ends early)"))?;
+    f.pos += 1;
+    let method = match kind.to_ascii_lowercase() {
+        b'r' => Method::Raw,
+        b'l' => Method::Lz4,
+        b'z' => Method::Zlib,
+        _ if kind.is_ascii_alphabetic() => {
+            return Err(Error::UnknownMethod {
+                method: char::from(kind).into(),
+            });
+        }
+        _ => {
+            return Err(malformed(
+                "method",
+                format!(
+                    "`{}` is not a method letter",
+                    char::from(kind).escape_debug()
+                ),
+            ));
+        }
+    };
+    let one = kind.is_ascii_lowercase();
+    let id = f.fixed("id")?;
+    if id == 0 {
+        return Err(malformed("id", "must be at least 1"));
+    }
+    let mut header = if one {
+        // `wlen`, `plen` of `raw` and `mcrc` follow from the data, below.
+        Header {
+            id,
+            index: 1,
+            count: 1,
+            method,
+            payload_len: 0,
+            wire_len: 0,
+            message_crc: 0,
+        }
+    } else {
+        let message_crc = f.fixed("mcrc")?;
+        let max_u32 = u64::from(u32::MAX);
+        // Zero is a well-formed number here, but out of range (checked once `count` is known).
+        let index = f.number("index", MAX_U32_DIGITS_64, max_u32, true)? as u32;
+        let count = f.number("count", MAX_U32_DIGITS_64, max_u32, false)? as u32;
+        let wlen = f.number("wlen", MAX_LEN_DIGITS_64, MAX_LEN, true)?;
+        Header {
+            id,
+            index,
+            count,
+            method,
+            payload_len: wlen,
+            wire_len: wlen,
+            message_crc,
+        }
+    };
+    if method != Method::Raw {
+        header.payload_len = f.number("plen", MAX_LEN_DIGITS_64, MAX_LEN, true)?;
+    }
+    let data_offset = f.pos;
+    let data = &line[data_offset..];
+    if !one {
+        if header.count < 2 {
+            return Err(malformed(
+                "count",
+                "a message of one chunk has the one-chunk kind (a lowercase letter)",
+            ));
+        }
+        if header.index == 0 || header.index > header.count {
+            return Err(Error::IndexOutOfRange {
+                id,
+                index: header.index,
+                count: header.count,
+            });
+        }
+        check_lengths(&header, data)?;
+    } else {
+        // One chunk: the data is the whole wire text.
+        header.wire_len = data.len() as u64;
+        if method == Method::Raw {
+            header.payload_len = header.wire_len;
+        }
+    }
+    check_data(&header, data, data_offset)?;
+    if one {
+        header.message_crc = crc32fast::hash(data);
+    }
+    Ok(Frame {
+        header,
+        frame_crc,
+        data,
+        format: HeaderFormat::Short,
+        body: &line[SHORT_BODY_START..],
+    })
+}
+
+/// Where the data of a short-header frame would start if its header were well formed: after
+/// the fixed fields its kind letter implies and the `.` that ends each number.
+fn short_data_start_hint(line: &[u8]) -> usize {
+    let kind = line.get(SHORT_BODY_START).copied().unwrap_or(b'r');
+    let (fixed, mut dots) = if kind.is_ascii_uppercase() {
+        (SHORT_BODY_START + 1 + 2 * FIXED_DIGITS, 3)
+    } else {
+        (SHORT_BODY_START + 1 + FIXED_DIGITS, 0)
+    };
+    if !matches!(kind, b'r' | b'R') {
+        dots += 1;
+    }
+    if dots == 0 {
+        return fixed.min(line.len());
+    }
+    line.iter()
+        .enumerate()
+        .skip(fixed)
+        .filter(|(_, b)| **b == b'.')
+        .nth(dots - 1)
+        .map_or(line.len(), |(i, _)| i + 1)
 }
 
 /// Where the data would start if the header were well formed: after the 8th space (`IS1`,
@@ -481,14 +831,20 @@ mod tests {
 
     #[test]
     fn crc_check_covers_header_and_data() {
-        let line = header().build("hello ");
-        for i in 4..line.len() {
-            let mut bad = line.clone().into_bytes();
-            bad[i] = if bad[i] == b'1' { b'2' } else { b'1' };
-            assert!(
-                Frame::parse(&bad).is_err(),
-                "corruption at {i} went unnoticed"
-            );
+        // Every byte after the magic, in both formats (the short header's digits are base 64).
+        for (format, from, a, b) in [
+            (HeaderFormat::Long, 4, b'1', b'2'),
+            (HeaderFormat::Short, 1, b'B', b'C'),
+        ] {
+            let line = header().build_as(format, "hello ");
+            for i in from..line.len() {
+                let mut bad = line.clone().into_bytes();
+                bad[i] = if bad[i] == a { b } else { a };
+                assert!(
+                    Frame::parse(&bad).is_err(),
+                    "{format:?}: corruption at {i} went unnoticed"
+                );
+            }
         }
     }
 
@@ -549,7 +905,40 @@ mod tests {
     }
 
     #[test]
-    fn largest_numbers_parse() {
+    fn short_header_round_trips_in_both_shapes() {
+        let several = header();
+        let line = several.build_as(HeaderFormat::Short, "hello ");
+        // `~`, fcrc, kind, id, mcrc, then index.count.wlen. and no plen for raw
+        assert_eq!(&line[7..], "RAAAAAqANShGFB.C.L.hello ");
+        assert_eq!(line.len(), several.frame_len_as(HeaderFormat::Short, 6));
+        let f = Frame::parse(line.as_bytes()).unwrap();
+        assert_eq!(
+            (f.header, f.data, f.format),
+            (several, &b"hello "[..], HeaderFormat::Short)
+        );
+        // One chunk: wlen, plen of raw and mcrc follow from the data.
+        let one = Header {
+            count: 1,
+            method: Method::Lz4,
+            payload_len: 300,
+            wire_len: 4,
+            message_crc: crc32fast::hash(b"AAAA"),
+            ..header()
+        };
+        let line = one.build_as(HeaderFormat::Short, "AAAA");
+        assert_eq!(&line[7..], "lAAAAAqEs.AAAA");
+        let f = Frame::parse(line.as_bytes()).unwrap();
+        assert_eq!(f.header, one);
+        assert_eq!(f.header.build_as(f.format, "AAAA"), line);
+        // 22 bytes shorter than the long header here (30 with a 10-digit id)
+        assert_eq!(
+            one.frame_len(4) - one.frame_len_as(HeaderFormat::Short, 4),
+            22
+        );
+    }
+
+    #[test]
+    fn largest_numbers_parse_and_one_more_does_not() {
         let h = Header {
             id: u32::MAX,
             index: u32::MAX,
@@ -559,12 +948,22 @@ mod tests {
             wire_len: MAX_LEN,
             message_crc: u32::MAX,
         };
-        let line = h.build("AAAA");
-        assert_eq!(Frame::parse(line.as_bytes()).unwrap().header, h);
-        let over = line.replacen("4294967295 ", "4294967296 ", 1);
-        assert_eq!(
-            Frame::parse_unverified(over.as_bytes()).unwrap_err().name(),
-            "MalformedHeader"
-        );
+        // Long: 4294967295 as it is. Short: 2^32 - 1 is `D/////`, 2^53 - 1 is `f////////`.
+        let cases = [
+            (HeaderFormat::Long, "4294967295 ", "4294967296 "),
+            (HeaderFormat::Short, "D/////", "E/////"),
+            (HeaderFormat::Short, ".f////////.", ".gAAAAAAAA."),
+        ];
+        for (format, max, over) in cases {
+            let line = h.build_as(format, "AAAA");
+            assert_eq!(Frame::parse(line.as_bytes()).unwrap().header, h);
+            assert!(line.contains(max), "{line}");
+            let over = line.replacen(max, over, 1);
+            assert_eq!(
+                Frame::parse_unverified(over.as_bytes()).unwrap_err().name(),
+                "MalformedHeader",
+                "{over}"
+            );
+        }
     }
 }

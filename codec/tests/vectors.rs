@@ -146,28 +146,76 @@ fn good_vectors() -> Vec<Value> {
         ),
     ];
     let mut out = Vec::new();
-    for (name, payload, methods, max_frame, id) in cases {
-        for method in methods {
-            let opts = EncodeOptions {
-                method: MethodChoice::Only(method),
-                receiver: Capabilities::all(max_frame),
-                zlib_level: 9,
-                ..EncodeOptions::default()
-            };
-            let e =
-                encode(id, &payload, &opts).unwrap_or_else(|err| panic!("{name}/{method}: {err}"));
-            out.push(json!({
-                "name": format!("{name}/{method}"),
-                "method": method.as_str(),
-                "max_frame": max_frame,
-                "id": id,
-                "payload_len": payload.len(),
-                "payload_hex": hex::encode(&payload),
-                "frames": e.frames,
-            }));
+    // Every case with the long header, and with the short one (PROTOCOL.md 2.5) all but the
+    // 40 kB one, whose frames would only repeat what the others show at four times the size.
+    for short in [false, true] {
+        for (name, payload, methods, max_frame, id) in &cases {
+            if short && *name == "match_40000_back" {
+                continue;
+            }
+            for &method in methods {
+                let opts = EncodeOptions {
+                    method: MethodChoice::Only(method),
+                    receiver: Capabilities {
+                        short_header: short,
+                        ..Capabilities::all(*max_frame)
+                    },
+                    zlib_level: 9,
+                    ..EncodeOptions::default()
+                };
+                let e = encode(*id, payload, &opts)
+                    .unwrap_or_else(|err| panic!("{name}/{method}: {err}"));
+                let prefix = if short { "short/" } else { "" };
+                out.push(json!({
+                    "name": format!("{prefix}{name}/{method}"),
+                    "header": if short { "short" } else { "long" },
+                    "method": method.as_str(),
+                    "max_frame": max_frame,
+                    "id": id,
+                    "payload_len": payload.len(),
+                    "payload_hex": hex::encode(payload),
+                    "frames": e.frames,
+                }));
+            }
         }
     }
     out
+}
+
+/// A base-64 digit of the short header.
+fn digit(v: u64) -> char {
+    char::from(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"[v as usize & 63])
+}
+
+/// `v` as the short header's 6 fixed-width base-64 digits.
+fn fixed(v: u64) -> String {
+    (0..6).rev().map(|i| digit(v >> (6 * i))).collect()
+}
+
+/// `v` as a short header number: base-64 digits without a leading zero digit.
+fn num(v: u64) -> String {
+    let digits = (64 - v.leading_zeros() as usize).div_ceil(6).max(1);
+    (0..digits).rev().map(|i| digit(v >> (6 * i))).collect()
+}
+
+/// `~<fcrc><body>`: a short-header frame whose checksum is right whatever the body says.
+fn short(body: &str) -> String {
+    format!(
+        "~{}{body}",
+        fixed(u64::from(crc32fast::hash(body.as_bytes())))
+    )
+}
+
+/// The body of a short-header chunk of a raw message of several chunks, up to its data.
+fn short_part(id: u32, index: u64, count: u64, wire: &str) -> String {
+    format!(
+        "R{}{}{}.{}.{}.",
+        fixed(u64::from(id)),
+        fixed(u64::from(crc32fast::hash(wire.as_bytes()))),
+        num(index),
+        num(count),
+        num(wire.len() as u64)
+    )
 }
 
 /// `IS1 <crc of body> <body>`: a frame whose checksum is right whatever the body says.
@@ -324,6 +372,7 @@ fn bad_vectors() -> Vec<Value> {
         ),
     ]
     .into_iter()
+    .chain(short_bad_vectors())
     .chain([json!({
         "name": "invalid_utf8_in_raw_data",
         "receiver": none,
@@ -331,6 +380,120 @@ fn bad_vectors() -> Vec<Value> {
         "error": "InvalidUtf8",
     })])
     .collect()
+}
+
+/// Bad frames with the short header (PROTOCOL.md 2.5): its own fields, and the checks every
+/// frame has.
+fn short_bad_vectors() -> Vec<Value> {
+    let id1 = fixed(1);
+    let hello = short(&format!("r{id1}hello"));
+    let mut corrupted = hello.clone().into_bytes();
+    let last = corrupted.len() - 1;
+    corrupted[last] = b'x';
+    let lz4_100 = lz4_flex::block::compress(&[7u8; 100]);
+    let v = |name: &str, frames: Vec<String>, error: &str| json!({ "name": format!("short/{name}"), "receiver": {}, "frames": frames, "error": error });
+    let part = |id: u32, index: u64, count: u64, data: &str, wire: &str| {
+        short(&format!("{}{data}", short_part(id, index, count, wire)))
+    };
+    vec![
+        v("marker_alone", vec!["~".into()], "MalformedHeader"),
+        v(
+            "fcrc_not_base64",
+            vec![format!("~AAAA.A{}", &hello[7..])],
+            "MalformedHeader",
+        ),
+        v(
+            "fcrc_over_32_bits",
+            vec![format!("~EAAAAA{}", &hello[7..])],
+            "MalformedHeader",
+        ),
+        v(
+            "unknown_kind",
+            vec![short(&format!("x{id1}AAAA"))],
+            "UnknownMethod",
+        ),
+        v(
+            "kind_not_a_letter",
+            vec![short(&format!("7{id1}hello"))],
+            "MalformedHeader",
+        ),
+        v(
+            "id_zero",
+            vec![short(&format!("r{}hello", fixed(0)))],
+            "MalformedHeader",
+        ),
+        v("id_cut_short", vec![short("rAAA")], "MalformedHeader"),
+        v(
+            "leading_zero_digit",
+            vec![short(&format!("R{id1}{}AB.C.E.ab", fixed(0)))],
+            "MalformedHeader",
+        ),
+        v(
+            "index_of_seven_digits",
+            vec![short(&format!("R{id1}{}BAAAAAA.C.E.ab", fixed(0)))],
+            "MalformedHeader",
+        ),
+        v(
+            "wlen_of_ten_digits",
+            vec![short(&format!("R{id1}{}B.C.BAAAAAAAAA.ab", fixed(0)))],
+            "MalformedHeader",
+        ),
+        v(
+            "missing_dot",
+            vec![short(&format!("R{id1}{}B.C", fixed(0)))],
+            "MalformedHeader",
+        ),
+        v(
+            "plen_missing",
+            vec![short(&format!("l{id1}AAAA"))],
+            "MalformedHeader",
+        ),
+        v(
+            "several_kind_with_count_one",
+            vec![part(2, 1, 1, "ab", "ab")],
+            "MalformedHeader",
+        ),
+        v(
+            "index_over_count",
+            vec![part(2, 3, 2, "ab", "abcd")],
+            "IndexOutOfRange",
+        ),
+        v(
+            "data_longer_than_wlen",
+            vec![part(2, 1, 2, "abcde", "abcd")],
+            "MalformedHeader",
+        ),
+        v(
+            "control_in_raw_data",
+            vec![short(&format!("r{id1}a\u{1}b"))],
+            "ForbiddenCharacter",
+        ),
+        v(
+            "bad_base64_character",
+            vec![short(&format!("l{id1}D.AA!A"))],
+            "ForbiddenCharacter",
+        ),
+        v(
+            "corrupted_data",
+            vec![String::from_utf8(corrupted).unwrap()],
+            "FrameChecksumMismatch",
+        ),
+        v(
+            "conflicting_chunk_data",
+            vec![part(3, 1, 2, "ab", "abcd"), part(3, 1, 2, "xy", "abcd")],
+            "ConflictingFrame",
+        ),
+        v(
+            "wrong_message_checksum",
+            vec![part(4, 2, 2, "cd", "abcX"), part(4, 1, 2, "ab", "abcX")],
+            "MessageChecksumMismatch",
+        ),
+        v(
+            "lz4_shorter_than_plen",
+            vec![short(&format!("l{id1}{}.{}", num(150), b64(&lz4_100)))],
+            "PayloadLengthMismatch",
+        ),
+    ]
 }
 
 fn frames_of(v: &Value) -> Vec<Vec<u8>> {

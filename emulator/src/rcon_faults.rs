@@ -172,13 +172,13 @@ impl FaultCounter {
 }
 
 /// Changes the last character of the frame in a `recv` command (`...[=*[frame]=*])`, or a custom
-/// command whose parameter is a frame, `/<name> IS...`) to `A`, or to `B` when it is `A`: the
-/// command still runs, the long bracket stays intact and the frame fails its checksum. A command
-/// of another shape is left as it is.
+/// command whose parameter is a frame, `/<name> IS...` or with the short header `/<name> ~...`)
+/// to `A`, or to `B` when it is `A`: the command still runs, the long bracket stays intact and
+/// the frame fails its checksum. A command of another shape is left as it is.
 pub(crate) fn damage(command: &mut String) {
     if let Some((name, frame)) = command.split_once(' ')
-        && let [b'I', b'S', digit, b' ', ..] = frame.as_bytes()
-        && digit.is_ascii_digit()
+        && (matches!(frame.as_bytes(), [b'I', b'S', digit, b' ', ..] if digit.is_ascii_digit())
+            || frame.starts_with('~'))
         && !matches!(name, "/sc" | "/silent-command" | "/c" | "/command")
     {
         let at = command.len() - frame.chars().next_back().map_or(0, char::len_utf8);

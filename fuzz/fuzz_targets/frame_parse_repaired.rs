@@ -19,7 +19,10 @@ fuzz_target!(|input: &[u8]| {
         Ok(frame) => {
             count("parsed");
             let data = std::str::from_utf8(frame.data).expect("a parsed frame's data is text");
-            assert_eq!(frame.header.build(data).as_bytes(), &line[..]);
+            assert_eq!(
+                frame.header.build_as(frame.format, data).as_bytes(),
+                &line[..]
+            );
             let h = frame.header;
             if h.count == 1 && h.payload_len <= MAX_PAYLOAD {
                 match decode_wire(h.id, h.method, frame.data, h.payload_len) {

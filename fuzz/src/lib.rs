@@ -23,17 +23,22 @@ fn spaces(line: &[u8], n: usize) -> Vec<usize> {
         .collect()
 }
 
-/// The fields a repair rewrites, when `line` has the shape of a frame: the `mcrc` field's range,
-/// the data's start and where `fcrc`'s body starts. Eight hex digits are rewritten only where
-/// the field is already eight bytes long, so a repair never changes a line's shape.
+/// The fields a repair rewrites, when `line` has the shape of a frame: the `mcrc` field's range
+/// (none in a one-chunk frame with the short header), the data's start and where `fcrc`'s body
+/// starts. A checksum is rewritten only where its field already has its length (8 hex digits,
+/// or 6 base-64 digits in the short header), so a repair never changes a line's shape.
 struct Layout {
     fcrc: std::ops::Range<usize>,
     body: usize,
-    mcrc: std::ops::Range<usize>,
+    mcrc: Option<std::ops::Range<usize>>,
     data: usize,
+    short: bool,
 }
 
 fn layout(line: &[u8]) -> Option<Layout> {
+    if line.starts_with(b"~") {
+        return short_layout(line);
+    }
     if !line.starts_with(b"IS1 ") {
         return None;
     }
@@ -44,13 +49,52 @@ fn layout(line: &[u8]) -> Option<Layout> {
     Some(Layout {
         fcrc: s[0] + 1..s[1],
         body: s[1] + 1,
-        mcrc: s[6] + 1..s[7],
+        mcrc: Some(s[6] + 1..s[7]),
         data: s[7] + 1,
+        short: false,
     })
 }
 
-fn write_crc(line: &mut [u8], at: std::ops::Range<usize>, crc: u32) {
-    if at.len() == 8 {
+/// [`layout`] of a line with the short header (PROTOCOL.md 2.5): `~`, fcrc, the kind letter and
+/// the id; a chunk of several (upper-case kind) then its mcrc and three numbers each ended by
+/// `.`; `plen.` for lz4 and zlib.
+fn short_layout(line: &[u8]) -> Option<Layout> {
+    let kind = *line.get(7)?;
+    let several = kind.is_ascii_uppercase();
+    let (mcrc, fixed_end) = if several {
+        (Some(14..20), 20)
+    } else {
+        (None, 14)
+    };
+    let dots = usize::from(several) * 3 + usize::from(!matches!(kind, b'r' | b'R'));
+    let data = if dots == 0 {
+        fixed_end
+    } else {
+        let dot = line
+            .iter()
+            .enumerate()
+            .skip(fixed_end)
+            .filter(|(_, b)| **b == b'.')
+            .nth(dots - 1)?
+            .0;
+        dot + 1
+    };
+    (line.len() >= data).then_some(Layout {
+        fcrc: 1..7,
+        body: 7,
+        mcrc,
+        data,
+        short: true,
+    })
+}
+
+fn write_crc(line: &mut [u8], at: std::ops::Range<usize>, crc: u32, short: bool) {
+    const DIGITS: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    if short && at.len() == 6 {
+        for (i, b) in line[at].iter_mut().enumerate() {
+            *b = DIGITS[(u64::from(crc) >> (6 * (5 - i))) as usize & 63];
+        }
+    } else if !short && at.len() == 8 {
         line[at].copy_from_slice(format!("{crc:08x}").as_bytes());
     }
 }
@@ -58,14 +102,14 @@ fn write_crc(line: &mut [u8], at: std::ops::Range<usize>, crc: u32) {
 /// Rewrites `fcrc` (and, with `mcrc` given, the message checksum first) of a frame-shaped line.
 pub fn repair_frame(line: &mut [u8], mcrc: Option<u32>) {
     let Some(l) = layout(line) else { return };
-    if let Some(crc) = mcrc {
-        write_crc(line, l.mcrc.clone(), crc);
+    if let (Some(crc), Some(at)) = (mcrc, l.mcrc.clone()) {
+        write_crc(line, at, crc, l.short);
     }
     let crc = crc32fast::hash(&line[l.body..]);
-    write_crc(line, l.fcrc, crc);
+    write_crc(line, l.fcrc, crc, l.short);
 }
 
-/// A frame-shaped line's data (everything after the 8th space).
+/// A frame-shaped line's data (everything after the 8th space, or after the short header).
 pub fn frame_data(line: &[u8]) -> Option<&[u8]> {
     layout(line).map(|l| &line[l.data..])
 }

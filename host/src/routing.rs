@@ -3,7 +3,9 @@
 //! * **host -> game** always goes over RCON, one frame per `recv` command. The frames are encoded
 //!   with `auto` over the methods the game declared ([`to_game_options`]), counting the RCON
 //!   wrapper as per-frame overhead and rounding the chunk count to the number of commands in
-//!   flight, so the last round of a transfer uses every stream.
+//!   flight, so the last round of a transfer uses every stream. A message too small to fill
+//!   every stream is cut into as many frames as save a tick of streaming at
+//!   [`STREAM_SEGMENT`] bytes a tick, and goes with the short header to a game that declares it.
 //! * **game -> host** goes inline on stdout when the message fits **one** stdout frame
 //!   ([`DEFAULT_MAX_FRAME_STDOUT`], 3999 bytes plus the marker: consoles stutter on lines over
 //!   ~4000 bytes); otherwise the game stages it, frames built for the much larger pull limit
@@ -41,11 +43,16 @@ use invsync_rcon_transport::RecvEntry;
 /// Commands kept in flight into the game (see the module documentation for the reasoning).
 pub const DEFAULT_IN_FLIGHT: usize = 16;
 
+/// Bytes a command streams into the game per tick in the model the host cuts frames by: the
+/// game's `maximum_segment_size` default (`docs/GAME_FACTS.md`; less with more than 10 players).
+pub(crate) const STREAM_SEGMENT: usize = 100;
+
 /// How to encode a message for the game.
 ///
 /// `auto` (or the forced `method`) over the game's declared `decode` list and `max_frame`;
 /// `per_frame_overhead` is the wrapper of the entry the game declared (its custom command, or
-/// the `recv` remote call); `parallelism` is `in_flight`.
+/// the `recv` remote call); `parallelism` is `in_flight`; the stream model's `segment` is
+/// [`STREAM_SEGMENT`].
 pub(crate) fn to_game_options(
     game: &Capabilities,
     in_flight: usize,
@@ -58,6 +65,7 @@ pub(crate) fn to_game_options(
         zlib_level,
         parallelism: u32::try_from(in_flight.max(1)).unwrap_or(u32::MAX),
         per_frame_overhead: RecvEntry::declared(game.recv_command.as_deref()).overhead(),
+        segment: STREAM_SEGMENT,
         ..EncodeOptions::default()
     }
 }

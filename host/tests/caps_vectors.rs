@@ -26,6 +26,11 @@ fn declarations_give_the_entry_and_command_of_the_vectors() {
             v["recv_command"].as_str(),
             "{name}"
         );
+        assert_eq!(
+            Some(caps.short_header),
+            v["short_header"].as_bool(),
+            "{name}"
+        );
         let entry = RecvEntry::declared(caps.recv_command.as_deref());
         assert_eq!(
             entry.overhead() as u64,

@@ -149,7 +149,8 @@ async fn delivers_exact_frames_through_lua_out_of_order() {
         let custom = game
             .commands()
             .iter()
-            .filter(|c| c.starts_with("/invsync-recv IS1 "))
+            // (the module declares the short header, PROTOCOL.md 2.5: `~` starts its frames)
+            .filter(|c| c.starts_with("/invsync-recv ~"))
             .count();
         let declared = link.caps().unwrap().recv_command;
         if settings == SETTINGS {

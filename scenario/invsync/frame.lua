@@ -1,6 +1,10 @@
 --- Frames of docs/PROTOCOL.md section 2: parsing with every syntax check, and building.
 ---
---- A frame is `IS1 <fcrc> <id> <index>/<count> <method> <plen> <wlen> <mcrc> <data>`.
+--- A frame is `IS1 <fcrc> <id> <index>/<count> <method> <plen> <wlen> <mcrc> <data>`, or has
+--- the short header of PROTOCOL.md 2.5: `~<fcrc><kind><id>[<plen>.]<data>` for a message of one
+--- chunk, `~<fcrc><KIND><id><mcrc><index>.<count>.<wlen>.[<plen>.]<data>` for a chunk of
+--- several (numbers in base 64; `plen` only for lz4 and zlib). The module reads both and
+--- writes the long one (the host reads only that, and stdout is not the bottleneck).
 --- Parsing is split in two so a receiver can answer at once and defer what reads every byte
 --- (PROTOCOL.md 3 allows deferring checks 3, 5 and 6): `parse_header` reads only the header
 --- (one anchored match on a good frame, whatever its length); `check_data` is one C-speed
@@ -22,6 +26,17 @@ local KNOWN_METHOD = { raw = true, lz4 = true, zlib = true }
 
 --- Length of `IS1 <fcrc> `: the body starts right after it.
 frame.BODY_START = 14
+--- Where the body starts in a frame with the short header: after `~<fcrc>`.
+frame.SHORT_BODY_START = 8
+
+--- Method of each kind letter of the short header (lowercase: a message of one chunk).
+local KIND = { r = "raw", l = "lz4", z = "zlib", R = "raw", L = "lz4", Z = "zlib" }
+--- Values of the base-64 digits of the short header's numbers (RFC 4648's alphabet).
+local DIGIT = {}
+do
+  local alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+  for i = 1, 64 do DIGIT[byte(alphabet, i)] = i - 1 end
+end
 
 local MAX_ID = 4294967295
 local MAX_LEN = 9007199254740991 -- 2^53 - 1
@@ -75,9 +90,10 @@ end
 ---@field method string
 ---@field plen number
 ---@field wlen number
----@field mcrc number
----@field mcrc_hex string
+---@field mcrc number|nil nil for a one-chunk short frame until its data's CRC is known (it is that CRC)
+---@field mcrc_hex string|nil
 ---@field dpos number position of the first data byte in the frame (#line + 1 when empty)
+---@field bpos number position of the first byte `fcrc` covers
 
 --- The field of `line` from `pos` up to the byte before the next `sep`, and the position
 --- after that separator; nil if there is no such separator.
@@ -182,8 +198,190 @@ local function parse_header_slowly(line)
   return {
     fcrc = crc32.from_hex(fcrc_hex), fcrc_hex = fcrc_hex,
     id = id, index = index, count = count, method = method, plen = plen, wlen = wlen,
-    mcrc = crc32.from_hex(mcrc_hex), mcrc_hex = mcrc_hex, dpos = pos,
+    mcrc = crc32.from_hex(mcrc_hex), mcrc_hex = mcrc_hex, dpos = pos, bpos = frame.BODY_START,
   }
+end
+
+--- A base-64 number of the short header: its digits, at most `max_digits` of them, no
+--- leading zero digit (unless `zero_ok` and it is "A"), at most `max_value`. Returns the value
+--- or nil, reason. Values above 2^53 lose precision in a double but stay above 2^53 - 1.
+---@param s string
+---@param zero_ok boolean
+---@param max_digits number
+---@param max_value number
+---@return number|nil
+---@return string|nil
+local function base64_number(s, zero_ok, max_digits, max_value)
+  local n = #s
+  if n == 0 then return nil, "expected a base-64 number, got nothing" end
+  if n > max_digits then return nil, "expected at most " .. max_digits .. " base-64 digits, got " .. n end
+  if n > 1 and byte(s, 1) == 65 then return nil, "expected no leading zero digit, got '" .. s .. "'" end
+  local v = 0
+  for i = 1, n do
+    local d = DIGIT[byte(s, i)]
+    if not d then return nil, "expected base-64 digits, got '" .. s .. "'" end
+    v = v * 64 + d
+  end
+  if v == 0 and not zero_ok then return nil, "expected a number from 1, got 0" end
+  if v > max_value then return nil, "expected at most " .. format("%d", max_value) .. ", got '" .. s .. "'" end
+  return v
+end
+
+--- The header of a frame with the short header (PROTOCOL.md 2.5), field by field from the
+--- left (check 4), after the length and the marker. A frame with a bad header and a control
+--- byte anywhere is named by check 3, as the reference codec names it.
+---@param line string
+---@return InvsyncHeader|nil
+---@return InvsyncError|nil
+local function parse_short(line)
+  local function bad(err)
+    local at = control_byte(line)
+    if at then return nil, control_error(line, at) end
+    return nil, err
+  end
+  local function malformed(name, reason)
+    return bad(errors.new("MalformedHeader", "field " .. name .. ": " .. reason))
+  end
+  local pos = 2
+  -- a fixed-width field: exactly 6 digits, leading zero digits included
+  local function fixed(name)
+    local s = sub(line, pos, pos + 5)
+    if #s < 6 then return malformed(name, "missing (the header ends early)") end
+    local v = 0
+    for i = 1, 6 do
+      local d = DIGIT[byte(s, i)]
+      if not d then return malformed(name, "expected 6 base-64 digits, got '" .. s .. "'") end
+      v = v * 64 + d
+    end
+    if v > MAX_ID then return malformed(name, "expected at most 4294967295, got '" .. s .. "'") end
+    pos = pos + 6
+    return v
+  end
+  local function number(name, zero_ok, max_digits, max_value)
+    local s, after = field(line, pos, ".")
+    if not s then return malformed(name, "missing '.' after it") end
+    local v, why = base64_number(s, zero_ok, max_digits, max_value)
+    if not v then return malformed(name, why) end
+    pos = after
+    return v
+  end
+  local fcrc, err = fixed("fcrc")
+  if not fcrc then return nil, err end
+  local kind = sub(line, pos, pos)
+  local method = KIND[kind]
+  if not method then
+    if find(kind, "^%a$") then
+      return bad(errors.new("UnknownMethod", "kind '" .. kind .. "', expected one of r, l, z, R, L, Z"))
+    end
+    return malformed("method", "expected a method letter, got '" .. kind .. "'")
+  end
+  pos = pos + 1
+  local one = find(kind, "^%l$") ~= nil
+  local id
+  id, err = fixed("id")
+  if not id then return nil, err end
+  if id == 0 then return malformed("id", "expected a number from 1, got 0") end
+  local h = { fcrc = fcrc, fcrc_hex = format("%08x", fcrc), id = id, method = method, bpos = frame.SHORT_BODY_START }
+  if one then
+    h.index, h.count = 1, 1
+  else
+    local mcrc
+    mcrc, err = fixed("mcrc")
+    if not mcrc then return nil, err end
+    h.mcrc, h.mcrc_hex = mcrc, format("%08x", mcrc)
+    h.index, err = number("index", true, 6, MAX_ID)
+    if not h.index then return nil, err end
+    h.count, err = number("count", false, 6, MAX_ID)
+    if not h.count then return nil, err end
+    h.wlen, err = number("wlen", true, 9, MAX_LEN)
+    if not h.wlen then return nil, err end
+  end
+  if method ~= "raw" then
+    h.plen, err = number("plen", true, 9, MAX_LEN)
+    if not h.plen then return nil, err end
+  end
+  h.dpos = pos
+  local dlen = #line - pos + 1
+  if one then
+    h.wlen = dlen
+    if method == "raw" then h.plen = dlen end
+    return h
+  end
+  h.plen = h.plen or h.wlen
+  if h.count < 2 then
+    return malformed("count", "expected at least 2 (a message of one chunk has a lowercase kind)")
+  end
+  if h.index == 0 or h.index > h.count then
+    return bad(errors.new("IndexOutOfRange", format("message %d: chunk %d of %d, expected 1 ..= %d", id, h.index,
+      h.count, h.count), id))
+  end
+  if dlen > h.wlen then
+    return malformed("data", format("%d bytes of data is more than wlen %d", dlen, h.wlen))
+  end
+  if dlen == 0 and h.wlen > 0 then
+    return malformed("data", "empty chunk in a non-empty message")
+  end
+  return h
+end
+
+--- The short header of a good frame in one anchored match (the fixed-width fields are checked
+--- by the pattern, the numbers after it): what a good frame costs. The field-by-field
+--- `parse_short` names what is wrong with any other.
+local B64 = "[A-Za-z0-9+/]"
+local SHORT_ONE = "^~" .. B64:rep(6) .. "[rlz]" .. B64:rep(6) .. "()"
+local SHORT_PART = "^~" .. B64:rep(6) .. "[RLZ]" .. B64:rep(12) .. "(" .. B64 .. "+)%.(" .. B64 .. "+)%.("
+  .. B64 .. "+)%.()"
+local SHORT_PLEN = "^(" .. B64 .. "+)%.()"
+
+--- The 6 base-64 digits at `p` (the pattern has checked them).
+local function fixed_at(line, p)
+  local a, b, c, d, e, f = byte(line, p, p + 5)
+  return ((((DIGIT[a] * 64 + DIGIT[b]) * 64 + DIGIT[c]) * 64 + DIGIT[d]) * 64 + DIGIT[e]) * 64 + DIGIT[f]
+end
+
+--- `parse_short` for a good frame: nil for anything `parse_short` must look at.
+---@param line string
+---@param n number its length
+---@return InvsyncHeader|nil
+local function parse_short_fast(line, n)
+  local kind = sub(line, 8, 8)
+  local method, one = KIND[kind], byte(kind) and byte(kind) >= 97
+  if not method then return nil end
+  local h, pos
+  if one then
+    pos = match(line, SHORT_ONE)
+    if not pos then return nil end
+    h = { index = 1, count = 1 }
+  else
+    local index_s, count_s, wlen_s
+    index_s, count_s, wlen_s, pos = match(line, SHORT_PART)
+    if not index_s then return nil end
+    local index, count, wlen = base64_number(index_s, true, 6, MAX_ID), base64_number(count_s, false, 6, MAX_ID),
+      base64_number(wlen_s, true, 9, MAX_LEN)
+    if not (index and count and wlen) or count < 2 or index == 0 or index > count then return nil end
+    local mcrc = fixed_at(line, 15)
+    if mcrc > MAX_ID then return nil end
+    h = { index = index, count = count, wlen = wlen, mcrc = mcrc, mcrc_hex = format("%08x", mcrc) }
+  end
+  if method ~= "raw" then
+    local plen_s
+    plen_s, pos = match(line, SHORT_PLEN, pos)
+    if not plen_s then return nil end
+    h.plen = base64_number(plen_s, true, 9, MAX_LEN)
+    if not h.plen then return nil end
+  end
+  local fcrc, id = fixed_at(line, 2), fixed_at(line, 9)
+  if fcrc > MAX_ID or id > MAX_ID or id == 0 then return nil end
+  local dlen = n - pos + 1
+  if one then
+    h.wlen = dlen
+    h.plen = h.plen or dlen
+  else
+    h.plen = h.plen or h.wlen
+    if dlen > h.wlen or (dlen == 0 and h.wlen > 0) then return nil end
+  end
+  h.fcrc, h.fcrc_hex, h.id, h.method, h.dpos, h.bpos = fcrc, format("%08x", fcrc), id, method, pos, frame.SHORT_BODY_START
+  return h
 end
 
 --- The whole header in one anchored match (PROTOCOL.md 2): what a good frame costs.
@@ -216,6 +414,11 @@ function frame.parse_header(line, opts)
   if n > opts.max_frame then
     return nil, errors.new("FrameTooLong", format("frame of %d bytes, expected at most %d", n, opts.max_frame))
   end
+  if byte(line, 1) == 126 then
+    local h = parse_short_fast(line, n)
+    if h then return h end
+    return parse_short(line)
+  end
   -- the fast path: one anchored match, then the values
   local fcrc_hex, id_s, index_s, count_s, method, plen_s, wlen_s, mcrc_hex, pos = match(line, HEADER)
   if fcrc_hex and #fcrc_hex == 8 and #mcrc_hex == 8 and #id_s <= 10 and #index_s <= 10 and #count_s <= 10
@@ -228,7 +431,7 @@ function frame.parse_header(line, opts)
       return {
         fcrc = crc32.from_hex(fcrc_hex), fcrc_hex = fcrc_hex,
         id = id, index = index, count = count, method = method, plen = plen, wlen = wlen,
-        mcrc = crc32.from_hex(mcrc_hex), mcrc_hex = mcrc_hex, dpos = pos,
+        mcrc = crc32.from_hex(mcrc_hex), mcrc_hex = mcrc_hex, dpos = pos, bpos = frame.BODY_START,
       }
     end
   end
@@ -305,8 +508,12 @@ function frame.parse(line, opts)
   if not h then return nil, err end
   err = frame.check_data(line, h)
   if err then return nil, err end
-  h.hdr = sub(line, frame.BODY_START, h.dpos - 1)
+  h.hdr = sub(line, h.bpos, h.dpos - 1)
   h.data = sub(line, h.dpos)
+  if not h.mcrc then
+    h.mcrc = crc32.of(h.data)
+    h.mcrc_hex = format("%08x", h.mcrc)
+  end
   return h
 end
 

@@ -177,7 +177,7 @@ function reassembler.push(rx, line, now)
   rx.qtail = rx.qtail + 1
   rx.queue[rx.qtail] = {
     seq = seq, size = size, line = line, id = id, index = index, count = h.count, method = h.method,
-    plen = h.plen, wlen = h.wlen, mcrc = h.mcrc, fcrc = h.fcrc, dpos = h.dpos,
+    plen = h.plen, wlen = h.wlen, mcrc = h.mcrc, fcrc = h.fcrc, dpos = h.dpos, bpos = h.bpos,
     vpos = 0, chdr = 0, cdata = 0,
   }
   rx.queued_bytes = rx.queued_bytes + size
@@ -189,7 +189,7 @@ function reassembler.push(rx, line, now)
   q[index] = (q[index] or 0) + 1
   local have, count = progress(rx, id)
   return { status = "queued", seq = seq, id = id, index = index, count = count, have = have,
-    done = rx.done_mcrc[id] == h.mcrc or nil }
+    done = (h.mcrc and rx.done_mcrc[id] == h.mcrc) or nil }
 end
 
 --- Removes the head of the verification queue.
@@ -356,9 +356,9 @@ local function verify(rx, e, left, now, events)
       events[#events + 1] = { kind = "error", scope = "frame", seq = e.seq, id = e.id, index = e.index, error = err }
       return left
     end
-    e.chdr = crc32.update(0, line, frame.BODY_START, dpos - 1)
+    e.chdr = crc32.update(0, line, e.bpos, dpos - 1)
     e.vpos = dpos
-    left = left - (dpos - frame.BODY_START)
+    left = left - (dpos - e.bpos)
   end
   local take = n - e.vpos + 1
   if take > left then take = left end
@@ -376,6 +376,8 @@ local function verify(rx, e, left, now, events)
     return left
   end
   e.data = sub(line, dpos)
+  -- a one-chunk frame with the short header: its mcrc is its data's CRC (PROTOCOL.md 2.5)
+  if not e.mcrc then e.mcrc = e.cdata end
   return left, accept(rx, e, now, events)
 end
 

@@ -342,13 +342,42 @@ impl TestGame {
             .map(|args| {
                 let args = args.strip_prefix(',').unwrap_or(args);
                 if function == "recv" {
-                    let header: Vec<&str> = args.split(' ').collect();
-                    header.get(2..4).map(|f| f.join(" ")).unwrap_or_default()
+                    let frame = args.trim_start_matches(['[', '=']);
+                    if frame.starts_with('~') {
+                        short_id_and_chunk(frame)
+                    } else {
+                        let header: Vec<&str> = args.split(' ').collect();
+                        header.get(2..4).map(|f| f.join(" ")).unwrap_or_default()
+                    }
                 } else {
                     args.split(')').next().unwrap_or("").to_string()
                 }
             })
             .collect()
+    }
+}
+
+/// `<id> <index>/<count>` of a frame with the short header (PROTOCOL.md 2.5): `~`, fcrc and
+/// the kind letter, the id in 6 base-64 digits; a chunk of several (an upper-case kind) then
+/// has its mcrc and `<index>.<count>.`. Empty if the header is not that.
+fn short_id_and_chunk(frame: &str) -> String {
+    const DIGITS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let value = |digits: &str| {
+        digits.bytes().try_fold(0u64, |v, b| {
+            Some(v << 6 | DIGITS.iter().position(|&d| d == b)? as u64)
+        })
+    };
+    let kind = frame.as_bytes().get(7).copied().unwrap_or(b' ');
+    let id = frame.get(8..14).and_then(value);
+    let chunk = if kind.is_ascii_uppercase() {
+        let mut numbers = frame.get(20..).unwrap_or("").split('.').map(value);
+        numbers.next().flatten().zip(numbers.next().flatten())
+    } else {
+        Some((1, 1))
+    };
+    match (id, chunk) {
+        (Some(id), Some((index, count))) => format!("{id} {index}/{count}"),
+        _ => String::new(),
     }
 }
 

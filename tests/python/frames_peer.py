@@ -37,9 +37,56 @@ def crc(data):
     return binascii.crc32(data) & 0xFFFFFFFF
 
 
+DIGITS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+D = rb"[A-Za-z0-9+/]"
+# The short header (PROTOCOL.md 2.5): base-64 numbers, the method as one letter whose case says
+# whether the message has one chunk; plen only for lz4 and zlib.
+SHORT = re.compile(
+    rb"^~(" + D + rb"{6})(?:([rlz])(" + D + rb"{6})|([RLZ])(" + D + rb"{6})(" + D + rb"{6})("
+    + D + rb"{1,6})\.(" + D + rb"{1,6})\.(" + D + rb"{1,9})\.)"
+)
+PLEN = re.compile(D + rb"{1,9}\.")
+METHOD = {b"r": "raw", b"l": "lz4", b"z": "zlib"}
+
+
+def number(digits):
+    value = 0
+    for b in digits:
+        value = value * 64 + DIGITS.index(b)
+    return value
+
+
+def parse_short(line):
+    m = SHORT.match(line)
+    if not m:
+        raise ProtocolError("MalformedHeader", line[:60])
+    fcrc, kind1, id1, kind, ident, mcrc, index, count, wlen = m.groups()
+    pos = m.end()
+    method = METHOD[(kind1 or kind).lower()]
+    plen = None
+    if method != "raw":
+        p = PLEN.match(line, pos)
+        if not p:
+            raise ProtocolError("MalformedHeader", "plen")
+        plen = number(line[pos:p.end() - 1])
+        pos = p.end()
+    data = line[pos:]
+    if crc(line[7:]) != number(fcrc):
+        raise ProtocolError("FrameChecksumMismatch", "short frame")
+    if kind1:
+        frame = {"id": number(id1), "index": 1, "count": 1, "wlen": len(data), "mcrc": crc(data)}
+    else:
+        frame = {"id": number(ident), "index": number(index), "count": number(count),
+                 "wlen": number(wlen), "mcrc": number(mcrc)}
+    frame.update(method=method, plen=frame["wlen"] if plen is None else plen, data=data)
+    return frame
+
+
 def parse(line):
     if any(b < 0x20 or b == 0x7F for b in line):
         raise ProtocolError("ForbiddenCharacter", "control byte")
+    if line.startswith(b"~"):
+        return parse_short(line)
     m = HEADER.match(line)
     if not m:
         raise ProtocolError("MalformedHeader", line[:60])

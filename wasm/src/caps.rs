@@ -31,6 +31,8 @@ pub(crate) struct Fields {
     pub max_message: Option<u64>,
     /// `max_chunks`, if given.
     pub max_chunks: Option<u32>,
+    /// `short_header` (false when absent).
+    pub short_header: bool,
 }
 
 /// Validates a declaration as [`Capabilities::from_json`] does after parsing: the protocol must
@@ -64,6 +66,7 @@ pub(crate) fn from_fields(f: Fields) -> Result<Capabilities, String> {
         recv_command: None,
         // as is rebuilding exports from their JSON
         export_json: false,
+        short_header: f.short_header,
     };
     if caps.max_frame < 64 {
         return Err(format!(
@@ -78,12 +81,17 @@ pub(crate) fn from_fields(f: Fields) -> Result<Capabilities, String> {
 pub(crate) fn to_json(c: &Capabilities) -> String {
     let decode: Vec<String> = c.decode.iter().map(|m| format!("\"{m}\"")).collect();
     format!(
-        "{{\"protocol\":{},\"decode\":[{}],\"max_frame\":{},\"max_message\":{},\"max_chunks\":{}}}",
+        "{{\"protocol\":{},\"decode\":[{}],\"max_frame\":{},\"max_message\":{},\"max_chunks\":{}{}}}",
         c.protocol,
         decode.join(","),
         c.max_frame,
         c.max_message,
-        c.max_chunks
+        c.max_chunks,
+        if c.short_header {
+            ",\"short_header\":true"
+        } else {
+            ""
+        }
     )
 }
 
@@ -148,6 +156,12 @@ pub(crate) fn from_js(value: &JsValue, what: &str) -> Result<Capabilities, JsVal
             .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
         max_message: number("max_message", MAX_SAFE_INTEGER)?,
         max_chunks: number("max_chunks", u64::from(u32::MAX))?.map(|n| n as u32),
+        short_header: match field("short_header")? {
+            None => false,
+            Some(v) => v
+                .as_bool()
+                .ok_or_else(|| bad("`short_header` must be true or false"))?,
+        },
     };
     from_fields(fields).map_err(|e| bad(&e))
 }
@@ -171,12 +185,17 @@ mod tests {
             None => Some(None),
             Some(n) => n.map(Some),
         };
+        let short_header = match v.get("short_header").filter(|x| !x.is_null()) {
+            None => false,
+            Some(b) => b.as_bool()?,
+        };
         Some(Fields {
             protocol,
             decode,
             max_frame: opt("max_frame")?.map(|n| n as usize),
             max_message: opt("max_message")?,
             max_chunks: opt("max_chunks")?.map(u32::try_from).transpose().ok()?,
+            short_header,
         })
     }
 
@@ -197,6 +216,9 @@ mod tests {
         r#"{"decode":["raw"]}"#,
         r#"{"protocol":1}"#,
         r#"{"protocol":"1","decode":["raw"]}"#,
+        r#"{"protocol":1,"decode":["raw"],"short_header":true}"#,
+        r#"{"protocol":1,"decode":["raw"],"short_header":false}"#,
+        r#"{"protocol":1,"decode":["raw"],"short_header":1}"#,
     ];
 
     #[test]
@@ -236,6 +258,7 @@ mod tests {
         ];
         caps[2].max_message = 1;
         caps[2].max_chunks = u32::MAX;
+        caps[1].short_header = true;
         for c in &caps {
             assert_eq!(to_json(c), c.to_json());
         }

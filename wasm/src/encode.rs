@@ -22,6 +22,7 @@ const KEYS: &[&str] = &[
     "parallelism",
     "minChunkData",
     "perFrameOverhead",
+    "segment",
 ];
 
 /// Encodes `payload` (a string, taken as UTF-8, or a `Uint8Array`) as message `id` (1 ..= 2^32-1)
@@ -83,6 +84,9 @@ fn encode_options(value: &JsValue) -> Result<EncodeOptions, JsValue> {
     }
     if let Some(n) = o.len("perFrameOverhead")? {
         opts.per_frame_overhead = n;
+    }
+    if let Some(n) = o.len("segment")? {
+        opts.segment = n;
     }
     Ok(opts)
 }

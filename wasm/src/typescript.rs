@@ -18,6 +18,8 @@ export interface Capabilities {
   max_frame?: number;
   max_message?: number;
   max_chunks?: number;
+  /** reads frames with the short header (PROTOCOL.md 2.5); encode() then writes it */
+  short_header?: boolean;
 }
 
 export interface EncodeOptions {
@@ -38,6 +40,12 @@ export interface EncodeOptions {
   minChunkData?: number;
   /** Bytes the channel adds to every frame (e.g. the RCON command wrapper), counted by "auto". */
   perFrameOverhead?: number;
+  /**
+   * Bytes a command streams into the game per tick (100 by default in the game); with it, a
+   * message too small to fill `parallelism` streams is cut into as many frames as save a tick.
+   * Default 0: no stream model.
+   */
+  segment?: number;
 }
 
 /** A message ready to send. */

@@ -78,10 +78,13 @@ for (const v of good.vectors) {
     const asBytes = v.frames.map((f) => new Uint8Array(Buffer.from(f, "utf8")));
     assert.equal(Buffer.from(invsync.decodeMessage(asBytes).payload).toString("hex"), v.payload_hex);
 
-    // The encoder reproduces the vector's frames (same method, max_frame and id; zlib level 9).
+    // The encoder reproduces the vector's frames (same method, max_frame, id and header; zlib
+    // level 9): the short header for a receiver that declares it (PROTOCOL.md 2.5).
+    const short_header = v.header === "short";
+    assert.ok(short_header || v.header === "long", v.header);
     const encoded = invsync.encode(v.id, payload, {
       method: v.method,
-      receiver: { protocol: 1, decode: ["raw", "zlib", "lz4"], max_frame: 8192 },
+      receiver: { protocol: 1, decode: ["raw", "zlib", "lz4"], max_frame: 8192, short_header },
       maxFrame: v.max_frame,
     });
     assert.deepEqual(encoded.frames, v.frames);

@@ -279,7 +279,7 @@ test("the custom command's frames pay no compile; its answers are recv's", funct
   t.eq(link.take_debt(st, 1e9), 0, "and costs nothing")
   t.ok(link.recv_command(st, "hello", 0):find("^err %- NotAFrame "), "not a frame")
   -- the declaration names the command when the adapter registered it
-  t.ok(link.caps(st, cfg):find(',"recv_command":"invsync-recv"}', 1, true), "declared")
+  t.ok(link.caps(st, cfg):find(',"recv_command":"invsync-recv",', 1, true), "declared")
   t.ok(not link.caps(st, settings.resolve({ recv_command = false })):find("recv_command", 1, true), "none")
 end)
 

@@ -441,7 +441,8 @@ end)
 
 test("capabilities JSON", function()
   local rx = R.new({ accept = { "zlib", "raw", "lz4" }, max_frame = 8192 })
-  t.eq(caps.json(rx), '{"protocol":1,"decode":["zlib","raw","lz4"],"max_frame":8192,"max_message":16777216,"max_chunks":65536}', "caps")
+  -- the module reads the short header (PROTOCOL.md 2.5), so it always declares it
+  t.eq(caps.json(rx), '{"protocol":1,"decode":["zlib","raw","lz4"],"max_frame":8192,"max_message":16777216,"max_chunks":65536,"short_header":true}', "caps")
   t.ok(not pcall(R.new, { accept = { "lz4" } }), "raw is required")
   t.ok(not pcall(R.new, { accept = { "raw", "zstd" } }), "unknown methods are refused")
 end)
