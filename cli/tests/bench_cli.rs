@@ -92,17 +92,22 @@ fn small_both_ways_with_a_concurrency_sweep() {
     let (call, cmd) = ("remote_call", "command");
     assert_eq!(entries, [call, call, cmd, cmd, call, call, cmd, cmd]);
     // the custom command's wrapper is shorter: fewer bytes into the game for the same frames
-    for (by_call, by_cmd) in [(&runs[0], &runs[2]), (&runs[4], &runs[6])] {
-        assert_eq!(by_call["direction"], "to_game");
-        assert_eq!(by_call["frames"], by_cmd["frames"], "{doc:#}");
-        let saved =
-            by_call["wire_bytes"].as_u64().unwrap() - by_cmd["wire_bytes"].as_u64().unwrap();
-        assert_eq!(
-            saved,
-            24 * by_cmd["frames"].as_u64().unwrap(),
-            "38 - 14 bytes a frame: {doc:#}"
-        );
-    }
+    // (one in flight); at 16 a small message is cut to stream in the fewest ticks (PROTOCOL.md
+    // 2.4), and the longer wrapper may take a frame more, but never fewer bytes
+    let (by_call, by_cmd) = (&runs[0], &runs[2]);
+    assert_eq!(by_call["direction"], "to_game");
+    assert_eq!(by_call["frames"], by_cmd["frames"], "{doc:#}");
+    let saved = by_call["wire_bytes"].as_u64().unwrap() - by_cmd["wire_bytes"].as_u64().unwrap();
+    assert_eq!(
+        saved,
+        24 * by_cmd["frames"].as_u64().unwrap(),
+        "38 - 14 bytes a frame: {doc:#}"
+    );
+    let (by_call, by_cmd) = (&runs[4], &runs[6]);
+    assert!(
+        by_cmd["wire_bytes"].as_u64() < by_call["wire_bytes"].as_u64(),
+        "{doc:#}"
+    );
     // The goals are judged on the runs at the default 16 in flight, for each entry: the
     // stream-model limit into the game, small in at most 2 ticks, and the instructions per tick.
     let goals = doc["goals"].as_array().expect("a `goals` array");

@@ -21,6 +21,11 @@ pub struct LinkConfig {
     pub method: MethodChoice,
     /// zlib level for messages to the game. Default 9.
     pub zlib_level: u8,
+    /// Frames as compact as the game allows (default true): the short header to a game that
+    /// declares it, and a small message cut into as many frames as save a tick
+    /// (PROTOCOL.md 2.4, 2.5). False: long headers and the 256-byte chunk floor, as hosts
+    /// before them did (`invsync bench --entry command_long` measures the difference).
+    pub compact_frames: bool,
     /// Retries and patience of the frame delivery (its `in_flight` is replaced by
     /// [`LinkConfig::in_flight`]).
     pub delivery: DeliveryConfig,
@@ -53,6 +58,7 @@ impl Default for LinkConfig {
             max_active_sends: 8,
             method: MethodChoice::Auto,
             zlib_level: DEFAULT_ZLIB_LEVEL,
+            compact_frames: true,
             delivery: DeliveryConfig::default(),
             verify_after: Duration::from_secs(5),
             max_verify_queries: 12,

@@ -736,6 +736,7 @@ impl LinkCore {
                     self.config.in_flight,
                     self.config.method,
                     self.config.zlib_level,
+                    self.config.compact_frames,
                 );
                 self.encode_jobs.push_back(EncodeJob {
                     id: *id,

@@ -52,20 +52,24 @@ pub(crate) const STREAM_SEGMENT: usize = 100;
 /// `auto` (or the forced `method`) over the game's declared `decode` list and `max_frame`;
 /// `per_frame_overhead` is the wrapper of the entry the game declared (its custom command, or
 /// the `recv` remote call); `parallelism` is `in_flight`; the stream model's `segment` is
-/// [`STREAM_SEGMENT`].
+/// [`STREAM_SEGMENT`]. Without `compact`, the long header and no stream model, as before them.
 pub(crate) fn to_game_options(
     game: &Capabilities,
     in_flight: usize,
     method: MethodChoice,
     zlib_level: u8,
+    compact: bool,
 ) -> EncodeOptions {
     EncodeOptions {
         method,
-        receiver: game.clone(),
+        receiver: Capabilities {
+            short_header: game.short_header && compact,
+            ..game.clone()
+        },
         zlib_level,
         parallelism: u32::try_from(in_flight.max(1)).unwrap_or(u32::MAX),
         per_frame_overhead: RecvEntry::declared(game.recv_command.as_deref()).overhead(),
-        segment: STREAM_SEGMENT,
+        segment: if compact { STREAM_SEGMENT } else { 0 },
         ..EncodeOptions::default()
     }
 }
@@ -200,22 +204,55 @@ mod tests {
     #[test]
     fn to_game_encoding_counts_the_wrapper_and_rounds_to_the_streams() {
         let game = Capabilities::all(8192);
-        let o = to_game_options(&game, 16, MethodChoice::Only(Method::Raw), 9);
+        let o = to_game_options(&game, 16, MethodChoice::Only(Method::Raw), 9, true);
         assert_eq!(o.per_frame_overhead, 38, "the remote call's wrapper");
         let custom = Capabilities {
             recv_command: Some("invsync-recv".into()),
             ..game.clone()
         };
-        let c = to_game_options(&custom, 16, MethodChoice::Only(Method::Raw), 9);
+        let c = to_game_options(&custom, 16, MethodChoice::Only(Method::Raw), 9, true);
         assert_eq!(c.per_frame_overhead, "/invsync-recv ".len());
         let e = encode(1, &text(20_000, 9), &o).unwrap();
         assert_eq!(e.frames.len(), 16, "3 frames would do; 16 streams are used");
         // A game that declares only raw gets raw, whatever would be smaller.
         let raw_only = Capabilities::from_method_list("raw", 8192).unwrap();
         let repetitive = b"abcabcabc".repeat(2000);
-        let o = to_game_options(&raw_only, 16, MethodChoice::Auto, 9);
+        let o = to_game_options(&raw_only, 16, MethodChoice::Auto, 9, true);
         assert_eq!(encode(1, &repetitive, &o).unwrap().method, Method::Raw);
-        let o = to_game_options(&game, 16, MethodChoice::Auto, 9);
+        let o = to_game_options(&game, 16, MethodChoice::Auto, 9, true);
         assert_eq!(encode(1, &repetitive, &o).unwrap().method, Method::Zlib);
+    }
+
+    #[test]
+    fn compact_frames_follow_the_declaration_and_the_setting() {
+        let small = text(600, 3);
+        let frames = |short_header: bool, compact: bool| {
+            let game = Capabilities {
+                short_header,
+                recv_command: Some("invsync-recv".into()),
+                ..Capabilities::all(8192)
+            };
+            let o = to_game_options(&game, 16, MethodChoice::Only(Method::Raw), 9, compact);
+            encode(1, &small, &o).unwrap().frames
+        };
+        // Declared and wanted: short frames, cut to stream in one tick each.
+        let compact = frames(true, true);
+        assert!(
+            compact
+                .iter()
+                .all(|f| f.starts_with('~') && f.len() + 14 <= 100)
+        );
+        // Not declared: long frames, still cut to the streams (more of them, for the longer
+        // header). The setting off: long frames, 600 bytes in two (the 256-byte floor).
+        let undeclared = frames(false, true);
+        assert!(
+            undeclared
+                .iter()
+                .all(|f| f.starts_with("IS1 ") && f.len() + 14 <= 100)
+        );
+        assert!(undeclared.len() > compact.len());
+        let off = frames(true, false);
+        assert!(off.iter().all(|f| f.starts_with("IS1 ")));
+        assert_eq!(off.len(), 2);
     }
 }

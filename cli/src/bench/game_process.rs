@@ -32,6 +32,8 @@ const JOIN_SCRIPT: &str = "join bench\n";
 pub fn write_scenario(dir: &Path, entry: Entry) -> anyhow::Result<PathBuf> {
     let (name, control) = match entry {
         Entry::Command => ("invsync-bench-command", BENCH_CONTROL.to_string()),
+        // the same module: the host decides the frames (GameProcess::start's `compact`)
+        Entry::CommandLong => ("invsync-bench-command-long", BENCH_CONTROL.to_string()),
         Entry::RemoteCall => (
             "invsync-bench-remote-call",
             BENCH_CONTROL.replacen(SETUP, SETUP_WITHOUT_COMMAND, 1),
@@ -41,7 +43,7 @@ pub fn write_scenario(dir: &Path, entry: Entry) -> anyhow::Result<PathBuf> {
             BENCH_CONTROL.replacen(SETUP, SETUP_EXPORT_JSON, 1),
         ),
     };
-    if entry != Entry::Command && control == BENCH_CONTROL {
+    if !matches!(entry, Entry::Command | Entry::CommandLong) && control == BENCH_CONTROL {
         bail!("bench_control.lua no longer calls {SETUP:?}");
     }
     let root = dir.join(name).join("invsync-bench");
@@ -65,10 +67,12 @@ pub struct GameProcess {
 }
 
 impl GameProcess {
-    /// Starts the emulator in virtual time on a free loopback port and connects a [`Link`].
+    /// Starts the emulator in virtual time on a free loopback port and connects a [`Link`]
+    /// (`compact`: its [`LinkConfig::compact_frames`]).
     pub async fn start(
         scenario: &Path,
         in_flight: usize,
+        compact: bool,
         tick_log: Option<&Path>,
     ) -> anyhow::Result<(GameProcess, mpsc::Receiver<Incoming>)> {
         let password = format!("bench-{}", std::process::id());
@@ -106,6 +110,7 @@ impl GameProcess {
         let mut options = LinkOptions {
             link: LinkConfig {
                 in_flight,
+                compact_frames: compact,
                 ..LinkConfig::default()
             },
             ..LinkOptions::default()

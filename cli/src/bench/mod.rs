@@ -77,8 +77,10 @@ pub struct BenchArgs {
     #[arg(long, value_delimiter = ',', default_value = "to_game,to_host")]
     direction: Vec<Direction>,
     /// Entries for frames into the game, comma-separated: `remote_call` (today's `/sc
-    /// remote.call`), `command` (the module's custom command) and `export_json` (the command,
-    /// to a module that declares export_json: exports sent as their JSON); a row per entry.
+    /// remote.call`), `command` (the module's custom command), `command_long` (the command with
+    /// long headers and the 256-byte chunk floor, as hosts before the short header) and
+    /// `export_json` (the command, to a module that declares export_json: exports sent as their
+    /// JSON); a row per entry.
     #[arg(long, value_delimiter = ',', default_value = "remote_call,command")]
     entry: Vec<Entry>,
     /// Commands in flight; a comma-separated list sweeps concurrency.
@@ -120,6 +122,11 @@ pub enum Entry {
     /// `/invsync-recv <frame>`: the module's custom command, which it declares.
     #[value(name = "command")]
     Command,
+    /// The custom command, with the long header and the 256-byte chunk floor although the
+    /// module declares the short header (the host's `compact_frames` off): frames as hosts sent
+    /// them before PROTOCOL.md 2.4's cut to idle streams and 2.5's header.
+    #[value(name = "command_long")]
+    CommandLong,
     /// The custom command to a module that also declares `export_json`: the host sends each
     /// export as its JSON (`xj`, PROTOCOL.md 4.1). Into the game only.
     #[value(name = "export_json")]
@@ -132,6 +139,7 @@ impl Entry {
         match self {
             Entry::RemoteCall => "call",
             Entry::Command => "cmd",
+            Entry::CommandLong => "cmd-long",
             Entry::ExportJson => "xj",
         }
     }
@@ -384,7 +392,9 @@ async fn run_all(args: &BenchArgs) -> anyhow::Result<Vec<Run>> {
                     }
                     None => None,
                 };
-                let (game, incoming) = GameProcess::start(scenario, k, tick_log.as_deref()).await?;
+                let compact = entry != Entry::CommandLong;
+                let (game, incoming) =
+                    GameProcess::start(scenario, k, compact, tick_log.as_deref()).await?;
                 let mut arrivals = forward(incoming, false);
                 let at = (k, entry);
                 let result = run_kind(
