@@ -84,6 +84,29 @@ test("the default receiver is what PROTOCOL.md 4 says to assume: raw only, frame
   assert.equal(z.method, "zlib");
 });
 
+test("the short header for a receiver that declares it, and a small message cut to the streams", () => {
+  const payload = "x".repeat(1000);
+  const options = { method: "raw", parallelism: 16, perFrameOverhead: 14 };
+  const long = invsync.encode(7, payload, { ...options, receiver: ALL });
+  const short = invsync.encode(7, payload, { ...options, receiver: { ...ALL, short_header: true } });
+  assert.ok(long.frames.every((f) => f.startsWith("IS1 ")));
+  assert.ok(short.frames.every((f) => f.startsWith("~")));
+  assert.equal(short.frames.length, long.frames.length);
+  // every receiver reads both: one of each form per chunk is one message
+  const mixed = short.frames.map((f, i) => (i % 2 ? f : long.frames[i]));
+  assert.equal(Buffer.from(invsync.decodeMessage(mixed).payload).toString(), payload);
+  // 1000 bytes in 3 frames of about 360 stream in 4 ticks at 100 bytes a tick; with the model,
+  // the fewest frames that stream in the fewest ticks: 2 (1 would take 18 frames, over 16)
+  assert.equal(long.frames.length, 3);
+  const cut = invsync.encode(7, payload, { ...options, segment: 100, receiver: { ...ALL, short_header: true } });
+  assert.ok(cut.frames.length > 3 && cut.frames.length <= 16, `${cut.frames.length} frames`);
+  assert.ok(cut.frames.every((f) => f.length + 14 <= 200), cut.frames.map((f) => f.length).join(","));
+  assert.throws(() => invsync.encode(7, payload, { receiver: { ...ALL, short_header: "yes" } }), {
+    name: "RangeError",
+    message: /short_header/,
+  });
+});
+
 test("bad capability declarations are RangeErrors naming the problem", () => {
   const cases = [
     ['{"protocol":2,"decode":["raw"]}', /protocol 2 \(this side speaks 1\)/],
