@@ -180,22 +180,23 @@ fn check_goals_fails_the_command_when_a_goal_is_not_met() {
         "--no-baseline",
         "--json",
     ];
-    let plain = bench(&args);
-    let unmet: Vec<&Value> = plain["goals"]
+    let out = bench_output(&[&args[..], &["--check-goals"]].concat());
+    let doc = json_of(&out);
+    // exit status follows the goals this run judged, whichever way they came out (small's
+    // 1 or 2 ticks meet its 80 % goal or not as the commands meet the execution ticks, so
+    // another run is no reference)
+    let unmet = doc["goals"]
         .as_array()
         .unwrap()
         .iter()
         .filter(|g| g["met"] == false)
-        .collect();
-    let out = bench_output(&[&args[..], &["--check-goals"]].concat());
-    // exit status follows the goals the run judged, whichever way they came out
+        .count();
     assert_eq!(
         out.status.success(),
-        unmet.is_empty(),
-        "{plain:#}\n{}",
+        unmet == 0,
+        "{doc:#}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let doc = json_of(&out);
     for g in doc["goals"].as_array().unwrap() {
         if g["met"] == false {
             let stderr = String::from_utf8_lossy(&out.stderr);

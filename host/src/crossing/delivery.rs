@@ -17,6 +17,7 @@
 //! [`Delivery::on_reply`] or [`Delivery::on_lost`]; stop at [`Delivery::outcome`] }.
 //! [`Delivery::poll_timeout`] says when to poll again while the game asked us to wait.
 
+use std::cmp::Reverse;
 use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
@@ -247,7 +248,10 @@ pub struct Delivery {
     chunks: Vec<Chunk>,
     sends: Vec<u32>,
     retries: Vec<u32>,
-    pending: BTreeSet<u32>,
+    /// Chunks to send, longest frame first (ties by index): streams run side by side and each
+    /// takes the next chunk when it is free, so the longest going first evens out what each
+    /// stream carries (longest-processing-time first), and the last round is the short frames.
+    pending: BTreeSet<(Reverse<usize>, u32)>,
     uncertain: usize,
     stored: usize,
     in_flight: HashMap<SendToken, Purpose>,
@@ -310,7 +314,9 @@ impl Delivery {
             chunks: vec![Chunk::Pending; count],
             sends: vec![0; count],
             retries: vec![0; count],
-            pending: (1..=count as u32).collect(),
+            pending: (1..=count as u32)
+                .map(|i| (Reverse(frames[i as usize - 1].len()), i))
+                .collect(),
             uncertain: 0,
             stored: 0,
             in_flight: HashMap::new(),
@@ -396,7 +402,7 @@ impl Delivery {
             }
             self.not_before = None;
         }
-        if let Some(index) = self.pending.pop_first() {
+        if let Some((_, index)) = self.pending.pop_first() {
             let slot = index as usize - 1;
             self.chunks[slot] = Chunk::InFlight;
             if self.sends[slot] > 0 {
@@ -598,7 +604,8 @@ impl Delivery {
         }
         match old {
             Chunk::Pending => {
-                self.pending.remove(&index);
+                self.pending
+                    .remove(&(Reverse(self.frames[slot].len()), index));
             }
             Chunk::Stored => self.stored -= 1,
             Chunk::Uncertain => self.uncertain -= 1,
@@ -606,7 +613,8 @@ impl Delivery {
         }
         match new {
             Chunk::Pending => {
-                self.pending.insert(index);
+                self.pending
+                    .insert((Reverse(self.frames[slot].len()), index));
             }
             Chunk::Stored => self.stored += 1,
             Chunk::Uncertain => self.uncertain += 1,
@@ -673,6 +681,39 @@ mod tests {
         Delivery::new(id, frames, DeliveryConfig::default())
             .unwrap_err()
             .failure
+    }
+
+    #[test]
+    fn the_longest_frames_go_first() {
+        // Chunks of 1, 3, 2, 3 bytes: the streams take the longest first (ties by index), so
+        // what each stream carries evens out and the last round is the short frames.
+        let data = ["a", "bcd", "ef", "ghi"];
+        let wire: String = data.concat();
+        let frames: Vec<String> = (1..=4u32)
+            .map(|index| {
+                Header {
+                    id: 5,
+                    index,
+                    count: 4,
+                    method: Method::Raw,
+                    payload_len: wire.len() as u64,
+                    wire_len: wire.len() as u64,
+                    message_crc: 0,
+                }
+                .build(data[index as usize - 1])
+            })
+            .collect();
+        let config = DeliveryConfig {
+            in_flight: 4,
+            ..DeliveryConfig::default()
+        };
+        let mut d = Delivery::new(5, frames, config).unwrap();
+        let order: Vec<Purpose> = drain(&mut d, Instant::now())
+            .into_iter()
+            .map(|c| c.purpose)
+            .collect();
+        let chunk = |index| Purpose::Chunk { index };
+        assert_eq!(order, [chunk(2), chunk(4), chunk(3), chunk(1)]);
     }
 
     #[test]
