@@ -231,7 +231,9 @@ fn print_table(r: &Value) {
         r["refused_steps"]
     );
     println!();
-    println!("join to playing (game ticks, as the module counts them: from the join to the synced character in hand)");
+    println!(
+        "join to playing (game ticks, as the module counts them: from the join to the synced character in hand)"
+    );
     println!("size       n   p50   p99   max");
     for (size, t) in r["join_ticks"].as_object().into_iter().flatten() {
         let [n, p50, p99, max] = ["n", "p50", "p99", "max"].map(|k| t[k].to_string());
