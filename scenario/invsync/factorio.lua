@@ -108,7 +108,7 @@ local function on_tick(event)
   end
   -- one budget for the tick, shared in order of urgency (README, "Budgets")
   local left = cfg.tick_budget - link.take_debt(st.link, cfg.tick_budget)
-  if cfg.sync then left = left - sync.take_debt(st.sync, math.max(left, 0)) end
+  if cfg.sync then left = left - sync.take_debt(st.sync, math.max(left, 0), now) end
   left = left - link.flush(st.link, cfg, e, math.max(left, 0), now)
   local delivered, spent = link.receive(st.link, cfg, now, e, math.max(left, 0))
   left = left - spent

@@ -447,6 +447,7 @@ function sync.leaving(S, ctx, player, now, recovered)
     local spent, err = player_data.capture(rec.job)
     if spent then
       S.debt = (S.debt or 0) + spent
+      S.debt_tick = now
     else
       ctx.log(format("invsync: player %s: %s; nothing to upload", rec.name, err))
       send_release(ctx, rec)
@@ -700,6 +701,22 @@ local function step_job(S, ctx, player, rec, now, budget)
   return spent or budget
 end
 
+--- Runs the jobs of records `list` with `left` units, one job per call, taking turns (the
+--- turn kept in `S[turn]`); another while budget is left (a job finishing early). Returns the
+--- units left.
+local function take_turns(S, ctx, list, turn, now, left)
+  local tries = #list
+  while left > 0 and tries > 0 do
+    S[turn] = (S[turn] or 0) % #list + 1
+    local rec = list[S[turn]]
+    if rec.job and JOB_STATES[rec.state] then
+      left = left - step_job(S, ctx, game.get_player(rec.index), rec, now, left)
+    end
+    tries = tries - 1
+  end
+  return left
+end
+
 --- The sync's work of one tick: players found offline, timeouts, retries, progress, and the
 --- inventory jobs (reading, writing, merging) within `budget` units, records taking turns.
 --- Returns the units spent.
@@ -710,7 +727,8 @@ end
 ---@return number spent
 function sync.tick(S, ctx, now, budget)
   local order = S.order
-  local with_job = {}
+  -- jobs of players who wait to play first; uploads of those who left with what is left
+  local with_job, saving = {}, {}
   for i = 1, #order do
     local rec = S.players[order[i]]
     local player = game.get_player(rec.index)
@@ -749,31 +767,28 @@ function sync.tick(S, ctx, now, budget)
           refresh(player, rec, now)
         end
       end
-      if JOB_STATES[rec.state] and rec.job then with_job[#with_job + 1] = rec end
+      if JOB_STATES[rec.state] and rec.job and rec.state ~= "saving" then with_job[#with_job + 1] = rec end
+      if rec.state == "saving" and rec.job then saving[#saving + 1] = rec end
     end
   end
-  -- one job per call, taking turns; another while budget is left (a job finishing early)
-  local left = budget
-  local tries = #with_job
-  while left > 0 and tries > 0 do
-    S.turn = S.turn % #with_job + 1
-    local rec = with_job[S.turn]
-    if rec.job and JOB_STATES[rec.state] then
-      left = left - step_job(S, ctx, game.get_player(rec.index), rec, now, left)
-    end
-    tries = tries - 1
-  end
+  local left = take_turns(S, ctx, with_job, "turn", now, budget)
+  left = take_turns(S, ctx, saving, "save_turn", now, left)
   return budget - left
 end
 
 --- The units the leave events spent reading inventories since the last call, to charge to
---- this tick's budget (at most `budget`; the rest to the next ticks).
+--- this tick's budget: all of `budget` in the tick of the leave (which has run them already),
+--- at most half of it in later ticks, the rest to the next ticks, so that the other half stays
+--- for the players who wait to play (a leave that read 4000 stacks in its event held a join up
+--- for the dozen ticks its debt took to pay; it now takes twice as long).
 ---@param S table
 ---@param budget number
+---@param now number the tick
 ---@return number
-function sync.take_debt(S, budget)
+function sync.take_debt(S, budget, now)
   local d = S.debt or 0
-  if d > budget then d = budget end
+  local cap = S.debt_tick == now and budget or floor(budget / 2)
+  if d > cap then d = cap end
   S.debt = (S.debt or 0) - d
   return d
 end

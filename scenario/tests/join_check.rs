@@ -163,3 +163,40 @@ fn a_local_copy_changed_while_away_fails_its_check_and_the_stored_data_is_played
     // the grant of the second acquire is the one played under: its upload is stored
     leave_and_upload(&mut a, &mut c, "ann", 2);
 }
+
+/// The sync ticks of `name`, playing on `s` (PROTOCOL.md 5.3 `sync_ticks`, read from the
+/// module's record).
+fn sync_ticks(s: &Server, name: &str) -> u64 {
+    let index = s.index_of(name);
+    s.eval(&format!(
+        "local r = storage.invsync.sync.players[{index}] return r.playing_since - r.sync_started"
+    ))
+}
+
+#[test]
+fn a_small_join_right_after_a_big_leave_is_not_held_up_by_its_capture() {
+    let mut c = Cluster::default();
+    let mut a = server("alpha");
+    let data = sample(SampleKind::Rep, 5);
+    let big = name_of(&data);
+    c.seed(&big, 1, data);
+    play(&mut a, &mut c, &big);
+    play(&mut a, &mut c, "ann");
+    leave_and_upload(&mut a, &mut c, "ann", 1);
+    a.run(&mut c, 30);
+    play(&mut a, &mut c, "ann");
+    let alone = sync_ticks(&a, "ann");
+    leave_and_upload(&mut a, &mut c, "ann", 2);
+    a.run(&mut c, 30);
+    // the big player leaves (every stack read in the event) and ann joins at once
+    a.leave(&big);
+    a.join("ann");
+    a.run_until(&mut c, 600, "ann playing", |s, _| {
+        s.state("ann") == "playing"
+    });
+    let after = sync_ticks(&a, "ann");
+    assert!(
+        after <= alone + 2,
+        "alone {alone} ticks, right after the big leave {after}"
+    );
+}
