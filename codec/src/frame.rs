@@ -356,18 +356,7 @@ impl<'a> Frame<'a> {
             return parse_short(line);
         }
         check_magic(line)?;
-        if let Some(offset) = text::find_control_byte(line) {
-            let part = if offset < data_start_hint(line) {
-                "header"
-            } else {
-                "data"
-            };
-            return Err(Error::ForbiddenCharacter {
-                offset,
-                byte: line[offset],
-                part,
-            });
-        }
+        check_control_bytes(line, data_start_hint)?;
         if line.get(MAGIC.len()) != Some(&b' ') {
             return Err(malformed("magic", "`IS1` must be followed by one space"));
         }
@@ -545,20 +534,26 @@ impl ShortFields<'_> {
     }
 }
 
-/// A frame with the short header (PROTOCOL.md 2.5), checked in the order of section 3.
-fn parse_short(line: &[u8]) -> Result<Frame<'_>, Error> {
-    if let Some(offset) = text::find_control_byte(line) {
-        let part = if offset < short_data_start_hint(line) {
-            "header"
-        } else {
-            "data"
-        };
-        return Err(Error::ForbiddenCharacter {
+/// `ForbiddenCharacter` for the first control byte of `line`, naming the part it is in by
+/// where `data_start` (the header form's own estimate) puts the data.
+fn check_control_bytes(line: &[u8], data_start: fn(&[u8]) -> usize) -> Result<(), Error> {
+    match text::find_control_byte(line) {
+        None => Ok(()),
+        Some(offset) => Err(Error::ForbiddenCharacter {
             offset,
             byte: line[offset],
-            part,
-        });
+            part: if offset < data_start(line) {
+                "header"
+            } else {
+                "data"
+            },
+        }),
     }
+}
+
+/// A frame with the short header (PROTOCOL.md 2.5), checked in the order of section 3.
+fn parse_short(line: &[u8]) -> Result<Frame<'_>, Error> {
+    check_control_bytes(line, short_data_start_hint)?;
     let mut f = ShortFields { line, pos: 1 };
     let frame_crc = f.fixed("fcrc")?;
     let kind = *line
