@@ -50,6 +50,15 @@ return a, b, ea, eb
     ))
 }
 
+/// Every message the players of `s` were told, a line each.
+fn told(s: &Server) -> String {
+    s.player_messages
+        .iter()
+        .map(|(_, m)| m.as_str())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 #[test]
 fn every_blueprint_book_and_planner_of_bp_imports_the_same_through_its_json() {
     let s = server_with(|control| config(&control, 0, false));
@@ -247,12 +256,7 @@ fn a_malformed_x_and_an_xj_the_game_refuses_are_reported_and_kept() {
         config(&control_with("export_json = true"), 2, true),
     );
     play(&mut a, &mut c, "ann");
-    let told = a
-        .player_messages
-        .iter()
-        .map(|(_, m)| m.as_str())
-        .collect::<Vec<_>>()
-        .join("\n");
+    let told = told(&a);
     assert!(told.contains("2 stack(s)"), "{told}");
     assert_eq!(told.matches("export string").count(), 2, "{told}");
     leave_and_upload(&mut a, &mut c, "ann", 2);
@@ -294,12 +298,7 @@ fn an_xj_encode_string_refuses_is_reported_and_carried_on() {
         },
     );
     play(&mut a, &mut c, "ann");
-    let told = a
-        .player_messages
-        .iter()
-        .map(|(_, m)| m.as_str())
-        .collect::<Vec<_>>()
-        .join("\n");
+    let told = told(&a);
     assert!(told.contains("export string"), "{told}");
     leave_and_upload(&mut a, &mut c, "ann", 2);
     let up = upload(&c, "ann");
