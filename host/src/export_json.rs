@@ -13,7 +13,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use invsync_codec::Capabilities;
-use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
 /// Longest JSON text one export may inflate to and still be sent as `xj`: the game rebuilds it
@@ -245,22 +245,5 @@ fn members(text: &str) -> Option<Vec<(String, &RawValue)>> {
 
 /// The elements of the JSON array `text`, each as its text; `None` if it is not one array.
 fn elements(text: &str) -> Option<Vec<&RawValue>> {
-    struct Elements;
-    impl<'de> Visitor<'de> for Elements {
-        type Value = Vec<&'de RawValue>;
-        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-            f.write_str("an array")
-        }
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-            let mut out = Vec::new();
-            while let Some(e) = seq.next_element::<&'de RawValue>()? {
-                out.push(e);
-            }
-            Ok(out)
-        }
-    }
-    let mut de = serde_json::Deserializer::from_str(text);
-    let out = de.deserialize_seq(Elements).ok()?;
-    de.end().ok()?;
-    Some(out)
+    serde_json::from_str(text).ok()
 }
