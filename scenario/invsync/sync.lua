@@ -9,7 +9,8 @@
 --- and is unchanged (same checksum as what was uploaded from here), the host sends nothing:
 --- `acquire` claims it at once and the local inventory is checked while the answer travels
 --- (the player plays it only once the check holds; a failed check asks again), so a player
---- whose newer data is elsewhere never waits for the local inventory to be read. On failure or timeout the player picks Retry or a temporary
+--- whose newer data is elsewhere never waits for the local inventory to be read. On failure
+--- or timeout the player picks Retry or a temporary
 --- inventory (a fresh character), which is merged into the synced one at the next
 --- successful sync; what does not fit is kept for the player to collect, never destroyed.
 --- On leave the character is read and uploaded with generation + 1, and the upload is sent
