@@ -42,6 +42,7 @@ local crc32 = require("invsync.crc32")
 local blueprint = require("invsync.blueprint")
 
 local format, concat, floor, pcall, type = string.format, table.concat, math.floor, pcall, type
+local byte, find, sub, gsub = string.byte, string.find, string.sub, string.gsub
 local quote, number = json.quote, json.number
 
 local player_data = {}
@@ -208,9 +209,10 @@ end
 --- item with an inventory), beyond the stack's own.
 ---@param st LuaItemStack
 ---@param depth number|nil nesting level (1 when absent)
+---@param known table|nil the export this slot was uploaded with (`job.exports` of that upload)
 ---@return table
 ---@return number
-function player_data.read_fields(st, depth)
+function player_data.read_fields(st, depth, known)
   local e = { name = st.name, count = st.count }
   local quality = st.quality.name
   if quality ~= "normal" then e.quality = quality end
@@ -229,7 +231,13 @@ function player_data.read_fields(st, depth)
     local a = st.ammo
     if a < st.prototype.magazine_size then e.ammo = a end
   elseif how == "export" then
-    e.export = st.export_stack()
+    -- a blueprint-like stack this module uploaded from this slot (same name, quality and count)
+    -- is not exported again: its export is referred to (see `export_ref`)
+    if known and known.name == e.name and known.quality == e.quality and known.count == e.count then
+      e.export, e.known = known.ref, known
+    else
+      e.export = st.export_stack()
+    end
   elseif how == "armor" then
     e.grid = player_data.read_grid(st.grid)
   else
@@ -355,7 +363,8 @@ function player_data.stack_json(e, slot, run)
   if e.durability then parts[#parts + 1] = ',"d":' .. number(e.durability) end
   if e.ammo then parts[#parts + 1] = ',"a":' .. number(e.ammo) end
   if e.spoil_percent then parts[#parts + 1] = ',"p":' .. number(e.spoil_percent) end
-  if e.export then parts[#parts + 1] = ',"x":' .. quote(e.export) end
+  local x = e.export
+  if x then parts[#parts + 1] = ',"x":' .. (byte(x, 1) == 1 and ('"' .. x .. '"') or quote(x)) end
   -- JSON the game could not rebuild into an export (PROTOCOL.md 4.1) is carried on as it came
   if e.export_json then parts[#parts + 1] = ',"xj":' .. quote(e.export_json) end
   if e.grid then parts[#parts + 1] = ',"g":' .. grid_json(e.grid) end
@@ -1259,6 +1268,31 @@ end
 
 -- Reading ------------------------------------------------------------------------------
 
+-- Export references ------------------------------------------------------------------
+--
+-- A blueprint library can be megabytes of export strings. Reading it costs `export_stack`
+-- (the game deflates natively) and a CRC-32 of every byte, so a check of a kept character at
+-- a join, or the read-back of a delta (sync.lua), would take time in proportion to the
+-- library. Instead each top-level export is checksummed once, on its own, when it is first
+-- read, and its bytes in the JSON are a reference `\1<crc 8 hex><length 8 hex>\1` (18 bytes)
+-- until the end: the whole text's CRC-32 joins the reference's CRC in (`crc32.combine`), and
+-- an upload's text gets the strings back in one `gsub`. The references are kept with the
+-- upload (`job.exports`, by inventory and slot): a later read of the same character takes a
+-- stack with the same name, quality and count in the same slot as that export without
+-- exporting it. A script that edits a blueprint's contents in a kept character while its
+-- player is away is then not seen by the check: the edit stays in the character and travels
+-- with its next upload; no item is lost or made (PROTOCOL.md 7). The byte 0x01 never occurs
+-- in the JSON otherwise (`json.quote` escapes every control character).
+
+local make_refs
+
+--- Slots per inventory in an export key (`inventory index * KEY_SLOTS + slot`).
+local KEY_SLOTS = 65536
+--- Units for joining a reference's CRC into the text's.
+player_data.COMBINE_COST = 64
+--- Length of a reference.
+local REF_LEN = 18
+
 --- A job that reads `character` (and `player` for colours, `cursor` as a stack table) into
 --- PLAYER_DATA JSON. The colours and bonuses are read now.
 ---@param player LuaPlayer
@@ -1269,8 +1303,11 @@ end
 ---  (unknown items, refused exports): carried on unchanged, never dropped (PLAYER_DATA.md)
 ---@param kept_logistics table|nil the logistics the data brought that this game could not set
 ---  (`apply_logistics`): carried on while the force has no personal logistics
+---@param cache table|nil `job.exports` of the read this character was uploaded with: its
+---  blueprint-like stacks still in their slots (same name, quality and count) are not exported
+---  again (a check of a kept character; never for an upload, which needs the strings)
 ---@return table job
-function player_data.reader(player, character, cursor, bonuses, unplaced, kept_logistics)
+function player_data.reader(player, character, cursor, bonuses, unplaced, kept_logistics, cache)
   local function colour(c)
     return format('{"r":%s,"g":%s,"b":%s,"a":%s}', number(c.r), number(c.g), number(c.b), number(c.a or 1))
   end
@@ -1293,7 +1330,8 @@ function player_data.reader(player, character, cursor, bonuses, unplaced, kept_l
     character = character, phase = "slots", inv = 1, slot = 1, k = 1, debt = debt,
     captured = {}, filters = {}, parts = { head }, items = {}, stacks = 0,
     tail = concat(tail) .. "}",
-    text = nil, crc = 0, crc_pos = 1,
+    text = nil, crc = 0, crc_pos = 1, len = 0,
+    cache = cache, exports = {}, strings = {},
     -- stacks the crafting left without room (rare): uploaded in the overflow of the data
     homeless = rest and #rest > 0 and rest or nil,
   }
@@ -1315,8 +1353,11 @@ local function read_slots(job, budget)
     if slot == 1 then job.filtered = inv ~= nil and is_filtered(inv) end
     local filters = job.filtered and (job.filters[job.inv] or {}) or nil
     job.filters[job.inv] = filters
+    local cache, base = job.cache, job.inv * KEY_SLOTS
     while slot <= n and left > 0 do
-      local e, inner = player_data.read_stack(inv[slot])
+      local st = inv[slot]
+      local e, inner
+      if st.valid_for_read then e, inner = player_data.read_fields(st, nil, cache and cache[base + slot]) end
       left = left - player_data.SLOT_COST - (inner or 0)
       if filters then
         filters[#filters + 1] = read_filter(inv, slot)
@@ -1333,7 +1374,7 @@ local function read_slots(job, budget)
     job.slot = slot
     if slot > n then
       job.inv, job.slot = job.inv + 1, 1
-      if job.inv > #invs then job.phase, job.inv = "json", 1 end
+      if job.inv > #invs then job.phase, job.inv, job.k = "refs", 1, 1 end
     end
   end
   return left
@@ -1363,10 +1404,11 @@ function player_data.capture(job)
     if first == 1 then job.filtered = inv ~= nil and is_filtered(inv) end
     local filters = job.filtered and (job.filters[i] or {}) or nil
     job.filters[i] = filters
+    local cache, base = job.cache, i * KEY_SLOTS
     for slot = first, size do
       local st = inv[slot]
       if st.valid_for_read then
-        local e, inner = read(st)
+        local e, inner = read(st, nil, cache and cache[base + slot])
         e.slot = slot
         n = n + 1
         list[n] = e
@@ -1377,13 +1419,62 @@ function player_data.capture(job)
     end
     slots, stacks = slots + (size - first + 1) * (filters and 2 or 1), stacks + n
   end
-  job.phase, job.inv, job.slot = "json", 1, 1
+  job.phase, job.inv, job.slot, job.k = "refs", 1, 1, 1
   return debt + slots * player_data.SLOT_COST + stacks * player_data.STACK_COST + floor(exported / player_data.EXPORT_BYTES)
     + contents
 end
 
---- Reads for about `budget` units. Returns true when `job.text` (the JSON) and `job.crc` (its
---- CRC-32) are ready, false when more calls are needed, or nil and a message if the character
+--- Replaces the export strings of the captured top-level stacks with references (see "Export
+--- references"), checksumming each string on its own, for about `budget` units (a long string
+--- over several calls). Returns the units left.
+function make_refs(job, budget)
+  local left = budget
+  local invs = player_data.INVENTORIES
+  while left > 0 do
+    local i = job.inv
+    if i > #invs then
+      job.phase, job.inv, job.k = "json", 1, 1
+      return left
+    end
+    local list = job.captured[i] or {}
+    local e = list[job.k]
+    if not e then
+      job.inv, job.k = i + 1, 1
+    else
+      local x = e.export
+      if e.known then
+        -- not exported again: the reference of the upload it came from
+        job.exports[i * KEY_SLOTS + e.slot] = e.known
+        e.known = nil
+        job.k = job.k + 1
+      elseif x and byte(x, 1) ~= 1 then
+        local pos = job.x_pos or 1
+        local stop = pos + left * player_data.CRC_BYTES - 1
+        if stop > #x then stop = #x end
+        job.x_crc = crc32.update(job.x_crc or 0, x, pos, stop)
+        left = left - floor((stop - pos + 1) / player_data.CRC_BYTES) - 1
+        job.x_pos = stop + 1
+        if stop == #x then
+          local hex = format("%08x%08x", job.x_crc, #x)
+          local ref = "\1" .. hex .. "\1"
+          job.strings[hex] = x
+          e.export = ref
+          job.exports[i * KEY_SLOTS + e.slot] = { name = e.name, quality = e.quality, count = e.count, ref = ref }
+          job.x_pos, job.x_crc = nil, nil
+          job.k = job.k + 1
+        end
+      else
+        job.k = job.k + 1
+        left = left - 1
+      end
+    end
+  end
+  return left
+end
+
+--- Reads for about `budget` units. Returns true when `job.text` (the JSON; with references in
+--- place of the exports of a check that had `cache`), `job.crc` (the CRC-32 of the JSON with
+--- the exports), `job.len` (its length) and `job.exports` (its references) are ready, false when more calls are needed, or nil and a message if the character
 --- vanished; and the units spent.
 ---@param job table
 ---@param budget number
@@ -1400,6 +1491,8 @@ function player_data.read_step(job, budget)
       local err
       left, err = read_slots(job, left)
       if not left then return nil, err, budget end
+    elseif job.phase == "refs" then
+      left = make_refs(job, left)
     elseif job.phase == "json" then
       local list = job.captured[job.inv] or {}
       local k, items, body = job.k, job.items, job.body
@@ -1433,12 +1526,34 @@ function player_data.read_step(job, budget)
       end
     elseif job.phase == "crc" then
       local text, pos = job.text, job.crc_pos
-      local stop = pos + left * player_data.CRC_BYTES - 1
-      if stop > #text then stop = #text end
-      job.crc = crc32.update(job.crc, text, pos, stop)
-      left = left - floor((stop - pos + 1) / player_data.CRC_BYTES) - 1
-      job.crc_pos = stop + 1
-      if job.crc_pos > #text then
+      -- the next reference (an export checksummed on its own), or the end
+      local at = job.ref_at
+      if not at or at < pos then
+        at = find(text, "\1", pos, true) or #text + 1
+        job.ref_at = at
+      end
+      if pos == at then
+        local crc, len = tonumber(sub(text, at + 1, at + 8), 16), tonumber(sub(text, at + 9, at + 16), 16)
+        job.crc = crc32.combine(job.crc, crc, len)
+        job.len = (job.len or 0) + len
+        left = left - player_data.COMBINE_COST
+        pos = at + REF_LEN
+      else
+        local stop = pos + left * player_data.CRC_BYTES - 1
+        if stop >= at then stop = at - 1 end
+        job.crc = crc32.update(job.crc, text, pos, stop)
+        job.len = (job.len or 0) + stop - pos + 1
+        left = left - floor((stop - pos + 1) / player_data.CRC_BYTES) - 1
+        pos = stop + 1
+      end
+      job.crc_pos = pos
+      if pos > #text then
+        if job.strings and next(job.strings) ~= nil then
+          -- an upload: the strings back in place of their references
+          job.text = gsub(text, "\1(%x+)\1", job.strings)
+          left = left - floor(job.len / player_data.EXPORT_JSON_BYTES)
+        end
+        job.strings, job.ref_at = nil, nil
         job.phase = "done"
         return true, nil, budget - left
       end

@@ -342,7 +342,7 @@ local function keep_local(S, ctx, player, rec, now)
   rec.check = nil
   if check == "changed" then
     -- the local copy matches no upload
-    rec.fingerprint, rec.fingerprint_len = nil, nil
+    rec.fingerprint, rec.fingerprint_len, rec.exports = nil, nil, nil
     send_acquire(S, ctx, rec, false, now)
     return refresh(player, rec, now)
   end
@@ -363,7 +363,8 @@ local function begin(S, ctx, player, rec, now)
     -- plays it only once the check holds (`keep_local`)
     send_acquire(S, ctx, rec, true, now)
     rec.check = "running"
-    rec.job = player_data.reader(player, rec.character, rec.cursor, ctx.cfg.bonuses, rec.unplaced, rec.kept_logistics)
+    rec.job = player_data.reader(player, rec.character, rec.cursor, ctx.cfg.bonuses, rec.unplaced, rec.kept_logistics,
+      rec.exports)
     if rec.job.homeless then add_overflow(player, rec, rec.job.homeless) end
   else
     send_acquire(S, ctx, rec, false, now)
@@ -384,7 +385,7 @@ local function start_apply(ctx, player, rec, data, now)
   rec.job = job
   -- the held cursor belongs to the local copy, which the data replaces once it is written
   -- (dropped in job_done): a payload refused while it is checked leaves that copy whole
-  rec.fingerprint, rec.fingerprint_len = nil, nil -- and the local copy matches no upload now
+  rec.fingerprint, rec.fingerprint_len, rec.exports = nil, nil, nil -- and the local copy matches no upload now
   rec.download = nil
   rec.early = nil
   refresh(player, rec, now)
@@ -539,7 +540,7 @@ function sync.message(S, ctx, kind, msg, now)
     local up = rec.upload
     if up and msg.upload == up.id and msg.generation == up.generation then
       rec.generation = up.generation
-      rec.fingerprint, rec.fingerprint_len = up.crc, up.len
+      rec.fingerprint, rec.fingerprint_len, rec.exports = up.crc, up.len, up.exports
       rec.upload = nil
       -- the player came back before this answer: the local copy is what was uploaded,
       -- unless a script changed the character since; claimed and checked as at a join
@@ -555,7 +556,7 @@ function sync.message(S, ctx, kind, msg, now)
       ctx.log(format("invsync: player %s: upload %d (generation %d) refused: %s", rec.name, up.id, up.generation,
         type(msg.message) == "string" and msg.message or "no reason given"))
       rec.upload = nil
-      rec.fingerprint, rec.fingerprint_len = nil, nil
+      rec.fingerprint, rec.fingerprint_len, rec.exports = nil, nil, nil
       if rec.state == "waiting" and live then
         send_acquire(S, ctx, rec, false, now)
         refresh(player, rec, now)
@@ -621,7 +622,7 @@ local function job_done(S, ctx, player, rec, now)
   local job = rec.job
   rec.job = nil
   if s == "acquiring" or s == "reading" then
-    local same = job.crc == rec.fingerprint and #job.text == rec.fingerprint_len
+    local same = job.crc == rec.fingerprint and job.len == rec.fingerprint_len
     rec.check = same and "same" or "changed"
     -- still waiting for the answer, or it said to keep the local copy: that copy is now judged
     if s == "reading" then keep_local(S, ctx, player, rec, now) end
@@ -650,7 +651,7 @@ local function job_done(S, ctx, player, rec, now)
     -- the host then refuses the upload and keeps its data as a conflict)
     local epoch = rec.epoch or 0
     rec.upload = {
-      id = u, generation = generation, crc = job.crc, len = #job.text, tries = 0,
+      id = u, generation = generation, crc = job.crc, len = #job.text, exports = job.exports, tries = 0,
       wait = ctx.cfg.upload_retry_ticks, next_at = now,
       payload = format('{"type":"upload","player":%s,"generation":%d,"upload":%d,"epoch":%d,%s"data":',
         quote(rec.name), generation, u, epoch, rec.recovered and '"recovered":true,' or "") .. job.text .. "}",

@@ -200,3 +200,116 @@ fn a_small_join_right_after_a_big_leave_is_not_held_up_by_its_capture() {
         "alone {alone} ticks, right after the big leave {after}"
     );
 }
+
+/// The slot of the first stack of item type `kind` after slot `after` in the main inventory of
+/// the character the module keeps for `name` (who is away).
+fn kept_slot_of(s: &Server, name: &str, kind: &str, after: u32) -> u32 {
+    let index = s.index_of(name);
+    s.eval(&format!(
+        "local inv = storage.invsync.sync.players[{index}].character.get_main_inventory()
+         for i = {after} + 1, #inv do
+           if inv[i].valid_for_read and inv[i].type == '{kind}' then return i end
+         end
+         error('no {kind} in the kept character')"
+    ))
+}
+
+/// A blueprint library is read once, when its player leaves: the check of the kept character
+/// at the next join refers to each export by its slot (player_data.lua, "Export references")
+/// instead of exporting and checksumming the library again.
+#[test]
+fn an_unchanged_blueprint_library_is_played_at_once_and_uploaded_again_byte_for_byte() {
+    let mut c = Cluster::default();
+    let mut a = server("alpha");
+    let data = sample(SampleKind::Bp, 6);
+    let name = name_of(&data);
+    c.seed(&name, 1, data);
+    play(&mut a, &mut c, &name);
+    leave_and_upload(&mut a, &mut c, &name, 2);
+    a.run(&mut c, 30);
+    let uploaded = c.stored()[&name].data.clone();
+    let sent = a.host_sent.len();
+    a.join(&name);
+    states_until_playing(&mut a, &mut c, &name);
+    // reading the ~200 kB of exports again took 13 ticks (export 2 bytes and checksum 1 byte
+    // a unit, 24 576 units a tick)
+    let ticks = sync_ticks(&a, &name);
+    assert!(ticks <= 5, "joined to playing in {ticks} ticks");
+    assert!(
+        !a.host_sent[sent..].iter().any(|t| t == "player_data"),
+        "the local copy is kept: {:?}",
+        &a.host_sent[sent..]
+    );
+    // the upload of the references' character carries every export string again
+    leave_and_upload(&mut a, &mut c, &name, 3);
+    assert_eq!(c.stored()[&name].data, uploaded);
+}
+
+/// What the check compares of a kept blueprint-like stack: its name, quality and count in its
+/// slot. Swapped for another item, the check fails and the stored data is played; its contents
+/// edited by a script, the check holds and the edit stays with the character (it travels in the
+/// next upload: no item is lost or made).
+#[test]
+fn a_kept_blueprint_swapped_fails_the_check_and_one_edited_in_place_travels_on() {
+    let mut c = Cluster::default();
+    let mut a = server("alpha");
+    let data = sample(SampleKind::Bp, 7);
+    let name = name_of(&data);
+    c.seed(&name, 1, data);
+    play(&mut a, &mut c, &name);
+    leave_and_upload(&mut a, &mut c, &name, 2);
+    a.run(&mut c, 30);
+    let index = a.index_of(&name);
+    let uploaded: Value = serde_json::from_str(&c.stored()[&name].data).unwrap();
+
+    // a script edits a kept blueprint in place: another blueprint's export in the same slot
+    let slot = kept_slot_of(&a, &name, "blueprint", 0);
+    let other = kept_slot_of(&a, &name, "blueprint", slot);
+    let _: u32 = a.eval(&format!(
+        "local inv = storage.invsync.sync.players[{index}].character.get_main_inventory()
+         -- another blueprint of the same item: a copy of the next one
+         local text = inv[{other}].export_stack()
+         assert(text ~= inv[{slot}].export_stack(), 'the next is another blueprint')
+         assert(inv[{slot}].import_stack(text) == 0)
+         storage.edited = text
+         return 0"
+    ));
+    let edited: String = a.eval("return storage.edited");
+    a.join(&name);
+    states_until_playing(&mut a, &mut c, &name);
+    assert_eq!(
+        acquires(&c, "alpha", &name).len(),
+        2,
+        "the edit is not seen by the check: one acquire at this join"
+    );
+    leave_and_upload(&mut a, &mut c, &name, 3);
+    let after: Value = serde_json::from_str(&c.stored()[&name].data).unwrap();
+    let export_at = |v: &Value, slot: u32| -> Option<String> {
+        v["inventories"]["main"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["s"] == json!(slot))
+            .and_then(|e| e["x"].as_str().map(str::to_string))
+    };
+    assert_eq!(export_at(&after, slot).as_deref(), Some(edited.as_str()));
+    assert_ne!(export_at(&uploaded, slot), export_at(&after, slot));
+    a.run(&mut c, 30);
+
+    // swapped for another item: the check fails and the stored data (generation 3) is played
+    let _: u32 = a.eval(&format!(
+        "local inv = storage.invsync.sync.players[{index}].character.get_main_inventory()
+         inv[{slot}].set_stack{{name = 'deconstruction-planner', count = 1}}
+         return 0"
+    ));
+    let asked = acquires(&c, "alpha", &name).len();
+    a.join(&name);
+    states_until_playing(&mut a, &mut c, &name);
+    let again = acquires(&c, "alpha", &name);
+    assert_eq!(again.len(), asked + 2, "claimed, then asked again: {again:?}");
+    assert_eq!(again.last().unwrap()["unchanged"], json!(false));
+    let back: String = a.eval(&format!(
+        "return game.get_player('{name}').get_main_inventory()[{slot}].export_stack()"
+    ));
+    assert_eq!(back, edited, "the stored blueprint is played");
+}
