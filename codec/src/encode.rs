@@ -178,12 +178,15 @@ pub fn encode_with(
     if method == Method::Zlib {
         return encode_zlib(id, payload, opts);
     }
+    // Before compressing: `auto` so drops `solid` for a payload over its bound at no cost.
+    wire::check_method_bound(id, method, payload.len() as u64)?;
     let wire_text = wire::encode(method, payload, opts.zlib_level)?;
     frame_wire_text(id, method, payload.len() as u64, &wire_text, opts)
 }
 
 /// Cuts an already encoded wire text into frames. A `zlib` wire text is one stream, so it
-/// becomes a message of one chunk ([`encode_with`] cuts a payload into one stream per chunk).
+/// becomes a message of one chunk ([`encode_with`] cuts a payload into one stream per chunk);
+/// `solid`'s one stream is cut into aligned chunks as `lz4`'s base64 is.
 pub fn frame_wire_text(
     id: u32,
     method: Method,
@@ -191,6 +194,7 @@ pub fn frame_wire_text(
     wire_text: &str,
     opts: &EncodeOptions,
 ) -> Result<Encoded, Error> {
+    wire::check_method_bound(id, method, payload_len)?;
     let wire = wire_text.as_bytes();
     let caps = &opts.receiver;
     if wire.len() as u64 > caps.max_message {

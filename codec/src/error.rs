@@ -110,7 +110,8 @@ pub enum Error {
     MessageTooLarge {
         /// Message id (0 when a sender has not assigned one).
         id: u32,
-        /// `payload` or `wire`.
+        /// `payload` or `wire` (against `max_message`), or `solid payload` (against the
+        /// method's own bound, PROTOCOL.md 2.3).
         what: &'static str,
         /// The length.
         len: u64,

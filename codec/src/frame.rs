@@ -564,6 +564,7 @@ fn parse_short(line: &[u8]) -> Result<Frame<'_>, Error> {
         b'r' => Method::Raw,
         b'l' => Method::Lz4,
         b'z' => Method::Zlib,
+        b's' => Method::Solid,
         _ if kind.is_ascii_alphabetic() => {
             return Err(Error::UnknownMethod {
                 method: char::from(kind).into(),

@@ -64,7 +64,7 @@ pub use caps::{
 pub use encode::{EncodeOptions, Encoded, encode, encode_with, frame_wire_text};
 pub use error::{ERROR_NAMES, Error, ErrorKind, FrameRef};
 pub use frame::{Frame, Header, HeaderFormat, MAGIC, MAX_LEN, PROTOCOL_VERSION, SHORT_MAGIC};
-pub use method::{Method, MethodChoice};
+pub use method::{Method, MethodChoice, SOLID_MAX_PAYLOAD};
 pub use reassembler::{Message, Outcome, Progress, Reassembler, ReassemblerConfig};
 pub use wire::{
     DEFAULT_ZLIB_LEVEL, decode as decode_wire, decode_chunks as decode_wire_chunks,

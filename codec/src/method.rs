@@ -13,13 +13,21 @@ pub enum Method {
     Raw,
     /// base64 of one LZ4 block.
     Lz4,
-    /// base64 of one zlib stream, which the game inflates natively (`helpers.decode_string`).
+    /// base64 of one zlib stream per chunk, which the game inflates natively
+    /// (`helpers.decode_string`) chunk by chunk.
     Zlib,
+    /// base64 of one zlib stream of the whole payload (at most [`SOLID_MAX_PAYLOAD`] bytes),
+    /// cut into chunks as `lz4`'s base64 is; inflated once, when the message is complete.
+    Solid,
 }
+
+/// The largest payload a `solid` message may carry (PROTOCOL.md 2.3): one native inflate of it
+/// costs the game about what one `zlib` chunk's does.
+pub const SOLID_MAX_PAYLOAD: u64 = 65536;
 
 impl Method {
     /// Every method, in the order an all-capable receiver prefers them when sizes tie.
-    pub const ALL: [Method; 3] = [Method::Raw, Method::Zlib, Method::Lz4];
+    pub const ALL: [Method; 4] = [Method::Raw, Method::Zlib, Method::Solid, Method::Lz4];
 
     /// The method's name on the wire.
     pub fn as_str(self) -> &'static str {
@@ -27,6 +35,7 @@ impl Method {
             Method::Raw => "raw",
             Method::Lz4 => "lz4",
             Method::Zlib => "zlib",
+            Method::Solid => "solid",
         }
     }
 
@@ -35,12 +44,21 @@ impl Method {
         !matches!(self, Method::Raw)
     }
 
+    /// The largest `plen` this method carries, where the protocol bounds it (`solid`).
+    pub fn max_payload(self) -> Option<u64> {
+        match self {
+            Method::Solid => Some(SOLID_MAX_PAYLOAD),
+            _ => None,
+        }
+    }
+
     /// Parses a wire name; `None` for names this version does not know.
     pub fn from_wire(name: &[u8]) -> Option<Method> {
         match name {
             b"raw" => Some(Method::Raw),
             b"lz4" => Some(Method::Lz4),
             b"zlib" => Some(Method::Zlib),
+            b"solid" => Some(Method::Solid),
             _ => None,
         }
     }
@@ -56,7 +74,7 @@ impl FromStr for Method {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Method::from_wire(s.as_bytes())
-            .ok_or_else(|| format!("unknown method `{s}` (expected raw, lz4 or zlib)"))
+            .ok_or_else(|| format!("unknown method `{s}` (expected raw, lz4, zlib or solid)"))
     }
 }
 
@@ -76,9 +94,9 @@ impl FromStr for MethodChoice {
         if s == "auto" {
             Ok(MethodChoice::Auto)
         } else {
-            s.parse::<Method>()
-                .map(MethodChoice::Only)
-                .map_err(|_| format!("unknown method `{s}` (expected auto, raw, lz4 or zlib)"))
+            s.parse::<Method>().map(MethodChoice::Only).map_err(|_| {
+                format!("unknown method `{s}` (expected auto, raw, lz4, zlib or solid)")
+            })
         }
     }
 }

@@ -202,6 +202,7 @@ impl Reassembler {
                 });
             }
         }
+        wire::check_method_bound(h.id, h.method, h.payload_len)?;
         if h.count > c.max_chunks {
             return Err(Error::TooManyChunks {
                 id: h.id,

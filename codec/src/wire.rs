@@ -2,7 +2,9 @@
 //!
 //! This layer knows nothing of frame headers. `raw` and `lz4` map a whole payload to one wire
 //! text that is later cut into chunks; `zlib` is one zlib stream per chunk ([`zlib_chunk`]),
-//! so every chunk inflates on its own and no receiver has to inflate a whole message at once.
+//! so every chunk inflates on its own and no receiver has to inflate a whole message at once;
+//! `solid` is one zlib stream of the whole payload, cut like `lz4`'s base64, and bounded
+//! ([`SOLID_MAX_PAYLOAD`](crate::SOLID_MAX_PAYLOAD)) so that its one inflate stays short.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -40,9 +42,24 @@ pub(crate) fn check_raw(payload: &[u8]) -> Result<(), Error> {
     }
 }
 
+/// Refuses a payload over `method`'s own bound (`solid`: PROTOCOL.md 2.3).
+pub(crate) fn check_method_bound(id: u32, method: Method, payload_len: u64) -> Result<(), Error> {
+    match method.max_payload() {
+        Some(max) if payload_len > max => Err(Error::MessageTooLarge {
+            id,
+            what: "solid payload",
+            len: payload_len,
+            max,
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// The wire text of `payload` under `method`, for `zlib` as a message of one chunk.
-/// `zlib_level` is miniz's 0..=10.
+/// `zlib_level` is miniz's 0..=10. A `solid` payload over [`SOLID_MAX_PAYLOAD`](crate::SOLID_MAX_PAYLOAD) is
+/// `MessageTooLarge`.
 pub fn encode(method: Method, payload: &[u8], zlib_level: u8) -> Result<String, Error> {
+    check_method_bound(0, method, payload.len() as u64)?;
     Ok(match method {
         Method::Raw => {
             check_raw(payload)?;
@@ -50,14 +67,16 @@ pub fn encode(method: Method, payload: &[u8], zlib_level: u8) -> Result<String, 
             String::from_utf8(payload.to_vec()).expect("checked UTF-8")
         }
         Method::Lz4 => STANDARD.encode(lz4_flex::block::compress(payload)),
-        Method::Zlib => zlib_chunk(payload, zlib_level),
+        Method::Zlib | Method::Solid => zlib_chunk(payload, zlib_level),
     })
 }
 
 /// The payload of message `id` from its complete wire text (for `zlib`, the text of a message of
 /// one chunk). The result is exactly `payload_len` bytes or an error; `payload_len` must already
-/// be within the receiver's limit, since it sizes the output buffer.
+/// be within the receiver's limit, since it sizes the output buffer (for `solid` it must be at
+/// most [`SOLID_MAX_PAYLOAD`](crate::SOLID_MAX_PAYLOAD), else `MessageTooLarge`).
 pub fn decode(id: u32, method: Method, wire: &[u8], payload_len: u64) -> Result<Vec<u8>, Error> {
+    check_method_bound(id, method, payload_len)?;
     match method {
         Method::Raw => check_len(id, wire.to_vec(), payload_len),
         _ => decode_bytes(id, method, &decode_base64(id, wire)?, payload_len),
@@ -91,7 +110,9 @@ fn decode_bytes(id: u32, method: Method, block: &[u8], payload_len: u64) -> Resu
             out.truncate(n);
             out
         }
-        Method::Zlib => return decode_zlib_chunks_bytes(id, block, payload_len),
+        Method::Zlib | Method::Solid => {
+            return decode_zlib_stream(id, method, block, payload_len);
+        }
     };
     check_len(id, payload, payload_len)
 }
@@ -109,13 +130,15 @@ fn check_len(id: u32, payload: Vec<u8>, payload_len: u64) -> Result<Vec<u8>, Err
 
 /// Like [`decode`] for a wire text given as its chunks. `lz4` chunks are 4-aligned slices of one
 /// base64 text (PROTOCOL.md 2.3): each is base64-decoded on its own, so the wire text is never
-/// copied whole. `zlib` chunks are each a zlib stream of the next slice of the payload.
+/// copied whole; so are `solid` chunks, whose bytes are then one zlib stream. `zlib` chunks are
+/// each a zlib stream of the next slice of the payload.
 pub fn decode_chunks(
     id: u32,
     method: Method,
     chunks: &[&[u8]],
     payload_len: u64,
 ) -> Result<Vec<u8>, Error> {
+    check_method_bound(id, method, payload_len)?;
     if method == Method::Zlib {
         return decode_zlib_chunks(id, chunks, payload_len);
     }
@@ -203,13 +226,18 @@ fn inflate_into(stream: &[u8], out: &mut [u8]) -> Result<usize, InflateFailure> 
     }
 }
 
-/// A one-chunk `zlib` message whose base64 is already decoded.
-fn decode_zlib_chunks_bytes(id: u32, stream: &[u8], payload_len: u64) -> Result<Vec<u8>, Error> {
-    let limit = usize::try_from(payload_len).unwrap_or(usize::MAX);
-    let mut payload = vec![0u8; limit];
+/// One zlib stream that is the whole payload (a one-chunk `zlib` message, or `solid`), its
+/// base64 already decoded.
+fn decode_zlib_stream(
+    id: u32,
+    method: Method,
+    stream: &[u8],
+    payload_len: u64,
+) -> Result<Vec<u8>, Error> {
+    let mut payload = vec![0u8; payload_capacity(id, payload_len)?];
     let n = inflate_into(stream, &mut payload).map_err(|why| Error::DecompressFailed {
         id,
-        method: Method::Zlib,
+        method,
         detail: match why {
             InflateFailure::TooLong => format!("inflates to more than {payload_len} bytes"),
             InflateFailure::Invalid(status) => format!("invalid zlib stream ({status:?})"),

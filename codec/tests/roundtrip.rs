@@ -3,13 +3,18 @@
 
 use invsync_codec::{
     Capabilities, EncodeOptions, Encoded, Method, MethodChoice, Outcome, Reassembler,
-    ReassemblerConfig, encode,
+    ReassemblerConfig, SOLID_MAX_PAYLOAD, encode,
 };
 use proptest::prelude::*;
 use proptest::sample::Index;
 
 fn method() -> impl Strategy<Value = Method> {
-    prop_oneof![Just(Method::Raw), Just(Method::Lz4), Just(Method::Zlib)]
+    prop_oneof![
+        Just(Method::Raw),
+        Just(Method::Lz4),
+        Just(Method::Zlib),
+        Just(Method::Solid)
+    ]
 }
 
 fn options(method: Method, max_frame: usize, parallelism: u32) -> EncodeOptions {
@@ -201,4 +206,78 @@ fn zlib_in_small_frames_outgrows_the_whole_deflate_and_still_fits() {
     assert!(small.frames.iter().all(|f| f.len() <= 100));
     let order: Vec<usize> = (0..small.frames.len()).rev().collect();
     assert_eq!(deliver(&small.frames, &order).unwrap(), vec![payload]);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, .. ProptestConfig::default() })]
+
+    /// `solid` near its bound: payloads up to 64 KiB round trip in aligned, balanced chunks
+    /// cut to the streams in flight; one byte more is refused by the encoder.
+    #[test]
+    fn solid_round_trips_up_to_its_bound_and_refuses_more(
+        len in (SOLID_MAX_PAYLOAD as usize - 4000)..=(SOLID_MAX_PAYLOAD as usize),
+        seed in any::<u64>(),
+        parallelism in 1u32..17,
+    ) {
+        // Compressible but not trivial: words drawn from a small table by an xorshift.
+        let words = [&b"iron-plate"[..], b"copper-cable", b"\"count\":100,", b"{\"slot\":", b"]},"];
+        let mut s = seed | 1;
+        let mut payload = Vec::with_capacity(len + 16);
+        while payload.len() < len {
+            s ^= s << 13; s ^= s >> 7; s ^= s << 17;
+            payload.extend_from_slice(words[(s % words.len() as u64) as usize]);
+        }
+        payload.truncate(len);
+        let o = options(Method::Solid, 8192, parallelism);
+        let e = encode(3, &payload, &o).unwrap();
+        let lens: Vec<usize> = e.frames.iter()
+            .map(|f| invsync_codec::Frame::parse(f.as_bytes()).unwrap().data.len())
+            .collect();
+        prop_assert!(lens[..lens.len() - 1].iter().all(|l| l % 4 == 0));
+        prop_assert!(lens.iter().max().unwrap() - lens.iter().min().unwrap() <= 4, "{:?}", lens);
+        let order: Vec<usize> = (0..e.frames.len()).rev().collect();
+        prop_assert_eq!(deliver(&e.frames, &order).unwrap(), vec![payload.clone()]);
+        payload.resize(SOLID_MAX_PAYLOAD as usize + 1, b'x');
+        let err = encode(3, &payload, &o).unwrap_err();
+        prop_assert_eq!(err.name(), "MessageTooLarge");
+    }
+}
+
+/// `auto` takes `solid` where one stream is smallest (the `rep` player in format 2: one stream
+/// of 13.8 kB instead of 16 chunks of their own), and never for a payload over its bound.
+#[test]
+fn auto_takes_solid_for_rep_and_never_over_its_bound() {
+    let rep = invsync_player_data::sample(invsync_player_data::SampleKind::Rep, 1)
+        .to_json()
+        .into_bytes();
+    assert!(rep.len() as u64 <= SOLID_MAX_PAYLOAD);
+    let game = |decode: &str| EncodeOptions {
+        receiver: Capabilities {
+            short_header: true,
+            ..Capabilities::from_method_list(decode, 8192).unwrap()
+        },
+        parallelism: 16,
+        per_frame_overhead: 14,
+        segment: 100,
+        ..EncodeOptions::default()
+    };
+    let with = encode(1, &rep, &game("zlib,solid,raw,lz4")).unwrap();
+    let without = encode(1, &rep, &game("zlib,raw,lz4")).unwrap();
+    assert_eq!(with.method, Method::Solid);
+    assert_eq!(without.method, Method::Zlib);
+    assert!(
+        with.wire_size(14) * 10 < without.wire_size(14) * 7,
+        "solid {} bytes, zlib {}",
+        with.wire_size(14),
+        without.wire_size(14)
+    );
+    let order: Vec<usize> = (0..with.frames.len()).collect();
+    assert_eq!(deliver(&with.frames, &order).unwrap(), vec![rep.clone()]);
+    // Over the bound, with solid listed first: another method, never an error.
+    let big = invsync_player_data::sample(invsync_player_data::SampleKind::Rep, 1)
+        .to_json_format_1()
+        .into_bytes();
+    assert!(big.len() as u64 > SOLID_MAX_PAYLOAD);
+    let over = encode(1, &big, &game("solid,zlib,raw")).unwrap();
+    assert_eq!(over.method, Method::Zlib);
 }

@@ -22,7 +22,7 @@ fn vectors_dir() -> PathBuf {
 fn default_receiver() -> Value {
     json!({
         "max_frame": 8192,
-        "decode": ["raw", "zlib", "lz4"],
+        "decode": ["raw", "zlib", "solid", "lz4"],
         "max_message": 16777216,
         "max_chunks": 65536,
         "max_messages": 64,
@@ -104,14 +104,14 @@ fn good_vectors() -> Vec<Value> {
         (
             "run_of_one_byte",
             vec![b'a'; 1000],
-            vec![Method::Lz4, Method::Zlib],
+            vec![Method::Lz4, Method::Zlib, Method::Solid],
             100,
             6,
         ),
         (
             "period_three",
             b"abc".repeat(700),
-            vec![Method::Lz4, Method::Zlib],
+            vec![Method::Lz4, Method::Zlib, Method::Solid],
             100,
             7,
         ),
@@ -125,7 +125,7 @@ fn good_vectors() -> Vec<Value> {
         (
             "long_match_of_zeros",
             vec![0u8; 20_000],
-            vec![Method::Lz4, Method::Zlib],
+            vec![Method::Lz4, Method::Zlib, Method::Solid],
             1000,
             9,
         ),
@@ -264,6 +264,23 @@ fn zlib_two(id: u32, first: &str, second: &str, plen: usize) -> Vec<String> {
         .collect()
 }
 
+/// A `solid` message whose wire text is `wire`, cut into two chunks after `first` characters,
+/// framed with correct checksums.
+fn solid_two(id: u32, wire: &str, first: usize, plen: u64) -> Vec<String> {
+    let mcrc = crc(wire.as_bytes());
+    [&wire[..first], &wire[first..]]
+        .iter()
+        .enumerate()
+        .map(|(i, data)| {
+            framed(&format!(
+                "{id} {}/2 solid {plen} {} {mcrc} {data}",
+                i + 1,
+                wire.len()
+            ))
+        })
+        .collect()
+}
+
 fn bad_vectors() -> Vec<Value> {
     let good = whole(1, "raw", 5, "hello");
     let hello_mcrc = crc(b"hello");
@@ -370,6 +387,15 @@ fn bad_vectors() -> Vec<Value> {
             zlib_two(10, &b64(&zlib_100), &b64(&zlib_100), 150),
             "DecompressFailed",
         ),
+        v("solid_misaligned_chunk", none.clone(), vec![framed(&format!("11 1/2 solid 3 8 {} AAAAAA", crc(b"AAAAAAAA")))], "MisalignedChunk"),
+        v("solid_padding_in_first_chunk", none.clone(), vec![framed(&format!("11 1/2 solid 3 8 {} AA==", crc(b"AA==AAAA")))], "ForbiddenCharacter"),
+        // The bound is the method's, whatever the receiver's max_message (PROTOCOL.md 2.3).
+        v("solid_plen_over_the_bound", none.clone(), vec![framed(&format!("11 1/2 solid 65537 8 {} AAAA", crc(b"AAAAAAAA")))], "MessageTooLarge"),
+        v("solid_not_a_stream", none.clone(), vec![whole(12, "solid", 8, &b64(b"not zlib"))], "DecompressFailed"),
+        v("solid_corrupt_stream", none.clone(), solid_two(12, &b64(&corrupt_adler(&zlib_100)), 8, 100), "DecompressFailed"),
+        v("solid_longer_than_plen", none.clone(), solid_two(12, &b64(&zlib_100), 8, 99), "DecompressFailed"),
+        v("solid_shorter_than_plen", none.clone(), solid_two(12, &b64(&zlib_100), 8, 101), "PayloadLengthMismatch"),
+        v("solid_base64_length", none.clone(), solid_two(12, &b64(&zlib_100)[..b64(&zlib_100).len() - 1], 8, 100), "BadBase64"),
     ]
     .into_iter()
     .chain(short_bad_vectors())
@@ -382,6 +408,14 @@ fn bad_vectors() -> Vec<Value> {
     .collect()
 }
 
+/// `stream` with its Adler-32 changed: a zlib stream whose data is intact but wrong.
+fn corrupt_adler(stream: &[u8]) -> Vec<u8> {
+    let mut s = stream.to_vec();
+    let last = s.len() - 1;
+    s[last] ^= 1;
+    s
+}
+
 /// Bad frames with the short header (PROTOCOL.md 2.5): its own fields, and the checks every
 /// frame has.
 fn short_bad_vectors() -> Vec<Value> {
@@ -391,6 +425,7 @@ fn short_bad_vectors() -> Vec<Value> {
     let last = corrupted.len() - 1;
     corrupted[last] = b'x';
     let lz4_100 = lz4_flex::block::compress(&[7u8; 100]);
+    let zlib_100 = miniz_oxide::deflate::compress_to_vec_zlib(&[7u8; 100], 9);
     let v = |name: &str, frames: Vec<String>, error: &str| json!({ "name": format!("short/{name}"), "receiver": {}, "frames": frames, "error": error });
     let part = |id: u32, index: u64, count: u64, data: &str, wire: &str| {
         short(&format!("{}{data}", short_part(id, index, count, wire)))
@@ -492,6 +527,26 @@ fn short_bad_vectors() -> Vec<Value> {
             "lz4_shorter_than_plen",
             vec![short(&format!("l{id1}{}.{}", num(150), b64(&lz4_100)))],
             "PayloadLengthMismatch",
+        ),
+        v(
+            "solid_plen_over_the_bound",
+            vec![short(&format!("s{id1}{}.{}", num(65537), b64(&zlib_100)))],
+            "MessageTooLarge",
+        ),
+        v(
+            "solid_shorter_than_plen",
+            vec![short(&format!("s{id1}{}.{}", num(101), b64(&zlib_100)))],
+            "PayloadLengthMismatch",
+        ),
+        v(
+            "solid_chunk_misaligned",
+            vec![short(&format!(
+                "S{id1}{}B.C.{}.{}.AAAAAA",
+                fixed(u64::from(crc32fast::hash(b"AAAAAAAA"))),
+                num(8),
+                num(3)
+            ))],
+            "MisalignedChunk",
         ),
     ]
 }

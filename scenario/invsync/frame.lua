@@ -3,7 +3,7 @@
 --- A frame is `IS1 <fcrc> <id> <index>/<count> <method> <plen> <wlen> <mcrc> <data>`, or has
 --- the short header of PROTOCOL.md 2.5: `~<fcrc><kind><id>[<plen>.]<data>` for a message of one
 --- chunk, `~<fcrc><KIND><id><mcrc><index>.<count>.<wlen>.[<plen>.]<data>` for a chunk of
---- several (numbers in base 64; `plen` only for lz4 and zlib). The module reads both and
+--- several (numbers in base 64; `plen` for every method but raw). The module reads both and
 --- writes the long one (the host reads only that, and stdout is not the bottleneck).
 --- Parsing is split in two so a receiver can answer at once and defer what reads every byte
 --- (PROTOCOL.md 3 allows deferring checks 3, 5 and 6): `parse_header` reads only the header
@@ -21,8 +21,8 @@ local byte, sub, find, match, format = string.byte, string.sub, string.find, str
 local frame = {}
 
 --- The methods of PROTOCOL.md 2.3, in the specification's order.
-frame.METHODS = { "raw", "lz4", "zlib" }
-local KNOWN_METHOD = { raw = true, lz4 = true, zlib = true }
+frame.METHODS = { "raw", "lz4", "zlib", "solid" }
+local KNOWN_METHOD = { raw = true, lz4 = true, zlib = true, solid = true }
 
 --- Length of `IS1 <fcrc> `: the body starts right after it.
 frame.BODY_START = 14
@@ -30,7 +30,7 @@ frame.BODY_START = 14
 frame.SHORT_BODY_START = 8
 
 --- Method of each kind letter of the short header (lowercase: a message of one chunk).
-local KIND = { r = "raw", l = "lz4", z = "zlib", R = "raw", L = "lz4", Z = "zlib" }
+local KIND = { r = "raw", l = "lz4", z = "zlib", s = "solid", R = "raw", L = "lz4", Z = "zlib", S = "solid" }
 --- Values of the base-64 digits of the short header's numbers (RFC 4648's alphabet).
 local DIGIT = {}
 do
@@ -176,7 +176,7 @@ local function parse_header_slowly(line)
   -- method
   if not KNOWN_METHOD[method] then
     if find(method, "^[a-z][a-z0-9]*$") then
-      return nil, errors.new("UnknownMethod", "message " .. id_s .. ": method '" .. method .. "', expected raw, lz4 or zlib", id, index)
+      return nil, errors.new("UnknownMethod", "message " .. id_s .. ": method '" .. method .. "', expected raw, lz4, zlib or solid", id, index)
     end
     return malformed("method", "expected a method name, got '" .. method .. "'")
   end
@@ -271,7 +271,7 @@ local function parse_short(line)
   local method = KIND[kind]
   if not method then
     if find(kind, "^%a$") then
-      return bad(errors.new("UnknownMethod", "kind '" .. kind .. "', expected one of r, l, z, R, L, Z"))
+      return bad(errors.new("UnknownMethod", "kind '" .. kind .. "', expected one of r, l, z, s, R, L, Z, S"))
     end
     return malformed("method", "expected a method letter, got '" .. kind .. "'")
   end
@@ -328,8 +328,8 @@ end
 --- by the pattern, the numbers after it): what a good frame costs. The field-by-field
 --- `parse_short` names what is wrong with any other.
 local B64 = "[A-Za-z0-9+/]"
-local SHORT_ONE = "^~" .. B64:rep(6) .. "[rlz]" .. B64:rep(6) .. "()"
-local SHORT_PART = "^~" .. B64:rep(6) .. "[RLZ]" .. B64:rep(12) .. "(" .. B64 .. "+)%.(" .. B64 .. "+)%.("
+local SHORT_ONE = "^~" .. B64:rep(6) .. "[rlzs]" .. B64:rep(6) .. "()"
+local SHORT_PART = "^~" .. B64:rep(6) .. "[RLZS]" .. B64:rep(12) .. "(" .. B64 .. "+)%.(" .. B64 .. "+)%.("
   .. B64 .. "+)%.()"
 local SHORT_PLEN = "^(" .. B64 .. "+)%.()"
 
@@ -450,7 +450,7 @@ end
 
 --- Checks 3 and 5 of PROTOCOL.md section 3 for a frame whose header `h` passed
 --- `parse_header`: no control byte, and the data's characters (base64 alphabet, padding and
---- chunk alignment for `lz4`/`zlib`; UTF-8 without control characters for `raw`). One
+--- chunk alignment for `lz4`/`zlib`/`solid`; UTF-8 without control characters for `raw`). One
 --- C-speed scan of the data on a good frame (the header's characters were checked by its
 --- pattern); on a bad one the control bytes are looked for first, so the error is the one
 --- the reference codec's order gives. Returns nil or the error.
@@ -476,7 +476,7 @@ function frame.check_data(line, h)
       return errors.new("ForbiddenCharacter", format("%s data: expected a base64 character, found byte %d at offset %d",
         method, byte(line, off), off), id, index, off)
     end
-    -- lz4: one base64 text, padded at the end of its last chunk; zlib: every chunk is a
+    -- lz4, solid: one base64 text, padded at the end of its last chunk; zlib: every chunk is a
     -- base64 text of its own, padded at its end
     local pad_ok = method == "zlib" or index == h.count
     if not pad_ok or n - e > 2 then

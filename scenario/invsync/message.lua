@@ -6,11 +6,13 @@
 --- base64 a slice at a time, then the LZ4 decoder with an output limit; for `zlib`, each
 --- chunk as soon as it is verified, in any order, since each is a stream of its own
 --- (PROTOCOL.md 2.3), with one call of the injected `inflate_b64`, so no native call ever
---- inflates a whole message and a late first chunk does not hold the others up. The payload
---- is joined as it comes (join.lua), so the final join is one chain of a few strings. No call
---- does much more than its budget: work that cannot be split (an inflate, the final join)
---- starts only when its estimated cost fits what is left, or when the caller says the tick is
---- fresh enough. Errors found on the way are kept, not reported: the verdict waits for
+--- inflates a whole `zlib` message and a late first chunk does not hold the others up; for
+--- `solid`, whose wire text is one zlib stream of a payload of at most 64 KiB, the chunks are
+--- joined as they come and the whole is inflated once, with the verdict. The payload (or
+--- `solid`'s wire text) is joined as it comes (join.lua), so the final join is one chain of a
+--- few strings. No call does much more than its budget: work that cannot be split (an
+--- inflate, the final join, and both for `solid`) starts only when its estimated cost fits
+--- what is left, or when the caller says the tick is fresh enough. Errors found on the way are kept, not reported: the verdict waits for
 --- `finish`, which applies PROTOCOL.md's order (mcrc, then base64, then the decompressor, for
 --- zlib chunk by chunk in index order, then plen), so a message with two defects is named as
 --- the reference codec names it.
@@ -37,6 +39,8 @@ local INFLATE_OUT_BYTES = limits.inflate_out_bytes
 local JOIN_BYTES = limits.join_bytes
 --- The most a sender should put in one zlib chunk (PROTOCOL.md 2.3), for cost estimates.
 local ZLIB_MAX_SLICE = 65536
+--- The largest `plen` of a `solid` message (PROTOCOL.md 2.3): its one inflate stays short.
+message.SOLID_MAX_PAYLOAD = 65536
 
 ---@class InvsyncMessage
 ---@field id number
@@ -55,7 +59,7 @@ local ZLIB_MAX_SLICE = 65536
 ---@field pos number next character to decode in chunk `next` (lz4)
 ---@field acc number CRC-32 of chunks 1 .. next-1
 ---@field dec table|nil LZ4 decoder state (lz4 only)
----@field joined InvsyncJoinGroups|nil the payload so far, joined in index order (raw, zlib)
+---@field joined InvsyncJoinGroups|nil the payload so far, joined in index order (raw, zlib), or the wire text (solid)
 ---@field b64fail InvsyncError|nil latched base64 error (lz4)
 ---@field lzfail InvsyncError|nil latched LZ4 error (lz4)
 ---@field todo number[]|nil zlib: verified chunks not inflated yet, `todo[todo_head .. todo_tail]`
@@ -280,8 +284,11 @@ function message.advance(msg, left, env, fresh)
     elseif msg.method == "lz4" and decoding(msg, #data) then
       left = decode_some(msg, k, data, left)
     else
-      -- chunk k is done: fold its CRC into the running mcrc (raw: and its data into the payload)
-      if msg.method == "raw" then left = left - floor(join.add(msg.joined, data) / JOIN_BYTES) end
+      -- chunk k is done: fold its CRC into the running mcrc (raw: and its data into the
+      -- payload; solid: into the wire text to inflate)
+      if msg.method == "raw" or msg.method == "solid" then
+        left = left - floor(join.add(msg.joined, data) / JOIN_BYTES)
+      end
       if k == 1 then
         msg.acc = msg.ccrc[1]
       else
@@ -311,20 +318,55 @@ end
 
 --- Units the verdict of a processed message costs: joining its payload (the groups `raw`
 --- chunks and inflated `zlib` chunks were joined into as they came, or the `lz4` output
---- blocks), one C-speed copy that cannot be split.
+--- blocks), one C-speed copy that cannot be split; for `solid`, joining its wire text and
+--- its one inflate, charged as a zlib chunk's (limits.inflate_*).
 ---@param msg InvsyncMessage
 ---@return number
 function message.finish_cost(msg)
   if msg.acc ~= msg.mcrc or msg.b64fail or msg.lzfail or msg.failed > 0 or msg.out > msg.plen then return 16 end
+  if msg.method == "solid" then
+    return 16 + floor(msg.wlen / JOIN_BYTES) + INFLATE_CALL_COST + floor(msg.wlen / INFLATE_IN_CHARS)
+      + floor(msg.plen / INFLATE_OUT_BYTES)
+  end
   return 16 + floor(msg.plen / JOIN_BYTES)
 end
 
+--- The payload of a `solid` message from its whole wire text (mcrc checked): base64 (its
+--- length, and the unused bits of its final quantum; its characters and padding were
+--- checked with the frames), then one inflate with `env.inflate_b64`, against plen.
+local function inflate_solid(msg, wire, env)
+  local id, n = msg.id, #wire
+  if n % 4 ~= 0 then
+    return nil, errors.new("BadBase64", format("message %d: the wire text is %d characters, not a multiple of 4", id, n), id)
+  end
+  if n > 0 and byte(wire, n) == 61 then
+    local _, err = base64.decode_piece(sub(wire, n - 3, n), true, nil)
+    if err then
+      return nil, errors.new("BadBase64", format("message %d: final quantum at offset %d: %s", id, n - 3, err.message), id)
+    end
+  end
+  local inflate = env and env.inflate_b64
+  if not inflate then
+    return nil, errors.new("DecompressFailed", format("message %d: no inflate_b64 function was given to step", id), id)
+  end
+  local ok, payload = pcall(inflate, wire)
+  if not ok or type(payload) ~= "string" then
+    return nil, errors.new("DecompressFailed", format("message %d: the wire text is not a zlib stream", id), id)
+  end
+  if #payload > msg.plen then
+    return nil, errors.new("DecompressFailed", format("message %d: the stream inflates to %d bytes, past plen %d", id,
+      #payload, msg.plen), id)
+  end
+  return payload
+end
+
 --- The verdict on a processed message: the payload, or nil and its error (checked in this
---- order: mcrc, base64, decompressor, plen).
+--- order: mcrc, base64, decompressor, plen). `env.inflate_b64` inflates `solid`.
 ---@param msg InvsyncMessage
+---@param env table|nil
 ---@return string|nil payload
 ---@return InvsyncError|nil err
-function message.finish(msg)
+function message.finish(msg, env)
   local id = msg.id
   if msg.acc ~= msg.mcrc then
     return nil, errors.new("MessageChecksumMismatch",
@@ -335,6 +377,9 @@ function message.finish(msg)
   local payload, err
   if msg.method == "raw" then
     payload = join.finish(msg.joined)
+  elseif msg.method == "solid" then
+    payload, err = inflate_solid(msg, join.finish(msg.joined), env)
+    if not payload then return nil, err end
   elseif msg.method == "lz4" then
     payload, err = lz4.finish(msg.dec)
     if err then

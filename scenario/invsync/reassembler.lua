@@ -4,15 +4,17 @@
 ---
 --- * `push(rx, frame, now)` reads only the frame's header (PROTOCOL.md 3 steps 1, 2 and 4:
 ---   length, magic, header fields, method, index; one anchored `string.match` on a good
----   frame, whatever its length), recognises exact duplicates by chunk index, and queues the
----   frame. Its result is what the adapter answers to the RCON `recv` call. Up to 16 frames
+---   frame, whatever its length; and of step 7 the bound of a `solid` plen, so that the
+---   answer to the first frame says it), recognises exact duplicates by chunk index, and
+---   queues the frame. Its result is what the adapter answers to the RCON `recv` call. Up to 16 frames
 ---   can arrive in one tick, so it does nothing per byte of the frame.
 --- * `step(rx, budget, now, env)` does the costly work in arrival order, at most about
 ---   `budget` work units per call (a unit is about a byte checksummed): the deferred checks
 ---   of each queued frame (steps 3 and 5, one C-speed scan of its data; step 6, `fcrc`), then
 ---   policy, limits and message state (steps 7-8), then each message's in-order prefix as
 ---   chunks arrive (message.lua: mcrc, and decoding: LZ4, or one native inflate per zlib
----   chunk) and, on completion (step 9), the verdict and the payload, delivered exactly once.
+---   chunk) and, on completion (step 9), the verdict and the payload, delivered exactly once
+---   (for `solid`, after its one native inflate of the whole wire text).
 ---
 --- Deferring steps 3, 5 and 6 is what PROTOCOL.md 3 allows: a frame's data is used, and a
 --- frame is compared with held chunks, only after it passed them (a frame byte-identical to a
@@ -37,7 +39,7 @@ local concat, format, sub, floor = table.concat, string.format, string.sub, math
 local reassembler = {}
 
 ---@class InvsyncReceiverConfig
----@field accept string[]|nil methods decoded, in order of preference (default {"raw", "lz4"}; add "zlib" when the adapter has `inflate_b64`)
+---@field accept string[]|nil methods decoded, in order of preference (default {"raw", "lz4"}; add "zlib" and "solid" when the adapter has `inflate_b64`)
 ---@field max_frame number|nil
 ---@field max_message number|nil
 ---@field max_chunks number|nil
@@ -57,8 +59,8 @@ function reassembler.new(config)
   local accept, accept_list, has_raw = {}, {}, false
   for i = 1, #list do
     local m = list[i]
-    if m ~= "raw" and m ~= "lz4" and m ~= "zlib" then
-      error("invsync.reassembler.new: accept[" .. i .. "] is '" .. tostring(m) .. "', expected raw, lz4 or zlib", 2)
+    if m ~= "raw" and m ~= "lz4" and m ~= "zlib" and m ~= "solid" then
+      error("invsync.reassembler.new: accept[" .. i .. "] is '" .. tostring(m) .. "', expected raw, lz4, zlib or solid", 2)
     end
     if m == "raw" then has_raw = true end
     accept[m] = true
@@ -160,6 +162,12 @@ function reassembler.push(rx, line, now)
     return { status = "error", seq = seq, id = err.id, index = err.index, error = err }
   end
   local id, index = h.id, h.index
+  if h.method == "solid" and h.plen > message.SOLID_MAX_PAYLOAD and rx.accept.solid then
+    -- step 7 read off the header: answered at once, so the host learns it from this frame
+    return { status = "error", seq = seq, id = id, index = index, error = errors.new("MessageTooLarge",
+      format("message %d chunk %d: solid plen %d is over the method's bound of %d bytes (PROTOCOL.md 2.3)", id, index,
+        h.plen, message.SOLID_MAX_PAYLOAD), id, index) }
+  end
   local msg = rx.msgs[id]
   if (msg and msg.chunks[index] and message.holds_exactly(msg, h, sub(line, h.dpos)))
     or queued_exactly(rx, id, index, line) then
@@ -382,10 +390,10 @@ local function verify(rx, e, left, now, events)
 end
 
 --- Completes a message whose chunks have all been processed (step 9): delivers it once, or
---- drops it with its error.
-local function complete(rx, msg, events)
+--- drops it with its error. `env.inflate_b64` inflates a `solid` message.
+local function complete(rx, msg, events, env)
   remove_msg(rx, msg)
-  local payload, err = message.finish(msg)
+  local payload, err = message.finish(msg, env)
   if not payload then return message_error(rx, events, msg, err) end
   remember(rx, msg.id, msg.mcrc)
   events[#events + 1] = { kind = "message", id = msg.id, method = msg.method, payload = payload }
@@ -403,7 +411,7 @@ local function advance(rx, msg, left, events, env, fresh)
   if message.ready(msg) and left > 0 then
     local cost = message.finish_cost(msg)
     if cost <= left or left >= fresh or (msg.waits or 0) >= VERDICT_PATIENCE then
-      complete(rx, msg, events)
+      complete(rx, msg, events, env)
       left = left - cost
     end
   end
@@ -486,7 +494,7 @@ local function expire(rx, now, events)
 end
 
 ---@class InvsyncStepEnv
----@field inflate_b64 fun(text: string): string|nil the game's helpers.decode_string, needed for zlib
+---@field inflate_b64 fun(text: string): string|nil the game's helpers.decode_string, needed for zlib and solid
 
 --- Does up to about `budget` work units of verification and decoding. Returns the events
 --- of this call, in order: `{kind = "message", id, method, payload}` (delivered once),
@@ -495,7 +503,8 @@ end
 --- and the work units spent. A call stops as soon as the budget is used up; it can overrun
 --- it only by the last unit of work started: one CRC combination, a frame header's CRC, a
 --- frame's character scan, the output of one LZ4 sequence, or work that cannot be split
---- (one inflate, the join of a completed payload), which starts only when its estimated cost
+--- (one inflate, the join of a completed payload and a `solid` message's inflate of it),
+--- which starts only when its estimated cost
 --- fits what is left, or when at least `fresh` units are left (default `budget`: only as the
 --- first work of a call). An adapter that shares a tick's budget passes its whole tick budget
 --- as `fresh`, so such work waits for a tick that has spent nothing else (and a verdict

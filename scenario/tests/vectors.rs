@@ -260,7 +260,8 @@ fn every_bad_vector_gives_its_error_and_leaves_no_partial_state() {
         cfg.set("max_frame", 262_144).unwrap();
         cfg.set(
             "accept",
-            lua.create_sequence_from(["raw", "lz4", "zlib"]).unwrap(),
+            lua.create_sequence_from(["raw", "lz4", "zlib", "solid"])
+                .unwrap(),
         )
         .unwrap();
         for (key, value) in &v.receiver {

@@ -23,7 +23,7 @@ import lz4.block
 
 HEADER = re.compile(
     rb"^IS1 ([0-9a-f]{8}) ([1-9][0-9]{0,9}) ([1-9][0-9]{0,9})/([1-9][0-9]{0,9}) "
-    rb"(raw|lz4|zlib) (0|[1-9][0-9]{0,15}) (0|[1-9][0-9]{0,15}) ([0-9a-f]{8}) "
+    rb"(raw|lz4|zlib|solid) (0|[1-9][0-9]{0,15}) (0|[1-9][0-9]{0,15}) ([0-9a-f]{8}) "
 )
 
 
@@ -40,13 +40,15 @@ def crc(data):
 DIGITS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 D = rb"[A-Za-z0-9+/]"
 # The short header (PROTOCOL.md 2.5): base-64 numbers, the method as one letter whose case says
-# whether the message has one chunk; plen only for lz4 and zlib.
+# whether the message has one chunk; plen for all but raw.
 SHORT = re.compile(
-    rb"^~(" + D + rb"{6})(?:([rlz])(" + D + rb"{6})|([RLZ])(" + D + rb"{6})(" + D + rb"{6})("
+    rb"^~(" + D + rb"{6})(?:([rlzs])(" + D + rb"{6})|([RLZS])(" + D + rb"{6})(" + D + rb"{6})("
     + D + rb"{1,6})\.(" + D + rb"{1,6})\.(" + D + rb"{1,9})\.)"
 )
 PLEN = re.compile(D + rb"{1,9}\.")
-METHOD = {b"r": "raw", b"l": "lz4", b"z": "zlib"}
+METHOD = {b"r": "raw", b"l": "lz4", b"z": "zlib", b"s": "solid"}
+# The largest payload of a `solid` message (PROTOCOL.md 2.3).
+SOLID_MAX = 65536
 
 
 def number(digits):
@@ -120,6 +122,14 @@ def decode_wire(method, chunks, plen):
     if method == "zlib":
         # one zlib stream per chunk (PROTOCOL.md 2.3)
         payload = b"".join(zlib.decompress(b64(c)) for c in chunks)
+    elif method == "solid":
+        # one zlib stream of the whole payload, its base64 cut into chunks (PROTOCOL.md 2.3)
+        if plen > SOLID_MAX:
+            raise ProtocolError("MessageTooLarge", f"solid plen {plen} > {SOLID_MAX}")
+        inflater = zlib.decompressobj()
+        payload = inflater.decompress(b64(b"".join(chunks)), plen + 1)
+        if len(payload) > plen or not inflater.eof:
+            raise ProtocolError("DecompressFailed", "not one zlib stream of plen bytes")
     else:
         payload = lz4.block.decompress(b64(b"".join(chunks)), uncompressed_size=plen)
     if len(payload) != plen:
@@ -188,6 +198,11 @@ def encode(payload, method, max_frame, ident):
         wire = payload
         payload.decode("utf-8")  # must be text
         unit = 1
+    elif method == "solid":
+        if len(payload) > SOLID_MAX:
+            raise ProtocolError("MessageTooLarge", f"solid payload {len(payload)} > {SOLID_MAX}")
+        wire = base64.b64encode(zlib.compress(payload, 9))
+        unit = 4
     else:
         wire = base64.b64encode(lz4.block.compress(payload, store_size=False))
         unit = 4

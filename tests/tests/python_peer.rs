@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use invsync_codec::{
-    Capabilities, EncodeOptions, Method, MethodChoice, ReassemblerConfig, decode_message, encode,
+    Capabilities, EncodeOptions, Method, MethodChoice, ReassemblerConfig, SOLID_MAX_PAYLOAD,
+    decode_message, encode,
 };
 use invsync_player_data::{SampleKind, generate};
 
@@ -84,7 +85,9 @@ fn python_decodes_what_rust_encodes() {
                 };
                 let Ok(e) = encode(42, &payload, &opts) else {
                     assert!(
-                        method == Method::Raw && name == "noise",
+                        (method == Method::Raw && name == "noise")
+                            || (method == Method::Solid
+                                && payload.len() as u64 > SOLID_MAX_PAYLOAD),
                         "{name}/{method} did not encode"
                     );
                     continue;
@@ -113,8 +116,11 @@ fn rust_decodes_what_python_encodes() {
         return;
     }
     for (name, payload) in payloads() {
-        for method in ["raw", "lz4", "zlib"] {
+        for method in ["raw", "lz4", "zlib", "solid"] {
             if method == "raw" && std::str::from_utf8(&payload).is_err() {
+                continue;
+            }
+            if method == "solid" && payload.len() as u64 > SOLID_MAX_PAYLOAD {
                 continue;
             }
             let (ok, out) = run_peer(&["encode", method, "700", "9"], &payload);

@@ -317,7 +317,9 @@ impl<'a> Receiver<'a> {
     pub fn new(lua: &'a Lua, config: &[(&str, f64)]) -> Self {
         let r = module(lua, "invsync.reassembler");
         let cfg = lua.create_table().unwrap();
-        let accept = lua.create_sequence_from(["raw", "lz4", "zlib"]).unwrap();
+        let accept = lua
+            .create_sequence_from(["raw", "lz4", "zlib", "solid"])
+            .unwrap();
         cfg.set("accept", accept).unwrap();
         for (k, v) in config {
             cfg.set(*k, *v).unwrap();
