@@ -7,12 +7,12 @@ use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
 
 use crate::dense::{self, DenseList, DenseStack, Entry, Format, MAX_STACKS, Slots};
-use crate::player::{Inventories, PLAYER_DATA_FORMAT, PlayerData, Stack};
+use crate::player::{Inventories, PLAYER_DATA_FORMAT, PlayerData};
 
 /// The members of `inventories`, each a list of stacks with slots.
-const INVENTORIES: [&str; 5] = ["main", "guns", "ammo", "armor", "trash"];
+pub(crate) const INVENTORIES: [&str; 5] = ["main", "guns", "ammo", "armor", "trash"];
 
-fn inventory<'a>(i: &'a Inventories, name: &str) -> &'a [Stack] {
+pub(crate) fn inventory<'a, T>(i: &'a Inventories<T>, name: &str) -> &'a [T] {
     match name {
         "main" => &i.main,
         "guns" => &i.guns,
@@ -22,7 +22,7 @@ fn inventory<'a>(i: &'a Inventories, name: &str) -> &'a [Stack] {
     }
 }
 
-fn inventory_mut<'a>(i: &'a mut Inventories, name: &str) -> &'a mut Vec<Stack> {
+pub(crate) fn inventory_mut<'a, T>(i: &'a mut Inventories<T>, name: &str) -> &'a mut Vec<T> {
     match name {
         "main" => &mut i.main,
         "guns" => &mut i.guns,

@@ -17,12 +17,14 @@
 #![warn(missing_docs)]
 #![warn(unreachable_pub)]
 
+mod delta;
 mod dense;
 mod document;
 mod logistics;
 mod player;
 mod sample;
 
+pub use delta::{Cleared, Delta, DeltaError, apply, diff};
 pub use dense::{MAX_SLOT, MAX_STACKS};
 pub use logistics::{
     COMPARATORS, LogisticRequest, LogisticSection, Logistics, MAX_LOGISTIC_SECTIONS,
