@@ -29,6 +29,14 @@ fn bench(args: &[&str]) -> Value {
     json_of(&out)
 }
 
+/// The most instructions any tick of `runs` ran.
+fn worst_instructions(runs: &[Value]) -> u64 {
+    runs.iter()
+        .map(|r| r["max_tick_instructions"].as_u64().unwrap())
+        .max()
+        .expect("a run")
+}
+
 #[test]
 fn small_both_ways_with_a_concurrency_sweep() {
     let doc = bench(&["--kind", "small", "--in-flight", "1,16", "--json"]);
@@ -137,11 +145,7 @@ fn small_both_ways_with_a_concurrency_sweep() {
         goal(4).starts_with("no tick over 150000 instructions"),
         "{doc:#}"
     );
-    let worst = runs[4..]
-        .iter()
-        .map(|r| r["max_tick_instructions"].as_u64().unwrap())
-        .max()
-        .unwrap();
+    let worst = worst_instructions(&runs[4..]);
     assert_eq!(goals[4]["met"], worst <= 150_000, "{doc:#}");
 }
 
@@ -254,4 +258,73 @@ fn blueprints_as_their_json_beside_today_in_one_run() {
     let payload = |r: &Value| r["payload_bytes"].as_u64().unwrap();
     // the JSON inside the exports, in their place: many times the stored data
     assert!(payload(&runs[2]) > 10 * payload(&runs[0]), "{doc:#}");
+}
+
+#[test]
+fn the_same_player_in_format_1_beside_format_2_in_one_run() {
+    // --player-format 1,2: each row's payload written in each PLAYER_DATA format, each in its
+    // own game; the module reads both, so both pass the CRC and hold every item in hand
+    let doc = bench(&[
+        "--kind",
+        "rep",
+        "--entry",
+        "command",
+        "--player-format",
+        "1,2",
+        "--no-baseline",
+        "--json",
+    ]);
+    let runs = doc["runs"].as_array().expect("a `runs` array");
+    let formats: Vec<u64> = runs
+        .iter()
+        .map(|r| r["player_format"].as_u64().unwrap())
+        .collect();
+    assert_eq!(formats, [1, 1, 2, 2], "{doc:#}");
+    let directions: Vec<&str> = runs
+        .iter()
+        .map(|r| r["direction"].as_str().unwrap())
+        .collect();
+    assert_eq!(directions, ["to_game", "to_host", "to_game", "to_host"]);
+    for run in runs {
+        assert_eq!(run["verified"], true, "{run}");
+    }
+    let payload = |r: &Value| r["payload_bytes"].as_u64().unwrap();
+    // rep's runs of full stacks are one entry each in format 2 (docs/PLAYER_DATA.md)
+    assert!(payload(&runs[0]) > 10 * payload(&runs[2]), "{doc:#}");
+    // the goals judge format 2 only: format 1's rows take longer into the game and more
+    // instructions a tick, and none of them is a goal's value
+    let goals = doc["goals"].as_array().expect("a `goals` array");
+    let ticks = |r: &Value| r["ticks"].as_u64().unwrap();
+    let four = goals
+        .iter()
+        .find(|g| g["goal"] == "rep into the game (cmd) in at most 4 ticks")
+        .expect("rep's 4-tick goal");
+    assert_eq!(
+        four["value"],
+        format!("{} ticks", ticks(&runs[2])),
+        "{doc:#}"
+    );
+    assert_eq!(
+        goals
+            .iter()
+            .filter(|g| g["goal"]
+                .as_str()
+                .unwrap()
+                .starts_with("rep into the game (cmd)"))
+            .count(),
+        2,
+        "the limit and the 4 ticks, once each: {doc:#}"
+    );
+    let worst = worst_instructions(&runs[2..]);
+    let lua = goals
+        .iter()
+        .find(|g| g["goal"].as_str().unwrap().starts_with("no tick over"))
+        .expect("the instruction goal");
+    assert!(
+        lua["value"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("worst {worst} ")),
+        "{doc:#}"
+    );
 }

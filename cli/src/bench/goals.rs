@@ -1,7 +1,8 @@
 //! The goals of the transfer path, judged on the runs of one `invsync bench`, so that the output
 //! says which hold instead of leaving the reader to compare columns. Only what the run measured
-//! is judged (a `--kind rep` run says nothing about `huge`), and only at the default number of
-//! commands in flight (a sweep shows the other numbers in the table).
+//! is judged (a `--kind rep` run says nothing about `huge`), only at the default number of
+//! commands in flight (a sweep shows the other numbers in the table), and only on format 2
+//! payloads, what writers write (format 1's rows are the comparison).
 
 use invsync_host::DEFAULT_IN_FLIGHT;
 use serde::Serialize;
@@ -22,9 +23,10 @@ pub const HUGE_TO_HOST_TICKS: u64 = 60;
 /// 50x for `rep` was set against a baseline that sent our 200 kB form instead of Clusterio's
 /// 16 kB one; README, "A real run").
 pub const SPEEDUPS: [(&str, f64); 2] = [("rep", 10.0), ("bp", 10.0)];
-/// `small` into the game (delivered) in at most this many ticks (issue 16, "a frame costs less
-/// to carry").
-pub const SMALL_TO_GAME_TICKS: u64 = 2;
+/// Into the game (delivered) in at most this many ticks, by sample kind: `small` (issue 16, "a
+/// frame costs less to carry") and `rep` (issue 16, "a player is small before it is
+/// compressed": 50x Clusterio's 227 ticks).
+pub const TICKS_TO_GAME: [(&str, u64); 2] = [("small", 2), ("rep", 4)];
 
 /// One goal, what the run measured for it, and whether it holds.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -34,14 +36,15 @@ pub struct Goal {
     pub met: bool,
 }
 
-fn default_k(r: &Run) -> bool {
-    r.in_flight == DEFAULT_IN_FLIGHT
+/// A run the goals judge: at the default commands in flight, with a format 2 payload.
+fn judged(r: &Run) -> bool {
+    r.in_flight == DEFAULT_IN_FLIGHT && r.player_format == 2
 }
 
 /// The goals that the runs measured, in a fixed order.
 pub fn judge(runs: &[Run]) -> Vec<Goal> {
     let mut goals = Vec::new();
-    let into_game = |r: &&Run| r.direction == Direction::ToGame && default_k(r);
+    let into_game = |r: &&Run| r.direction == Direction::ToGame && judged(r);
     for (kind, least) in SPEEDUPS {
         let found = runs.iter().filter(into_game).filter(|r| r.kind == kind);
         for (r, speedup) in found.filter_map(|r| r.speedup.map(|s| (r, s))) {
@@ -76,19 +79,21 @@ pub fn judge(runs: &[Run]) -> Vec<Goal> {
             met: r.limit_fraction >= LIMIT_FRACTION,
         });
     }
-    for r in runs.iter().filter(into_game).filter(|r| r.kind == "small") {
-        goals.push(Goal {
-            goal: format!(
-                "small into the game ({}) in at most {SMALL_TO_GAME_TICKS} ticks",
-                r.entry.short()
-            ),
-            value: format!("{} ticks", r.ticks),
-            met: r.ticks <= SMALL_TO_GAME_TICKS,
-        });
+    for (kind, most) in TICKS_TO_GAME {
+        for r in runs.iter().filter(into_game).filter(|r| r.kind == kind) {
+            goals.push(Goal {
+                goal: format!(
+                    "{kind} into the game ({}) in at most {most} ticks",
+                    r.entry.short()
+                ),
+                value: format!("{} ticks", r.ticks),
+                met: r.ticks <= most,
+            });
+        }
     }
     let worst = runs
         .iter()
-        .filter(|r| default_k(r))
+        .filter(|r| judged(r))
         .max_by_key(|r| r.max_tick_instructions);
     if let Some(worst) = worst {
         goals.push(Goal {
@@ -107,7 +112,7 @@ pub fn judge(runs: &[Run]) -> Vec<Goal> {
     }
     let huge_out = runs
         .iter()
-        .find(|r| r.kind == "huge" && r.direction == Direction::ToHost && default_k(r));
+        .find(|r| r.kind == "huge" && r.direction == Direction::ToHost && judged(r));
     if let Some(r) = huge_out {
         goals.push(Goal {
             goal: format!("huge out of the game in under {HUGE_TO_HOST_TICKS} ticks"),
@@ -137,6 +142,7 @@ mod tests {
             direction,
             method: "zlib".into(),
             entry: Entry::Command,
+            player_format: 2,
             in_flight: DEFAULT_IN_FLIGHT,
             payload_bytes: 1,
             wire_bytes: 1,
@@ -210,14 +216,55 @@ mod tests {
     }
 
     #[test]
-    fn small_is_judged_per_entry() {
-        let mut call = run("small", Direction::ToGame, 4, 1.5, 30_000);
-        call.entry = Entry::RemoteCall;
-        let cmd = run("small", Direction::ToGame, 2, 1.5, 30_000);
-        let goals = judge(&[call, cmd]);
-        assert!(!verdict(&goals, "small into the game (call) in at most 2 ticks").met);
-        let met = verdict(&goals, "small into the game (cmd) in at most 2 ticks");
-        assert!(met.met && met.value == "2 ticks", "{met:?}");
+    fn ticks_into_the_game_are_judged_per_entry() {
+        // small's 2 ticks (issue 16 part 2) and rep's 4 (part 1)
+        for (kind, most) in [("small", 2), ("rep", 4)] {
+            let mut call = run(kind, Direction::ToGame, most + 1, 1.5, 30_000);
+            call.entry = Entry::RemoteCall;
+            let cmd = run(kind, Direction::ToGame, most, 1.5, 30_000);
+            let goals = judge(&[call, cmd]);
+            let goal = |e: &str| format!("{kind} into the game ({e}) in at most {most} ticks");
+            let unmet = verdict(&goals, &goal("call"));
+            assert!(
+                !unmet.met && unmet.value == format!("{} ticks", most + 1),
+                "{unmet:?}"
+            );
+            let met = verdict(&goals, &goal("cmd"));
+            assert!(met.met && met.value == format!("{most} ticks"), "{met:?}");
+        }
+    }
+
+    #[test]
+    fn format_1_rows_are_the_comparison_and_judge_nothing() {
+        let format_1 = |mut r: Run| {
+            r.player_format = 1;
+            r
+        };
+        // every one of these would miss its goal
+        let mut slow_rep = run("rep", Direction::ToGame, 40, 13.8, 200_000);
+        slow_rep.speedup = Some(2.0);
+        let old = [
+            format_1(slow_rep),
+            format_1(run("small", Direction::ToGame, 4, 1.5, 30_000)),
+            format_1(run("huge", Direction::ToHost, 60, 600.0, 50_000)),
+        ];
+        assert_eq!(judge(&old), vec![], "format 1 alone judges nothing");
+        // beside format 2 rows, only those are judged: the worst tick is format 2's, not the
+        // 200 000 instructions of format 1's rep
+        let new = run("rep", Direction::ToGame, 4, 5.5, 100_000);
+        let goals = judge(&[old.to_vec(), vec![new]].concat());
+        assert!(goals.iter().all(|g| g.met), "{goals:?}");
+        assert!(
+            goals.iter().all(|g| !g.goal.starts_with("small")),
+            "{goals:?}"
+        );
+        let lua = verdict(&goals, "no tick over");
+        assert!(lua.value.starts_with("worst 100000 (rep"), "{lua:?}");
+        assert_eq!(
+            goals.len(),
+            4,
+            "speedup, limit, 4 ticks, instructions: {goals:?}"
+        );
     }
 
     #[test]

@@ -29,6 +29,7 @@ mod baseline;
 mod clusterio;
 mod game_process;
 mod goals;
+mod player_format;
 mod report;
 
 use std::process::ExitCode;
@@ -43,6 +44,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
 use game_process::GameProcess;
+use player_format::PlayerFormat;
 
 /// Bytes per tick per command in flight: the game's default `maximum_segment_size` with no
 /// players (the emulator's default).
@@ -86,6 +88,11 @@ pub struct BenchArgs {
     /// Commands in flight; a comma-separated list sweeps concurrency.
     #[arg(long = "in-flight", value_delimiter = ',', default_values_t = [DEFAULT_IN_FLIGHT])]
     in_flight: Vec<usize>,
+    /// PLAYER_DATA formats the sample player is written in, comma-separated: `2` (dense, what
+    /// writers write) and `1` (an object per slot, what older stores hold; the module reads
+    /// both); a row per format, each in its own game. Goals are judged on format 2 only.
+    #[arg(long = "player-format", value_delimiter = ',', default_value = "2")]
+    player_format: Vec<PlayerFormat>,
     /// Sample seed.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -97,8 +104,8 @@ pub struct BenchArgs {
     #[arg(long)]
     json: bool,
     /// Write the emulator's per-tick trace (Lua time, instructions, commands) of each game
-    /// started to `<DIR>/<kind>-<in-flight>-<entry>.log` (`call` or `cmd`), to see where ticks
-    /// and milliseconds go.
+    /// started to `<DIR>/<kind>-<in-flight>-<entry>.log` (`call` or `cmd`; format 1's games
+    /// `...-<entry>-format1.log`), to see where ticks and milliseconds go.
     #[arg(long, value_name = "DIR")]
     tick_log: Option<std::path::PathBuf>,
     /// Exit with status 1 also when a goal is not met (a transfer that fails its check always
@@ -131,6 +138,10 @@ pub enum Entry {
     /// export as its JSON (`xj`, PROTOCOL.md 4.1). Into the game only.
     #[value(name = "export_json")]
     ExportJson,
+    /// The custom command to a module that does not declare `solid` (PROTOCOL.md 2.3): the
+    /// per-chunk `zlib` where a game from before it gets it, beside `command` in one run.
+    #[value(name = "command_zlib")]
+    CommandZlib,
 }
 
 impl Entry {
@@ -141,6 +152,7 @@ impl Entry {
             Entry::Command => "cmd",
             Entry::CommandLong => "cmd-long",
             Entry::ExportJson => "xj",
+            Entry::CommandZlib => "cmd-zlib",
         }
     }
 }
@@ -153,6 +165,8 @@ pub struct Run {
     pub method: String,
     /// How the frames entered the game (`to_game`); the game's declaration (`to_host`).
     pub entry: Entry,
+    /// The PLAYER_DATA format the sample player was written in (1 or 2).
+    pub player_format: u32,
     pub in_flight: usize,
     pub payload_bytes: u64,
     pub wire_bytes: u64,
@@ -330,10 +344,12 @@ fn exit_code(runs: &[Run], goals: &[goals::Goal], check_goals: bool) -> ExitCode
     let mut failed = false;
     for r in runs.iter().filter(|r| !r.verified) {
         eprintln!(
-            "invsync bench: {} {} ({} in flight) failed its check: {}",
+            "invsync bench: {} {} ({} in flight, {}, format {}) failed its check: {}",
             r.kind,
             goals::direction_name(r.direction),
             r.in_flight,
+            r.entry.short(),
+            r.player_format,
             r.problem.as_deref().unwrap_or("unknown")
         );
         failed = true;
@@ -357,8 +373,11 @@ async fn run_all(args: &BenchArgs) -> anyhow::Result<Vec<Run>> {
     for &entry in &args.entry {
         scenarios.push((entry, game_process::write_scenario(dir.path(), entry)?));
     }
-    let total =
-        (args.kind.len() * args.in_flight.len() * args.direction.len() * args.entry.len()) as u64;
+    let total = (args.kind.len()
+        * args.in_flight.len()
+        * args.direction.len()
+        * args.entry.len()
+        * args.player_format.len()) as u64;
     let bar = ProgressBar::new(total);
     bar.set_style(
         ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}")
@@ -372,45 +391,55 @@ async fn run_all(args: &BenchArgs) -> anyhow::Result<Vec<Run>> {
     let mut runs = Vec::new();
     for &kind in &args.kind {
         let player = sample(kind, args.seed);
-        let sample = Sample {
-            kind,
-            payload: player.to_json().into_bytes(),
-            clusterio: clusterio::player_json(&player, &protos),
-            items: clusterio::items(&player),
-        };
+        let clusterio = clusterio::player_json(&player, &protos);
+        let items = clusterio::items(&player);
+        // The same player in each format; Clusterio's way is measured once, in the first game.
+        let samples: Vec<Sample> = (args.player_format.iter())
+            .map(|&format| Sample {
+                kind,
+                format,
+                payload: format.payload(&player),
+                clusterio: clusterio.clone(),
+                items,
+            })
+            .collect();
         let mut baselines: Option<(Option<Measured>, Option<Measured>)> = None;
         for &k in &args.in_flight {
             for (entry, scenario) in &scenarios {
                 let entry = *entry;
                 let e = entry.short();
-                bar.set_message(format!("{kind}, {k} in flight, {e}: starting the game"));
-                let tick_log = match &args.tick_log {
-                    Some(dir) => {
-                        std::fs::create_dir_all(dir)
-                            .with_context(|| format!("creating {}", dir.display()))?;
-                        Some(dir.join(format!("{kind}-{k}-{e}.log")))
-                    }
-                    None => None,
-                };
-                let compact = entry != Entry::CommandLong;
-                let (game, incoming) =
-                    GameProcess::start(scenario, k, compact, tick_log.as_deref()).await?;
-                let mut arrivals = forward(incoming, false);
-                let at = (k, entry);
-                let result = run_kind(
-                    args,
-                    &game,
-                    &mut arrivals,
-                    &sample,
-                    at,
-                    &bar,
-                    &mut baselines,
-                )
-                .await;
-                game.stop().await;
-                runs.extend(
-                    result.with_context(|| format!("bench of {kind} with {k} in flight, {e}"))?,
-                );
+                for sample in &samples {
+                    let f = sample.format.number();
+                    bar.set_message(format!(
+                        "{kind}, {k} in flight, {e}, format {f}: starting the game"
+                    ));
+                    let tick_log = match &args.tick_log {
+                        Some(dir) => {
+                            std::fs::create_dir_all(dir)
+                                .with_context(|| format!("creating {}", dir.display()))?;
+                            // format 2, the default, keeps the names of runs before the flag
+                            let suffix = if f == 2 {
+                                String::new()
+                            } else {
+                                format!("-format{f}")
+                            };
+                            Some(dir.join(format!("{kind}-{k}-{e}{suffix}.log")))
+                        }
+                        None => None,
+                    };
+                    let compact = entry != Entry::CommandLong;
+                    let (game, incoming) =
+                        GameProcess::start(scenario, k, compact, tick_log.as_deref()).await?;
+                    let mut arrivals = forward(incoming, false);
+                    let at = (k, entry);
+                    let result =
+                        run_kind(args, &game, &mut arrivals, sample, at, &bar, &mut baselines)
+                            .await;
+                    game.stop().await;
+                    runs.extend(result.with_context(|| {
+                        format!("bench of {kind} with {k} in flight, {e}, format {f}")
+                    })?);
+                }
             }
         }
     }
@@ -418,9 +447,11 @@ async fn run_all(args: &BenchArgs) -> anyhow::Result<Vec<Run>> {
     Ok(runs)
 }
 
-/// One sample kind: our payload, Clusterio's form of the same player, and the items it holds.
+/// One sample kind in one PLAYER_DATA format: our payload, Clusterio's form of the same
+/// player, and the items it holds.
 struct Sample {
     kind: SampleKind,
+    format: PlayerFormat,
     payload: Vec<u8>,
     clusterio: String,
     items: u64,
@@ -664,6 +695,7 @@ fn make_run(
         direction,
         method: m.method.clone(),
         entry,
+        player_format: sample.format.number(),
         in_flight: k,
         payload_bytes: m.payload_bytes,
         wire_bytes: m.wire_bytes,
@@ -700,6 +732,35 @@ mod tests {
         assert_eq!(limit_ticks(1, 1), 1.5);
         // above a tick the bytes decide
         assert_eq!(limit_ticks(21_331, 16), 21_331.0 / 1600.0 + 0.5);
+    }
+
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        bench: BenchArgs,
+    }
+
+    fn parse(args: &[&str]) -> Result<BenchArgs, clap::Error> {
+        use clap::Parser;
+        Cli::try_parse_from([&["bench"], args].concat()).map(|c| c.bench)
+    }
+
+    #[test]
+    fn player_formats_default_to_2_and_take_a_list_of_1_and_2() {
+        let formats = |args: &[&str]| parse(args).expect("parses").player_format;
+        assert_eq!(formats(&[]), [PlayerFormat::Two], "today's runs and CI");
+        assert_eq!(
+            formats(&["--player-format", "1,2"]),
+            [PlayerFormat::One, PlayerFormat::Two]
+        );
+        let refused = parse(&["--player-format", "1,3"])
+            .err()
+            .expect("no format 3")
+            .to_string();
+        assert!(
+            refused.contains("'3'") && refused.contains("[possible values: 1, 2]"),
+            "{refused}"
+        );
     }
 
     #[test]

@@ -15,10 +15,11 @@ pub fn table(runs: &[Run], goals: &[Goal]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<5} {:<7} {:<5} {:>2} {:<4} {:>7} {:>7} {:>3} {:>5} {:>5} {:>7} {:>5} {:>7} {:>6} {:>5} {:>6} {:>6} {:>7} {:>5} {:>5} {:>6} {:>3}",
+        "{:<5} {:<7} {:<5} {:>3} {:>2} {:<4} {:>7} {:>7} {:>3} {:>5} {:>5} {:>7} {:>5} {:>7} {:>6} {:>5} {:>6} {:>6} {:>7} {:>5} {:>5} {:>6} {:>3}",
         "kind",
         "dir",
         "entry",
+        "fmt",
         "k",
         "meth",
         "payload",
@@ -42,10 +43,11 @@ pub fn table(runs: &[Run], goals: &[Goal]) -> String {
     for r in runs {
         let _ = writeln!(
             out,
-            "{:<5} {:<7} {:<5} {:>2} {:<4} {:>7} {:>7} {:>3} {:>5} {:>5} {:>7} {:>5} {:>7} {:>6.1} {:>4.0}% {:>6.1} {:>6.1} {:>7} {:>5.2} {:>5.2} {:>6} {:>3}",
+            "{:<5} {:<7} {:<5} {:>3} {:>2} {:<4} {:>7} {:>7} {:>3} {:>5} {:>5} {:>7} {:>5} {:>7} {:>6.1} {:>4.0}% {:>6.1} {:>6.1} {:>7} {:>5.2} {:>5.2} {:>6} {:>3}",
             r.kind,
             direction_name(r.direction),
             r.entry.short(),
+            r.player_format,
             r.in_flight,
             r.method,
             r.payload_bytes,
@@ -86,7 +88,9 @@ pub fn table(runs: &[Run], goals: &[Goal]) -> String {
          limit / ticks; maxki, p99ki: thousands of the scenario's VM instructions per tick (budget \
          {TICK_INSTRUCTION_BUDGET}); maxms, p99ms: its Lua CPU time per tick, for information; \
          b.: the baseline's; ok: the game's CRC-32 of what it received (or sent) equals the \
-         host's, and the character holds every item."
+         host's, and the character holds every item; fmt: the PLAYER_DATA format the same player \
+         was sent in, 1 an object per slot, 2 dense (docs/PLAYER_DATA.md; `xj` rewrites format 2 \
+         only), the goals judge format 2."
     );
     if !goals.is_empty() {
         let _ = writeln!(out, "\ngoals:");
