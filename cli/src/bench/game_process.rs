@@ -22,13 +22,17 @@ const SETUP: &str = "invsync.setup({ sync = false }";
 const SETUP_WITHOUT_COMMAND: &str = "invsync.setup({ sync = false, recv_command = false }";
 /// ... and with export_json declared (PROTOCOL.md 4.1).
 const SETUP_EXPORT_JSON: &str = "invsync.setup({ sync = false, export_json = true }";
+/// ... and without `solid` among the methods it decodes (PROTOCOL.md 2.3), as before it.
+const SETUP_WITHOUT_SOLID: &str =
+    r#"invsync.setup({ sync = false, decode = { "zlib", "raw", "lz4" } }"#;
 
 /// The emulator's driver script: the player the bench writes inventories into joins first.
 const JOIN_SCRIPT: &str = "join bench\n";
 
 /// Writes the module and the bench control.lua into a fresh scenario folder (and the driver
 /// script beside it, `join.txt`), the module set up for `entry`: with its custom command
-/// (the default), without, as a module from before it, or declaring export_json too.
+/// (the default), without, as a module from before it, declaring export_json too, or not
+/// declaring solid.
 pub fn write_scenario(dir: &Path, entry: Entry) -> anyhow::Result<PathBuf> {
     let (name, control) = match entry {
         Entry::Command => ("invsync-bench-command", BENCH_CONTROL.to_string()),
@@ -41,6 +45,10 @@ pub fn write_scenario(dir: &Path, entry: Entry) -> anyhow::Result<PathBuf> {
         Entry::ExportJson => (
             "invsync-bench-export-json",
             BENCH_CONTROL.replacen(SETUP, SETUP_EXPORT_JSON, 1),
+        ),
+        Entry::CommandZlib => (
+            "invsync-bench-command-zlib",
+            BENCH_CONTROL.replacen(SETUP, SETUP_WITHOUT_SOLID, 1),
         ),
     };
     if !matches!(entry, Entry::Command | Entry::CommandLong) && control == BENCH_CONTROL {
