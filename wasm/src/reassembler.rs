@@ -6,7 +6,7 @@
 //! | option | default | meaning |
 //! |---|---|---|
 //! | `maxFrame` | 262144 | longest frame accepted, in bytes (3999 suits stdout lines) |
-//! | `decode` | `["raw","zlib","lz4"]` | methods decoded, in order of preference |
+//! | `decode` | `["raw","zlib","solid","lz4"]` | methods decoded, in order of preference |
 //! | `maxMessage` | 16 MiB | largest `plen` / `wlen` |
 //! | `maxChunks` | 65536 | largest chunk count |
 //! | `maxMessages` | 64 | messages of two or more chunks in progress at once |

@@ -6,7 +6,7 @@ use wasm_bindgen::prelude::*;
 #[wasm_bindgen(typescript_custom_section)]
 const TYPES: &str = r#"
 /** A method on the wire (PROTOCOL.md 2.3). */
-export type Method = "raw" | "lz4" | "zlib";
+export type Method = "raw" | "lz4" | "zlib" | "solid";
 
 /**
  * A receiver's capability declaration (PROTOCOL.md 4), as the game's `caps()` answers it.
@@ -64,7 +64,7 @@ export interface Encoded {
 export interface ReassemblerOptions {
   /** Longest frame accepted, in bytes. Default 262144; 3999 suits stdout lines. */
   maxFrame?: number;
-  /** Methods decoded, in order of preference. Default ["raw", "zlib", "lz4"]. */
+  /** Methods decoded, in order of preference. Default ["raw", "zlib", "solid", "lz4"]. */
   decode?: Method[] | string;
   /** Largest plen / wlen. Default 16 MiB. */
   maxMessage?: number;

@@ -9,6 +9,7 @@ const { loadPackage, rng, hex8, crc32, parseFrame, buildFrames, lz4BlockDecode }
 
 const invsync = loadPackage();
 const ALL = { protocol: 1, decode: ["raw", "zlib", "lz4"], max_frame: 8192 };
+const ALL_SOLID = { protocol: 1, decode: ["raw", "zlib", "solid", "lz4"], max_frame: 8192 };
 
 /** Payloads of several shapes: JSON-like text, repetitive, random bytes, non-ASCII text. */
 function payloads(seed) {
@@ -48,6 +49,15 @@ function wireOf(encoded) {
   return wire;
 }
 
+test("solid carries at most 64 KiB (PROTOCOL.md 2.3): one byte more is refused by name", () => {
+  const at = Buffer.alloc(65536, "iron-plate ");
+  assert.deepEqual(invsync.decodeMessage(invsync.encode(7, at, { method: "solid", receiver: ALL_SOLID }).frames).payload, new Uint8Array(at));
+  const over = Buffer.alloc(65537, "iron-plate ");
+  assert.throws(() => invsync.encode(7, over, { method: "solid", receiver: ALL_SOLID }), { name: "MessageTooLarge" });
+  // auto passes over it: the same receiver gets zlib
+  assert.equal(invsync.encode(7, over, { receiver: ALL_SOLID }).method, "zlib");
+});
+
 for (const [name, payload] of payloads(11)) {
   test(`zlib frames of ${name} inflate with Node's zlib`, () => {
     for (const level of [0, 1, 6, 9, 10]) {
@@ -62,6 +72,17 @@ for (const [name, payload] of payloads(11)) {
       });
       assert.deepEqual(Buffer.concat(slices), payload);
     }
+  });
+
+  test(`solid frames of ${name} are one stream that Node's zlib inflates`, () => {
+    const e = invsync.encode(7, payload, { method: "solid", receiver: ALL_SOLID, maxFrame: 300, parallelism: 4 });
+    const wire = wireOf(e);
+    const bytes = Buffer.from(wire, "base64");
+    assert.equal(bytes.toString("base64"), wire, "canonical padded base64");
+    assert.deepEqual(zlib.inflateSync(bytes), payload);
+    // Cut as lz4's base64 is: every chunk but the last 4-aligned, padding only at the end.
+    const chunks = e.frames.map((f) => parseFrame(f).data);
+    chunks.slice(0, -1).forEach((c) => assert.ok(c.length % 4 === 0 && !c.includes("=")));
   });
 
   test(`lz4 frames of ${name} decode with an independent LZ4 block decoder`, () => {

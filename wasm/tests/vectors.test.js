@@ -84,7 +84,7 @@ for (const v of good.vectors) {
     assert.ok(short_header || v.header === "long", v.header);
     const encoded = invsync.encode(v.id, payload, {
       method: v.method,
-      receiver: { protocol: 1, decode: ["raw", "zlib", "lz4"], max_frame: 8192, short_header },
+      receiver: { protocol: 1, decode: ["raw", "zlib", "solid", "lz4"], max_frame: 8192, short_header },
       maxFrame: v.max_frame,
     });
     assert.deepEqual(encoded.frames, v.frames);
