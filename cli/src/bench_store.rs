@@ -389,12 +389,13 @@ fn sync_cycles(
             cycle += 1;
             let server = SERVERS[(cycle % 2) as usize];
             let t0 = Instant::now();
-            let answer = players.acquire(server, &name, cycle, 0, false)?;
+            let answer = players.acquire(server, &name, cycle, 0, false, false)?;
             let t1 = Instant::now();
             let Acquired::Acquired {
                 generation: stored,
                 epoch,
                 data: handed,
+                ..
             } = answer
             else {
                 bail!("player {name}: acquire by {server} answered {answer:?}");

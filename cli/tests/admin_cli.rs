@@ -60,7 +60,8 @@ fn admin_reads_imports_restores_and_keeps_conflicts() {
     let p = players(&db);
     let first = sample(1);
     // north holds ann and uploads generation 1
-    let Acquired::Acquired { epoch, .. } = p.acquire("north", "ann", 1, 0, false).unwrap() else {
+    let Acquired::Acquired { epoch, .. } = p.acquire("north", "ann", 1, 0, false, false).unwrap()
+    else {
         panic!("acquire")
     };
     assert!(matches!(
@@ -76,7 +77,8 @@ fn admin_reads_imports_restores_and_keeps_conflicts() {
     assert_eq!(shown["lease"]["held"], false);
 
     // north takes ann again: an import is refused while its lease is live
-    let Acquired::Acquired { epoch: held, .. } = p.acquire("north", "ann", 2, 1, true).unwrap()
+    let Acquired::Acquired { epoch: held, .. } =
+        p.acquire("north", "ann", 2, 1, true, false).unwrap()
     else {
         panic!("acquire")
     };

@@ -14,9 +14,10 @@ fn write(m: &GameMessage) -> Vec<u8> {
             request,
             generation,
             unchanged,
+            delta,
         } => json!({
             "type": "acquire", "player": player, "request": request,
-            "generation": generation, "unchanged": unchanged,
+            "generation": generation, "unchanged": unchanged, "delta": delta,
         }),
         GameMessage::Upload {
             player,

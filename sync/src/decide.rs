@@ -62,6 +62,9 @@ pub enum AcquireOutcome {
         epoch: u64,
         /// The snapshot whose data the game needs, or `None` to keep its local copy.
         send: Option<u64>,
+        /// The snapshot of the game's local copy, when `send` may go as a delta against it
+        /// (the store sends it so only if both read and parse and the delta is smaller).
+        base: Option<u64>,
     },
     /// Another server holds the player.
     Busy {
@@ -83,6 +86,8 @@ pub(crate) struct AcquireRequest<'a> {
     pub(crate) local_generation: u64,
     /// The local copy is the one this server uploaded at `local_generation`, unchanged since.
     pub(crate) unchanged: bool,
+    /// The game applies a `player_delta` against its local copy.
+    pub(crate) delta: bool,
 }
 
 /// Decides an `acquire`; the new head (if any) has no blobs to write.
@@ -96,6 +101,7 @@ pub(crate) fn acquire(
         request,
         local_generation,
         unchanged,
+        delta,
     } = *req;
     let now = cx.now;
     let mut next = head.clone();
@@ -133,11 +139,22 @@ pub(crate) fn acquire(
         Some(id) if !(unchanged && local_generation == head.generation) => Some(id),
         _ => None,
     };
+    // the snapshot that stored the game's generation, if it is still kept; a conflict claims a
+    // generation it never became
+    let base = match send {
+        Some(_) if delta && unchanged && (1..head.generation).contains(&local_generation) => head
+            .history
+            .iter()
+            .find(|s| s.generation == local_generation && s.cause != Cause::Conflict)
+            .map(|s| s.id),
+        _ => None,
+    };
     (
         AcquireOutcome::Acquired {
             generation: head.generation,
             epoch,
             send,
+            base,
         },
         Some(next),
     )

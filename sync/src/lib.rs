@@ -10,15 +10,15 @@
 //! use invsync_sync::{Acquired, MemoryStore, PlayerStore, Settings, UploadOutcome};
 //!
 //! let players = PlayerStore::new(Arc::new(MemoryStore::new()), Settings::default());
-//! let Acquired::Acquired { epoch, generation, .. } = players.acquire("north", "alice", 1, 0, false)? else {
+//! let Acquired::Acquired { epoch, generation, .. } = players.acquire("north", "alice", 1, 0, false, false)? else {
 //!     unreachable!("nobody holds alice")
 //! };
 //! // while north holds alice, south is told so
-//! assert!(matches!(players.acquire("south", "alice", 1, 0, false)?, Acquired::Busy { .. }));
+//! assert!(matches!(players.acquire("south", "alice", 1, 0, false, false)?, Acquired::Busy { .. }));
 //! // alice leaves north: her inventory is stored as the next generation, and the hold ends
 //! let out = players.upload("north", "alice", generation + 1, epoch, false, br#"{"format":1}"#)?;
 //! assert!(matches!(out, UploadOutcome::Stored { .. }));
-//! assert!(matches!(players.acquire("south", "alice", 1, 0, false)?, Acquired::Acquired { .. }));
+//! assert!(matches!(players.acquire("south", "alice", 1, 0, false, false)?, Acquired::Acquired { .. }));
 //! # Ok::<(), invsync_sync::StoreError>(())
 //! ```
 //!
@@ -65,12 +65,14 @@ pub use decide::{AcquireOutcome, AdminRefusal, UploadOutcome};
 pub use memory::MemoryStore;
 pub use message::{
     GameMessage, MessageError, acquired_message, busy_message, error_message, is_sync_message,
-    parse_game_message, player_data_message, upload_refused_message, uploaded_message,
+    parse_game_message, player_data_message, player_delta_message, upload_refused_message,
+    uploaded_message,
 };
 #[cfg(feature = "stores")]
 pub use open::{open, redact_url};
 pub use player_store::{
-    Acquired, AdminError, Clock, MAX_PLAYER_NAME, MAX_SERVER_ID, PlayerStore, PlayerView,
+    Acquired, AdminError, Clock, MAX_PLAYER_NAME, MAX_SERVER_ID, PlayerDelta, PlayerStore,
+    PlayerView,
 };
 pub use record::{
     Cause, Lease, Millis, PlayerHead, RecordError, SnapshotMeta, decode_blob, decode_head,

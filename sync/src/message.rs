@@ -2,6 +2,7 @@
 //! what the host answers. The game's text is untrusted: every field is checked, and an error
 //! names the field.
 
+use invsync_player_data::Delta;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -20,6 +21,8 @@ pub enum GameMessage {
         generation: u64,
         /// The local copy is the one this server uploaded at `generation`, unchanged since.
         unchanged: bool,
+        /// The game applies a `player_delta` against its local copy (absent: false).
+        delta: bool,
     },
     /// Store this as the player's next generation.
     Upload {
@@ -72,6 +75,7 @@ struct Wire<'a> {
     request: Option<u64>,
     generation: Option<u64>,
     unchanged: Option<bool>,
+    delta: Option<bool>,
     upload: Option<u64>,
     #[serde(default, deserialize_with = "nullable")]
     epoch: Option<Option<u64>>,
@@ -138,11 +142,13 @@ pub fn parse_game_message(payload: &[u8]) -> Result<GameMessage, MessageError> {
                 request: need(wire.request, "request", kind)?,
                 generation: need(wire.generation, "generation", kind)?,
                 unchanged: need(wire.unchanged, "unchanged", kind)?,
+                delta: wire.delta.unwrap_or(false),
                 player: wire.player,
             })
         }
         "upload" => {
             unexpected(wire.request.is_some(), "request")?;
+            unexpected(wire.delta.is_some(), "delta")?;
             let data = need(wire.data, "data", kind)?.get();
             if !data.starts_with('{') {
                 return Err(MessageError(format!(
@@ -175,6 +181,7 @@ pub fn parse_game_message(payload: &[u8]) -> Result<GameMessage, MessageError> {
         }
         "release" => {
             unexpected(wire.data.is_some(), "data")?;
+            unexpected(wire.delta.is_some(), "delta")?;
             Ok(GameMessage::Release {
                 request: need(wire.request, "request", kind)?,
                 epoch: need(wire.epoch, "epoch", kind)?,
@@ -190,7 +197,8 @@ fn quote(s: &str) -> String {
 }
 
 /// `acquired`, keeping the local copy (`data_message` `None`) or naming the `player_data`
-/// message (its id and wire length) that carries the stored data.
+/// message (its id and wire length) that carries the stored data, or the `player_delta` against
+/// the game's generation `base`.
 pub fn acquired_message(
     player: &str,
     request: u64,
@@ -198,13 +206,15 @@ pub fn acquired_message(
     epoch: u64,
     has_data: bool,
     data_message: Option<(u32, usize)>,
+    base: Option<u64>,
 ) -> String {
     let (message, bytes) = match data_message {
         Some((id, wlen)) => (id.to_string(), wlen),
         None => ("null".to_string(), 0),
     };
+    let base = base.map_or(String::new(), |b| format!(r#","base":{b}"#));
     format!(
-        r#"{{"type":"acquired","player":{},"request":{request},"generation":{generation},"epoch":{epoch},"has_data":{has_data},"message":{message},"bytes":{bytes}}}"#,
+        r#"{{"type":"acquired","player":{},"request":{request},"generation":{generation},"epoch":{epoch},"has_data":{has_data},"message":{message},"bytes":{bytes}{base}}}"#,
         quote(player)
     )
 }
@@ -237,6 +247,26 @@ pub fn player_data_message(player: &str, generation: u64, data: &[u8]) -> Vec<u8
     out.extend_from_slice(data);
     out.push(b'}');
     out
+}
+
+/// `player_delta`: generation `generation` as what changed since the game's generation `base`
+/// (`delta`: PLAYER_DATA.md "Deltas"); `checksum` and `length` are the CRC-32 and byte length
+/// of the stored data of `generation`, which the game compares with its result.
+pub fn player_delta_message(
+    player: &str,
+    generation: u64,
+    base: u64,
+    checksum: u32,
+    length: u64,
+    delta: &Delta,
+) -> Vec<u8> {
+    format!(
+        r#"{{"type":"player_delta","player":{},"generation":{generation},"base":{base},"checksum":"{checksum:08x}","length":{length},"cleared":{},"data":{}}}"#,
+        quote(player),
+        delta.cleared_json(),
+        delta.data.to_json()
+    )
+    .into_bytes()
 }
 
 /// `uploaded`: upload `upload` is stored as `generation`.
@@ -272,7 +302,8 @@ mod tests {
                 player: "al\"ice".into(),
                 request: 3,
                 generation: 2,
-                unchanged: true
+                unchanged: true,
+                delta: false
             }
         );
         let data = r#"{"format":1, "x":[1.50,2e3]}"#;
@@ -326,8 +357,9 @@ mod tests {
     #[test]
     fn answers_are_json_with_type_first() {
         for text in [
-            acquired_message("a\"b", 1, 2, 3, true, Some((77, 1234))),
-            acquired_message("a", 1, 0, 1, false, None),
+            acquired_message("a\"b", 1, 2, 3, true, Some((77, 1234)), None),
+            acquired_message("a", 1, 0, 1, false, None, None),
+            acquired_message("a", 1, 9, 4, true, Some((5, 321)), Some(7)),
             busy_message("a", 1, "s\u{1}", 5),
             error_message("a", 1, "store down"),
             uploaded_message("a", 2, 3),

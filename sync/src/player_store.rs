@@ -4,9 +4,12 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use invsync_player_data::{PlayerData, diff};
+
 use crate::decide::{
     self, AcquireOutcome, AcquireRequest, AdminRefusal, Context, UploadOutcome, UploadRequest,
 };
+use crate::message::{player_data_message, player_delta_message};
 use crate::record::{
     Cause, Millis, PlayerHead, SnapshotMeta, decode_blob, decode_head, encode_blob, encode_head,
 };
@@ -49,6 +52,9 @@ pub enum Acquired {
         epoch: u64,
         /// The stored PLAYER_DATA JSON to send to the game, or `None` to keep the local copy.
         data: Option<Vec<u8>>,
+        /// The same data as a `player_delta` against the game's local copy, to send instead of
+        /// `data` (only when the game asked for deltas and the delta is the smaller message).
+        delta: Option<PlayerDelta>,
     },
     /// Another server holds the player.
     Busy {
@@ -57,6 +63,16 @@ pub enum Acquired {
         /// Since when (cluster time).
         since: Millis,
     },
+}
+
+/// The stored data as a `player_delta` message against the game's local copy (PROTOCOL.md
+/// section 7).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlayerDelta {
+    /// The generation of the game's copy it applies to (`base` of `acquired`).
+    pub base: u64,
+    /// The `player_delta` message, ready to send.
+    pub message: Vec<u8>,
 }
 
 /// A failed admin operation: refused by the rules, or the store failed.
@@ -200,16 +216,16 @@ impl PlayerStore {
     }
 
     /// Reads and checks a snapshot's data.
-    fn data(&self, head: &PlayerHead, meta: &SnapshotMeta) -> Result<Vec<u8>, StoreError> {
-        let blob = self.store.blob(&head.player, meta.id)?.ok_or_else(|| {
+    fn data(&self, player: &str, meta: &SnapshotMeta) -> Result<Vec<u8>, StoreError> {
+        let blob = self.store.blob(player, meta.id)?.ok_or_else(|| {
             crate::record::RecordError::CorruptSnapshot {
-                player: head.player.clone(),
+                player: player.to_string(),
                 snapshot: meta.id,
                 problem: "its data is missing".into(),
             }
         })?;
         Ok(decode_blob(
-            &head.player,
+            player,
             meta,
             &blob,
             self.settings.max_data_bytes,
@@ -221,7 +237,7 @@ impl PlayerStore {
             player: head.player.clone(),
             snapshot: id,
         })?;
-        Ok(self.data(head, meta)?)
+        Ok(self.data(&head.player, meta)?)
     }
 
     /// Runs `step` (decide over the current head) until its write wins or it writes nothing.
@@ -251,7 +267,8 @@ impl PlayerStore {
         Err(StoreError::Contention(player.to_string()).into())
     }
 
-    /// A game asks for exclusive access to `player` for `server`.
+    /// A game asks for exclusive access to `player` for `server`. `delta`: the game applies
+    /// a `player_delta` against its local copy of `local_generation` (docs/SYNC.md, acquire).
     pub fn acquire(
         &self,
         server: &str,
@@ -259,32 +276,39 @@ impl PlayerStore {
         request: u64,
         local_generation: u64,
         unchanged: bool,
+        delta: bool,
     ) -> Result<Acquired, StoreError> {
         check_name("server", server, MAX_SERVER_ID)?;
         // the data of a snapshot never changes: read once per snapshot id, before granting, so
         // that a damaged record is reported and never granted with
         let mut read: Option<(u64, Vec<u8>)> = None;
-        self.run(player, |head, now| {
+        let (mut answer, snapshots) = self.run(player, |head, now| {
             let asked = AcquireRequest {
                 server,
                 request,
                 local_generation,
                 unchanged,
+                delta,
             };
             let (outcome, next) = decide::acquire(head, &asked, &self.context(head, now)?);
+            let mut snapshots = None;
             let answer = match outcome {
                 AcquireOutcome::Busy { holder, since } => Acquired::Busy { holder, since },
                 AcquireOutcome::Acquired {
                     generation,
                     epoch,
                     send,
+                    base,
                 } => {
                     let data = match send {
                         None => None,
                         Some(id) => {
+                            let meta = head.snapshot(id).expect("checked head");
                             if read.as_ref().is_none_or(|(r, _)| *r != id) {
-                                let meta = head.snapshot(id).expect("checked head");
-                                read = Some((id, self.data(head, meta)?));
+                                read = Some((id, self.data(player, meta)?));
+                            }
+                            if let Some(base) = base.and_then(|b| head.snapshot(b)) {
+                                snapshots = Some((base.clone(), meta.clone()));
                             }
                             read.as_ref().map(|(_, d)| d.clone())
                         }
@@ -293,10 +317,72 @@ impl PlayerStore {
                         generation,
                         epoch,
                         data,
+                        delta: None,
                     }
                 }
             };
-            Ok::<_, StoreError>((answer, next.map(|n| (n, decide::Change::default()))))
+            let write = next.map(|n| (n, decide::Change::default()));
+            Ok::<_, StoreError>(((answer, snapshots), write))
+        })?;
+        if let (
+            Acquired::Acquired {
+                generation,
+                data: Some(data),
+                delta,
+                ..
+            },
+            Some((base, current)),
+        ) = (&mut answer, snapshots)
+        {
+            *delta = self.delta(player, *generation, &base, &current, data);
+        }
+        Ok(answer)
+    }
+
+    /// The `player_delta` message of `data` (the snapshot `current`, generation `generation`)
+    /// against the snapshot `base`, when it is smaller than the `player_data` message. Read
+    /// after the grant: a base that cannot be read or parsed is logged, and the full data sent.
+    fn delta(
+        &self,
+        player: &str,
+        generation: u64,
+        base: &SnapshotMeta,
+        current: &SnapshotMeta,
+        data: &[u8],
+    ) -> Option<PlayerDelta> {
+        let parse = |bytes: &[u8]| {
+            PlayerData::from_json(bytes).map_err(|e| format!("not PLAYER_DATA: {e}"))
+        };
+        let both = self
+            .data(player, base)
+            .map_err(|e| e.to_string())
+            .and_then(|old| Ok((parse(&old)?, parse(data)?)));
+        let (old, new) = match both {
+            Ok(both) => both,
+            Err(e) => {
+                tracing::warn!(
+                    player,
+                    base = base.id,
+                    current = current.id,
+                    "no delta between these snapshots; the full data is sent: {e}"
+                );
+                return None;
+            }
+        };
+        let delta = diff(&old, &new);
+        let message = player_delta_message(
+            player,
+            generation,
+            base.generation,
+            current.checksum,
+            current.size,
+            &delta,
+        );
+        // the player_data message is the data with the same few members around it
+        let full = player_data_message(player, generation, b"").len() + data.len();
+        (message.len() < full).then_some(PlayerDelta {
+            base: base.generation,
+            message,
         })
     }
 

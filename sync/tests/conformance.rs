@@ -11,9 +11,10 @@ mod support;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Barrier};
 
+use invsync_player_data::{Delta, PlayerData, SampleKind, apply, generate};
 use invsync_sync::{
-    Acquired, AdminError, AdminRefusal, Cause, PlayerStore, RecordError, Settings, StoreError,
-    UploadOutcome,
+    Acquired, AdminError, AdminRefusal, Cause, PlayerDelta, PlayerStore, RecordError, Settings,
+    StoreError, UploadOutcome, player_data_message,
 };
 use support::{Backend, T0, on_manual_clock, player_data};
 
@@ -26,11 +27,15 @@ fn sync(b: &dyn Backend) -> (PlayerStore, Arc<std::sync::atomic::AtomicU64>) {
 /// Acquires and expects a grant; returns (generation, epoch, data).
 #[track_caller]
 fn grant(s: &PlayerStore, server: &str, player: &str) -> (u64, u64, Option<Vec<u8>>) {
-    match s.acquire(server, player, 1, 0, false).expect("acquire") {
+    match s
+        .acquire(server, player, 1, 0, false, false)
+        .expect("acquire")
+    {
         Acquired::Acquired {
             generation,
             epoch,
             data,
+            ..
         } => (generation, epoch, data),
         busy => panic!("{server} did not get {player}: {busy:?}"),
     }
@@ -38,7 +43,10 @@ fn grant(s: &PlayerStore, server: &str, player: &str) -> (u64, u64, Option<Vec<u
 
 #[track_caller]
 fn busy(s: &PlayerStore, server: &str, player: &str) -> String {
-    match s.acquire(server, player, 1, 0, false).expect("acquire") {
+    match s
+        .acquire(server, player, 1, 0, false, false)
+        .expect("acquire")
+    {
         Acquired::Busy { holder, .. } => holder,
         granted => panic!("{server} got {player} although it is held: {granted:?}"),
     }
@@ -60,6 +68,61 @@ fn refused(out: UploadOutcome) -> u64 {
     }
 }
 
+/// Acquires as a game holding generation `local` (`unchanged` as said) and applying deltas when
+/// `delta`; returns the full data and the delta the store answers with.
+#[track_caller]
+fn rejoin(
+    s: &PlayerStore,
+    server: &str,
+    player: &str,
+    local: u64,
+    unchanged: bool,
+    delta: bool,
+) -> (Option<Vec<u8>>, Option<PlayerDelta>) {
+    match s
+        .acquire(server, player, 7, local, unchanged, delta)
+        .expect("acquire")
+    {
+        Acquired::Acquired { data, delta, .. } => (data, delta),
+        busy => panic!("{server} did not get {player}: {busy:?}"),
+    }
+}
+
+/// Checks a `player_delta` of generation `generation` against generation `base_generation`
+/// (whose data is `base`): its members, and that it applied to the base is `data` as a model,
+/// whose checksum and length it carries; returns the message's length.
+#[track_caller]
+fn check_delta(
+    player: &str,
+    delta: &PlayerDelta,
+    (base_generation, base): (u64, &[u8]),
+    (generation, data): (u64, &[u8]),
+) -> usize {
+    assert_eq!(delta.base, base_generation);
+    let m: serde_json::Value = serde_json::from_slice(&delta.message).expect("JSON");
+    assert!(delta.message.starts_with(br#"{"type":"player_delta","#));
+    assert_eq!(m["player"], player);
+    assert_eq!(
+        (m["generation"].as_u64(), m["base"].as_u64()),
+        (Some(generation), Some(base_generation))
+    );
+    assert_eq!(m["checksum"], format!("{:08x}", crc32fast::hash(data)));
+    assert_eq!(m["length"].as_u64(), Some(data.len() as u64));
+    let parsed = Delta::from_json(&delta.message).expect("a delta");
+    let base = PlayerData::from_json(base).unwrap();
+    assert_eq!(
+        apply(&base, &parsed).unwrap(),
+        PlayerData::from_json(data).unwrap()
+    );
+    let full = player_data_message(player, generation, data).len();
+    assert!(
+        delta.message.len() < full,
+        "{} >= {full}",
+        delta.message.len()
+    );
+    delta.message.len()
+}
+
 /// One whole sync cycle of `server`: acquire, upload `data` as the next generation.
 #[track_caller]
 fn cycle(s: &PlayerStore, server: &str, player: &str, data: &[u8]) -> u64 {
@@ -76,15 +139,16 @@ mod cases {
     pub fn acquire_busy_and_repeat(b: &dyn Backend) {
         let (s, _) = sync(b);
         assert_eq!(
-            s.acquire("north", "alice", 1, 0, false).unwrap(),
+            s.acquire("north", "alice", 1, 0, false, false).unwrap(),
             Acquired::Acquired {
                 generation: 0,
                 epoch: 1,
-                data: None
+                data: None,
+                delta: None
             }
         );
         assert_eq!(
-            s.acquire("south", "alice", 1, 0, false).unwrap(),
+            s.acquire("south", "alice", 1, 0, false, false).unwrap(),
             Acquired::Busy {
                 holder: "north".into(),
                 since: T0
@@ -153,20 +217,22 @@ mod cases {
         assert_eq!(s.export("alice", None).unwrap(), data);
         // the next server gets the data; the one that uploaded it, unchanged, does not need it
         assert_eq!(
-            s.acquire("south", "alice", 1, 0, false).unwrap(),
+            s.acquire("south", "alice", 1, 0, false, false).unwrap(),
             Acquired::Acquired {
                 generation: 1,
                 epoch: e + 1,
-                data: Some(data.clone())
+                data: Some(data.clone()),
+                delta: None
             }
         );
         s.release("south", "alice", 0, Some(e + 1)).unwrap();
         assert_eq!(
-            s.acquire("north", "alice", 1, 1, true).unwrap(),
+            s.acquire("north", "alice", 1, 1, true, false).unwrap(),
             Acquired::Acquired {
                 generation: 1,
                 epoch: e + 2,
-                data: None
+                data: None,
+                delta: None
             }
         );
         // a crash-recovery upload is stored with its cause
@@ -270,7 +336,7 @@ mod cases {
         // a release sent before the game learnt its epoch names its acquire request instead
         assert!(s.release("south", "alice", 0, Some(e2)).unwrap());
         assert!(matches!(
-            s.acquire("north", "alice", 41, 0, false).unwrap(),
+            s.acquire("north", "alice", 41, 0, false, false).unwrap(),
             Acquired::Acquired { .. }
         ));
         assert!(
@@ -474,7 +540,7 @@ mod cases {
         blob[last] ^= 0x20;
         b.overwrite_blob("alice", id, &blob);
         let before = s.show("alice").unwrap().head;
-        match s.acquire("south", "alice", 1, 0, false) {
+        match s.acquire("south", "alice", 1, 0, false, false) {
             Err(StoreError::Corrupt(RecordError::CorruptSnapshot {
                 player, snapshot, ..
             })) => assert_eq!((player.as_str(), snapshot), ("alice", id)),
@@ -494,7 +560,7 @@ mod cases {
         }
         // a server that uploaded it and kept its copy needs no data, so it may play on
         assert!(matches!(
-            s.acquire("north", "alice", 1, 1, true).unwrap(),
+            s.acquire("north", "alice", 1, 1, true, false).unwrap(),
             Acquired::Acquired { data: None, .. }
         ));
         // a missing blob is damage too
@@ -512,7 +578,7 @@ mod cases {
         b.overwrite_head("alice", &head);
         let named = |e: &StoreError| matches!(e, StoreError::Corrupt(RecordError::CorruptHead { player, .. }) if player == "alice");
         assert!(named(
-            &s.acquire("south", "alice", 1, 0, false).unwrap_err()
+            &s.acquire("south", "alice", 1, 0, false, false).unwrap_err()
         ));
         assert!(named(&s.show("alice").unwrap_err()));
         assert!(named(
@@ -528,7 +594,7 @@ mod cases {
         let carols = store.load("carol").unwrap().unwrap().bytes;
         b.overwrite_head("alice", &carols);
         assert!(named(
-            &s.acquire("south", "alice", 1, 0, false).unwrap_err()
+            &s.acquire("south", "alice", 1, 0, false, false).unwrap_err()
         ));
         // a damaged revision (the compare-and-set counter beside the head) is damage too
         let carols_revision = store.load("carol").unwrap().unwrap().revision;
@@ -538,7 +604,9 @@ mod cases {
             if b.overwrite_revision(&dave, bad) {
                 let named = |e: &StoreError| matches!(e, StoreError::Corrupt(RecordError::CorruptHead { player, .. }) if *player == dave);
                 assert!(named(&s.show(&dave).unwrap_err()), "revision {bad:?}");
-                assert!(named(&s.acquire("south", &dave, 1, 0, false).unwrap_err()));
+                assert!(named(
+                    &s.acquire("south", &dave, 1, 0, false, false).unwrap_err()
+                ));
             }
         }
         // other players are untouched
@@ -561,7 +629,7 @@ mod cases {
         for player in ["", "tab\there", "new\nline", long.as_str()] {
             assert!(
                 matches!(
-                    s.acquire("north", player, 1, 0, false),
+                    s.acquire("north", player, 1, 0, false, false),
                     Err(StoreError::Invalid(_))
                 ),
                 "{player:?}"
@@ -581,7 +649,7 @@ mod cases {
         for server in ["", "nul\0", long_server.as_str()] {
             assert!(
                 matches!(
-                    s.acquire(server, "alice", 1, 0, false),
+                    s.acquire(server, "alice", 1, 0, false, false),
                     Err(StoreError::Invalid(_))
                 ),
                 "{server:?}"
@@ -682,7 +750,7 @@ mod cases {
                         let player = player.clone();
                         scope.spawn(move || {
                             barrier.wait();
-                            p.acquire(&format!("server{i}"), &player, 1, 0, false)
+                            p.acquire(&format!("server{i}"), &player, 1, 0, false, false)
                                 .unwrap()
                         })
                     })
@@ -722,7 +790,7 @@ mod cases {
         for _ in 0..120 {
             s.heartbeat("north").unwrap();
             clock.fetch_add(5_000, Ordering::SeqCst);
-            match s.acquire("south", "alice", 1, 0, false).unwrap() {
+            match s.acquire("south", "alice", 1, 0, false, false).unwrap() {
                 Acquired::Busy { holder, .. } => assert_eq!(holder, "north"),
                 granted => panic!("south was handed alice while north holds her: {granted:?}"),
             }
@@ -804,6 +872,169 @@ mod cases {
             (Cause::Conflict, true, "north", e_stale)
         );
     }
+
+    /// Issue 16 part 4: a game that holds an older generation unchanged and applies deltas
+    /// gets what changed since, checked against the stored data; every other acquire gets the
+    /// full data as before.
+    pub fn a_returning_player_gets_a_delta_against_the_generation_the_game_holds(b: &dyn Backend) {
+        let (s, _) = sync(b);
+        let (one, two) = (player_data("alice", 1), player_data("alice", 2));
+        cycle(&s, "north", "alice", &one);
+        // north holds generation 1, the stored one: nothing to send, delta or not
+        assert_eq!(rejoin(&s, "north", "alice", 1, true, true), (None, None));
+        s.release("north", "alice", 7, None).unwrap();
+        cycle(&s, "south", "alice", &two);
+        let (data, delta) = rejoin(&s, "north", "alice", 1, true, true);
+        assert_eq!(
+            data.as_deref(),
+            Some(&two[..]),
+            "the full data stays beside the delta"
+        );
+        check_delta("alice", &delta.expect("a delta"), (1, &one), (2, &two));
+        s.release("north", "alice", 7, None).unwrap();
+        // the full data, no delta: the game did not ask, its copy changed, it has none, its
+        // generation is not older than the stored one
+        for (local, unchanged, delta) in [
+            (1, true, false),
+            (1, false, true),
+            (0, true, true),
+            (3, true, true),
+        ] {
+            let answer = rejoin(&s, "north", "alice", local, unchanged, delta);
+            assert_eq!(
+                answer,
+                (Some(two.clone()), None),
+                "{local} {unchanged} {delta}"
+            );
+            s.release("north", "alice", 7, None).unwrap();
+        }
+    }
+
+    pub fn the_full_data_is_sent_when_the_base_is_gone_damaged_a_conflict_or_the_delta_bigger(
+        b: &dyn Backend,
+    ) {
+        // two snapshots kept: generation 1 leaves the history when 3 is stored
+        let (s, _) = on_manual_clock(
+            b.store(),
+            Settings {
+                keep_snapshots: 2,
+                ..Settings::default()
+            },
+        );
+        let data: Vec<Vec<u8>> = (1..=3).map(|g| player_data("alice", g)).collect();
+        for d in &data {
+            cycle(&s, "north", "alice", d);
+        }
+        let full = Some(data[2].clone());
+        assert_eq!(
+            rejoin(&s, "south", "alice", 1, true, true),
+            (full.clone(), None),
+            "pruned"
+        );
+        s.release("south", "alice", 7, None).unwrap();
+        let (_, delta) = rejoin(&s, "south", "alice", 2, true, true);
+        check_delta(
+            "alice",
+            &delta.expect("a delta"),
+            (2, &data[1]),
+            (3, &data[2]),
+        );
+        s.release("south", "alice", 7, None).unwrap();
+        // a damaged base is logged and the full data sent: never an error for the player
+        let base = s
+            .show("alice")
+            .unwrap()
+            .head
+            .history
+            .iter()
+            .find(|m| m.generation == 2)
+            .unwrap()
+            .id;
+        b.overwrite_blob("alice", base, b"not a blob");
+        assert_eq!(
+            rejoin(&s, "south", "alice", 2, true, true),
+            (full.clone(), None),
+            "damaged"
+        );
+        s.release("south", "alice", 7, None).unwrap();
+
+        // a generation claimed only by a conflict is not a base: the game's copy is not it
+        let (s, _) = on_manual_clock(
+            b.store(),
+            Settings {
+                keep_snapshots: 1,
+                ..Settings::default()
+            },
+        );
+        cycle(&s, "north", "bob", &player_data("bob", 1));
+        let (_, e_north, _) = grant(&s, "north", "bob");
+        s.release("north", "bob", 1, Some(e_north)).unwrap();
+        cycle(&s, "south", "bob", &player_data("bob", 2));
+        refused(
+            s.upload("north", "bob", 2, e_north, false, &player_data("bob", 20))
+                .unwrap(),
+        );
+        let three = player_data("bob", 3);
+        cycle(&s, "south", "bob", &three);
+        let head = s.show("bob").unwrap().head;
+        let kept: Vec<(u64, Cause)> = head
+            .history
+            .iter()
+            .map(|m| (m.generation, m.cause))
+            .collect();
+        assert_eq!(kept, [(2, Cause::Conflict), (3, Cause::Upload)]);
+        assert_eq!(
+            rejoin(&s, "north", "bob", 2, true, true),
+            (Some(three.clone()), None),
+            "conflict"
+        );
+        s.release("north", "bob", 7, None).unwrap();
+
+        // a delta bigger than the data itself, and a base that is not PLAYER_DATA
+        let (s, _) = sync(b);
+        cycle(&s, "north", "carol", &player_data("carol", 1));
+        let tiny = br#"{"format":2,"name":"carol"}"#.to_vec();
+        cycle(&s, "south", "carol", &tiny);
+        assert_eq!(
+            rejoin(&s, "north", "carol", 1, true, true),
+            (Some(tiny), None),
+            "bigger"
+        );
+        s.release("north", "carol", 7, None).unwrap();
+        cycle(&s, "north", "dave", &player_data("dave", 0));
+        cycle(&s, "south", "dave", &player_data("dave", 1));
+        let answer = rejoin(&s, "north", "dave", 1, true, true);
+        assert_eq!(
+            answer,
+            (Some(player_data("dave", 1)), None),
+            "a base that does not parse"
+        );
+    }
+
+    /// The `bp` sample (seed 1) with three ordinary slots changed: its delta against the
+    /// generation before, beside the full data (PROTOCOL.md section 7 quotes the sizes).
+    pub fn a_returning_bp_player_with_three_changed_slots_gets_a_small_delta(b: &dyn Backend) {
+        let (s, _) = sync(b);
+        let one = generate(SampleKind::Bp, 1);
+        let mut player = PlayerData::from_json(&one).unwrap();
+        let ordinary = player
+            .inventories
+            .main
+            .iter_mut()
+            .filter(|st| st.export.is_none() && st.count > 1);
+        for st in ordinary.take(3) {
+            st.count -= 1;
+        }
+        let two = player.to_json().into_bytes();
+        let name = player.name.clone();
+        cycle(&s, "north", &name, &one);
+        cycle(&s, "south", &name, &two);
+        let (_, delta) = rejoin(&s, "north", &name, 1, true, true);
+        let sent = check_delta(&name, &delta.expect("a delta"), (1, &one), (2, &two));
+        let full = player_data_message(&name, 2, &two).len();
+        println!("bp, 3 slots changed: player_delta {sent} bytes, player_data {full}");
+        assert!(sent * 100 < full, "{sent} is not under 1 % of {full}");
+    }
 }
 
 macro_rules! suite {
@@ -834,6 +1065,11 @@ macro_rules! suite {
             case!(a_joining_server_never_reads_the_data_while_another_holds_the_player);
             case!(a_late_save_never_overwrites_a_newer_one);
             case!(a_stale_holders_upload_after_a_takeover_is_refused_and_kept_as_a_conflict);
+            case!(a_returning_player_gets_a_delta_against_the_generation_the_game_holds);
+            case!(
+                the_full_data_is_sent_when_the_base_is_gone_damaged_a_conflict_or_the_delta_bigger
+            );
+            case!(a_returning_bp_player_with_three_changed_slots_gets_a_small_delta);
         }
     };
 }

@@ -1,8 +1,10 @@
 //! The sync-message vectors (tests/vectors/sync.json) against this crate's parser and writers.
 
+use invsync_player_data::Delta;
 use invsync_sync::{
     GameMessage, acquired_message, busy_message, error_message, is_sync_message,
-    parse_game_message, player_data_message, upload_refused_message, uploaded_message,
+    parse_game_message, player_data_message, player_delta_message, upload_refused_message,
+    uploaded_message,
 };
 use serde_json::Value;
 
@@ -18,9 +20,10 @@ fn as_json(m: &GameMessage) -> Value {
             request,
             generation,
             unchanged,
+            delta,
         } => serde_json::json!({
             "type": "acquire", "player": player, "request": request,
-            "generation": generation, "unchanged": unchanged}),
+            "generation": generation, "unchanged": unchanged, "delta": delta}),
         GameMessage::Upload {
             player,
             generation,
@@ -45,7 +48,7 @@ fn as_json(m: &GameMessage) -> Value {
 fn game_to_host_vectors_parse_to_their_meaning() {
     let v = vectors();
     let good = v["game_to_host"].as_array().unwrap();
-    assert!(good.len() >= 7);
+    assert!(good.len() >= 8);
     for case in good {
         let text = case["text"].as_str().unwrap();
         assert!(is_sync_message(text.as_bytes()), "{}", case["name"]);
@@ -90,6 +93,7 @@ fn host_to_game_vectors_are_written_exactly() {
                 f["message"]
                     .as_u64()
                     .map(|m| (m as u32, n("bytes") as usize)),
+                f["base"].as_u64(),
             ),
             "busy" => busy_message(s("player"), n("request"), s("holder"), n("since")),
             "error" => error_message(s("player"), n("request"), s("message")),
@@ -99,6 +103,20 @@ fn host_to_game_vectors_are_written_exactly() {
                 f["data"].to_string().as_bytes(),
             ))
             .unwrap(),
+            "player_delta" => {
+                let delta = serde_json::json!({"cleared": f["cleared"], "data": f["data"]});
+                let delta = Delta::from_json(delta.to_string().as_bytes()).unwrap();
+                let checksum = u32::from_str_radix(s("checksum"), 16).unwrap();
+                let message = player_delta_message(
+                    s("player"),
+                    n("generation"),
+                    n("base"),
+                    checksum,
+                    n("length"),
+                    &delta,
+                );
+                String::from_utf8(message).unwrap()
+            }
             "uploaded" => uploaded_message(s("player"), n("generation"), n("upload")),
             "upload_refused" => {
                 upload_refused_message(s("player"), n("generation"), n("upload"), s("message"))

@@ -61,6 +61,9 @@ enum Op {
         player: usize,
         know_local: bool,
         unchanged: bool,
+        /// The game applies deltas (with `know_local` and `unchanged`, the newer data comes as
+        /// a delta when its base is still in the history).
+        delta: bool,
     },
     Upload {
         server: usize,
@@ -127,8 +130,8 @@ fn op() -> impl Strategy<Value = Op> {
     let server = 0..SERVERS.len();
     let player = 0..PLAYERS.len();
     prop_oneof![
-        8 => (server.clone(), player.clone(), any::<bool>(), any::<bool>()).prop_map(
-            |(server, player, know_local, unchanged)| Op::Acquire { server, player, know_local, unchanged }
+        8 => (server.clone(), player.clone(), any::<bool>(), any::<bool>(), any::<bool>()).prop_map(
+            |(server, player, know_local, unchanged, delta)| Op::Acquire { server, player, know_local, unchanged, delta }
         ),
         10 => (
             (server.clone(), prop::bool::weighted(0.7)),
@@ -212,6 +215,7 @@ fn run_case(real: Arc<dyn Store>, ops: &[Op]) -> Result<(), TestCaseError> {
                 player,
                 know_local,
                 unchanged,
+                delta,
             } => {
                 let (s, p) = (SERVERS[*server], PLAYERS[*player]);
                 servers.requests += 1;
@@ -221,8 +225,8 @@ fn run_case(real: Arc<dyn Store>, ops: &[Op]) -> Result<(), TestCaseError> {
                     _ => 0,
                 };
                 let before = view(&model.sync, p);
-                let m = model.sync.acquire(s, p, request, local, *unchanged);
-                let r = real.sync.acquire(s, p, request, local, *unchanged);
+                let m = model.sync.acquire(s, p, request, local, *unchanged, *delta);
+                let r = real.sync.acquire(s, p, request, local, *unchanged, *delta);
                 if let Ok(Acquired::Acquired {
                     generation, epoch, ..
                 }) = &m

@@ -83,7 +83,7 @@ fn zz_child_process_role() {
                 out.flush().unwrap();
                 support::wait_for_parent();
                 let line = match sync
-                    .acquire(&server, &format!("p{i}"), 1, 0, false)
+                    .acquire(&server, &format!("p{i}"), 1, 0, false, false)
                     .unwrap()
                 {
                     Acquired::Acquired { epoch, .. } => format!("p{i} acquired {epoch}"),
@@ -97,7 +97,7 @@ fn zz_child_process_role() {
                 let player = format!("p{i}");
                 let Acquired::Acquired {
                     generation, epoch, ..
-                } = sync.acquire(&server, &player, 1, 0, false).unwrap()
+                } = sync.acquire(&server, &player, 1, 0, false, false).unwrap()
                 else {
                     panic!("{player} is held")
                 };
@@ -152,7 +152,7 @@ fn threads_race(open: impl Fn() -> Arc<dyn Store> + Sync, threads: usize, rounds
                     let (barrier, player) = (&barrier, &player);
                     scope.spawn(move || {
                         barrier.wait();
-                        s.acquire(&format!("server{i}"), player, 1, 0, false)
+                        s.acquire(&format!("server{i}"), player, 1, 0, false, false)
                             .expect("acquire")
                     })
                 })
@@ -270,7 +270,9 @@ fn concurrent_cycles(open: impl Fn() -> Arc<dyn Store> + Sync, threads: usize, c
                         }
                         let Acquired::Acquired {
                             generation, epoch, ..
-                        } = s.acquire(&server, "shared", attempt, 0, false).unwrap()
+                        } = s
+                            .acquire(&server, "shared", attempt, 0, false, false)
+                            .unwrap()
                         else {
                             std::thread::yield_now();
                             continue;
@@ -408,7 +410,7 @@ fn an_answer_is_sent_only_once_the_upload_is_durable_redis_server_killed_9() {
         for i in 0..2_000u64 {
             let player = format!("p{i}");
             let answer = sync
-                .acquire("north", &player, 1, 0, false)
+                .acquire("north", &player, 1, 0, false, false)
                 .and_then(|a| match a {
                     Acquired::Acquired {
                         generation, epoch, ..
@@ -458,7 +460,7 @@ fn a_redis_store_works_again_after_redis_server_restarts() {
         for t in 0..4 {
             let sync = &sync;
             scope.spawn(move || {
-                sync.acquire(&format!("s{t}"), &format!("p{t}"), 1, 0, false)
+                sync.acquire(&format!("s{t}"), &format!("p{t}"), 1, 0, false, false)
                     .unwrap()
             });
         }
@@ -466,7 +468,7 @@ fn a_redis_store_works_again_after_redis_server_restarts() {
     server.restart().expect("restart redis-server");
     let mut failures = 0;
     let answer = loop {
-        match sync.acquire("s0", "p0", 2, 0, false) {
+        match sync.acquire("s0", "p0", 2, 0, false, false) {
             Ok(a) => break a,
             Err(e) => {
                 assert!(
@@ -484,7 +486,7 @@ fn a_redis_store_works_again_after_redis_server_restarts() {
         "{answer:?}"
     );
     assert!(matches!(
-        sync.acquire("s9", "p1", 1, 0, false).unwrap(),
+        sync.acquire("s9", "p1", 1, 0, false, false).unwrap(),
         Acquired::Busy { .. }
     ));
 }

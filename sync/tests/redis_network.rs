@@ -54,7 +54,7 @@ fn works(store: RedisStore) {
     clean(&format!("{sync:?}"));
     let Acquired::Acquired {
         generation, epoch, ..
-    } = sync.acquire("north", "alice", 1, 0, false).unwrap()
+    } = sync.acquire("north", "alice", 1, 0, false, false).unwrap()
     else {
         panic!("alice is free")
     };
@@ -101,7 +101,7 @@ fn redis_with_a_password_works_and_the_password_never_shows() {
     let store = RedisStore::open(&url, options(test)).unwrap();
     let sync = PlayerStore::new(Arc::new(store), Settings::default());
     server.kill9();
-    let r = sync.acquire("north", "bob", 1, 0, false);
+    let r = sync.acquire("north", "bob", 1, 0, false, false);
     assert!(r.is_err());
     clean_result(&r);
     clean_result(&sync.upload("north", "bob", 1, 1, false, b"{}"));

@@ -230,7 +230,7 @@ async fn acquire(shared: &Shared, player: &str, request: u64, generation: u64, u
     let (server, p) = (shared.server.clone(), player.to_string());
     let sent = Instant::now();
     let result = call(shared, "acquire", move |s| {
-        s.acquire(&server, &p, request, generation, unchanged)
+        s.acquire(&server, &p, request, generation, unchanged, false)
     })
     .await;
     match result {
@@ -247,6 +247,7 @@ async fn acquire(shared: &Shared, player: &str, request: u64, generation: u64, u
             generation,
             epoch,
             data,
+            ..
         }) => {
             counter!("invsync_acquire_total", "outcome" => "acquired").increment(1);
             {
@@ -286,6 +287,7 @@ async fn acquire(shared: &Shared, player: &str, request: u64, generation: u64, u
                 epoch,
                 generation > 0,
                 data_message,
+                None,
             );
             send_and_forget(shared, answer.into_bytes()).await;
         }

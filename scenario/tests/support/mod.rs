@@ -292,6 +292,7 @@ impl Cluster {
                 request,
                 generation,
                 unchanged,
+                delta,
             } => {
                 match self.answers.get(&player).cloned().unwrap_or(Answer::Normal) {
                     Answer::Silent => return vec![],
@@ -305,7 +306,7 @@ impl Cluster {
                 }
                 match self
                     .players
-                    .acquire(server, &player, request, generation, unchanged)
+                    .acquire(server, &player, request, generation, unchanged, delta)
                     .expect("the memory store does not fail")
                 {
                     Acquired::Busy { holder, since } => {
@@ -315,6 +316,7 @@ impl Cluster {
                         generation,
                         epoch,
                         data: None,
+                        ..
                     } => vec![acquired_message(
                         &player,
                         request,
@@ -322,20 +324,37 @@ impl Cluster {
                         epoch,
                         generation > 0,
                         None,
+                        None,
                     )],
                     Acquired::Acquired {
                         generation,
                         epoch,
                         data: Some(data),
-                    } => vec![
-                        acquired_message(&player, request, generation, epoch, true, Some((0, 0)))
+                        delta,
+                    } => {
+                        // the delta, when the store makes one, goes instead of the data
+                        let base = delta.as_ref().map(|d| d.base);
+                        let message = match delta {
+                            Some(d) => d.message,
+                            None => player_data_message(&player, generation, &data),
+                        };
+                        vec![
+                            acquired_message(
+                                &player,
+                                request,
+                                generation,
+                                epoch,
+                                true,
+                                Some((0, 0)),
+                                base,
+                            )
                             .replace(
                                 r#""message":0,"bytes":0"#,
                                 r#""message":@ID@,"bytes":@WLEN@"#,
                             ),
-                        String::from_utf8(player_data_message(&player, generation, &data))
-                            .expect("UTF-8"),
-                    ],
+                            String::from_utf8(message).expect("UTF-8"),
+                        ]
+                    }
                 }
             }
             GameMessage::Upload {
