@@ -12,10 +12,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use invsync_codec::Capabilities;
 use invsync_host::Link;
 use invsync_sync::{
-    Acquired, GameMessage, PlayerStore, StoreError, UploadOutcome, acquired_message, busy_message,
-    error_message, is_sync_message, parse_game_message, player_data_message,
+    Acquired, GameMessage, PlayerDelta, PlayerStore, StoreError, UploadOutcome, acquired_message,
+    busy_message, error_message, is_sync_message, parse_game_message, player_data_message,
     upload_refused_message, uploaded_message,
 };
 use metrics::{counter, gauge, histogram};
@@ -141,8 +142,17 @@ async fn worker(shared: Arc<Shared>, player: String, mut rx: mpsc::UnboundedRece
                 request,
                 generation,
                 unchanged,
+                delta,
                 ..
-            } => acquire(&shared, &player, request, generation, unchanged).await,
+            } => {
+                let asked = Asked {
+                    request,
+                    generation,
+                    unchanged,
+                    delta,
+                };
+                acquire(&shared, &player, asked).await
+            }
             GameMessage::Upload {
                 generation,
                 upload,
@@ -225,12 +235,26 @@ fn track(server: String, pending: invsync_host::PendingSend) {
     });
 }
 
-async fn acquire(shared: &Shared, player: &str, request: u64, generation: u64, unchanged: bool) {
+/// An acquire as the game sent it (`GameMessage::Acquire`).
+struct Asked {
+    request: u64,
+    generation: u64,
+    unchanged: bool,
+    delta: bool,
+}
+
+async fn acquire(shared: &Shared, player: &str, asked: Asked) {
     counter!("invsync_joins_total").increment(1);
     let (server, p) = (shared.server.clone(), player.to_string());
     let sent = Instant::now();
+    let Asked {
+        request,
+        generation: local,
+        unchanged,
+        delta: deltas,
+    } = asked;
     let result = call(shared, "acquire", move |s| {
-        s.acquire(&server, &p, request, generation, unchanged, false)
+        s.acquire(&server, &p, request, local, unchanged, deltas)
     })
     .await;
     match result {
@@ -247,7 +271,7 @@ async fn acquire(shared: &Shared, player: &str, request: u64, generation: u64, u
             generation,
             epoch,
             data,
-            ..
+            delta,
         }) => {
             counter!("invsync_acquire_total", "outcome" => "acquired").increment(1);
             {
@@ -255,16 +279,19 @@ async fn acquire(shared: &Shared, player: &str, request: u64, generation: u64, u
                 held.insert(player.to_string(), sent);
                 gauge!("invsync_leases_held").set(held.len() as f64);
             }
+            let caps = shared.link.borrow().as_ref().and_then(Link::caps);
+            let (payload, base) = data_payload(player, generation, data, delta, caps.as_ref());
+            if payload.is_some() {
+                let form = if base.is_some() { "delta" } else { "full" };
+                counter!("invsync_data_sent_total", "form" => form).increment(1);
+            }
             tracing::info!(
-                server = %shared.server, player, generation, epoch,
-                bytes = data.as_ref().map_or(0, Vec::len), "acquire: acquired"
+                server = %shared.server, player, generation, epoch, local, unchanged, deltas, ?base,
+                bytes = payload.as_ref().map_or(0, Vec::len), "acquire: acquired"
             );
-            let data_message = match data {
+            let data_message = match payload {
                 None => None,
-                Some(data) => {
-                    let caps = shared.link.borrow().as_ref().and_then(Link::caps);
-                    let data = invsync_host::for_game(caps.as_ref(), data);
-                    let payload = player_data_message(player, generation, &data);
+                Some(payload) => {
                     match send(shared, payload).await {
                         None => return,
                         Some(mut pending) => {
@@ -287,7 +314,7 @@ async fn acquire(shared: &Shared, player: &str, request: u64, generation: u64, u
                 epoch,
                 generation > 0,
                 data_message,
-                None,
+                base,
             );
             send_and_forget(shared, answer.into_bytes()).await;
         }
@@ -300,6 +327,28 @@ async fn acquire(shared: &Shared, player: &str, request: u64, generation: u64, u
                 other => format!("the inventory store failed: {other}"),
             };
             send_and_forget(shared, error_message(player, request, &text).into_bytes()).await;
+        }
+    }
+}
+
+/// The message that carries an `acquired`'s data to the game, and the base generation the
+/// `acquired` names: the store's `player_delta` when it made one, else the full data.
+fn data_payload(
+    player: &str,
+    generation: u64,
+    data: Option<Vec<u8>>,
+    delta: Option<PlayerDelta>,
+    caps: Option<&Capabilities>,
+) -> (Option<Vec<u8>>, Option<u64>) {
+    match (data, delta) {
+        (None, _) => (None, None),
+        // sent as the store wrote it, without for_game's xj: the game proves the result against
+        // the stored checksum, which an export rebuilt from its JSON need not match byte for
+        // byte (PROTOCOL.md 4.1); and only changed stacks are in it
+        (Some(_), Some(delta)) => (Some(delta.message), Some(delta.base)),
+        (Some(data), None) => {
+            let data = invsync_host::for_game(caps, data);
+            (Some(player_data_message(player, generation, &data)), None)
         }
     }
 }
@@ -419,5 +468,71 @@ async fn release(shared: &Shared, player: &str, request: u64, epoch: Option<u64>
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use invsync_player_data::{PlayerData, SampleKind, generate};
+    use invsync_sync::{MemoryStore, Settings, UploadOutcome};
+
+    use super::*;
+
+    /// Uploads `versions` of `player` from two servers in turn, then acquires from the first
+    /// as a game holding the first version unchanged that applies deltas.
+    fn returning(player: &str, versions: &[Vec<u8>]) -> (Option<Vec<u8>>, Option<PlayerDelta>) {
+        let players = PlayerStore::new(Arc::new(MemoryStore::new()), Settings::default());
+        for (k, data) in versions.iter().enumerate() {
+            let server = ["north", "south"][k % 2];
+            let Ok(Acquired::Acquired {
+                generation, epoch, ..
+            }) = players.acquire(server, player, 1, 0, false, false)
+            else {
+                panic!("acquire")
+            };
+            let stored = players.upload(server, player, generation + 1, epoch, false, data);
+            assert!(
+                matches!(stored, Ok(UploadOutcome::Stored { .. })),
+                "{stored:?}"
+            );
+        }
+        match players.acquire("north", player, 2, 1, true, true) {
+            Ok(Acquired::Acquired { data, delta, .. }) => (data, delta),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_delta_goes_as_the_store_wrote_it_and_full_data_through_for_game() {
+        // bp with one blueprint's export replaced by another's: the delta holds that stack
+        let one = generate(SampleKind::Bp, 1);
+        let mut p = PlayerData::from_json(&one).unwrap();
+        let exports: Vec<usize> = (0..p.inventories.main.len())
+            .filter(|k| p.inventories.main[*k].export.is_some())
+            .collect();
+        let other = p.inventories.main[exports[1]].export.clone();
+        p.inventories.main[exports[0]].export = other;
+        let two = p.to_json().into_bytes();
+        let (data, delta) = returning(&p.name, &[one, two.clone()]);
+        let delta = delta.expect("a delta");
+        let mut caps = Capabilities::all(8192);
+        caps.export_json = true;
+        let (payload, base) =
+            data_payload(&p.name, 2, data.clone(), Some(delta.clone()), Some(&caps));
+        assert_eq!((payload.as_ref(), base), (Some(&delta.message), Some(1)));
+        let text = String::from_utf8(delta.message).unwrap();
+        assert!(text.contains(r#""x":"0"#) && !text.contains(r#""xj":"#));
+        // the full data, to a game that reads xj, has its exports as JSON
+        let (payload, base) = data_payload(&p.name, 2, data, None, Some(&caps));
+        let payload = payload.expect("the data");
+        assert!(payload.starts_with(br#"{"type":"player_data","#) && base.is_none());
+        assert!(String::from_utf8(payload).unwrap().contains(r#""xj":"#));
+        // nothing to send: no message, no base
+        assert_eq!(
+            data_payload(&p.name, 2, None, None, Some(&caps)),
+            (None, None)
+        );
     }
 }
