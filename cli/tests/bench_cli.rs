@@ -72,7 +72,7 @@ fn small_both_ways_with_a_concurrency_sweep() {
         assert_eq!(run["verified"], true, "the bytes must arrive intact: {run}");
         assert!(run["problem"].is_null(), "{run}");
         assert!(["to_game", "to_host"].contains(&run["direction"].as_str().unwrap()));
-        assert!(["raw", "lz4", "zlib"].contains(&run["method"].as_str().unwrap()));
+        assert!(["raw", "lz4", "zlib", "solid"].contains(&run["method"].as_str().unwrap()));
         let ticks = run["ticks"].as_u64().unwrap();
         assert!(ticks >= 1);
         assert!(run["in_hand_ticks"].as_u64().unwrap() >= ticks, "{run}");

@@ -12,9 +12,11 @@ local settings = {}
 --- The defaults. A scenario passes a table with any of these keys to `setup`.
 settings.DEFAULTS = {
   -- receiving (host -> game) --------------------------------------------------------------
-  --- Methods the game decodes, in order of preference (PROTOCOL.md 4): zlib natively, raw
+  --- Methods the game decodes, in order of preference (PROTOCOL.md 4): zlib natively, a
+  --- chunk at a time, and solid natively, once per message (after zlib: where both give the
+  --- same wire text, one chunk, the chunk is inflated as it is verified), raw
   --- as is, lz4 in pure Lua.
-  decode = { "zlib", "raw", "lz4" },
+  decode = { "zlib", "solid", "raw", "lz4" },
   --- Longest frame accepted through `recv`.
   max_frame = limits.max_frame_rcon,
   --- Largest message accepted (plen and wlen). One native inflate per zlib message is

@@ -61,7 +61,7 @@ test("the capability announcement and answer", function()
   t.eq(#msgs, 1, "one message")
   local v = json.decode(msgs[1])
   t.eq(v.type, "caps", "type"); t.eq(v.protocol, 1, "protocol")
-  t.eq(table.concat(v.decode, ","), "zlib,raw,lz4", "methods in the game's order")
+  t.eq(table.concat(v.decode, ","), "zlib,solid,raw,lz4", "methods in the game's order")
   t.eq(v.max_frame, 8192, "max_frame"); t.eq(v.max_message, 16777216, "max_message")
   t.eq(link.caps(st):sub(1, 13), '{"protocol":1', "caps() is the bare declaration")
   local before = st.next_id

@@ -347,6 +347,47 @@ test("zlib chunks inflate one by one as they arrive, each a stream of its own", 
   t.eq(#calls, #fs, "each chunk inflated once")
 end)
 
+test("solid: the chunks of one stream are inflated once, with the verdict, when its cost fits", function()
+  local limits = require("invsync.limits")
+  local r = t.rng(9)
+  local payload = text_payload(r, 40000)
+  -- the identity stand-in for deflate: the wire text is the base64 of the payload itself
+  local wire = base64.encode(payload)
+  local fs = t.make_frames(12, "solid", #payload, wire, t.lengths(#wire, 4000))
+  t.ok(#fs > 10, #fs .. " chunks")
+  local calls = {}
+  local env = { inflate_b64 = function(s) calls[#calls + 1] = #s return base64.decode(s) end }
+  local rx = new_rx({ accept = { "raw", "solid" }, max_frame = 1e9 })
+  for k = #fs, 2, -1 do R.push(rx, fs[k], 0) end
+  while R.busy(rx) do R.step(rx, 1e9, 0, env) end
+  t.eq(#calls, 0, "nothing inflated before the message is complete")
+  R.push(rx, fs[1], 0)
+  -- the verdict: the join of the wire text and the inflate, charged as a zlib chunk's
+  local cost = 16 + math.floor(#wire / limits.join_bytes) + limits.inflate_call_cost
+    + math.floor(#wire / limits.inflate_in_chars) + math.floor(#payload / limits.inflate_out_bytes)
+  local steps = 0
+  while rx.msgs[12].next <= #fs do
+    local ev, spent = R.step(rx, 2000, 0, env, cost)
+    t.eq(#ev, 0, "nothing delivered while the chunks are checked")
+    t.ok(spent <= 2000 + 256 + 64, "step " .. steps .. " spent " .. spent)
+    steps = steps + 1
+    t.ok(steps < 1000, "terminates")
+  end
+  t.eq(#R.step(rx, 2000, 0, env, cost), 0, "the verdict waits in a step it does not fit")
+  t.eq(#calls, 0, "and inflates nothing")
+  local ev, spent = R.step(rx, cost, 0, env, cost)
+  t.eq(#ev, 1, "a step with room delivers"); t.eq(ev[1].kind, "message", "the message")
+  t.ok(spent >= cost, "the inflate is charged: " .. spent .. " of at least " .. cost)
+  t.eq(ev[1].payload, payload, "payload")
+  t.eq(#calls, 1, "one inflate")
+  t.eq(calls[1], #wire, "of the whole wire text")
+  -- a solid plen over the bound is refused by push, from the header
+  local over = t.make_frames(13, "solid", 65537, "AAAAAAAA", { 4, 4 })[1]
+  local res = R.push(rx, over, 0)
+  t.eq(res.status, "error", "refused at once"); t.eq(res.error.name, "MessageTooLarge", "by name")
+  t.ok(R.idle(rx), "and holds nothing")
+end)
+
 test("work that cannot be split waits for a step with room, but not forever", function()
   local join_bytes = require("invsync.limits").join_bytes
   local payload = string.rep("inventory ", 300 * join_bytes)
