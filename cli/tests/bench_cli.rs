@@ -328,3 +328,37 @@ fn the_same_player_in_format_1_beside_format_2_in_one_run() {
         "{doc:#}"
     );
 }
+
+#[test]
+fn rep_as_one_stream_beside_the_per_chunk_zlib_in_one_run() {
+    // the command_zlib entry: a module that does not declare solid (PROTOCOL.md 2.3), so the
+    // host's auto cuts rep into zlib chunks of their own, beside the default module's solid
+    let doc = bench(&[
+        "--kind",
+        "rep",
+        "--direction",
+        "to_game",
+        "--entry",
+        "command,command_zlib",
+        "--no-baseline",
+        "--json",
+    ]);
+    let runs = doc["runs"].as_array().expect("a `runs` array");
+    let rows: Vec<(&str, &str)> = runs
+        .iter()
+        .map(|r| (r["entry"].as_str().unwrap(), r["method"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        rows,
+        [("command", "solid"), ("command_zlib", "zlib")],
+        "{doc:#}"
+    );
+    for run in runs {
+        assert_eq!(run["verified"], true, "{run}");
+    }
+    let wire = |r: &Value| r["wire_bytes"].as_u64().unwrap();
+    let ticks = |r: &Value| r["ticks"].as_u64().unwrap();
+    // one stream instead of 16: well under three quarters of the bytes, and no slower
+    assert!(4 * wire(&runs[0]) < 3 * wire(&runs[1]), "{doc:#}");
+    assert!(ticks(&runs[0]) <= ticks(&runs[1]), "{doc:#}");
+}

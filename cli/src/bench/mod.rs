@@ -80,9 +80,10 @@ pub struct BenchArgs {
     direction: Vec<Direction>,
     /// Entries for frames into the game, comma-separated: `remote_call` (today's `/sc
     /// remote.call`), `command` (the module's custom command), `command_long` (the command with
-    /// long headers and the 256-byte chunk floor, as hosts before the short header) and
+    /// long headers and the 256-byte chunk floor, as hosts before the short header),
     /// `export_json` (the command, to a module that declares export_json: exports sent as their
-    /// JSON); a row per entry.
+    /// JSON) and `command_zlib` (the command, to a module that does not declare solid: the
+    /// per-chunk zlib); a row per entry.
     #[arg(long, value_delimiter = ',', default_value = "remote_call,command")]
     entry: Vec<Entry>,
     /// Commands in flight; a comma-separated list sweeps concurrency.
@@ -479,6 +480,12 @@ async fn run_kind(
     let export_json = caps.as_ref().is_some_and(|c| c.export_json);
     if export_json != (entry == Entry::ExportJson) {
         bail!("the game for {entry:?} declared export_json {export_json}");
+    }
+    let solid = caps
+        .as_ref()
+        .is_some_and(|c| c.accepts(invsync_codec::Method::Solid));
+    if solid == (entry == Entry::CommandZlib) {
+        bail!("the game for {entry:?} declared solid: {solid}");
     }
     let wants = |d| args.direction.contains(&d);
     let mut runs = Vec::new();
