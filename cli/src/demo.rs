@@ -66,7 +66,9 @@ struct Session {
     refused_steps: u64,
     gains: u64,
     spends: u64,
-    ticks: BTreeMap<&'static str, Vec<u64>>,
+    /// Join-to-playing ticks by size, and again by size for the joins played from a delta
+    /// (`"<size> delta"`).
+    ticks: BTreeMap<String, Vec<u64>>,
 }
 
 pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
@@ -234,10 +236,10 @@ fn print_table(r: &Value) {
     println!(
         "join to playing (game ticks, as the module counts them: from the join to the synced character in hand)"
     );
-    println!("size       n   p50   p99   max");
+    println!("size           n   p50   p99   max");
     for (size, t) in r["join_ticks"].as_object().into_iter().flatten() {
         let [n, p50, p99, max] = ["n", "p50", "p99", "max"].map(|k| t[k].to_string());
-        println!("{size:<6} {n:>5} {p50:>5} {p99:>5} {max:>5}");
+        println!("{size:<10} {n:>5} {p50:>5} {p99:>5} {max:>5}");
     }
     println!();
     println!(
@@ -376,8 +378,17 @@ async fn session(c: &mut Cluster, args: &DemoArgs, bar: &ProgressBar) -> anyhow:
             continue;
         }
         bar.set_message(format!("{p} ({}) joins {}", size_of(&p), c.nodes[i].id));
-        let ticks = c.join_and_play(i, &p, WAIT).await?;
-        s.ticks.entry(size_of(&p)).or_default().push(ticks);
+        let (ticks, delta) = c.join_and_play(i, &p, WAIT).await?;
+        s.ticks
+            .entry(size_of(&p).to_string())
+            .or_default()
+            .push(ticks);
+        if delta {
+            s.ticks
+                .entry(format!("{} delta", size_of(&p)))
+                .or_default()
+                .push(ticks);
+        }
         s.joins += 1;
         bar.inc(1);
         last.insert(p.clone(), i);

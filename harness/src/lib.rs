@@ -409,6 +409,11 @@ impl PlayerState {
     pub fn sync_ticks(&self) -> Option<u64> {
         self.json["sync_ticks"].as_u64()
     }
+    /// While `playing`: how that sync got the data (`local`, `data` or `delta`; PROTOCOL.md
+    /// 5.3 `synced_by`).
+    pub fn synced_by(&self) -> Option<&str> {
+        self.json["synced_by"].as_str()
+    }
     /// The items the module keeps aside for the player in this game.
     pub fn kept(&self) -> Counts {
         items::parse_counts(&self.json["kept"])
@@ -798,13 +803,14 @@ impl Cluster {
     }
 
     /// `player` joins server `i` and the harness waits until they play there: the game ticks
-    /// from the join to playing as the module counts them (`sync_ticks`).
+    /// from the join to playing as the module counts them (`sync_ticks`), and whether the data
+    /// came as a delta (`synced_by`).
     pub async fn join_and_play(
         &mut self,
         i: usize,
         player: &str,
         timeout: Duration,
-    ) -> anyhow::Result<u64> {
+    ) -> anyhow::Result<(u64, bool)> {
         self.join(i, player).await?;
         let (_, s) = self
             .wait_state(i, player, &["playing", "failed", "temporary"], timeout)
@@ -819,8 +825,10 @@ impl Cluster {
                 gui
             );
         }
-        s.sync_ticks()
-            .with_context(|| format!("{player} plays without sync_ticks: {}", s.json))
+        let ticks = s
+            .sync_ticks()
+            .with_context(|| format!("{player} plays without sync_ticks: {}", s.json))?;
+        Ok((ticks, s.synced_by() == Some("delta")))
     }
 
     /// `player`, joined on server `i`, clicks Retry until they play there (answered busy or

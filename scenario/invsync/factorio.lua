@@ -241,11 +241,12 @@ local function player_state_line(name)
   if not player then return "err - UnknownPlayer no player named " .. json.quote(name) end
   local rec = storage.invsync and storage.invsync.sync and storage.invsync.sync.players[player.index]
   local stash, temporary, kept = {}, nil, {}
-  local state, generation, epoch, upload, sync_ticks = "none", 0, nil, nil, nil
+  local state, generation, epoch, upload, sync_ticks, synced_by = "none", 0, nil, nil, nil, nil
   if rec then
     state, generation, epoch, upload = rec.state, rec.generation, rec.epoch, rec.upload
     if state == "playing" and rec.sync_started and rec.playing_since and rec.playing_since >= rec.sync_started then
       sync_ticks = rec.playing_since - rec.sync_started
+      synced_by = rec.synced_by
     end
     add_entries(stash, rec.overflow)
     add_entries(kept, rec.overflow)
@@ -266,10 +267,10 @@ local function player_state_line(name)
   end
   return string.format(
     '{"player":%s,"state":%s,"generation":%s,"epoch":%s,"upload_pending":%s,"upload_generation":%s,'
-      .. '"temporary":%s,"sync_ticks":%s,"stash":%s,"temporary_items":%s,"kept":%s}',
+      .. '"temporary":%s,"sync_ticks":%s,"synced_by":%s,"stash":%s,"temporary_items":%s,"kept":%s}',
     json.quote(player.name), json.quote(state), int_or_null(generation), int_or_null(epoch),
     upload and "true" or "false", int_or_null(upload and upload.generation), state == "temporary" and "true" or "false",
-    int_or_null(sync_ticks), items_json(stash), temporary and items_json(temporary) or "null", items_json(kept))
+    int_or_null(sync_ticks), synced_by and json.quote(synced_by) or "null", items_json(stash), temporary and items_json(temporary) or "null", items_json(kept))
 end
 
 --- The custom command that carries a frame (PROTOCOL.md 5.2): `/<recv_command> <frame>` does

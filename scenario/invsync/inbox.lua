@@ -16,7 +16,8 @@ local inbox = {}
 
 --- The `type` names of the player-sync messages from the host (scenario/README.md).
 inbox.SYNC_TYPES = {
-  acquired = true, busy = true, error = true, player_data = true, uploaded = true, upload_refused = true,
+  acquired = true, busy = true, error = true, player_data = true, player_delta = true, uploaded = true,
+  upload_refused = true,
 }
 
 --- A new, empty inbox.

@@ -42,7 +42,7 @@ local crc32 = require("invsync.crc32")
 local blueprint = require("invsync.blueprint")
 
 local format, concat, floor, pcall, type = string.format, table.concat, math.floor, pcall, type
-local byte, find, sub, gsub = string.byte, string.find, string.sub, string.gsub
+local byte, find, sub = string.byte, string.find, string.sub
 local quote, number = json.quote, json.number
 
 local player_data = {}
@@ -232,7 +232,7 @@ function player_data.read_fields(st, depth, known)
     if a < st.prototype.magazine_size then e.ammo = a end
   elseif how == "export" then
     -- a blueprint-like stack this module uploaded from this slot (same name, quality and count)
-    -- is not exported again: its export is referred to (see `export_ref`)
+    -- is not exported again: its export is referred to ("Export references" below)
     if known and known.name == e.name and known.quality == e.quality and known.count == e.count then
       e.export, e.known = known.ref, known
     else
@@ -1276,7 +1276,7 @@ end
 -- library. Instead each top-level export is checksummed once, on its own, when it is first
 -- read, and its bytes in the JSON are a reference `\1<crc 8 hex><length 8 hex>\1` (18 bytes)
 -- until the end: the whole text's CRC-32 joins the reference's CRC in (`crc32.combine`), and
--- an upload's text gets the strings back in one `gsub`. The references are kept with the
+-- an upload's text gets the strings back as the checksum passes them. The references are kept with the
 -- upload (`job.exports`, by inventory and slot): a later read of the same character takes a
 -- stack with the same name, quality and count in the same slot as that export without
 -- exporting it. A script that edits a blueprint's contents in a kept character while its
@@ -1288,8 +1288,12 @@ local make_refs
 
 --- Slots per inventory in an export key (`inventory index * KEY_SLOTS + slot`).
 local KEY_SLOTS = 65536
---- Units for joining a reference's CRC into the text's.
-player_data.COMBINE_COST = 64
+--- Units for joining a reference's CRC into the text's: two or three polynomial products of
+--- crc32.lua (about 500 VM instructions each), more for an export of 64 KiB or longer.
+player_data.COMBINE_COST = 256
+player_data.LONG_COMBINE_COST = 1024
+--- Units for looking at a captured stack again (a few table reads).
+player_data.VISIT_COST = 4
 --- Length of a reference.
 local REF_LEN = 18
 
@@ -1445,8 +1449,10 @@ function make_refs(job, budget)
       if e.known then
         -- not exported again: the reference of the upload it came from
         job.exports[i * KEY_SLOTS + e.slot] = e.known
+        job.refs = (job.refs or 0) + 1
         e.known = nil
         job.k = job.k + 1
+        left = left - player_data.VISIT_COST
       elseif x and byte(x, 1) ~= 1 then
         local pos = job.x_pos or 1
         local stop = pos + left * player_data.CRC_BYTES - 1
@@ -1458,6 +1464,7 @@ function make_refs(job, budget)
           local hex = format("%08x%08x", job.x_crc, #x)
           local ref = "\1" .. hex .. "\1"
           job.strings[hex] = x
+          job.export_bytes, job.refs = (job.export_bytes or 0) + #x, (job.refs or 0) + 1
           e.export = ref
           job.exports[i * KEY_SLOTS + e.slot] = { name = e.name, quality = e.quality, count = e.count, ref = ref }
           job.x_pos, job.x_crc = nil, nil
@@ -1465,11 +1472,27 @@ function make_refs(job, budget)
         end
       else
         job.k = job.k + 1
-        left = left - 1
+        left = left - player_data.VISIT_COST
       end
     end
   end
   return left
+end
+
+--- Whether a delta (PLAYER_DATA.md "Deltas") is worth asking for instead of the whole data,
+--- for a copy read by the finished upload read `job`: a delta costs a read of the kept
+--- character to check it and one to verify what it made, with its exports by reference, where
+--- the whole data costs writing every stack and importing every export. A library of exports
+--- is cheap to read by reference and dear to import; thousands of plain stacks are the
+--- opposite (PROTOCOL.md 7).
+---@param job table
+---@return boolean
+function player_data.delta_worth(job)
+  local exported = job.export_bytes or 0
+  local read = job.stacks * (player_data.SLOT_COST + player_data.STACK_COST + player_data.JSON_COST)
+    + (job.len - exported) / player_data.CRC_BYTES + (job.refs or 0) * player_data.COMBINE_COST
+  local write = job.stacks * player_data.STACK_COST + exported / player_data.EXPORT_BYTES
+  return 2 * read < write
 end
 
 --- Reads for about `budget` units. Returns true when `job.text` (the JSON; with references in
@@ -1533,10 +1556,21 @@ function player_data.read_step(job, budget)
         job.ref_at = at
       end
       if pos == at then
-        local crc, len = tonumber(sub(text, at + 1, at + 8), 16), tonumber(sub(text, at + 9, at + 16), 16)
+        local hex = sub(text, at + 1, at + 16)
+        local crc, len = tonumber(sub(hex, 1, 8), 16), tonumber(sub(hex, 9, 16), 16)
         job.crc = crc32.combine(job.crc, crc, len)
         job.len = (job.len or 0) + len
-        left = left - player_data.COMBINE_COST
+        left = left - (len < 65536 and player_data.COMBINE_COST or player_data.LONG_COMBINE_COST)
+        local strings = job.strings
+        if strings and strings[hex] then
+          -- an upload: the text so far and the string back in place of its reference (one
+          -- copy of each piece here, one join at the end, as a text without references costs)
+          local out = job.out or {}
+          job.out = out
+          out[#out + 1] = sub(text, job.piece or 1, at - 1)
+          out[#out + 1] = strings[hex]
+          job.piece = at + REF_LEN
+        end
         pos = at + REF_LEN
       else
         local stop = pos + left * player_data.CRC_BYTES - 1
@@ -1548,12 +1582,13 @@ function player_data.read_step(job, budget)
       end
       job.crc_pos = pos
       if pos > #text then
-        if job.strings and next(job.strings) ~= nil then
-          -- an upload: the strings back in place of their references
-          job.text = gsub(text, "\1(%x+)\1", job.strings)
-          left = left - floor(job.len / player_data.EXPORT_JSON_BYTES)
+        local out = job.out
+        if out then
+          out[#out + 1] = sub(text, job.piece)
+          job.text = concat(out)
+          left = left - floor(#job.text / player_data.EXPORT_JSON_BYTES)
         end
-        job.strings, job.ref_at = nil, nil
+        job.strings, job.ref_at, job.out, job.piece = nil, nil, nil, nil
         job.phase = "done"
         return true, nil, budget - left
       end
@@ -1824,15 +1859,112 @@ end
 
 -- Writing ------------------------------------------------------------------------------
 
+--- The `cleared` of a delta (PLAYER_DATA.md, "Deltas") checked, as `{key = {{from, to}, ...}}`,
+--- or nil and why the delta cannot be applied to `character` as it is: malformed, not format
+--- 2, or a change a patch cannot make in place (the armor, which moves main slots; the
+--- inventory slot bonus; a crafting queue, whose ingredients live in the inventory). The
+--- caller then asks for the whole data.
+---@param character LuaEntity
+---@param data table the delta's PARTIAL
+---@param cleared any
+---@return table|nil
+---@return string|nil
+function player_data.check_patch(character, data, cleared)
+  if data.format ~= 2 then return nil, "data: format " .. shown(data.format) .. ", a delta's data is format 2" end
+  if type(cleared) ~= "table" then return nil, "cleared: expected an object" end
+  local known, unknown = {}, {}
+  for i = 1, #player_data.INVENTORIES do known[player_data.INVENTORIES[i].key] = true end
+  for key in pairs(cleared) do
+    if not known[key] then unknown[#unknown + 1] = tostring(key) end
+  end
+  if #unknown > 0 then
+    -- the first in sorted order: the message never depends on the order of `pairs`
+    table.sort(unknown)
+    return nil, format("cleared: %s is not an inventory", quote(unknown[1]))
+  end
+  local out = {}
+  for i = 1, #player_data.INVENTORIES do
+    local key = player_data.INVENTORIES[i].key
+    local list = cleared[key]
+    if list ~= nil then
+      if type(list) ~= "table" then return nil, "cleared." .. key .. ": expected a list of ranges" end
+      local after = nil
+      for k = 1, #list do
+        local r = list[k]
+        local at = format("cleared.%s[%d]: ", key, k)
+        if type(r) ~= "table" or #r ~= 2 then return nil, at .. "expected [from, to]" end
+        local from, to = r[1], r[2]
+        if type(from) ~= "number" or type(to) ~= "number" or from ~= floor(from) or to ~= floor(to)
+          or from < 1 or to < from or to > player_data.MAX_SLOT then
+          return nil, format("%s[%s, %s] is not a range from <= to in 1..=%d", at, shown(from), shown(to),
+            player_data.MAX_SLOT)
+        end
+        if after and from <= after + 1 then
+          return nil, format("%s[%d, %d] is not apart from the range before, which ends at slot %d", at, from, to, after)
+        end
+        after = to
+      end
+      out[key] = list
+    end
+  end
+  local given = type(data.inventories) == "table" and data.inventories or {}
+  if (type(given.armor) == "table" and #given.armor > 0) or out.armor then
+    return nil, "the delta changes the armor"
+  end
+  local bonus = type(data.bonuses) == "table" and data.bonuses.character_inventory_slots_bonus or 0
+  if type(bonus) ~= "number" or bonus < character.character_inventory_slots_bonus then
+    return nil, "the delta shrinks the inventory"
+  end
+  if data.crafting ~= nil or (safe_get(character, "crafting_queue_size") or 0) > 0 then
+    return nil, "a crafting queue is not patched"
+  end
+  return out
+end
+
+--- Empties, in `inv` (`size` slots, inventory index `i`), the slots of `ranges` and of the
+--- format-2 entries `list` (with `runs`), which a delta's stacks then fill, walking both in
+--- slot order: a stack inside a cleared range is an error. Notes each emptied slot in `touched`
+--- (by export key). Returns the slots emptied, or nil and why. `dry`: only checks.
+local function empty_for_patch(inv, size, i, key, ranges, list, runs, touched, dry)
+  local n, r = 0, 1
+  local function empty(slot)
+    if slot <= size and not dry then
+      inv[slot].clear()
+      touched[i * KEY_SLOTS + slot] = true
+      n = n + 1
+    end
+  end
+  for k = 1, #list do
+    local first = list[k].slot
+    local last = first + (runs[k] or 1) - 1
+    while ranges[r] and ranges[r][2] < first do
+      for slot = ranges[r][1], math.min(ranges[r][2], size) do empty(slot) end
+      r = r + 1
+    end
+    if ranges[r] and ranges[r][1] <= last then
+      return nil, format("data.inventories.%s: slot %d has a stack and is cleared", key, math.max(first, ranges[r][1]))
+    end
+    for slot = first, math.min(last, size) do empty(slot) end
+  end
+  for k = r, #ranges do
+    for slot = ranges[k][1], math.min(ranges[k][2], size) do empty(slot) end
+  end
+  return n
+end
+
 --- A job that writes decoded player data `data` into `character` (and colours into `player`).
---- Returns the job, or nil and why the data cannot be applied at all (wrong format).
+--- With `cleared` it writes a delta (PLAYER_DATA.md, "Deltas"): `data` holds only the stacks
+--- that change, `cleared` the slots emptied, and the other slots are left as they are.
+--- Returns the job, or nil and why the data cannot be applied at all (wrong format, a delta
+--- that cannot be patched: `check_patch`).
 ---@param player LuaPlayer
 ---@param character LuaEntity
 ---@param data table
 ---@param bonuses string[]
+---@param cleared table|nil a delta's `cleared`
 ---@return table|nil job
 ---@return string|nil err
-function player_data.writer(player, character, data, bonuses)
+function player_data.writer(player, character, data, bonuses, cleared)
   if type(data) ~= "table" then return nil, "the player data is not a JSON object" end
   if data.format ~= 1 and data.format ~= player_data.FORMAT then
     return nil, "the player data has format " .. tostring(data.format) .. ", this module reads formats 1 and 2"
@@ -1843,8 +1975,13 @@ function player_data.writer(player, character, data, bonuses)
   local logistics, why = player_data.check_logistics(data.logistics)
   if not logistics then return nil, why end
   local dense = data.format == 2
+  local patch
+  if cleared ~= nil then
+    patch, why = player_data.check_patch(character, data, cleared)
+    if not patch then return nil, why end
+  end
   return {
-    player = player, character = character, data = data, bonuses = bonuses, logistics = logistics,
+    player = player, character = character, data = data, bonuses = bonuses, logistics = logistics, patch = patch,
     -- format 2's stacks are checked whole first, a budget at a time, and refused before
     -- anything is written; `dense` then holds them normalised (`data` stays the payload: a
     -- character that dies while it is written gets it again)
@@ -1975,12 +2112,28 @@ function player_data.write_step(job, budget)
       local data = job.data
       set_colour(job.player, "color", data.color)
       set_colour(job.player, "chat_color", data.chat_color)
-      -- the local queue belongs to the local data being replaced, like the inventories
-      pcall(player_data.cancel_crafting, character)
-      -- empty first (armor last), so that no bonus slot shrinks under a stack
-      for i = #order, 1, -1 do
-        local inv = inventory_of(character, invs[order[i]].define)
-        if inv then inv.clear() end
+      if job.patch then
+        -- a delta: only the slots it names are emptied (to be written), the others stay
+        -- (checked whole first: a malformed delta changes nothing)
+        job.touched = {}
+        for pass = 1, 2 do
+          for i = 1, #invs do
+            local key = invs[i].key
+            local inv = inventory_of(character, invs[i].define)
+            local n, why = empty_for_patch(inv, inv and #inv or 0, i, key, job.patch[key] or {},
+              stacks.inventories[key] or {}, stacks.runs[key] or {}, job.touched, pass == 1)
+            if not n then return nil, "the delta is malformed: " .. why, budget - left end
+            left = left - n * player_data.SLOT_COST
+          end
+        end
+      else
+        -- the local queue belongs to the local data being replaced, like the inventories
+        pcall(player_data.cancel_crafting, character)
+        -- empty first (armor last), so that no bonus slot shrinks under a stack
+        for i = #order, 1, -1 do
+          local inv = inventory_of(character, invs[order[i]].define)
+          if inv then inv.clear() end
+        end
       end
       local given = type(data.bonuses) == "table" and data.bonuses or {}
       for i = 1, #job.bonuses do

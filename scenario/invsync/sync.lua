@@ -42,13 +42,17 @@ local GUI_EVERY = 10
 --- Ticks between attempts to make a character for a player who cannot have one now.
 local CHARACTER_RETRY = 60
 
---- States with an inventory job (`acquiring`: the check of the local inventory that `acquire`
---- claimed unchanged, while the answer travels).
-local JOB_STATES = { reading = true, acquiring = true, applying = true, merging = true, saving = true }
+--- States with an inventory job (`acquiring`, and `downloading` a delta: the check of the local
+--- inventory that `acquire` claimed unchanged, while the answer travels; `verifying`: the read
+--- of a character a delta was written into, checked against the delta's checksum).
+local JOB_STATES = {
+  reading = true, acquiring = true, downloading = true, applying = true, verifying = true, merging = true,
+  saving = true,
+}
 --- States of a player who is (or, before a crash, was) connected.
 local ONLINE_STATES = {
-  reading = true, waiting = true, acquiring = true, downloading = true, applying = true, merging = true,
-  failed = true, playing = true, temporary = true, no_character = true,
+  reading = true, waiting = true, acquiring = true, downloading = true, applying = true, verifying = true,
+  merging = true, failed = true, playing = true, temporary = true, no_character = true,
 }
 
 --- A new sync state.
@@ -88,15 +92,17 @@ end
 -- Messages to the host ------------------------------------------------------------------
 
 local function send_acquire(S, ctx, rec, unchanged, now)
+  -- a delta only for a copy claimed unchanged, and only where it beats the whole data
+  local delta = unchanged and rec.delta_worth
   local r = S.next_request
   S.next_request = r + 1
   rec.request = r
   rec.check, rec.job = nil, nil
   rec.state = "acquiring"
   rec.deadline = now + ctx.cfg.acquire_timeout
-  rec.early = nil
-  ctx.send(format('{"type":"acquire","player":%s,"request":%d,"generation":%d,"unchanged":%s}',
-    quote(rec.name), r, rec.generation, unchanged and "true" or "false"))
+  rec.early, rec.delta = nil, nil
+  ctx.send(format('{"type":"acquire","player":%s,"request":%d,"generation":%d,"unchanged":%s%s}',
+    quote(rec.name), r, rec.generation, unchanged and "true" or "false", delta and ',"delta":true' or ""))
 end
 
 --- Gives up the hold of the current request. The epoch is the grant's fencing token; before
@@ -126,7 +132,7 @@ end
 
 local function view(rec, now)
   local s = rec.state
-  if s == "reading" then return { status = "Checking your inventory..." } end
+  if s == "reading" or s == "verifying" then return { status = "Checking your inventory..." } end
   if s == "saving" or s == "waiting" then
     return { status = "Finishing the upload of your inventory from your last visit..." }
   end
@@ -291,7 +297,7 @@ local function fail(player, rec, reason)
   rec.reason = reason
   rec.job, rec.check = nil, nil
   rec.download = nil
-  rec.early = nil
+  rec.early, rec.delta = nil, nil
   refresh(player, rec, 0)
 end
 
@@ -346,7 +352,47 @@ local function keep_local(S, ctx, player, rec, now)
     send_acquire(S, ctx, rec, false, now)
     return refresh(player, rec, now)
   end
+  rec.synced_by = "local"
   finish(ctx, player, rec, now)
+end
+
+--- A delta (PROTOCOL.md 7, `player_delta`) cannot be played: its base is not the local copy,
+--- it cannot be written in place, or the character it made is not the data it names. The
+--- module asks again without the claim, and the host sends the whole data, which replaces
+--- whatever the character holds.
+local function ask_whole(S, ctx, player, rec, why, now)
+  ctx.log(format("invsync: player %s: the delta to generation %s was not played (%s); asking for the whole data",
+    rec.name, tostring(rec.host_generation), why))
+  rec.apply_cursor = nil
+  rec.fingerprint, rec.fingerprint_len, rec.exports = nil, nil, nil
+  send_acquire(S, ctx, rec, false, now)
+  refresh(player, rec, now)
+end
+
+--- Writes the delta `rec.delta.msg` into the kept character once the check of that character
+--- (its base) has held.
+local function apply_delta(S, ctx, player, rec, now)
+  local check, msg = rec.check, rec.delta.msg
+  rec.check = nil
+  if check ~= "same" then return ask_whole(S, ctx, player, rec, "the local copy changed", now) end
+  local cleared = msg.cleared
+  if cleared == nil then cleared = {} end
+  local job, err = player_data.writer(player, rec.character, msg.data, ctx.cfg.bonuses, cleared)
+  if not job then return ask_whole(S, ctx, player, rec, err, now) end
+  rec.state = "applying"
+  rec.job = job
+  rec.download, rec.early = nil, nil
+  refresh(player, rec, now)
+end
+
+--- A delta for the current grant arrived: written once the check of its base holds.
+local function got_delta(S, ctx, player, rec, msg, now)
+  rec.delta.msg = msg
+  if rec.check == "running" then
+    rec.state = "reading"
+    return refresh(player, rec, now)
+  end
+  apply_delta(S, ctx, player, rec, now)
 end
 
 --- What to do when `player` (connected) needs its synced inventory.
@@ -464,7 +510,7 @@ function sync.leaving(S, ctx, player, now, recovered)
   else
     -- the sync did not finish: nothing to upload (never a partly applied inventory)
     send_release(ctx, rec)
-    rec.state, rec.job, rec.download, rec.early, rec.apply_cursor = "idle", nil, nil, nil, nil
+    rec.state, rec.job, rec.download, rec.early, rec.apply_cursor, rec.delta = "idle", nil, nil, nil, nil, nil
   end
 end
 
@@ -541,6 +587,7 @@ function sync.message(S, ctx, kind, msg, now)
     if up and msg.upload == up.id and msg.generation == up.generation then
       rec.generation = up.generation
       rec.fingerprint, rec.fingerprint_len, rec.exports = up.crc, up.len, up.exports
+      rec.delta_worth = up.delta_worth
       rec.upload = nil
       -- the player came back before this answer: the local copy is what was uploaded,
       -- unless a script changed the character since; claimed and checked as at a join
@@ -561,6 +608,16 @@ function sync.message(S, ctx, kind, msg, now)
         send_acquire(S, ctx, rec, false, now)
         refresh(player, rec, now)
       end
+    end
+    return
+  end
+  if kind == "player_delta" then
+    if type(msg.generation) ~= "number" then return end
+    local d = rec.delta
+    if rec.state == "downloading" and d and not d.msg and msg.generation == rec.host_generation and msg.base == d.base then
+      got_delta(S, ctx, player, rec, msg, now)
+    elseif rec.state == "acquiring" then
+      rec.early = { generation = msg.generation, delta = msg }
     end
     return
   end
@@ -593,11 +650,30 @@ function sync.message(S, ctx, kind, msg, now)
       rec.generation = generation
       return keep_local(S, ctx, player, rec, now)
     end
-    -- the stored data replaces the local copy: its check (if one runs) is moot
-    rec.check, rec.job = nil, nil
-    if rec.early and rec.early.generation == generation then
+    local base = msg.base
+    if base ~= nil then
+      -- only what changed since the local copy, which this module claimed unchanged: that
+      -- claim's check goes on (the base of the delta)
+      if base ~= rec.generation or rec.check == nil or rec.check == "changed" then
+        local why = rec.check == "changed" and "the local copy changed"
+          or ("a delta against generation " .. tostring(base) .. " answered a claim of generation " .. rec.generation)
+        rec.check, rec.job = nil, nil
+        return ask_whole(S, ctx, player, rec, why, now)
+      end
+      rec.delta = { base = base }
+      local early = rec.early
+      rec.early = nil
       rec.generation = generation
-      return start_apply(ctx, player, rec, rec.early.data, now)
+      if early and early.delta and early.generation == generation and early.delta.base == base then
+        return got_delta(S, ctx, player, rec, early.delta, now)
+      end
+    else
+      -- the stored data replaces the local copy: its check (if one runs) is moot
+      rec.check, rec.job = nil, nil
+      if rec.early and rec.early.data and rec.early.generation == generation then
+        rec.generation = generation
+        return start_apply(ctx, player, rec, rec.early.data, now)
+      end
     end
     rec.state = "downloading"
     rec.download = { message = msg.message, bytes = type(msg.bytes) == "number" and msg.bytes or 0, started = now,
@@ -621,11 +697,42 @@ local function job_done(S, ctx, player, rec, now)
   local s = rec.state
   local job = rec.job
   rec.job = nil
-  if s == "acquiring" or s == "reading" then
+  if s == "acquiring" or s == "reading" or s == "downloading" then
     local same = job.crc == rec.fingerprint and job.len == rec.fingerprint_len
     rec.check = same and "same" or "changed"
-    -- still waiting for the answer, or it said to keep the local copy: that copy is now judged
-    if s == "reading" then keep_local(S, ctx, player, rec, now) end
+    -- still waiting for the answer (or the delta), or it said to keep the local copy (or the
+    -- delta is here): that copy is now judged
+    if s == "reading" then
+      if rec.delta then apply_delta(S, ctx, player, rec, now) else keep_local(S, ctx, player, rec, now) end
+    end
+  elseif s == "applying" and rec.delta then
+    if #job.skipped > 0 or #job.overflow > 0 then
+      -- (nothing is kept aside from a delta: the whole data replaces what it wrote)
+      return ask_whole(S, ctx, player, rec, "not every stack of it could be written", now)
+    end
+    -- read back what the delta made, every export still in its slot by reference
+    local cache = {}
+    for key, ref in pairs(rec.exports or {}) do
+      if not job.touched[key] then cache[key] = ref end
+    end
+    rec.delta.kept_logistics, rec.delta.cursor = job.kept_logistics, job.cursor
+    rec.state = "verifying"
+    rec.job = player_data.reader(player, rec.character, job.cursor, ctx.cfg.bonuses, nil, job.kept_logistics, cache)
+  elseif s == "verifying" then
+    local d = rec.delta
+    rec.delta = nil
+    if format("%08x", job.crc) ~= d.msg.checksum or job.len ~= d.msg.length then
+      return ask_whole(S, ctx, player, rec, format("it made %d bytes with checksum %08x, not %s with %s", job.len,
+        job.crc, tostring(d.msg.length), tostring(d.msg.checksum)), now)
+    end
+    -- the character holds the stored generation: as after a whole write
+    rec.fingerprint, rec.fingerprint_len, rec.exports = nil, nil, nil
+    rec.cursor = nil
+    rec.unplaced = nil
+    rec.kept_logistics = d.kept_logistics
+    rec.apply_cursor = d.cursor
+    rec.synced_by = "delta"
+    finish(ctx, player, rec, now)
   elseif s == "applying" then
     rec.cursor = nil -- the local copy's cursor: replaced by the data's (`job.cursor`)
     remember_skipped(rec, job.skipped)
@@ -636,6 +743,7 @@ local function job_done(S, ctx, player, rec, now)
     tell_skipped(player, job.skipped)
     add_overflow(player, rec, job.overflow)
     rec.apply_cursor = job.cursor
+    rec.synced_by = "data"
     finish(ctx, player, rec, now)
   elseif s == "merging" then
     add_overflow(player, rec, job.overflow)
@@ -652,6 +760,7 @@ local function job_done(S, ctx, player, rec, now)
     local epoch = rec.epoch or 0
     rec.upload = {
       id = u, generation = generation, crc = job.crc, len = #job.text, exports = job.exports, tries = 0,
+      delta_worth = player_data.delta_worth(job),
       wait = ctx.cfg.upload_retry_ticks, next_at = now,
       payload = format('{"type":"upload","player":%s,"generation":%d,"upload":%d,"epoch":%d,%s"data":',
         quote(rec.name), generation, u, epoch, rec.recovered and '"recovered":true,' or "") .. job.text .. "}",
@@ -671,7 +780,7 @@ end
 local function step_job(S, ctx, player, rec, now, budget)
   local s, job = rec.state, rec.job
   local done, err, spent
-  if s == "reading" or s == "acquiring" or s == "saving" then
+  if s == "reading" or s == "acquiring" or s == "downloading" or s == "verifying" or s == "saving" then
     done, err, spent = player_data.read_step(job, budget)
   elseif s == "applying" then
     done, err, spent = player_data.write_step(job, budget)
@@ -684,15 +793,19 @@ local function step_job(S, ctx, player, rec, now, budget)
     local gone = not (rec.character and rec.character.valid)
     if s == "saving" then
       rec.state = "idle"
+    elseif rec.delta and (s == "applying" or s == "verifying") then
+      ask_whole(S, ctx, player, rec, err, now)
     elseif s == "applying" and gone and job.data then
       -- the character kept aside died while it was written: write the data into a new one
       start_apply(ctx, player, rec, job.data, now)
-    elseif (s == "reading" or s == "acquiring") and gone then
+    elseif (s == "reading" or s == "acquiring" or s == "downloading") and gone then
       -- nothing local to keep: the stored data is needed (asked again once the answer to
       -- the claim comes, or now if it came)
       rec.character = nil
       rec.check = "changed"
-      if s == "reading" then keep_local(S, ctx, player, rec, now) end
+      if s == "reading" then
+        if rec.delta then apply_delta(S, ctx, player, rec, now) else keep_local(S, ctx, player, rec, now) end
+      end
     else
       send_release(ctx, rec)
       fail(player, rec, "Your inventory could not be " .. (s == "applying" and "written" or "read") .. ": " .. err)

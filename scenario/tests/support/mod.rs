@@ -207,6 +207,8 @@ pub struct Cluster {
     pub uploads: Vec<(String, String, u64, String)>,
     /// Uploads to leave unanswered (lost answers), counted down.
     pub ignore_uploads: usize,
+    /// Deltas sent with a wrong checksum of their result (a delta against the wrong base).
+    pub tamper_deltas: bool,
 }
 
 impl Default for Cluster {
@@ -217,6 +219,7 @@ impl Default for Cluster {
             log: Vec::new(),
             uploads: Vec::new(),
             ignore_uploads: 0,
+            tamper_deltas: false,
         }
     }
 }
@@ -335,9 +338,20 @@ impl Cluster {
                         // the delta, when the store makes one, goes instead of the data
                         let base = delta.as_ref().map(|d| d.base);
                         let message = match delta {
+                            Some(d) if self.tamper_deltas => {
+                                let text = String::from_utf8(d.message).expect("UTF-8");
+                                let at = text.find(r#""checksum":""#).expect("a checksum") + 12;
+                                format!("{}00000000{}", &text[..at], &text[at + 8..]).into_bytes()
+                            }
                             Some(d) => d.message,
                             None => player_data_message(&player, generation, &data),
                         };
+                        if let Err(e) = serde_json::from_slice::<Value>(&message) {
+                            panic!(
+                                "the store's message is not JSON: {e}: {}",
+                                String::from_utf8_lossy(&message)
+                            );
+                        }
                         vec![
                             acquired_message(
                                 &player,
@@ -602,10 +616,11 @@ impl Server {
         let mut data_ref: Option<(u32, u64)> = None;
         // the data message first (to know its id and wire length), the acquired answer after
         // it (the stream model delivers the short one first anyway)
-        if let Some(data) = answers
-            .iter()
-            .find(|a| a.starts_with("{\"type\":\"player_data\""))
-        {
+        let is_data = |a: &str| {
+            a.starts_with("{\"type\":\"player_data\"")
+                || a.starts_with("{\"type\":\"player_delta\"")
+        };
+        if let Some(data) = answers.iter().find(|a| is_data(a)) {
             let id = self.next_msg;
             self.next_msg += 1;
             let opts = EncodeOptions {
@@ -624,7 +639,7 @@ impl Server {
             if self.lose_types.contains(&kind) {
                 continue;
             }
-            if a.starts_with("{\"type\":\"player_data\"") {
+            if is_data(a) {
                 let (id, _) = data_ref.unwrap();
                 self.send_as(id, a.as_bytes());
             } else if let Some((id, wlen)) = data_ref
