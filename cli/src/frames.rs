@@ -29,7 +29,7 @@ pub enum FramesCommand {
 
 #[derive(Args)]
 pub struct EncodeArgs {
-    /// auto (smallest on the wire among the receiver's methods), raw, lz4 or zlib.
+    /// auto (smallest on the wire among the receiver's methods), raw, lz4, zlib or solid.
     #[arg(long, default_value = "auto")]
     method: MethodChoice,
     /// Longest frame, in bytes.

@@ -76,7 +76,8 @@ pub fn table(runs: &[Run], goals: &[Goal]) -> String {
         out,
         "\nentry: how frames went into the game, `call` the `recv` remote call in a /sc command, \
          `cmd` the module's custom command /invsync-recv (PROTOCOL.md 5.2; to_host: the same \
-         game), `cmd-long` the command with long headers and the 256-byte chunk floor (before \
+         game), `cmd-zlib` the command to a module that does not decode `solid` (a zlib stream \
+         per chunk), `cmd-long` the command with long headers and the 256-byte chunk floor (before \
          PROTOCOL.md 2.4's cut to idle streams and 2.5's short header), `xj` the command with each export sent as its JSON (PROTOCOL.md 4.1); wire: the bytes of the commands that carried the frames, wrappers included \
          (to_host: the frames' bytes); ticks: game ticks from the first byte into the game to the module delivering the verified \
          payload (to_host: from the command asking for it to the host holding it); hand: to the \
