@@ -450,3 +450,28 @@ fn a_delta_over_a_local_copy_changed_while_away_is_not_written() {
         "the script's gears are not the player's"
     );
 }
+
+/// The delta path keeps the game deterministic: with lockstep peers (every peer runs the same
+/// ticks and compares its state) and heavy mode (every tick saved and loaded again), a
+/// returning player's delta is written, verified and played as without them.
+#[test]
+fn a_delta_is_played_the_same_with_lockstep_peers_and_heavy_mode() {
+    let checked = |name: &str| {
+        let mut s = Server::new(name, config(&control_with(""), 2, true));
+        s.run(&mut Cluster::default(), 1);
+        s
+    };
+    let (mut c, mut a, mut b) = (Cluster::default(), checked("alpha"), checked("beta"));
+    let (name, carried) = to_beta_and_back(&mut c, &mut a, &mut b, 11);
+    let sent = a.host_sent.len();
+    a.join(&name);
+    let states = states_until_playing(&mut a, &mut c, &name);
+    assert!(
+        a.host_sent[sent..].iter().any(|t| t == "player_delta"),
+        "{states:?}"
+    );
+    assert!(states.iter().any(|(s, _)| s == "verifying"), "{states:?}");
+    assert_eq!(a.items(&name), carried);
+    leave_and_upload(&mut a, &mut c, &name, 4);
+    assert_eq!(upload_of(&c, &name, 4), upload_of(&c, &name, 3));
+}
