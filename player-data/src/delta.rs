@@ -145,6 +145,30 @@ impl Delta {
         format!("{{{}}}", members.join(","))
     }
 
+    /// Why a game would not write this delta in place over `base` (PLAYER_DATA.md "Deltas",
+    /// written in place), or `None` when it would: the armor changes (a worn armor's bonus
+    /// slots move the main inventory's), the inventory slot bonus shrinks (slots with stacks
+    /// would go), or a crafting queue is in the base or the new data (its ingredients live in
+    /// the inventory). The host sends the full data instead, which the game would ask for.
+    pub fn not_in_place(&self, base: &PlayerData) -> Option<&'static str> {
+        if !self.data.inventories.armor.is_empty() || !self.cleared.armor.is_empty() {
+            return Some("the armor changes");
+        }
+        let slots = |p: &PlayerData| {
+            p.bonuses
+                .get("character_inventory_slots_bonus")
+                .copied()
+                .unwrap_or(0.0)
+        };
+        if slots(&self.data) < slots(base) {
+            return Some("the inventory shrinks");
+        }
+        if base.crafting.is_some() || self.data.crafting.is_some() {
+            return Some("a crafting queue");
+        }
+        None
+    }
+
     /// True when the delta clears nothing and sets no slot (the inventories are the base's).
     pub fn keeps_every_slot(&self) -> bool {
         self.cleared.is_empty() && self.data.inventories.is_empty()

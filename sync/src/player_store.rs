@@ -340,7 +340,8 @@ impl PlayerStore {
     }
 
     /// The `player_delta` message of `data` (the snapshot `current`, generation `generation`)
-    /// against the snapshot `base`, when it is smaller than the `player_data` message. Read
+    /// against the snapshot `base`, when it is smaller than the `player_data` message and a
+    /// game writes it in place (`Delta::not_in_place`). Read
     /// after the grant: a base that cannot be read or parsed is logged, and the full data sent.
     fn delta(
         &self,
@@ -370,6 +371,14 @@ impl PlayerStore {
             }
         };
         let delta = diff(&old, &new);
+        if let Some(why) = delta.not_in_place(&old) {
+            tracing::debug!(
+                player,
+                base = base.id,
+                "no delta ({why}): the full data is sent"
+            );
+            return None;
+        }
         let message = player_delta_message(
             player,
             generation,

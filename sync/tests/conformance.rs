@@ -1011,6 +1011,43 @@ mod cases {
         );
     }
 
+    /// A delta the game would not write in place (it would ask for the whole data) is not
+    /// sent: the armor changes, the inventory shrinks, a crafting queue. The same data with the
+    /// armor, bonus and queue unchanged goes as a delta.
+    pub fn a_delta_the_game_would_not_write_in_place_is_not_sent(b: &dyn Backend) {
+        let (s, _) = sync(b);
+        // a blueprint that does not change: what makes the delta worth sending
+        let x = "AbCd".repeat(100);
+        let doc = |armor: f64, bonus: u32, crafting: &str, coal: u32| {
+            format!(
+                r#"{{"format":2,"name":"erin","bonuses":{{"character_inventory_slots_bonus":{bonus}}},"inventories":{{"main":[[1,"coal",{coal}],[2,"iron-plate",100,40],{{"s":50,"n":"blueprint","c":1,"x":"0eNq{x}"}}],"armor":[{{"s":1,"n":"modular-armor","c":1,"h":{armor}}}]}}{crafting}}}"#
+            )
+            .into_bytes()
+        };
+        let queue = r#","crafting":{"queue":[{"recipe":"iron-gear-wheel","count":2}],"ingredients":[[0,"iron-plate",4]]}"#;
+        let base = doc(0.5, 10, "", 5);
+        for (case, new) in [
+            ("the armor", doc(0.75, 10, "", 6)),
+            ("the bonus", doc(0.5, 5, "", 6)),
+            ("a queue", doc(0.5, 10, queue, 6)),
+            ("in place", doc(0.5, 20, "", 6)),
+        ] {
+            cycle(&s, "north", "erin", &base);
+            cycle(&s, "south", "erin", &new);
+            let (data, delta) = rejoin(
+                &s,
+                "north",
+                "erin",
+                s.show("erin").unwrap().head.generation - 1,
+                true,
+                true,
+            );
+            assert_eq!(data.as_deref(), Some(&new[..]), "{case}");
+            assert_eq!(delta.is_some(), case == "in place", "{case}");
+            s.release("north", "erin", 7, None).unwrap();
+        }
+    }
+
     /// The `bp` sample (seed 1) with three ordinary slots changed: its delta against the
     /// generation before, beside the full data (PROTOCOL.md section 7 quotes the sizes).
     pub fn a_returning_bp_player_with_three_changed_slots_gets_a_small_delta(b: &dyn Backend) {
@@ -1070,6 +1107,7 @@ macro_rules! suite {
                 the_full_data_is_sent_when_the_base_is_gone_damaged_a_conflict_or_the_delta_bigger
             );
             case!(a_returning_bp_player_with_three_changed_slots_gets_a_small_delta);
+            case!(a_delta_the_game_would_not_write_in_place_is_not_sent);
         }
     };
 }
