@@ -91,6 +91,12 @@ end
 
 -- Messages to the host ------------------------------------------------------------------
 
+--- The local copy matches no upload from here any more: no claim of it, no references to its
+--- exports, no delta against it.
+local function forget_upload(rec)
+  rec.fingerprint, rec.fingerprint_len, rec.exports, rec.delta_worth = nil, nil, nil, nil
+end
+
 local function send_acquire(S, ctx, rec, unchanged, now)
   -- a delta only for a copy claimed unchanged, and only where it beats the whole data
   local delta = unchanged and rec.delta_worth
@@ -348,7 +354,7 @@ local function keep_local(S, ctx, player, rec, now)
   rec.check = nil
   if check == "changed" then
     -- the local copy matches no upload
-    rec.fingerprint, rec.fingerprint_len, rec.exports = nil, nil, nil
+    forget_upload(rec)
     send_acquire(S, ctx, rec, false, now)
     return refresh(player, rec, now)
   end
@@ -364,7 +370,7 @@ local function ask_whole(S, ctx, player, rec, why, now)
   ctx.log(format("invsync: player %s: the delta to generation %s was not played (%s); asking for the whole data",
     rec.name, tostring(rec.host_generation), why))
   rec.apply_cursor = nil
-  rec.fingerprint, rec.fingerprint_len, rec.exports = nil, nil, nil
+  forget_upload(rec)
   send_acquire(S, ctx, rec, false, now)
   refresh(player, rec, now)
 end
@@ -431,7 +437,7 @@ local function start_apply(ctx, player, rec, data, now)
   rec.job = job
   -- the held cursor belongs to the local copy, which the data replaces once it is written
   -- (dropped in job_done): a payload refused while it is checked leaves that copy whole
-  rec.fingerprint, rec.fingerprint_len, rec.exports = nil, nil, nil -- and the local copy matches no upload now
+  forget_upload(rec) -- the local copy matches no upload now
   rec.download = nil
   rec.early = nil
   refresh(player, rec, now)
@@ -586,8 +592,8 @@ function sync.message(S, ctx, kind, msg, now)
     local up = rec.upload
     if up and msg.upload == up.id and msg.generation == up.generation then
       rec.generation = up.generation
-      rec.fingerprint, rec.fingerprint_len, rec.exports = up.crc, up.len, up.exports
-      rec.delta_worth = up.delta_worth
+      -- the local copy is this upload (until a sync replaces it): what a claim of it checks
+      rec.fingerprint, rec.fingerprint_len, rec.exports, rec.delta_worth = up.crc, up.len, up.exports, up.delta_worth
       rec.upload = nil
       -- the player came back before this answer: the local copy is what was uploaded,
       -- unless a script changed the character since; claimed and checked as at a join
@@ -603,7 +609,7 @@ function sync.message(S, ctx, kind, msg, now)
       ctx.log(format("invsync: player %s: upload %d (generation %d) refused: %s", rec.name, up.id, up.generation,
         type(msg.message) == "string" and msg.message or "no reason given"))
       rec.upload = nil
-      rec.fingerprint, rec.fingerprint_len, rec.exports = nil, nil, nil
+      forget_upload(rec)
       if rec.state == "waiting" and live then
         send_acquire(S, ctx, rec, false, now)
         refresh(player, rec, now)
@@ -726,7 +732,7 @@ local function job_done(S, ctx, player, rec, now)
         job.crc, tostring(d.msg.length), tostring(d.msg.checksum)), now)
     end
     -- the character holds the stored generation: as after a whole write
-    rec.fingerprint, rec.fingerprint_len, rec.exports = nil, nil, nil
+    forget_upload(rec)
     rec.cursor = nil
     rec.unplaced = nil
     rec.kept_logistics = d.kept_logistics
