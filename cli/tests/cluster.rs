@@ -245,6 +245,46 @@ async fn host_stopped_with_players_online_stores_every_upload() {
     audit_clean(&mut c).await;
 }
 
+/// SIGTERM to a host that cannot reach its game by RCON any more (the proxy between them is
+/// gone), with a player online: the host still stops, each stage of its stop bounded by the
+/// stop timeout (its console commands used to wait for RCON to come back, and the host never
+/// exited). Restarted with RCON back, the game has the player's items: nothing lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn host_stops_when_rcon_to_its_game_is_gone() {
+    let mut c = Cluster::start(options("norcon", StoreChoice::Sqlite))
+        .await
+        .expect("cluster");
+    let proxy = check!(c, c.proxy_rcon(0).await);
+    check!(
+        c,
+        c.reconfigure(0, |args| {
+            args.insert(1, "--stop-timeout-s".into());
+            args.insert(2, "4".into());
+        })
+        .await
+    );
+    check!(c, c.seed("ann", invsync_harness::rich_data(3, "ann")).await);
+    check!(c, c.join_and_play(0, "ann", WAIT).await);
+    check!(c, c.give(0, "ann", "coal", 20, "normal").await);
+    drop(proxy);
+    let status = check!(c, c.nodes[0].stop(WAIT).await);
+    assert!(status.success(), "{status:?}\n{}", c.logs_tail(40));
+    let rcon = c.nodes[0].rcon.clone();
+    check!(
+        c,
+        c.reconfigure(0, move |args| {
+            let k = args.iter().position(|a| a == "--rcon").expect("--rcon");
+            args[k + 1] = rcon.into();
+        })
+        .await
+    );
+    // a restarted game has nobody online (as Factorio): the player joins again, and leaves
+    check!(c, c.join_and_play(0, "ann", WAIT).await);
+    check!(c, c.leave(0, "ann").await);
+    check!(c, c.settle(&players(&["ann"]), WAIT).await);
+    audit_clean(&mut c).await;
+}
+
 /// The game's stdout stalls while a player leaves A (the game runs on; what it prints waits):
 /// the upload waits with it, B answers busy (A still holds the player) and never loads the
 /// older copy; once the stall ends the upload is stored and B loads it.

@@ -63,6 +63,22 @@ fn bad_settings_are_refused_by_name() {
             &[
                 "--server-id",
                 "a",
+                "--rcon-password",
+                "pw",
+                "--stop-timeout-s",
+                "1",
+                "--",
+                "true",
+            ],
+            &[],
+        ),
+        "stop timeout of 1 s: at least 2",
+    );
+    refused(
+        &host(
+            &[
+                "--server-id",
+                "a",
                 "--store",
                 "postgres://u:hunter2@h/x",
                 "--",

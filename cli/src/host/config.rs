@@ -56,7 +56,8 @@ pub struct HostArgs {
     /// Heartbeat interval in milliseconds.
     #[arg(long)]
     heartbeat_ms: Option<u64>,
-    /// Seconds to wait for the game server to stop and the uploads to be stored when stopping.
+    /// Seconds to wait for the game server to stop and the uploads to be stored when stopping
+    /// (at least 2: players leaving and the game quitting each have half).
     #[arg(long)]
     stop_timeout_s: Option<u64>,
     /// A TOML file with any of the settings above (keys as the flags, with underscores), and
@@ -158,6 +159,12 @@ impl HostArgs {
                 "heartbeat every {heartbeat_ms} ms does not fit the lease timeout of {lease_timeout_ms} ms (at least two heartbeats per timeout)"
             ));
         }
+        let stop_timeout_s = self.stop_timeout_s.or(file.stop_timeout_s).unwrap_or(60);
+        if stop_timeout_s < 2 {
+            return Err(format!(
+                "stop timeout of {stop_timeout_s} s: at least 2 (players leaving and the game quitting each have half of it)"
+            ));
+        }
         Ok(HostConfig {
             server_id,
             store: self
@@ -178,9 +185,7 @@ impl HostArgs {
             redis_replicas: self.redis_replicas.or(file.redis_replicas).unwrap_or(0),
             lease_timeout: Duration::from_millis(lease_timeout_ms),
             heartbeat: Duration::from_millis(heartbeat_ms),
-            stop_timeout: Duration::from_secs(
-                self.stop_timeout_s.or(file.stop_timeout_s).unwrap_or(60),
-            ),
+            stop_timeout: Duration::from_secs(stop_timeout_s),
             command,
         })
     }

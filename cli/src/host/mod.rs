@@ -160,20 +160,37 @@ fn heartbeat(
     });
 }
 
+/// The longest a console command outside a stop waits, for the connection and for its reply.
+const CONSOLE_WAIT: Duration = Duration::from_secs(30);
+
 /// Sends a console command, again once if a fresh save refuses it with the achievements warning.
-async fn console(link: &Link, text: &str) -> Result<String, String> {
-    for _ in 0..2 {
-        let reply = link
-            .rcon()
-            .command_with_timeout(text, Duration::from_secs(30))
-            .await
-            .map_err(|e| e.to_string())?;
-        let body = String::from_utf8_lossy(reply.as_bytes()).to_string();
-        if !body.contains("achievements") {
-            return Ok(body);
+///
+/// The whole call takes at most `within`, waiting for a lost RCON connection included. The RCON
+/// client keeps a command queued until it can write it, so without this bound a host whose
+/// game cannot be reached waited for ever at its stop. A command given up before it was written
+/// is never sent later: the client drops requests nobody waits for.
+async fn console(link: &Link, text: &str, within: Duration) -> Result<String, String> {
+    let attempts = async {
+        for _ in 0..2 {
+            let reply = link
+                .rcon()
+                .command_with_timeout(text, within)
+                .await
+                .map_err(|e| e.to_string())?;
+            let body = String::from_utf8_lossy(reply.as_bytes()).to_string();
+            if !body.contains("achievements") {
+                return Ok(body);
+            }
         }
-    }
-    Err("the game keeps refusing the command with the achievements warning".into())
+        Err("the game keeps refusing the command with the achievements warning".to_string())
+    };
+    tokio::time::timeout(within, attempts)
+        .await
+        .unwrap_or_else(|_| {
+            Err(format!(
+                "no answer within {within:?} (is RCON to the game down?)"
+            ))
+        })
 }
 
 enum Stopping {
@@ -422,7 +439,7 @@ async fn fence(
     );
     counter!("invsync_fence_kicks_total").increment(due.len() as u64);
     for batch in due.chunks(FENCE_BATCH) {
-        if let Err(e) = console(link, &fence_command(batch)).await {
+        if let Err(e) = console(link, &fence_command(batch), CONSOLE_WAIT).await {
             tracing::warn!(server = %config.server_id, "self-fencing kick: {e}");
         }
     }
@@ -441,7 +458,11 @@ fn fence_command(players: &[String]) -> String {
 
 async fn begin_stop(link: &Link, config: &HostConfig) -> Stopping {
     tracing::info!(server = %config.server_id, "stopping: every player leaves (and is uploaded), then /quit");
-    match console(link, KICK_ALL).await {
+    // each stage of the stop (players leave, the game quits) has half the stop timeout, its
+    // console command included
+    let stage = config.stop_timeout / 2;
+    let deadline = Instant::now() + stage;
+    match console(link, KICK_ALL, stage).await {
         Ok(reply) if !reply.trim().is_empty() => {
             tracing::warn!(
                 "making the players leave: the game answered {:?}",
@@ -451,7 +472,7 @@ async fn begin_stop(link: &Link, config: &HostConfig) -> Stopping {
         Ok(_) => {}
         Err(e) => tracing::warn!("could not make the players leave: {e}"),
     }
-    Stopping::Kicking(Instant::now() + config.stop_timeout / 2)
+    Stopping::Kicking(deadline)
 }
 
 async fn advance_stop(
@@ -472,7 +493,7 @@ async fn advance_stop(
             }
             // the game saves and exits on /quit; a server without the command (the emulator)
             // does the same on SIGINT, as Factorio's headless server does on Ctrl-C
-            match console(link, "/quit").await {
+            match console(link, "/quit", config.stop_timeout / 2).await {
                 Ok(reply) if reply.contains("Unknown command") => {
                     game::signal(child, libc::SIGINT);
                 }
@@ -482,7 +503,8 @@ async fn advance_stop(
                     game::signal(child, libc::SIGINT);
                 }
             }
-            Stopping::Quitting(now + config.stop_timeout / 2)
+            // counted from now: the /quit above may have waited for its answer
+            Stopping::Quitting(Instant::now() + config.stop_timeout / 2)
         }
         Stopping::Quitting(deadline) if now >= deadline => {
             tracing::warn!("the game server did not quit in time; SIGTERM");
