@@ -92,11 +92,12 @@ pub fn run(args: &ChaosArgs) -> anyhow::Result<ExitCode> {
     } else {
         let j = report.to_json();
         println!(
-            "seed {}: {} operations, faults {}, {} items moved, {} checks, {} answered uploads checked, {} conflicts, lost {}, duplicated {}",
+            "seed {}: {} operations, faults {}, {} items moved, joins synced by {}, {} checks, {} answered uploads checked, {} conflicts, lost {}, duplicated {}",
             report.seed,
             report.operations,
             j["faults"],
             report.items_moved,
+            j["synced_by"],
             report.checks,
             report.uploads_checked,
             report.conflicts,

@@ -108,6 +108,9 @@ pub struct ChaosReport {
     pub faults: BTreeMap<String, u64>,
     /// Items the players held when a join ended in playing, summed over the joins.
     pub items_moved: i64,
+    /// Joins that ended in playing, by how the game got the data (`synced_by` of PROTOCOL.md
+    /// 5.3: `local`, `data` or `delta`), so a run shows which paths the faults met.
+    pub synced_by: BTreeMap<String, u64>,
     /// Quiescent checks of the invariants.
     pub checks: u64,
     /// Uploads the games were told were stored, checked against the store at the last check.
@@ -145,6 +148,7 @@ impl ChaosReport {
             "operations": self.operations,
             "faults": faults,
             "items_moved": self.items_moved,
+            "synced_by": self.synced_by,
             "checks": self.checks,
             "uploads_checked": self.uploads_checked,
             "conflicts": self.conflicts,
@@ -459,10 +463,15 @@ impl Run {
             Ok((_, s)) if s.state() == "playing" => {
                 let held = items::total(&self.c.items(i, p).await?);
                 self.r.items_moved += held;
+                let by = s.synced_by().unwrap_or("unknown").to_string();
                 self.h.push(
                     Kind::Op,
-                    format!("{p} plays on {} with {held} items", self.c.nodes[i].id),
+                    format!(
+                        "{p} plays on {} with {held} items (synced by {by})",
+                        self.c.nodes[i].id
+                    ),
                 );
+                *self.r.synced_by.entry(by).or_default() += 1;
                 Ok(())
             }
             Ok((_, s)) => {

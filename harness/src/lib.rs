@@ -1076,7 +1076,7 @@ pub fn sample_data(kind: invsync_player_data::SampleKind, seed: u64, player: &st
     p.to_json().into_bytes()
 }
 
-/// The small sample with a blueprint book (from the `bp` sample), a repair pack with
+/// The small sample with a blueprint book (the `bp` sample's largest), a repair pack with
 /// durability, a stack of a better quality and a damaged turret added: items with qualities,
 /// health, durability, ammo, a blueprint book and armor in one PLAYER_DATA of `player`.
 pub fn rich_data(seed: u64, player: &str) -> Vec<u8> {
@@ -1091,11 +1091,15 @@ pub fn rich_data(seed: u64, player: &str) -> Vec<u8> {
         .filter_map(|s| s.slot)
         .max()
         .unwrap_or(0);
+    // the largest book (20 to 33 kB of export string): a kept copy whose exports outweigh its
+    // stacks, so a player returning to a server that keeps it is sent a delta (PLAYER_DATA.md
+    // "Deltas"), and the fault runs meet that path too
     let book = sample(SampleKind::Bp, seed)
         .inventories
         .main
         .into_iter()
-        .find(|s| s.name == "blueprint-book")
+        .filter(|s| s.name == "blueprint-book")
+        .max_by_key(|s| s.export.as_ref().map_or(0, String::len))
         .expect("the bp sample holds a blueprint book");
     let mut add = |s: Stack| {
         slot += 1;
