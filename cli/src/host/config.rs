@@ -105,6 +105,14 @@ pub struct HostConfig {
     pub command: Vec<String>,
 }
 
+impl HostConfig {
+    /// How long each stage of a stop (players leave, the game quits) may take, its console
+    /// command included: half the stop timeout.
+    pub fn stop_stage(&self) -> Duration {
+        self.stop_timeout / 2
+    }
+}
+
 impl HostArgs {
     /// Merges the flags over the config file and checks the result. Errors name the setting.
     pub fn resolve(&self) -> Result<HostConfig, String> {

@@ -458,11 +458,8 @@ fn fence_command(players: &[String]) -> String {
 
 async fn begin_stop(link: &Link, config: &HostConfig) -> Stopping {
     tracing::info!(server = %config.server_id, "stopping: every player leaves (and is uploaded), then /quit");
-    // each stage of the stop (players leave, the game quits) has half the stop timeout, its
-    // console command included
-    let stage = config.stop_timeout / 2;
-    let deadline = Instant::now() + stage;
-    match console(link, KICK_ALL, stage).await {
+    let deadline = Instant::now() + config.stop_stage();
+    match console(link, KICK_ALL, config.stop_stage()).await {
         Ok(reply) if !reply.trim().is_empty() => {
             tracing::warn!(
                 "making the players leave: the game answered {:?}",
@@ -493,7 +490,7 @@ async fn advance_stop(
             }
             // the game saves and exits on /quit; a server without the command (the emulator)
             // does the same on SIGINT, as Factorio's headless server does on Ctrl-C
-            match console(link, "/quit", config.stop_timeout / 2).await {
+            match console(link, "/quit", config.stop_stage()).await {
                 Ok(reply) if reply.contains("Unknown command") => {
                     game::signal(child, libc::SIGINT);
                 }
@@ -504,7 +501,7 @@ async fn advance_stop(
                 }
             }
             // counted from now: the /quit above may have waited for its answer
-            Stopping::Quitting(Instant::now() + config.stop_timeout / 2)
+            Stopping::Quitting(Instant::now() + config.stop_stage())
         }
         Stopping::Quitting(deadline) if now >= deadline => {
             tracing::warn!("the game server did not quit in time; SIGTERM");
